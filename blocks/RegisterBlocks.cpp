@@ -1,0 +1,19 @@
+#include "blocks/RegisterBlocks.h"
+
+namespace qs {
+
+void registerBuiltinBlocks(BlockRegistry& registry) {
+  registerSourceBlocks(registry);
+  registerFakeQuantBlocks(registry);
+}
+
+const BlockRegistry& builtinRegistry() {
+  static const BlockRegistry registry = [] {
+    BlockRegistry r;
+    registerBuiltinBlocks(r);
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace qs

@@ -1,0 +1,17 @@
+#pragma once
+
+#include "runtime/BlockRegistry.h"
+
+namespace qs {
+
+// Adds every built-in block type. Each family registers itself through its own function below,
+// so adding a family means one line in RegisterBlocks.cpp.
+void registerBuiltinBlocks(BlockRegistry& registry);
+
+// The process-wide registry with every built-in block, built on first use.
+const BlockRegistry& builtinRegistry();
+
+void registerSourceBlocks(BlockRegistry& registry);     // sources/
+void registerFakeQuantBlocks(BlockRegistry& registry);  // array_ops/
+
+}  // namespace qs

@@ -1,0 +1,113 @@
+#include "runtime/BlockDescriptor.h"
+
+#include "runtime/Error.h"
+
+namespace qs {
+
+std::string RankRule::describe() const {
+  if (max == kUnbounded) return min == 0 ? "any rank" : "rank >= " + std::to_string(min);
+  if (min == max) return "rank " + std::to_string(min);
+  return "rank " + std::to_string(min) + " to " + std::to_string(max);
+}
+
+std::string attrTypeName(AttrType type) {
+  switch (type) {
+    case AttrType::Int: return "int";
+    case AttrType::Float: return "float";
+    case AttrType::Bool: return "bool";
+    case AttrType::String: return "string";
+    case AttrType::IntList: return "list of int";
+    case AttrType::FloatList: return "list of float";
+  }
+  return "?";
+}
+
+std::string resultName(const std::string& port) { return "result_" + port; }
+
+const AttrValue& AttrValues::get(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) throw Error("attribute '" + name + "' is not set");
+  return it->second;
+}
+
+template <typename T>
+static const T& typed(const AttrValues& v, const std::string& name) {
+  const T* p = std::get_if<T>(&v.get(name));
+  if (!p) throw Error("attribute '" + name + "' has the wrong type");
+  return *p;
+}
+
+int64_t AttrValues::getInt(const std::string& n) const { return typed<int64_t>(*this, n); }
+double AttrValues::getFloat(const std::string& n) const { return typed<double>(*this, n); }
+bool AttrValues::getBool(const std::string& n) const { return typed<bool>(*this, n); }
+const std::string& AttrValues::getString(const std::string& n) const {
+  return typed<std::string>(*this, n);
+}
+const std::vector<int64_t>& AttrValues::getInts(const std::string& n) const {
+  return typed<std::vector<int64_t>>(*this, n);
+}
+const std::vector<float>& AttrValues::getFloats(const std::string& n) const {
+  return typed<std::vector<float>>(*this, n);
+}
+
+BlockContext::BlockContext(const BlockDescriptor& desc, const std::string& blockId,
+                           const AttrValues& attrs)
+    : desc_(desc), blockId_(blockId), attrs_(attrs) {}
+
+bool BlockContext::hasInput(const std::string& port) const {
+  return inputShapes_.count(port) != 0;
+}
+
+const Shape& BlockContext::inputShape(const std::string& port) const {
+  auto it = inputShapes_.find(port);
+  if (it == inputShapes_.end()) throw Error("input '" + port + "' is not wired");
+  return it->second;
+}
+
+const Tensor& BlockContext::input(const std::string& port) const {
+  auto it = inputs_.find(port);
+  if (it == inputs_.end()) throw Error("input '" + port + "' is not available");
+  return it->second;
+}
+
+void BlockContext::setInput(const std::string& port, Tensor t) {
+  inputShapes_[port] = t.shape();
+  inputs_[port] = std::move(t);
+}
+
+void BlockContext::setOutputShape(const std::string& port, Shape shape) {
+  outputShapes_[port] = std::move(shape);
+}
+
+void BlockContext::setOutput(const std::string& port, Tensor tensor) {
+  outputShapes_[port] = tensor.shape();
+  outputs_[port] = std::move(tensor);
+}
+
+const PortDescriptor* BlockDescriptor::findPort(const std::string& name) const {
+  for (const auto& p : ports)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+const AttrDescriptor* BlockDescriptor::findAttr(const std::string& name) const {
+  for (const auto& a : attrs)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+std::vector<const PortDescriptor*> BlockDescriptor::inputs() const {
+  std::vector<const PortDescriptor*> r;
+  for (const auto& p : ports)
+    if (p.direction == PortDirection::Input && p.kind == PortKind::Tensor) r.push_back(&p);
+  return r;
+}
+
+std::vector<const PortDescriptor*> BlockDescriptor::outputs() const {
+  std::vector<const PortDescriptor*> r;
+  for (const auto& p : ports)
+    if (p.direction == PortDirection::Output && p.kind == PortKind::Tensor) r.push_back(&p);
+  return r;
+}
+
+}  // namespace qs

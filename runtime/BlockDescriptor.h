@@ -1,0 +1,181 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "runtime/Tensor.h"
+
+namespace qs {
+
+class ThreadPool;
+
+// ---- Ports ------------------------------------------------------------------------------------
+
+enum class PortDirection { Input, Output };
+
+// Scope: the enuSpace `scope` pin, bound to the page and never wired. Attrs: the pin an
+// Attrs-style block may drive. Tensor: everything that carries data.
+enum class PortKind { Scope, Tensor, Attrs };
+
+struct RankRule {
+  static constexpr int kUnbounded = -1;
+  int min = 0;
+  int max = kUnbounded;
+
+  static RankRule any() { return {0, kUnbounded}; }
+  static RankRule exactly(int r) { return {r, r}; }
+  static RankRule atLeast(int r) { return {r, kUnbounded}; }
+  bool accepts(int rank) const { return rank >= min && (max == kUnbounded || rank <= max); }
+  // "any rank", "rank 1", "rank >= 1", "rank 1 to 6"
+  std::string describe() const;
+};
+
+struct PortDescriptor {
+  std::string name;
+  PortDirection direction = PortDirection::Input;
+  PortKind kind = PortKind::Tensor;
+  RankRule rank = RankRule::any();
+  bool required = true;  // inputs only: an unwired required input is an error
+  std::string doc;
+};
+
+// ---- Attributes -------------------------------------------------------------------------------
+
+enum class AttrType { Int, Float, Bool, String, IntList, FloatList };
+std::string attrTypeName(AttrType type);  // "int", "float", ...
+
+using AttrValue =
+    std::variant<int64_t, double, bool, std::string, std::vector<int64_t>, std::vector<float>>;
+
+struct AttrDescriptor {
+  std::string name;
+  AttrType type = AttrType::Int;
+  // The value used when the page does not set the attribute. No default and required=false
+  // means "absent unless set" (e.g. Const's `npy`).
+  std::optional<AttrValue> defaultValue;
+  bool required = false;
+  std::optional<double> minValue;  // inclusive; Int and Float only
+  std::optional<double> maxValue;  // inclusive
+  // Message for an out-of-range value when TensorFlow has its own text (e.g. num_bits).
+  std::string rangeMessage;
+  std::string doc;
+};
+
+// Attribute values of one block after validation against its descriptor (defaults filled in).
+class AttrValues {
+ public:
+  bool has(const std::string& name) const { return values_.count(name) != 0; }
+  const AttrValue& get(const std::string& name) const;
+  int64_t getInt(const std::string& name) const;
+  double getFloat(const std::string& name) const;
+  bool getBool(const std::string& name) const;
+  const std::string& getString(const std::string& name) const;
+  const std::vector<int64_t>& getInts(const std::string& name) const;
+  const std::vector<float>& getFloats(const std::string& name) const;
+  void set(const std::string& name, AttrValue value) { values_[name] = std::move(value); }
+  const std::map<std::string, AttrValue>& all() const { return values_; }
+
+ private:
+  std::map<std::string, AttrValue> values_;
+};
+
+// ---- Block context ----------------------------------------------------------------------------
+
+struct BlockDescriptor;
+
+// What a block sees when it checks its inputs (shapes only) and when it computes (values too).
+// The same checks run in both phases, so the editor can show an error before anything runs.
+class BlockContext {
+ public:
+  BlockContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs);
+
+  const BlockDescriptor& descriptor() const { return desc_; }
+  const std::string& blockId() const { return blockId_; }
+  const AttrValues& attrs() const { return attrs_; }
+
+  // Inputs by port name. inputShape() is available in both phases, input() only when computing.
+  bool hasInput(const std::string& port) const;
+  const Shape& inputShape(const std::string& port) const;
+  const Tensor& input(const std::string& port) const;
+  bool computing() const { return computing_; }
+
+  // Outputs by port name. When checking, set shapes; when computing, set tensors.
+  void setOutputShape(const std::string& port, Shape shape);
+  void setOutput(const std::string& port, Tensor tensor);
+
+  // A value fed from outside for this block (runner's --feed, an editor edit), if any.
+  const Tensor* feed() const { return feed_; }
+  // Folder of the page file, for relative paths (Const's npy). Empty for an unsaved page.
+  const std::filesystem::path& pageDir() const { return pageDir_; }
+  // Worker threads the op may use for itself (the page scope's thread count).
+  int threads() const { return threads_; }
+  ThreadPool* pool() const { return pool_; }
+  bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
+
+  // Set by the evaluator.
+  void setInputShape(const std::string& port, Shape shape) { inputShapes_[port] = std::move(shape); }
+  void setInput(const std::string& port, Tensor t);
+  void beginCompute() { computing_ = true; }
+  void setFeed(const Tensor* feed) { feed_ = feed; }
+  void setPageDir(std::filesystem::path dir) { pageDir_ = std::move(dir); }
+  void setThreads(int threads, ThreadPool* pool) { threads_ = threads; pool_ = pool; }
+  void setCancelFlag(const std::atomic<bool>* cancel) { cancel_ = cancel; }
+  std::map<std::string, Shape>& outputShapes() { return outputShapes_; }
+  std::map<std::string, Tensor>& outputs() { return outputs_; }
+
+ private:
+  const BlockDescriptor& desc_;
+  std::string blockId_;
+  const AttrValues& attrs_;
+  std::map<std::string, Shape> inputShapes_;
+  std::map<std::string, Tensor> inputs_;
+  std::map<std::string, Shape> outputShapes_;
+  std::map<std::string, Tensor> outputs_;
+  const Tensor* feed_ = nullptr;
+  std::filesystem::path pageDir_;
+  int threads_ = 1;
+  ThreadPool* pool_ = nullptr;
+  const std::atomic<bool>* cancel_ = nullptr;
+  bool computing_ = false;
+};
+
+// ---- The descriptor ---------------------------------------------------------------------------
+
+// One declaration per block type (after Blender's node_declare): the palette entry, the port
+// colours, the attribute editor, the validation messages and the reference page in docs/ all come
+// from it.
+struct BlockDescriptor {
+  std::string type;      // TensorFlow op name for TensorFlow blocks
+  std::string category;  // palette group: "Quantization", "Sources", "Math", ...
+  std::string summary;   // one line
+  std::string doc;       // a paragraph or more (Markdown)
+
+  std::vector<PortDescriptor> ports;  // scope, inputs, attrs, outputs (in drawing order)
+  std::vector<AttrDescriptor> attrs;
+
+  // Checks the inputs' shapes and the attributes and sets every output's shape; throws qs::Error
+  // with the user's message. Runs with shapes only (ctx.computing() false), then again before
+  // compute. Must not read input values.
+  std::function<void(BlockContext&)> check;
+  // Computes every output. Called only after check() passed on the same inputs.
+  std::function<void(BlockContext&)> compute;
+  // True for blocks whose value may be replaced from outside (Const, Placeholder).
+  bool feedable = false;
+
+  const PortDescriptor* findPort(const std::string& name) const;
+  const AttrDescriptor* findAttr(const std::string& name) const;
+  std::vector<const PortDescriptor*> inputs() const;   // tensor inputs, in order
+  std::vector<const PortDescriptor*> outputs() const;  // tensor outputs, in order
+};
+
+// Result name of output port `port`: "result_<port>".
+std::string resultName(const std::string& port);
+
+}  // namespace qs

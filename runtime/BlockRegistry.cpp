@@ -1,0 +1,58 @@
+#include "runtime/BlockRegistry.h"
+
+#include <algorithm>
+#include <set>
+
+#include "runtime/Error.h"
+
+namespace qs {
+
+void BlockRegistry::add(BlockDescriptor d) {
+  if (d.type.empty()) throw Error("a block descriptor has no type");
+  if (types_.count(d.type)) throw Error("block type '" + d.type + "' is registered twice");
+  if (!d.check || !d.compute) throw Error("block type '" + d.type + "' has no check or compute");
+  std::set<std::string> names;
+  for (const auto& p : d.ports)
+    if (!names.insert(p.name).second)
+      throw Error("block type '" + d.type + "' declares port '" + p.name + "' twice");
+  for (const auto& a : d.attrs)
+    if (a.defaultValue && a.required)
+      throw Error("block type '" + d.type + "': attribute '" + a.name + "' is required and has a default");
+  auto owned = std::make_unique<BlockDescriptor>(std::move(d));
+  std::string key = owned->type;
+  types_.emplace(std::move(key), std::move(owned));
+}
+
+const BlockDescriptor* BlockRegistry::find(const std::string& type) const {
+  auto it = types_.find(type);
+  return it == types_.end() ? nullptr : it->second.get();
+}
+
+std::vector<const BlockDescriptor*> BlockRegistry::all() const {
+  std::vector<const BlockDescriptor*> r;
+  for (const auto& [_, d] : types_) r.push_back(d.get());
+  std::stable_sort(r.begin(), r.end(), [](auto* a, auto* b) {
+    return a->category != b->category ? a->category < b->category : a->type < b->type;
+  });
+  return r;
+}
+
+std::vector<PortDescriptor> opPorts(std::vector<PortDescriptor> inputs,
+                                    std::vector<PortDescriptor> outputs) {
+  std::vector<PortDescriptor> ports;
+  ports.push_back({"scope", PortDirection::Input, PortKind::Scope, RankRule::any(), false,
+                   "Bound to the page's scope (thread count, state); never wired."});
+  for (auto& p : inputs) {
+    p.direction = PortDirection::Input;
+    ports.push_back(std::move(p));
+  }
+  ports.push_back({"attrs", PortDirection::Input, PortKind::Attrs, RankRule::any(), false,
+                   "The block's attributes; may be driven by an Attrs block."});
+  for (auto& p : outputs) {
+    p.direction = PortDirection::Output;
+    ports.push_back(std::move(p));
+  }
+  return ports;
+}
+
+}  // namespace qs

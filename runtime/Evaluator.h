@@ -1,0 +1,124 @@
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/BlockDescriptor.h"
+#include "runtime/BlockRegistry.h"
+#include "runtime/Page.h"
+#include "runtime/Tensor.h"
+#include "runtime/ThreadPool.h"
+
+namespace qs {
+
+enum class BlockStatus { Stale, Running, Ok, Error };
+std::string statusName(BlockStatus s);  // "stale", "running", "ok", "error"
+
+struct BlockState {
+  BlockStatus status = BlockStatus::Stale;
+  std::string error;  // the message, without the block's name (see errorLine())
+  std::string type;
+  std::map<std::string, Shape> outputShapes;  // by output port, known once check() passed
+  std::map<std::string, Tensor> outputs;      // by output port, once computed
+  bool released = false;  // outputs freed because nothing later needed them (runner)
+  double milliseconds = 0;
+
+  // Cache key of the computation these outputs came from.
+  uint64_t revision = 0;
+  std::vector<uint64_t> inputStamps;
+  uint64_t feedStamp = 0;
+  uint64_t stamp = 0;  // identifies these outputs; changes on every recompute
+};
+
+// A result name "B.result_P" split into block and output port.
+struct ResultRef {
+  BlockId block;
+  std::string port;
+  std::string name() const { return block.str() + "." + resultName(port); }
+};
+// Parses "B.result_P"; nullopt if it does not have that form.
+std::optional<ResultRef> parseResultName(std::string_view name);
+
+// "error: block 'fq' (FakeQuantWithMinMaxVarsPerChannel): <message>"
+std::string errorLine(const BlockId& id, const std::string& type, const std::string& message);
+
+struct EvalOptions {
+  // Results wanted ("B.result_P"); empty means every block. Unknown names throw qs::Error.
+  std::vector<std::string> fetch;
+  // Free each block's outputs as soon as no later block needs them and they were not fetched.
+  bool releaseIntermediates = false;
+  // Worker threads one op may use (the page scope's thread count); 0 = number of cores.
+  int threads = 0;
+  const std::atomic<bool>* cancel = nullptr;
+  std::filesystem::path pageDir;
+  // Called on the evaluating thread as each block starts and ends.
+  std::function<void(const BlockId&, const BlockState&)> onBlockStarted;
+  std::function<void(const BlockId&, const BlockState&)> onBlockFinished;
+};
+
+struct EvalReport {
+  std::vector<BlockId> computed;  // blocks whose kernel ran, in order
+  std::vector<BlockId> reused;    // blocks whose cached results were still valid
+  std::vector<BlockId> failed;    // blocks in error (their own or an upstream one)
+  bool cancelled = false;
+};
+
+// Runs a page's blocks in dependency order and keeps each block's status and results. Between
+// runs it keeps a cache: a block is recomputed only when its type, attributes, inputs or feed
+// changed since it last ran, so after an edit only the edited block and what depends on it run.
+// The page is passed to each call (the editor evaluates snapshots on a worker thread); one
+// Evaluator must not be used from two threads at once.
+class Evaluator {
+ public:
+  explicit Evaluator(const BlockRegistry& registry);
+  ~Evaluator();
+
+  EvalReport evaluate(const Page& page, const EvalOptions& options = {});
+
+  // Checks every block (types, wiring, attributes, shapes) without computing anything, so that an
+  // editor can show errors as soon as an edit is made. Returns the blocks found in error; their
+  // states say why. Computed results of blocks that are still valid are kept.
+  std::vector<BlockId> check(const Page& page, const std::filesystem::path& pageDir = {});
+
+  const BlockState* state(const BlockId& id) const;
+  // The tensor of a result, if computed. Throws qs::Error for a malformed name.
+  std::optional<Tensor> result(std::string_view resultName) const;
+
+  // Replaces the value of a feedable block (Const, Placeholder) from outside.
+  void setFeed(const BlockId& id, Tensor value);
+  // The value meant for a block could not be had (a missing --feed file): the block fails with
+  // `message` instead of using its own value.
+  void setFeedError(const BlockId& id, std::string message);
+  void clearFeed(const BlockId& id);
+
+  // Drops every cached result.
+  void clear();
+
+  const BlockRegistry& registry() const { return registry_; }
+
+ private:
+  struct Feed {
+    Tensor value;
+    uint64_t stamp;
+    std::string error;
+  };
+  enum class Mode { Check, Compute };
+  EvalReport run(const Page& page, const EvalOptions& options, Mode mode);
+  ThreadPool* poolFor(int threads);
+
+  const BlockRegistry& registry_;
+  std::unordered_map<BlockId, BlockState> states_;
+  std::unordered_map<BlockId, Feed> feeds_;
+  std::unique_ptr<ThreadPool> pool_;
+  uint64_t nextStamp_ = 1;
+};
+
+}  // namespace qs

@@ -1,0 +1,72 @@
+#include "runtime/FileIo.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "runtime/Error.h"
+
+namespace qs {
+
+std::string readFile(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error("cannot read '" + path.string() + "': it is a folder");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open '" + path.string() + "': " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw Error("cannot read '" + path.string() + "': " + std::strerror(errno));
+  return ss.str();
+}
+
+void writeFileAtomically(const std::filesystem::path& path, const std::string& data,
+                         bool keepBackup) {
+  const std::string target = path.string();
+  const std::string tmp = target + ".tmp-" + std::to_string(::getpid());
+  auto fail = [&](const std::string& what) {
+    const std::string reason = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw Error("cannot save '" + target + "': " + what + ": " + reason);
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot create a temporary file");
+  size_t written = 0;
+  while (written < data.size()) {
+    ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      fail("write failed");
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    fail("flush failed");
+  }
+  if (::close(fd) != 0) fail("close failed");
+  if (keepBackup && ::access(target.c_str(), F_OK) == 0) {
+    const std::string backup = target + ".bak";
+    // A hard link keeps the old version even after the rename below replaces `target`.
+    ::unlink(backup.c_str());
+    if (::link(target.c_str(), backup.c_str()) != 0) {
+      std::error_code ec;
+      std::filesystem::copy_file(target, backup, std::filesystem::copy_options::overwrite_existing, ec);
+    }
+  }
+  if (::rename(tmp.c_str(), target.c_str()) != 0) fail("rename failed");
+  // Make the rename itself durable.
+  std::string dir = path.has_parent_path() ? path.parent_path().string() : ".";
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace qs

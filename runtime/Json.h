@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace qs {
+
+using Json = nlohmann::json;
+// For documents whose keys have a fixed, meaningful order (the page file).
+using OrderedJson = nlohmann::ordered_json;
+
+// Parses JSON text the way Quant Space documents mean it: every non-integer number is a float32
+// read straight from its decimal text (no double rounding), and a key given twice in one object
+// is an error rather than a silent overwrite. Throws qs::Error naming `source`, line and column.
+Json parseJson(std::string_view text, const std::string& source);
+
+// Writes JSON in Quant Space's stable form: keys in the order the object holds them (sorted for
+// nlohmann::json), two-space indentation, arrays of numbers on one line, floats in the shortest
+// form that reads back to the same float32, non-finite floats as "nan", "inf", "-inf".
+std::string writeJson(const Json& value, bool pretty = true);
+std::string writeJson(const OrderedJson& value, bool pretty = true);
+
+// Shortest decimal text that reads back to exactly `v` as a float32 ("0.1", "1e-07", "-0").
+// Non-finite values give "nan", "inf", "-inf".
+std::string formatFloat(float v);
+
+// A JSON value holding a float32 tensor element: a number, or the strings of CONTRACTS.md §1 for
+// non-finite values.
+Json floatToJson(float v);
+// Reads a number or one of "nan", "inf", "-inf" (also "+inf", "NaN", "Infinity"); throws
+// qs::Error otherwise, using `what` in the message.
+float floatFromJson(const Json& v, const std::string& what);
+
+}  // namespace qs

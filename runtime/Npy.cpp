@@ -1,0 +1,372 @@
+#include "runtime/Npy.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "runtime/Error.h"
+#include "runtime/FileIo.h"
+
+namespace qs {
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+
+struct Header {
+  char byteOrder = '<';  // '<', '>', '|'
+  char kind = 'f';       // 'f', 'i', 'u', 'b'
+  int itemSize = 4;
+  bool fortran = false;
+  Shape shape;
+  size_t dataOffset = 0;
+};
+
+// The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// A small tokenizer that accepts exactly that grammar.
+class DictParser {
+ public:
+  DictParser(std::string_view s, std::string source) : s_(s), source_(std::move(source)) {}
+
+  Header parse() {
+    Header h;
+    bool haveDescr = false, haveOrder = false, haveShape = false;
+    expect('{');
+    for (;;) {
+      skip();
+      if (peek() == '}') break;
+      std::string key = str();
+      expect(':');
+      if (key == "descr") {
+        std::string d = str();
+        parseDescr(d, h);
+        haveDescr = true;
+      } else if (key == "fortran_order") {
+        h.fortran = boolean();
+        haveOrder = true;
+      } else if (key == "shape") {
+        h.shape = tuple();
+        haveShape = true;
+      } else {
+        fail("unknown header key '" + key + "'");
+      }
+      skip();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      skip();
+      if (peek() == '}') break;
+      fail("expected ',' or '}' in the header");
+    }
+    if (!haveDescr || !haveOrder || !haveShape)
+      fail("the header lacks 'descr', 'fortran_order' or 'shape'");
+    return h;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& m) { throw Error(source_ + ": not a valid .npy file: " + m); }
+  void skip() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n')) ++pos_;
+  }
+  char peek() { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  void expect(char c) {
+    skip();
+    if (peek() != c) fail(std::string("expected '") + c + "' in the header");
+    ++pos_;
+  }
+  std::string str() {
+    skip();
+    char q = peek();
+    if (q != '\'' && q != '"') fail("expected a quoted string in the header");
+    ++pos_;
+    size_t end = s_.find(q, pos_);
+    if (end == std::string_view::npos) fail("unterminated string in the header");
+    std::string r(s_.substr(pos_, end - pos_));
+    pos_ = end + 1;
+    return r;
+  }
+  bool boolean() {
+    skip();
+    if (s_.substr(pos_, 4) == "True") {
+      pos_ += 4;
+      return true;
+    }
+    if (s_.substr(pos_, 5) == "False") {
+      pos_ += 5;
+      return false;
+    }
+    fail("fortran_order must be True or False");
+  }
+  Shape tuple() {
+    expect('(');
+    Shape shape;
+    for (;;) {
+      skip();
+      if (peek() == ')') {
+        ++pos_;
+        return shape;
+      }
+      size_t start = pos_;
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+      if (start == pos_) fail("the shape must be a tuple of non-negative integers");
+      if (pos_ - start > 18) fail("a dimension of the shape is too large");
+      shape.push_back(std::stoll(std::string(s_.substr(start, pos_ - start))));
+      skip();
+      if (peek() == 'L') ++pos_;  // Python 2 longs
+      skip();
+      if (peek() == ',') ++pos_;
+      else if (peek() != ')') fail("expected ',' or ')' in the shape");
+    }
+  }
+  void parseDescr(const std::string& d, Header& h) {
+    if (d.size() < 3) fail("unsupported dtype '" + d + "'");
+    h.byteOrder = d[0];
+    h.kind = d[1];
+    if (h.byteOrder == '=') h.byteOrder = '<';
+    if (h.byteOrder != '<' && h.byteOrder != '>' && h.byteOrder != '|')
+      fail("unsupported dtype '" + d + "'");
+    std::string size = d.substr(2);
+    if (size.empty() || size.size() > 2 || size.find_first_not_of("0123456789") != std::string::npos)
+      fail("unsupported dtype '" + d + "'");
+    h.itemSize = std::stoi(size);
+    bool ok = (h.kind == 'f' && (h.itemSize == 2 || h.itemSize == 4 || h.itemSize == 8)) ||
+              ((h.kind == 'i' || h.kind == 'u') &&
+               (h.itemSize == 1 || h.itemSize == 2 || h.itemSize == 4 || h.itemSize == 8)) ||
+              (h.kind == 'b' && h.itemSize == 1);
+    if (!ok)
+      throw Error(source_ + ": dtype '" + d +
+                  "' cannot be read as float32 (Quant Space reads float, int, uint and bool arrays)");
+  }
+
+  std::string_view s_;
+  std::string source_;
+  size_t pos_ = 0;
+};
+
+Header parseHeader(const std::string& bytes, const std::string& source) {
+  if (bytes.size() < 10 || std::memcmp(bytes.data(), kMagic, 6) != 0)
+    throw Error(source + ": not a .npy file (no \\x93NUMPY magic)");
+  const unsigned major = static_cast<unsigned char>(bytes[6]);
+  size_t headerLen, start;
+  if (major == 1) {
+    headerLen = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    start = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) throw Error(source + ": truncated .npy header");
+    headerLen = 0;
+    for (int i = 0; i < 4; ++i) headerLen |= size_t(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+    start = 12;
+  } else {
+    throw Error(source + ": unsupported .npy format version " + std::to_string(major));
+  }
+  if (start + headerLen > bytes.size()) throw Error(source + ": truncated .npy header");
+  Header h = DictParser(std::string_view(bytes).substr(start, headerLen), source).parse();
+  h.dataOffset = start + headerLen;
+  return h;
+}
+
+double readElement(const unsigned char* p, const Header& h) {
+  unsigned char buf[8];
+  std::memcpy(buf, p, h.itemSize);
+  const bool swap = h.byteOrder == '>' && h.itemSize > 1;
+  if (swap) std::reverse(buf, buf + h.itemSize);
+  switch (h.kind) {
+    case 'b': return buf[0] ? 1.0 : 0.0;
+    case 'f':
+      if (h.itemSize == 8) { double d; std::memcpy(&d, buf, 8); return d; }
+      if (h.itemSize == 4) { float f; std::memcpy(&f, buf, 4); return f; }
+      {
+        uint16_t bits;
+        std::memcpy(&bits, buf, 2);
+        const int exp = (bits >> 10) & 0x1f;
+        const int mant = bits & 0x3ff;
+        const double sign = (bits & 0x8000) ? -1.0 : 1.0;
+        if (exp == 0) return sign * std::ldexp(mant, -24);
+        if (exp == 31) return mant ? std::nan("") : sign * INFINITY;
+        return sign * std::ldexp(mant + 1024, exp - 25);
+      }
+    case 'i': {
+      int64_t v = 0;
+      if (h.itemSize == 1) { int8_t x; std::memcpy(&x, buf, 1); v = x; }
+      else if (h.itemSize == 2) { int16_t x; std::memcpy(&x, buf, 2); v = x; }
+      else if (h.itemSize == 4) { int32_t x; std::memcpy(&x, buf, 4); v = x; }
+      else { std::memcpy(&v, buf, 8); }
+      return static_cast<double>(v);
+    }
+    case 'u': {
+      uint64_t v = 0;
+      std::memcpy(&v, buf, h.itemSize);
+      return static_cast<double>(v);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Tensor parseNpy(const std::string& bytes, const std::string& source, std::string* note) {
+  const Header h = parseHeader(bytes, source);
+  int64_t count;
+  try {
+    count = checkedElementCount(h.shape);
+  } catch (const Error& e) {
+    throw Error(source + ": " + e.what());
+  }
+  const unsigned __int128 need = (unsigned __int128)count * h.itemSize;
+  const size_t have = bytes.size() - h.dataOffset;
+  if (need != have)
+    throw Error(source + ": the header promises shape " + shapeToString(h.shape) + " (" +
+                std::to_string(static_cast<uint64_t>(need)) + " bytes of data) but the file holds " +
+                std::to_string(have) + " bytes");
+  Tensor t = Tensor::uninitialized(h.shape);
+  const unsigned char* src = reinterpret_cast<const unsigned char*>(bytes.data()) + h.dataOffset;
+  const bool native = h.kind == 'f' && h.itemSize == 4 && h.byteOrder != '>';
+  float* dst = t.mutableData();
+  if (!h.fortran || t.rank() < 2) {
+    if (native) {
+      if (count) std::memcpy(dst, src, static_cast<size_t>(count) * 4);
+    } else {
+      for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<float>(readElement(src + i * h.itemSize, h));
+    }
+  } else {
+    // Fortran order: the first index varies fastest. Walk the C-order output and compute each
+    // element's Fortran offset.
+    const int r = t.rank();
+    std::vector<int64_t> idx(r, 0), fstride(r, 1);
+    for (int d = 1; d < r; ++d) fstride[d] = fstride[d - 1] * h.shape[d - 1];
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t off = 0;
+      for (int d = 0; d < r; ++d) off += idx[d] * fstride[d];
+      dst[i] = static_cast<float>(readElement(src + off * h.itemSize, h));
+      for (int d = r - 1; d >= 0; --d) {
+        if (++idx[d] < h.shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+  }
+  if (note) {
+    note->clear();
+    std::string descr = std::string(1, h.byteOrder) + h.kind + std::to_string(h.itemSize);
+    if (!native) *note = "converted from dtype '" + descr + "' to float32";
+    if (h.fortran && t.rank() >= 2) *note += std::string(note->empty() ? "" : "; ") + "converted from Fortran order";
+  }
+  return t;
+}
+
+namespace {
+
+// Reads the header of a .npy file and checks the data's size against the file's, before any
+// data is read or allocated.
+Header readHeaderFromFile(std::ifstream& in, const std::filesystem::path& path) {
+  std::string head(12, '\0');
+  in.read(head.data(), 12);
+  head.resize(static_cast<size_t>(in.gcount()));
+  if (head.size() < 10 || std::memcmp(head.data(), kMagic, 6) != 0)
+    throw Error(path.string() + ": not a .npy file (no \\x93NUMPY magic)");
+  const unsigned major = static_cast<unsigned char>(head[6]);
+  size_t len = 10 + (static_cast<unsigned char>(head[8]) | (static_cast<unsigned char>(head[9]) << 8));
+  if (major != 1 && head.size() >= 12)
+    len = 12 + (size_t(static_cast<unsigned char>(head[8])) |
+                size_t(static_cast<unsigned char>(head[9])) << 8 |
+                size_t(static_cast<unsigned char>(head[10])) << 16 |
+                size_t(static_cast<unsigned char>(head[11])) << 24);
+  if (len > (1u << 20)) throw Error(path.string() + ": .npy header too large");
+  std::string bytes(len, '\0');
+  in.clear();
+  in.seekg(0);
+  in.read(bytes.data(), static_cast<std::streamsize>(len));
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  Header h = parseHeader(bytes, path.string());
+  int64_t count;
+  try {
+    count = checkedElementCount(h.shape);
+  } catch (const Error& e) {
+    throw Error(path.string() + ": " + e.what());
+  }
+  in.clear();
+  in.seekg(0, std::ios::end);
+  const uint64_t fileSize = static_cast<uint64_t>(in.tellg());
+  const uint64_t need = static_cast<uint64_t>(count) * h.itemSize;
+  if (fileSize != h.dataOffset + need)
+    throw Error(path.string() + ": the header promises shape " + shapeToString(h.shape) + " (" +
+                std::to_string(need) + " bytes of data) but the file holds " +
+                std::to_string(fileSize - std::min<uint64_t>(fileSize, h.dataOffset)) + " bytes");
+  in.seekg(static_cast<std::streamoff>(h.dataOffset));
+  return h;
+}
+
+}  // namespace
+
+Tensor readNpy(const std::filesystem::path& path, std::string* note) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error("cannot read '" + path.string() + "': it is a folder");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open '" + path.string() + "': " + std::strerror(errno));
+  const Header h = readHeaderFromFile(in, path);
+  const bool native = h.kind == 'f' && h.itemSize == 4 && h.byteOrder != '>' &&
+                      !(h.fortran && h.shape.size() >= 2);
+  if (native) {
+    // Straight into the tensor's storage: no second copy of a large array.
+    Tensor t = Tensor::uninitialized(h.shape);
+    in.read(reinterpret_cast<char*>(t.mutableData()), static_cast<std::streamsize>(t.bytes()));
+    if (static_cast<size_t>(in.gcount()) != t.bytes())
+      throw Error(path.string() + ": the file ended before its data did");
+    if (note) note->clear();
+    return t;
+  }
+  return parseNpy(readFile(path), path.string(), note);
+}
+
+Shape readNpyShape(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error("cannot read '" + path.string() + "': it is a folder");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open '" + path.string() + "': " + std::strerror(errno));
+  return readHeaderFromFile(in, path).shape;
+}
+
+std::string npyBytes(const Tensor& tensor) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+  for (size_t i = 0; i < tensor.shape().size(); ++i) {
+    dict += std::to_string(tensor.shape()[i]);
+    dict += tensor.shape().size() == 1 ? "," : (i + 1 < tensor.shape().size() ? ", " : "");
+  }
+  dict += "), }";
+  // Pad with spaces so that the data starts on a 64-byte boundary; end with a newline.
+  size_t prefix = 10;
+  size_t total = prefix + dict.size() + 1;
+  bool v2 = false;
+  if ((total + 63) / 64 * 64 - prefix > 65535) {
+    v2 = true;
+    prefix = 12;
+    total = prefix + dict.size() + 1;
+  }
+  const size_t padded = (total + 63) / 64 * 64;
+  dict.append(padded - total, ' ');
+  dict += '\n';
+  std::string out(kMagic, 6);
+  out += static_cast<char>(v2 ? 2 : 1);
+  out += '\0';
+  const size_t hl = dict.size();
+  out += static_cast<char>(hl & 0xff);
+  out += static_cast<char>((hl >> 8) & 0xff);
+  if (v2) {
+    out += static_cast<char>((hl >> 16) & 0xff);
+    out += static_cast<char>((hl >> 24) & 0xff);
+  }
+  out += dict;
+  static_assert(std::endian::native == std::endian::little, "npy writing assumes little endian");
+  out.append(reinterpret_cast<const char*>(tensor.data()), tensor.bytes());
+  return out;
+}
+
+void writeNpy(const std::filesystem::path& path, const Tensor& tensor) {
+  writeFileAtomically(path, npyBytes(tensor));
+}
+
+}  // namespace qs

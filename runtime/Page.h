@@ -1,0 +1,100 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/Json.h"
+#include "runtime/StrongId.h"
+
+namespace qs {
+
+struct PortRef {
+  BlockId block;
+  PortName port;
+  bool operator==(const PortRef&) const = default;
+};
+
+// A wire from an output port to an input port.
+struct Link {
+  PortRef from;
+  PortRef to;
+  bool operator==(const Link&) const = default;
+};
+
+struct Block {
+  BlockId id;
+  std::string type;
+  std::optional<std::array<double, 2>> position;
+  // The attributes exactly as the page gives them (an object). Kept raw so that nothing the user
+  // wrote is lost, even an attribute the block does not declare; they are checked against the
+  // descriptor when the page is evaluated.
+  Json attrs = Json::object();
+  // Changes whenever the block's type or attributes change; unique across the process, so a
+  // block deleted and re-added under the same id is never mistaken for the old one.
+  uint64_t revision = 0;
+  // Keys of the block's object that this version does not know, kept and saved back unchanged.
+  Json extra = Json::object();
+};
+
+// True for an id of the form [A-Za-z_][A-Za-z0-9_]*.
+bool isValidBlockId(const std::string& id);
+
+// The page: blocks and links, the single source of truth that the editor's scene draws and the
+// evaluator runs. Structural rules (unique, well-formed ids; links between existing blocks) are
+// enforced here and throw qs::Error; everything that depends on block types (ports, attributes,
+// shapes, cycles) is reported per block by the Evaluator, so a page with a bad block still loads.
+class Page {
+ public:
+  std::string name;
+  // Top-level keys this version does not know, kept and saved back unchanged.
+  Json extra = Json::object();
+
+  // Blocks in insertion order (the order they are saved in).
+  const std::vector<Block>& blocks() const { return blocks_; }
+  const std::vector<Link>& links() const { return links_; }
+  size_t blockCount() const { return blocks_.size(); }
+
+  const Block* find(const BlockId& id) const;
+  // Dense index of a block (position in blocks()), or -1.
+  int indexOf(const BlockId& id) const;
+  bool contains(const BlockId& id) const { return indexOf(id) >= 0; }
+
+  void addBlock(Block block);  // throws on a bad or duplicate id; assigns a fresh revision
+  void removeBlock(const BlockId& id);  // also removes its links
+  void setAttrs(const BlockId& id, Json attrs);
+  void setAttr(const BlockId& id, const std::string& name, Json value);
+  void removeAttr(const BlockId& id, const std::string& name);
+  void setPosition(const BlockId& id, std::optional<std::array<double, 2>> position);
+  // Marks a block as changed without changing it (e.g. its .npy file changed on disk).
+  void touch(const BlockId& id);
+
+  // Adds a link between existing blocks; throws if a block does not exist or the same link is
+  // already there. Port names are checked by the evaluator (the block type may be unknown).
+  void addLink(Link link);
+  void removeLink(const Link& link);
+  bool hasLink(const Link& link) const;
+
+  // Links into / out of block index i (indices into links()).
+  const std::vector<int>& incomingLinks(int blockIndex) const { return incoming_[blockIndex]; }
+  const std::vector<int>& outgoingLinks(int blockIndex) const { return outgoing_[blockIndex]; }
+
+  // True if a path of links leads from block `from` to block `to` (used to refuse a wire that
+  // would close a cycle: connecting a -> b is a cycle iff reaches(b, a)).
+  bool reaches(const BlockId& from, const BlockId& to) const;
+
+ private:
+  void rebuildIndex();
+  static uint64_t nextRevision();
+
+  std::vector<Block> blocks_;
+  std::vector<Link> links_;
+  std::unordered_map<BlockId, int> index_;
+  std::vector<std::vector<int>> incoming_;
+  std::vector<std::vector<int>> outgoing_;
+};
+
+}  // namespace qs

@@ -1,0 +1,165 @@
+#include "runtime/PageJson.h"
+
+#include "runtime/Error.h"
+#include "runtime/FileIo.h"
+
+namespace qs {
+
+namespace {
+
+const char* kFormat = "quantspace-page";
+
+std::string typeOf(const Json& v) { return v.type_name(); }
+
+Json takeExtra(const Json& obj, std::initializer_list<const char*> known) {
+  Json extra = Json::object();
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    bool isKnown = false;
+    for (const char* k : known) isKnown = isKnown || it.key() == k;
+    if (!isKnown) extra[it.key()] = it.value();
+  }
+  return extra;
+}
+
+PortRef parsePortRef(const Json& v, const std::string& where) {
+  if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_string())
+    throw Error(where + " must be [\"block\", \"port\"], not " + v.dump());
+  return {BlockId(v[0].get<std::string>()), PortName(v[1].get<std::string>())};
+}
+
+}  // namespace
+
+Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::string>* warnings) {
+  auto err = [&](const std::string& m) { return Error(source + ": " + m); };
+  if (!doc.is_object()) throw err("not a Quant Space page: the top level is a " + typeOf(doc) + ", not an object");
+  auto fmt = doc.find("format");
+  if (fmt == doc.end() || !fmt->is_string() || fmt->get<std::string>() != kFormat)
+    throw err(std::string("not a Quant Space page: \"format\" must be \"") + kFormat + "\"");
+  auto ver = doc.find("version");
+  if (ver == doc.end() || !ver->is_number_integer())
+    throw err("the page has no integer \"version\"");
+  if (ver->get<int64_t>() != kPageFormatVersion)
+    throw err("unknown page format version " + ver->dump() + " (this Quant Space reads version " +
+              std::to_string(kPageFormatVersion) + ")");
+
+  Page page;
+  if (auto n = doc.find("name"); n != doc.end()) {
+    if (!n->is_string()) throw err("\"name\" must be a string");
+    page.name = n->get<std::string>();
+  }
+  page.extra = takeExtra(doc, {"format", "version", "name", "blocks", "links"});
+  if (warnings)
+    for (auto it = page.extra.begin(); it != page.extra.end(); ++it)
+      warnings->push_back(source + ": unknown top-level key \"" + it.key() + "\" kept as it is");
+
+  auto blocks = doc.find("blocks");
+  if (blocks == doc.end()) throw err("the page has no \"blocks\" list");
+  if (!blocks->is_array()) throw err("\"blocks\" must be a list, not " + typeOf(*blocks));
+  for (size_t i = 0; i < blocks->size(); ++i) {
+    const Json& b = (*blocks)[i];
+    const std::string where = "blocks[" + std::to_string(i) + "]";
+    if (!b.is_object()) throw err(where + " must be an object, not " + typeOf(b));
+    auto id = b.find("id");
+    if (id == b.end() || !id->is_string()) throw err(where + " has no string \"id\"");
+    const std::string idText = id->get<std::string>();
+    auto type = b.find("type");
+    if (type == b.end() || !type->is_string())
+      throw err("block '" + idText + "' has no string \"type\"");
+    Block block;
+    block.id = BlockId(idText);
+    block.type = type->get<std::string>();
+    if (auto pos = b.find("position"); pos != b.end()) {
+      if (!pos->is_array() || pos->size() != 2 || !(*pos)[0].is_number() || !(*pos)[1].is_number())
+        throw err("block '" + idText + "': \"position\" must be [x, y], not " + pos->dump());
+      block.position = std::array<double, 2>{(*pos)[0].get<double>(), (*pos)[1].get<double>()};
+    }
+    if (auto attrs = b.find("attrs"); attrs != b.end()) {
+      if (!attrs->is_object())
+        throw err("block '" + idText + "': \"attrs\" must be an object, not " + typeOf(*attrs));
+      block.attrs = *attrs;
+    }
+    block.extra = takeExtra(b, {"id", "type", "position", "attrs"});
+    if (warnings)
+      for (auto it = block.extra.begin(); it != block.extra.end(); ++it)
+        warnings->push_back(source + ": block '" + idText + "': unknown key \"" + it.key() +
+                            "\" kept as it is");
+    try {
+      page.addBlock(std::move(block));
+    } catch (const Error& e) {
+      throw err(e.what());
+    }
+  }
+
+  if (auto links = doc.find("links"); links != doc.end()) {
+    if (!links->is_array()) throw err("\"links\" must be a list, not " + typeOf(*links));
+    for (size_t i = 0; i < links->size(); ++i) {
+      const Json& l = (*links)[i];
+      const std::string where = "links[" + std::to_string(i) + "]";
+      if (!l.is_object()) throw err(where + " must be an object, not " + typeOf(l));
+      auto from = l.find("from");
+      auto to = l.find("to");
+      if (from == l.end() || to == l.end()) throw err(where + " needs \"from\" and \"to\"");
+      Json extra = takeExtra(l, {"from", "to"});
+      if (!extra.empty()) throw err(where + " has unknown key \"" + extra.begin().key() + "\"");
+      Link link{parsePortRef(*from, where + ".from"), parsePortRef(*to, where + ".to")};
+      try {
+        page.addLink(std::move(link));
+      } catch (const Error& e) {
+        throw err(where + ": " + e.what());
+      }
+    }
+  }
+  return page;
+}
+
+LoadedPage parsePage(std::string_view text, const std::string& source) {
+  LoadedPage loaded;
+  Json doc = parseJson(text, source);
+  loaded.page = pageFromJson(doc, source, &loaded.warnings);
+  return loaded;
+}
+
+LoadedPage loadPage(const std::filesystem::path& path) {
+  const std::string text = readFile(path);
+  LoadedPage loaded = parsePage(text, path.string());
+  loaded.dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  return loaded;
+}
+
+OrderedJson pageToJson(const Page& page) {
+  OrderedJson doc;
+  doc["format"] = kFormat;
+  doc["version"] = kPageFormatVersion;
+  doc["name"] = page.name;
+  OrderedJson blocks = OrderedJson::array();
+  for (const Block& b : page.blocks()) {
+    OrderedJson jb;
+    jb["id"] = b.id.str();
+    jb["type"] = b.type;
+    if (b.position) jb["position"] = {(*b.position)[0], (*b.position)[1]};
+    jb["attrs"] = OrderedJson::parse(b.attrs.dump());  // nlohmann::json keeps keys sorted
+    for (auto it = b.extra.begin(); it != b.extra.end(); ++it)
+      jb[it.key()] = OrderedJson::parse(it.value().dump());
+    blocks.push_back(std::move(jb));
+  }
+  doc["blocks"] = std::move(blocks);
+  OrderedJson links = OrderedJson::array();
+  for (const Link& l : page.links()) {
+    OrderedJson jl;
+    jl["from"] = {l.from.block.str(), l.from.port.str()};
+    jl["to"] = {l.to.block.str(), l.to.port.str()};
+    links.push_back(std::move(jl));
+  }
+  doc["links"] = std::move(links);
+  for (auto it = page.extra.begin(); it != page.extra.end(); ++it)
+    doc[it.key()] = OrderedJson::parse(it.value().dump());
+  return doc;
+}
+
+std::string pageToText(const Page& page) { return writeJson(pageToJson(page)); }
+
+void savePage(const Page& page, const std::filesystem::path& path, bool keepBackup) {
+  writeFileAtomically(path, pageToText(page), keepBackup);
+}
+
+}  // namespace qs

@@ -1,0 +1,232 @@
+#include "runtime/runner/Runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <ostream>
+#include <set>
+
+#include "runtime/Error.h"
+#include "runtime/Evaluator.h"
+#include "runtime/Json.h"
+#include "runtime/Npy.h"
+#include "runtime/PageJson.h"
+#include "runtime/TensorStats.h"
+
+namespace qs {
+
+namespace {
+
+const char* kUsage =
+    "usage: quantspace-run PAGE [--json] [--save-npy DIR] [--fetch B.result_P]... "
+    "[--feed B=FILE.npy]... [--threads N]\n";
+
+struct Args {
+  std::string page;
+  bool json = false;
+  std::string saveNpy;
+  std::vector<std::string> fetch;
+  std::vector<std::pair<std::string, std::string>> feeds;
+  int threads = 0;
+  bool help = false;
+};
+
+Args parseArgs(const std::vector<std::string>& args) {
+  Args a;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& s = args[i];
+    auto value = [&](const std::string& flag) -> std::string {
+      const std::string prefix = flag + "=";
+      if (s.rfind(prefix, 0) == 0) return s.substr(prefix.size());
+      if (i + 1 >= args.size()) throw Error(flag + " needs a value");
+      return args[++i];
+    };
+    auto is = [&](const std::string& flag) { return s == flag || s.rfind(flag + "=", 0) == 0; };
+    if (s == "--help" || s == "-h") {
+      a.help = true;
+    } else if (s == "--json") {
+      a.json = true;
+    } else if (is("--save-npy")) {
+      a.saveNpy = value("--save-npy");
+    } else if (is("--fetch")) {
+      a.fetch.push_back(value("--fetch"));
+    } else if (is("--feed")) {
+      std::string f = value("--feed");
+      size_t eq = f.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == f.size())
+        throw Error("--feed takes B=FILE.npy, not '" + f + "'");
+      a.feeds.emplace_back(f.substr(0, eq), f.substr(eq + 1));
+    } else if (is("--threads")) {
+      std::string v = value("--threads");
+      try {
+        size_t used = 0;
+        a.threads = std::stoi(v, &used);
+        if (used != v.size() || a.threads < 1 || a.threads > 1024) throw 0;
+      } catch (...) {
+        throw Error("--threads takes a whole number from 1 to 1024, not '" + v + "'");
+      }
+    } else if (!s.empty() && s[0] == '-') {
+      throw Error("unknown option '" + s + "'");
+    } else if (a.page.empty()) {
+      a.page = s;
+    } else {
+      throw Error("only one PAGE may be given (got '" + a.page + "' and '" + s + "')");
+    }
+  }
+  if (!a.help && a.page.empty()) throw Error("no PAGE given");
+  return a;
+}
+
+std::string summaryLine(const std::string& name, const Tensor& t) {
+  std::string line = name + "  " + shapeToString(t.shape()) + "  [";
+  const int64_t shown = std::min<int64_t>(t.size(), 8);
+  for (int64_t i = 0; i < shown; ++i) line += (i ? ", " : "") + formatFloat(t.data()[i]);
+  if (t.size() > shown) line += ", ...";
+  line += "]";
+  const TensorStats s = computeStats(t);
+  char buf[160];
+  if (s.finite) {
+    std::snprintf(buf, sizeof buf, "  min %s  max %s  mean %.6g", formatFloat(float(s.min)).c_str(),
+                  formatFloat(float(s.max)).c_str(), s.mean);
+    line += buf;
+  }
+  if (s.nan) line += "  nan " + std::to_string(s.nan);
+  if (s.posInf + s.negInf) line += "  inf " + std::to_string(s.posInf + s.negInf);
+  return line;
+}
+
+void writeTensorJson(std::ostream& out, const Tensor& t) {
+  out << "{\"shape\": [";
+  for (size_t i = 0; i < t.shape().size(); ++i) out << (i ? ", " : "") << t.shape()[i];
+  out << "], \"dtype\": \"float32\", \"values\": [";
+  std::string chunk;
+  for (int64_t i = 0; i < t.size(); ++i) {
+    if (i) chunk += ", ";
+    const float v = t.data()[i];
+    if (std::isfinite(v)) chunk += formatFloat(v);
+    else chunk += "\"" + formatFloat(v) + "\"";
+    if (chunk.size() > 65536) {
+      out << chunk;
+      chunk.clear();
+    }
+  }
+  out << chunk << "]}";
+}
+
+}  // namespace
+
+int runCli(const std::vector<std::string>& argList, const BlockRegistry& registry,
+           std::ostream& out, std::ostream& err) {
+  Args args;
+  try {
+    args = parseArgs(argList);
+  } catch (const Error& e) {
+    err << "quantspace-run: " << e.what() << "\n" << kUsage;
+    return 2;
+  }
+  if (args.help) {
+    out << kUsage;
+    return 0;
+  }
+
+  LoadedPage loaded;
+  try {
+    loaded = loadPage(args.page);
+  } catch (const Error& e) {
+    err << "error: " << e.what() << "\n";
+    return 2;
+  }
+  for (const auto& w : loaded.warnings) err << "warning: " << w << "\n";
+  const Page& page = loaded.page;
+
+  Evaluator evaluator(registry);
+  int status = 0;
+  for (const auto& [block, file] : args.feeds) {
+    const Block* b = page.find(BlockId(block));
+    if (!b) {
+      err << "error: --feed names block '" << block << "', which is not on the page\n";
+      status = 1;
+      continue;
+    }
+    try {
+      evaluator.setFeed(b->id, readNpy(file));
+    } catch (const Error& e) {
+      evaluator.setFeedError(b->id, std::string("cannot use --feed: ") + e.what());
+    }
+  }
+
+  EvalOptions options;
+  options.fetch = args.fetch;
+  options.releaseIntermediates = !args.fetch.empty();
+  options.threads = args.threads;
+  options.pageDir = loaded.dir;
+  EvalReport report;
+  try {
+    report = evaluator.evaluate(page, options);
+  } catch (const Error& e) {
+    err << "error: " << e.what() << "\n";
+    return 1;
+  }
+
+  // Results to report: the fetched ones, or every output of every block that ran.
+  std::vector<std::pair<std::string, Tensor>> results;
+  if (!args.fetch.empty()) {
+    std::set<std::string> seen;
+    for (const std::string& name : args.fetch) {
+      if (!seen.insert(name).second) continue;
+      if (auto t = evaluator.result(name)) results.emplace_back(name, *t);
+    }
+  } else {
+    for (const Block& b : page.blocks()) {
+      const BlockState* st = evaluator.state(b.id);
+      const BlockDescriptor* d = registry.find(b.type);
+      if (!st || st->status != BlockStatus::Ok || !d) continue;
+      for (const PortDescriptor* p : d->outputs()) {
+        auto it = st->outputs.find(p->name);
+        if (it != st->outputs.end())
+          results.emplace_back(b.id.str() + "." + resultName(p->name), it->second);
+      }
+    }
+  }
+
+  std::vector<std::pair<std::string, std::string>> errors;  // block id, message
+  for (const BlockId& id : report.failed) {
+    const BlockState* st = evaluator.state(id);
+    errors.emplace_back(id.str(), st ? st->error : "failed");
+    err << errorLine(id, page.find(id)->type, st ? st->error : "failed") << "\n";
+  }
+  if (!errors.empty()) status = 1;
+
+  if (!args.saveNpy.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(args.saveNpy, ec);
+    for (const auto& [name, t] : results) {
+      try {
+        writeNpy(std::filesystem::path(args.saveNpy) / (name + ".npy"), t);
+      } catch (const Error& e) {
+        err << "error: " << e.what() << "\n";
+        status = 1;
+      }
+    }
+  }
+
+  if (args.json) {
+    out << "{\"results\": {";
+    for (size_t i = 0; i < results.size(); ++i) {
+      out << (i ? ", " : "") << Json(results[i].first).dump() << ": ";
+      writeTensorJson(out, results[i].second);
+    }
+    out << "}, \"errors\": {";
+    for (size_t i = 0; i < errors.size(); ++i)
+      out << (i ? ", " : "") << Json(errors[i].first).dump(-1, ' ', false, Json::error_handler_t::replace) << ": "
+          << Json(errors[i].second).dump(-1, ' ', false, Json::error_handler_t::replace);
+    out << "}}\n";
+  } else {
+    for (const auto& [name, t] : results) out << summaryLine(name, t) << "\n";
+  }
+  out.flush();
+  return status;
+}
+
+}  // namespace qs
