@@ -105,7 +105,11 @@ void writeTensorJson(std::ostream& out, const Tensor& t) {
     if (i) chunk += ", ";
     const float v = t.data()[i];
     if (std::isfinite(v)) chunk += formatFloat(v);
-    else chunk += "\"" + formatFloat(v) + "\"";
+    else {
+      chunk += '"';
+      chunk += formatFloat(v);
+      chunk += '"';
+    }
     if (chunk.size() > 65536) {
       out << chunk;
       chunk.clear();
