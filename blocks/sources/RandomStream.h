@@ -8,6 +8,7 @@
 // Philox use (counter layout, seed scrambling, Box-Muller with its own sin/cos) differs.
 
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 
@@ -52,21 +53,26 @@ inline float uniform01(uint32_t word) {
   return static_cast<float>(word >> 8) * (1.0f / 16777216.0f);
 }
 
-// Natural logarithm of x > 0 (finite) using only exact IEEE operations, so that it gives the same
-// double on every machine. x = m * 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s) with
-// s = (m - 1) / (m + 1), |s| < 0.172, summed to a relative error below 1e-16.
+// Natural logarithm of a positive normal double using only exact IEEE operations, so that it
+// gives the same double on every machine. x = m * 2^e with m in [sqrt(1/2), sqrt(2)) (split off
+// from the bits, exactly); log m = 2 atanh(s) with s = (m - 1) / (m + 1), |s| < 0.172, summed to
+// a relative error below 1e-16.
 inline double portableLog(double x) {
-  int e = 0;
-  double m = std::frexp(x, &e);  // exact; m in [0.5, 1)
-  if (m < 0.70710678118654752440) {
-    m *= 2.0;
-    e -= 1;
+  const uint64_t bits = std::bit_cast<uint64_t>(x);
+  int e = static_cast<int>((bits >> 52) & 0x7ff) - 1023;
+  double m =
+      std::bit_cast<double>((bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull);  // [1, 2)
+  if (m >= 1.41421356237309504880) {
+    m *= 0.5;
+    e += 1;
   }
   const double s = (m - 1.0) / (m + 1.0);
   const double s2 = s * s;
-  // Horner form of s * (1 + s2/3 + s2^2/5 + ... + s2^11/23), highest power first.
-  double poly = 1.0 / 23.0;
-  for (int k = 21; k >= 1; k -= 2) poly = poly * s2 + 1.0 / k;
+  // s * (1 + s2/3 + s2^2/5 + ... + s2^11/23), in Horner form.
+  constexpr double kInvOdd[] = {1.0 / 23, 1.0 / 21, 1.0 / 19, 1.0 / 17, 1.0 / 15, 1.0 / 13,
+                                1.0 / 11, 1.0 / 9,  1.0 / 7,  1.0 / 5,  1.0 / 3,  1.0};
+  double poly = kInvOdd[0];
+  for (int k = 1; k < 12; ++k) poly = poly * s2 + kInvOdd[k];
   constexpr double kLn2 = 0.69314718055994530942;
   return static_cast<double>(e) * kLn2 + 2.0 * s * poly;
 }
