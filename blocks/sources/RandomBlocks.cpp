@@ -49,6 +49,9 @@ void uniformCheck(BlockContext& ctx) {
   if (!(lo < hi))
     throw Error("minval must be smaller than maxval, was: " + formatFloat(lo) +
                 " >= " + formatFloat(hi));
+  if (!std::isfinite(hi - lo))
+    throw Error("maxval - minval overflows float32 (" + formatFloat(hi) + " - " + formatFloat(lo) +
+                ")");
   ctx.setOutputShape("output", shape);
 }
 

@@ -121,6 +121,9 @@ TEST_CASE("Random sources reject bad attributes", "[random][errors]") {
   CHECK(runBlock("RandomUniform", Json::object()).error == "attribute 'shape' is required");
   CHECK(runBlock("RandomUniform", Json{{"shape", {2}}, {"minval", 1}, {"maxval", 1}}).error ==
         "minval must be smaller than maxval, was: 1 >= 1");
+  CHECK(
+      runBlock("RandomUniform", Json{{"shape", {2}}, {"minval", -3e38}, {"maxval", 3e38}}).error ==
+      "maxval - minval overflows float32 (3e+38 - -3e+38)");
   CHECK(runBlock("RandomNormal", Json{{"shape", {2, -1}}}).ok == false);
   CHECK(runBlock("RandomNormal", Json{{"shape", {2}}, {"stddev", -1}}).error ==
         "attribute 'stddev' must be at least 0, was -1");
