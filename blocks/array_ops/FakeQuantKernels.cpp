@@ -62,6 +62,9 @@ constexpr int64_t kDefaultGrain = int64_t{1} << 14;
 constexpr int64_t kLaneMultiple = 16;    // the widest vector, so every level shares one layout
 constexpr int64_t kTargetPeriod = 1024;  // long spans amortise the per-span overhead
 constexpr int64_t kMaxPatternPeriod = 4096;
+// Outputs from this size on are written with non-temporal stores (well beyond the L2 of a core and
+// a fair share of L3, where the output would be evicted before anyone reads it anyway).
+constexpr int64_t kStreamBytes = int64_t{8} << 20;
 
 bool cpuHas(SimdLevel level) {
 #if defined(QS_FQ_HAVE_X86) && (defined(__GNUC__) || defined(__clang__))
@@ -126,6 +129,10 @@ int partsFor(int64_t count, const Exec& exec, int64_t unit) {
   const int64_t byGrain = std::max<int64_t>(1, count / grain);
   return static_cast<int>(
       std::min<int64_t>({byGrain, exec.threads, exec.pool->size(), (count + unit - 1) / unit}));
+}
+
+bool streams(int64_t count) {
+  return count * 4 >= kernelOverride().streamBytes.value_or(kStreamBytes);
 }
 
 // Part boundaries fall on multiples of `unit` elements (16: whole vectors and cache lines; 1 when a
@@ -217,9 +224,9 @@ void forward(const float* x, int64_t count, int64_t channels, const Nudged* rang
     lanes[4 * p + j] = n.quantZero;
     keep[j] = n.zeroRange ? 0u : 0xFFFFFFFFu;
   }
-  const ForwardLanes k{lanes.data(),           lanes.data() + p,     lanes.data() + 2 * p,
-                       lanes.data() + 3 * p,   lanes.data() + 4 * p, keep.data(),
-                       op == ScaleOp::DivScale};
+  const ForwardLanes k{
+      lanes.data(),         lanes.data() + p, lanes.data() + 2 * p,    lanes.data() + 3 * p,
+      lanes.data() + 4 * p, keep.data(),      op == ScaleOp::DivScale, streams(count)};
   const ForwardSpanFn span = forwardSpanFor(activeSimdLevel());
   const int64_t unit = unitFor();
   const int parts = partsFor(count, exec, unit);
@@ -251,7 +258,7 @@ void gradient(const float* g, const float* x, int64_t count, int64_t channels, c
     bounds[p + j] = n.nudgedMax;
     passAll[j] = n.zeroRange ? 0xFFFFFFFFu : 0u;
   }
-  const GradientLanes k{bounds.data(), bounds.data() + p, passAll.data()};
+  const GradientLanes k{bounds.data(), bounds.data() + p, passAll.data(), streams(count)};
   const GradientSpanFn span = gradientSpanFor(activeSimdLevel());
   const int64_t unit = unitFor();
   const int parts = partsFor(count, exec, unit);

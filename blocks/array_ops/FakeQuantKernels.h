@@ -33,6 +33,8 @@ struct KernelOverride {
   // least `grainElements` (default 1 << 14).
   std::optional<int64_t> minParallelElements;
   std::optional<int64_t> grainElements;
+  // Write outputs with non-temporal stores from this many output bytes on (default 8 MiB).
+  std::optional<int64_t> streamBytes;
 };
 void setKernelOverride(const KernelOverride& o);
 KernelOverride kernelOverride();

@@ -5,6 +5,9 @@
 #ifdef QS_FQ_HAVE_X86
 #include <immintrin.h>
 
+#include <cstdint>
+#include <type_traits>
+
 namespace qs::fq::detail {
 
 namespace {
@@ -39,19 +42,25 @@ void forwardSpanAvx2(const float* x, float* out, int64_t n, const ForwardLanes& 
   const float* qz = k.quantZero + phase;
   const float* keep = reinterpret_cast<const float*>(k.keep + phase);
   int64_t i = 0;
+  const bool stream = k.stream && (reinterpret_cast<uintptr_t>(out) & 31) == 0;
+  auto loop = [&](auto divide, auto streaming) {
+    for (; i + 8 <= n; i += 8) {
+      const __m256 r =
+          forward8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(lo + i), _mm256_loadu_ps(hi + i),
+                   _mm256_loadu_ps(mul + i), _mm256_loadu_ps(sc + i), _mm256_loadu_ps(qz + i),
+                   _mm256_loadu_ps(keep + i), divide);
+      if constexpr (streaming)
+        _mm256_stream_ps(out + i, r);
+      else
+        _mm256_storeu_ps(out + i, r);
+    }
+  };
   if (k.divide) {
-    for (; i + 8 <= n; i += 8)
-      _mm256_storeu_ps(out + i, forward8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(lo + i),
-                                         _mm256_loadu_ps(hi + i), _mm256_loadu_ps(mul + i),
-                                         _mm256_loadu_ps(sc + i), _mm256_loadu_ps(qz + i),
-                                         _mm256_loadu_ps(keep + i), true));
+    stream ? loop(std::true_type{}, std::true_type{}) : loop(std::true_type{}, std::false_type{});
   } else {
-    for (; i + 8 <= n; i += 8)
-      _mm256_storeu_ps(out + i, forward8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(lo + i),
-                                         _mm256_loadu_ps(hi + i), _mm256_loadu_ps(mul + i),
-                                         _mm256_loadu_ps(sc + i), _mm256_loadu_ps(qz + i),
-                                         _mm256_loadu_ps(keep + i), false));
+    stream ? loop(std::false_type{}, std::true_type{}) : loop(std::false_type{}, std::false_type{});
   }
+  if (stream) _mm_sfence();
   if (i < n) {
     const __m256i m = tailMask(n - i);
     const __m256 r = forward8(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(lo + i, m),
@@ -64,7 +73,7 @@ void forwardSpanAvx2(const float* x, float* out, int64_t n, const ForwardLanes& 
 
 namespace {
 
-template <bool kTail>
+template <bool kTail, bool kStream>
 inline void gradient8(__m256i m, const float* g, const float* x, float* dx, const float* lo,
                       const float* hi, const float* pass, float* accMin, float* accMax) {
   auto load = [&](const float* p) { return kTail ? _mm256_maskload_ps(p, m) : _mm256_loadu_ps(p); };
@@ -85,7 +94,11 @@ inline void gradient8(__m256i m, const float* g, const float* x, float* dx, cons
   const __m256 below = _mm256_cmp_ps(xv, lov, _CMP_LT_OQ);
   const __m256 above = _mm256_cmp_ps(xv, hiv, _CMP_GT_OQ);
   // Multiplies, not selects: NaN or infinite g times 0 is NaN, -g times 0 is -0 (TensorFlow).
-  store(dx, _mm256_mul_ps(gv, _mm256_and_ps(between, one)));
+  const __m256 d = _mm256_mul_ps(gv, _mm256_and_ps(between, one));
+  if constexpr (kStream)
+    _mm256_stream_ps(dx, d);
+  else
+    store(dx, d);
   store(accMin, _mm256_add_ps(load(accMin), _mm256_mul_ps(gv, _mm256_and_ps(below, one))));
   store(accMax, _mm256_add_ps(load(accMax), _mm256_mul_ps(gv, _mm256_and_ps(above, one))));
 }
@@ -101,11 +114,19 @@ void gradientSpanAvx2(const float* g, const float* x, float* dx, int64_t n, cons
   accMax += phase;
   int64_t i = 0;
   const __m256i all = _mm256_set1_epi32(-1);
-  for (; i + 8 <= n; i += 8)
-    gradient8<false>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i, accMax + i);
+  if (k.stream && (reinterpret_cast<uintptr_t>(dx) & 31) == 0) {
+    for (; i + 8 <= n; i += 8)
+      gradient8<false, true>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
+                             accMax + i);
+    _mm_sfence();
+  } else {
+    for (; i + 8 <= n; i += 8)
+      gradient8<false, false>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
+                              accMax + i);
+  }
   if (i < n)
-    gradient8<true>(tailMask(n - i), g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
-                    accMax + i);
+    gradient8<true, false>(tailMask(n - i), g + i, x + i, dx + i, lo + i, hi + i, pass + i,
+                           accMin + i, accMax + i);
 }
 
 }  // namespace qs::fq::detail

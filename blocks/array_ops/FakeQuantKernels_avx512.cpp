@@ -9,6 +9,9 @@
 #endif
 #include <immintrin.h>
 
+#include <cstdint>
+#include <type_traits>
+
 namespace qs::fq::detail {
 
 namespace {
@@ -39,19 +42,26 @@ void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes
   const float* qz = k.quantZero + phase;
   const uint32_t* keep = k.keep + phase;
   int64_t i = 0;
+  const bool stream = k.stream && (reinterpret_cast<uintptr_t>(out) & 63) == 0;
+  auto loop = [&](auto divide, auto streaming) {
+    for (; i + 16 <= n; i += 16) {
+      const __m512 r =
+          forward16(_mm512_loadu_ps(x + i), _mm512_loadu_ps(lo + i), _mm512_loadu_ps(hi + i),
+                    _mm512_loadu_ps(mul + i), _mm512_loadu_ps(sc + i), _mm512_loadu_ps(qz + i),
+                    _mm512_loadu_si512(keep + i), divide);
+      if constexpr (streaming)
+        _mm512_stream_ps(out + i, r);
+      else
+        _mm512_storeu_ps(out + i, r);
+    }
+  };
+  // Four instantiations so that neither choice is a branch inside the loop.
   if (k.divide) {
-    for (; i + 16 <= n; i += 16)
-      _mm512_storeu_ps(out + i, forward16(_mm512_loadu_ps(x + i), _mm512_loadu_ps(lo + i),
-                                          _mm512_loadu_ps(hi + i), _mm512_loadu_ps(mul + i),
-                                          _mm512_loadu_ps(sc + i), _mm512_loadu_ps(qz + i),
-                                          _mm512_loadu_si512(keep + i), true));
+    stream ? loop(std::true_type{}, std::true_type{}) : loop(std::true_type{}, std::false_type{});
   } else {
-    for (; i + 16 <= n; i += 16)
-      _mm512_storeu_ps(out + i, forward16(_mm512_loadu_ps(x + i), _mm512_loadu_ps(lo + i),
-                                          _mm512_loadu_ps(hi + i), _mm512_loadu_ps(mul + i),
-                                          _mm512_loadu_ps(sc + i), _mm512_loadu_ps(qz + i),
-                                          _mm512_loadu_si512(keep + i), false));
+    stream ? loop(std::false_type{}, std::true_type{}) : loop(std::false_type{}, std::false_type{});
   }
+  if (stream) _mm_sfence();
   if (i < n) {
     const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
     const __m512 r = forward16(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, lo + i),
@@ -64,6 +74,7 @@ void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes
 
 namespace {
 
+template <bool kStream>
 inline void gradient16(__mmask16 m, const float* g, const float* x, float* dx, const float* lo,
                        const float* hi, const uint32_t* pass, float* accMin, float* accMax) {
   const __m512 one = _mm512_set1_ps(1.0f);
@@ -79,7 +90,11 @@ inline void gradient16(__mmask16 m, const float* g, const float* x, float* dx, c
   const __mmask16 above = _mm512_cmp_ps_mask(xv, hiv, _CMP_GT_OQ);
   // Multiplies, not selects: a NaN or infinite g times 0 is NaN, and -g times 0 is -0, as in
   // TensorFlow.
-  _mm512_mask_storeu_ps(dx, m, _mm512_mul_ps(gv, _mm512_maskz_mov_ps(between, one)));
+  const __m512 d = _mm512_mul_ps(gv, _mm512_maskz_mov_ps(between, one));
+  if constexpr (kStream)
+    _mm512_stream_ps(dx, d);
+  else
+    _mm512_mask_storeu_ps(dx, m, d);
   const __m512 am = _mm512_add_ps(_mm512_maskz_loadu_ps(m, accMin),
                                   _mm512_mul_ps(gv, _mm512_maskz_mov_ps(below, one)));
   const __m512 ax = _mm512_add_ps(_mm512_maskz_loadu_ps(m, accMax),
@@ -98,11 +113,19 @@ void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
   accMin += phase;
   accMax += phase;
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    gradient16(0xFFFF, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i, accMax + i);
+  if (k.stream && (reinterpret_cast<uintptr_t>(dx) & 63) == 0) {
+    for (; i + 16 <= n; i += 16)
+      gradient16<true>(0xFFFF, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
+                       accMax + i);
+    _mm_sfence();
+  } else {
+    for (; i + 16 <= n; i += 16)
+      gradient16<false>(0xFFFF, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
+                        accMax + i);
+  }
   if (i < n)
-    gradient16(static_cast<__mmask16>((1u << (n - i)) - 1u), g + i, x + i, dx + i, lo + i, hi + i,
-               pass + i, accMin + i, accMax + i);
+    gradient16<false>(static_cast<__mmask16>((1u << (n - i)) - 1u), g + i, x + i, dx + i, lo + i,
+                      hi + i, pass + i, accMin + i, accMax + i);
 }
 
 }  // namespace qs::fq::detail

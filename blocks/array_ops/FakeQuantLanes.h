@@ -18,12 +18,16 @@ struct ForwardLanes {
   const float* quantZero;
   const uint32_t* keep;  // all ones, or 0 where min == max == 0 (the output is +0)
   bool divide;
+  // Write the output with non-temporal stores where it is vector-aligned: for tensors much larger
+  // than the caches, this saves reading every output line before writing it (as memcpy does).
+  bool stream;
 };
 
 struct GradientLanes {
   const float* nudgedMin;
   const float* nudgedMax;
   const uint32_t* passAll;  // all ones where min == max == 0: dx = g whatever x is
+  bool stream;              // as ForwardLanes::stream, for dx
 };
 
 // Each processes n elements starting at lane `phase` of the pattern (phase + n <= P). The
