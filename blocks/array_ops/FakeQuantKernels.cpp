@@ -56,6 +56,7 @@ std::mutex overrideMutex;
 KernelOverride overrideState;
 // Read on every kernel call; kept separately so that the common path takes no lock.
 std::atomic<int> forcedLevel{-1};
+std::atomic<bool> overridden{false};
 
 constexpr int64_t kDefaultMinParallel = int64_t{1} << 16;
 constexpr int64_t kDefaultGrain = int64_t{1} << 14;
@@ -196,9 +197,13 @@ void setKernelOverride(const KernelOverride& o) {
   std::lock_guard lock(overrideMutex);
   overrideState = o;
   forcedLevel.store(o.level ? static_cast<int>(*o.level) : -1);
+  overridden.store(o.level || o.minParallelElements || o.grainElements || o.streamBytes,
+                   std::memory_order_release);
 }
 
 KernelOverride kernelOverride() {
+  // Every kernel call asks; without an override (the normal case) that takes no lock.
+  if (!overridden.load(std::memory_order_acquire)) return {};
   std::lock_guard lock(overrideMutex);
   return overrideState;
 }
