@@ -293,6 +293,7 @@ std::string writeJson(const OrderedJson& value, bool pretty) {
 std::string formatFloat(float v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  if (v == 0 && std::signbit(v)) return "-0.0";
   char buf[32];
   auto res = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, res.ptr);

@@ -27,8 +27,9 @@ Json parseJson(std::string_view text, const std::string& source);
 std::string writeJson(const Json& value, bool pretty = true);
 std::string writeJson(const OrderedJson& value, bool pretty = true);
 
-// Shortest decimal text that reads back to exactly `v` as a float32 ("0.1", "1e-07", "-0").
-// Non-finite values give "nan", "inf", "-inf".
+// Shortest decimal text that reads back to exactly `v` as a float32 ("0.1", "1e-07", "5").
+// Negative zero is "-0.0": JSON readers (nlohmann, Python) read "-0" as the integer 0 and lose the
+// sign. Non-finite values give "nan", "inf", "-inf".
 std::string formatFloat(float v);
 
 // The value as compact JSON for a message, cut to about `maxChars` on a character boundary.

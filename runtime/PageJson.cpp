@@ -104,12 +104,18 @@ Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::s
     block.id = BlockId(idText);
     block.type = type->get<std::string>();
     if (auto pos = b.find("position"); pos != b.end()) {
-      if (!pos->is_array() || pos->size() != 2 || !(*pos)[0].is_number() ||
-          !(*pos)[1].is_number() || !std::isfinite((*pos)[0].get<double>()) ||
-          !std::isfinite((*pos)[1].get<double>()))
+      // Positions are layout: float32 is plenty, and rounding them on load (not on save) is what
+      // makes a loaded page save back to the same bytes.
+      auto coord = [&](size_t k) {
+        return pos->is_array() && pos->size() == 2 && (*pos)[k].is_number()
+                   ? static_cast<float>((*pos)[k].get<double>())
+                   : NAN;
+      };
+      const float x = coord(0), y = coord(1);
+      if (!std::isfinite(x) || !std::isfinite(y))
         throw err("block '" + idText + "': \"position\" must be [x, y] with finite numbers, not " +
                   jsonSnippet(*pos));
-      block.position = std::array<double, 2>{(*pos)[0].get<double>(), (*pos)[1].get<double>()};
+      block.position = std::array<double, 2>{x, y};
     }
     if (auto attrs = b.find("attrs"); attrs != b.end()) {
       if (!attrs->is_object())
@@ -174,7 +180,9 @@ OrderedJson pageToJson(const Page& page) {
     OrderedJson jb;
     jb["id"] = b.id.str();
     jb["type"] = b.type;
-    if (b.position) jb["position"] = {(*b.position)[0], (*b.position)[1]};
+    if (b.position)
+      jb["position"] = {static_cast<double>(static_cast<float>((*b.position)[0])),
+                        static_cast<double>(static_cast<float>((*b.position)[1]))};
     jb["attrs"] = toOrdered(b.attrs);
     for (auto it = b.extra.begin(); it != b.extra.end(); ++it) jb[it.key()] = toOrdered(it.value());
     blocks.push_back(std::move(jb));
