@@ -8,6 +8,9 @@
 #include <numeric>
 
 #include "blocks/array_ops/FakeQuantLanes.h"
+#ifdef QS_FQ_HAVE_X86
+#include <immintrin.h>
+#endif
 #include "runtime/Error.h"
 #include "runtime/ThreadPool.h"
 
@@ -17,8 +20,8 @@ namespace detail {
 
 // The portable path does exactly what the SIMD paths do, one lane at a time, with the same
 // operands in the same order (so a NaN keeps the same payload).
-void forwardSpanPortable(const float* x, float* out, int64_t n, const ForwardLanes& k,
-                         int64_t phase) {
+static inline void forwardSegmentPortable(const float* x, float* out, int64_t n,
+                                          const ForwardLanes& k, int64_t phase) {
   for (int64_t i = 0; i < n; ++i) {
     const int64_t j = phase + i;
     const float lo = k.nudgedMin[j];
@@ -33,8 +36,9 @@ void forwardSpanPortable(const float* x, float* out, int64_t n, const ForwardLan
   }
 }
 
-void gradientSpanPortable(const float* g, const float* x, float* dx, int64_t n,
-                          const GradientLanes& k, int64_t phase, float* accMin, float* accMax) {
+static inline void gradientSegmentPortable(const float* g, const float* x, float* dx, int64_t n,
+                                           const GradientLanes& k, int64_t phase, float* accMin,
+                                           float* accMax) {
   for (int64_t i = 0; i < n; ++i) {
     const int64_t j = phase + i;
     const float v = x[i];
@@ -46,11 +50,47 @@ void gradientSpanPortable(const float* g, const float* x, float* dx, int64_t n,
   }
 }
 
+// The whole span: segments of the pattern, one after the other.
+void forwardSpanPortable(const float* x, float* out, int64_t n, const ForwardLanes& k,
+                         int64_t phase, int64_t period) {
+  while (n > 0) {
+    const int64_t m = period - phase < n ? period - phase : n;
+    forwardSegmentPortable(x, out, m, k, phase);
+    x += m;
+    out += m;
+    n -= m;
+    phase = 0;
+  }
+}
+
+void gradientSpanPortable(const float* g, const float* x, float* dx, int64_t n,
+                          const GradientLanes& k, int64_t phase, int64_t period, float* accMin,
+                          float* accMax) {
+  while (n > 0) {
+    const int64_t m = period - phase < n ? period - phase : n;
+    gradientSegmentPortable(g, x, dx, m, k, phase, accMin, accMax);
+    g += m;
+    x += m;
+    dx += m;
+    n -= m;
+    phase = 0;
+  }
+}
+
 }  // namespace detail
 
 namespace {
 
 using namespace detail;
+
+// Orders the non-temporal stores of a part before the part is reported done.
+void fenceStreamingStores(bool stream) {
+#ifdef QS_FQ_HAVE_X86
+  if (stream) _mm_sfence();
+#else
+  (void)stream;
+#endif
+}
 
 std::mutex overrideMutex;
 KernelOverride overrideState;
@@ -60,8 +100,10 @@ std::atomic<bool> overridden{false};
 
 constexpr int64_t kDefaultMinParallel = int64_t{1} << 16;
 constexpr int64_t kDefaultGrain = int64_t{1} << 14;
-constexpr int64_t kLaneMultiple = 16;    // the widest vector, so every level shares one layout
-constexpr int64_t kTargetPeriod = 1024;  // long spans amortise the per-span overhead
+constexpr int64_t kLaneMultiple = 16;  // the widest vector, so every level shares one layout
+// Pattern length: measured on the bench shapes, 256 lanes (6 KiB of constants) beat 128, 1024 and
+// 4096 both for 32x56x56x128 and 1x224x224x3.
+constexpr int64_t kTargetPeriod = 256;
 constexpr int64_t kMaxPatternPeriod = 4096;
 // Outputs from this size on are written with non-temporal stores (well beyond the L2 of a core and
 // a fair share of L3, where the output would be evicted before anyone reads it anyway).
@@ -236,15 +278,10 @@ void forward(const float* x, int64_t count, int64_t channels, const Nudged* rang
   const int64_t unit = unitFor();
   const int parts = partsFor(count, exec, unit);
   runParts(parts, exec, [&](int part) {
-    int64_t i = partBegin(count, part, parts, unit);
+    const int64_t i = partBegin(count, part, parts, unit);
     const int64_t end = partBegin(count, part + 1, parts, unit);
-    int64_t phase = i % period;
-    while (i < end) {
-      const int64_t n = std::min(period - phase, end - i);
-      span(x + i, out + i, n, k, phase);
-      i += n;
-      phase = 0;
-    }
+    if (i < end) span(x + i, out + i, end - i, k, i % period, period);
+    fenceStreamingStores(k.stream);
   });
 }
 
@@ -272,15 +309,10 @@ void gradient(const float* g, const float* x, int64_t count, int64_t channels, c
   runParts(parts, exec, [&](int part) {
     float* accMin = acc.data() + static_cast<size_t>(part) * 2 * p;
     float* accMax = accMin + p;
-    int64_t i = partBegin(count, part, parts, unit);
+    const int64_t i = partBegin(count, part, parts, unit);
     const int64_t end = partBegin(count, part + 1, parts, unit);
-    int64_t phase = i % period;
-    while (i < end) {
-      const int64_t n = std::min(period - phase, end - i);
-      span(g + i, x + i, dx + i, n, k, phase, accMin, accMax);
-      i += n;
-      phase = 0;
-    }
+    if (i < end) span(g + i, x + i, dx + i, end - i, k, i % period, period, accMin, accMax);
+    fenceStreamingStores(k.stream);
   });
   for (int part = 0; part < parts; ++part) {
     const float* accMin = acc.data() + static_cast<size_t>(part) * 2 * p;

@@ -33,8 +33,8 @@ inline __m512 forward16(__m512 x, __m512 lo, __m512 hi, __m512 mul, __m512 scale
 
 }  // namespace
 
-void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes& k,
-                       int64_t phase) {
+static inline void forwardSegmentAvx512(const float* x, float* out, int64_t n,
+                                        const ForwardLanes& k, int64_t phase) {
   const float* lo = k.nudgedMin + phase;
   const float* hi = k.nudgedMax + phase;
   const float* mul = k.invScale + phase;
@@ -61,7 +61,6 @@ void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes
   } else {
     stream ? loop(std::false_type{}, std::true_type{}) : loop(std::false_type{}, std::false_type{});
   }
-  if (stream) _mm_sfence();
   if (i < n) {
     const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
     const __m512 r = forward16(_mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, lo + i),
@@ -105,8 +104,9 @@ inline void gradient16(__mmask16 m, const float* g, const float* x, float* dx, c
 
 }  // namespace
 
-void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
-                        const GradientLanes& k, int64_t phase, float* accMin, float* accMax) {
+static inline void gradientSegmentAvx512(const float* g, const float* x, float* dx, int64_t n,
+                                         const GradientLanes& k, int64_t phase, float* accMin,
+                                         float* accMax) {
   const float* lo = k.nudgedMin + phase;
   const float* hi = k.nudgedMax + phase;
   const uint32_t* pass = k.passAll + phase;
@@ -117,7 +117,6 @@ void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
     for (; i + 16 <= n; i += 16)
       gradient16<true>(0xFFFF, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
                        accMax + i);
-    _mm_sfence();
   } else {
     for (; i + 16 <= n; i += 16)
       gradient16<false>(0xFFFF, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
@@ -126,6 +125,33 @@ void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
   if (i < n)
     gradient16<false>(static_cast<__mmask16>((1u << (n - i)) - 1u), g + i, x + i, dx + i, lo + i,
                       hi + i, pass + i, accMin + i, accMax + i);
+}
+
+// The whole span: segments of the pattern, one after the other.
+void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes& k, int64_t phase,
+                       int64_t period) {
+  while (n > 0) {
+    const int64_t m = period - phase < n ? period - phase : n;
+    forwardSegmentAvx512(x, out, m, k, phase);
+    x += m;
+    out += m;
+    n -= m;
+    phase = 0;
+  }
+}
+
+void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
+                        const GradientLanes& k, int64_t phase, int64_t period, float* accMin,
+                        float* accMax) {
+  while (n > 0) {
+    const int64_t m = period - phase < n ? period - phase : n;
+    gradientSegmentAvx512(g, x, dx, m, k, phase, accMin, accMax);
+    g += m;
+    x += m;
+    dx += m;
+    n -= m;
+    phase = 0;
+  }
 }
 
 }  // namespace qs::fq::detail
