@@ -155,8 +155,11 @@ GradientSpanFn gradientSpanFor(SimdLevel level) {
 // Length of the constant pattern: a multiple of the channel count; also of 16 when that keeps it
 // small, so that vectors never straddle the period; about kTargetPeriod long when the tensor is
 // that large, so that the spans are long.
+// Patterns of up to 64 lanes stay unexpanded: the AVX-512 path then holds their constants (and the
+// gradient's running sums) in registers.
 int64_t patternPeriod(int64_t channels, int64_t count) {
   const int64_t l = std::lcm(channels, kLaneMultiple);
+  if (l <= 64) return l;
   const int64_t base = l <= kMaxPatternPeriod ? l : channels;
   const int64_t want = std::min(count, kTargetPeriod);
   return base * std::max<int64_t>(1, want / base);

@@ -128,8 +128,72 @@ static inline void gradientSegmentAvx512(const float* g, const float* x, float* 
 }
 
 // The whole span: segments of the pattern, one after the other.
+namespace {
+
+// Whole periods of a short pattern (NV vectors) with every constant held in registers.
+template <int NV, bool kDivide>
+void forwardPeriodsAvx512(const float* x, float* out, int64_t periods, const ForwardLanes& k) {
+  __m512 lo[NV], hi[NV], mul[NV], sc[NV], qz[NV];
+  __m512i keep[NV];
+  for (int v = 0; v < NV; ++v) {
+    lo[v] = _mm512_loadu_ps(k.nudgedMin + 16 * v);
+    hi[v] = _mm512_loadu_ps(k.nudgedMax + 16 * v);
+    mul[v] = _mm512_loadu_ps(k.invScale + 16 * v);
+    sc[v] = _mm512_loadu_ps(k.scale + 16 * v);
+    qz[v] = _mm512_loadu_ps(k.quantZero + 16 * v);
+    keep[v] = _mm512_loadu_si512(k.keep + 16 * v);
+  }
+  const bool stream = k.stream && (reinterpret_cast<uintptr_t>(out) & 63) == 0;
+  for (int64_t p = 0; p < periods; ++p) {
+    for (int v = 0; v < NV; ++v) {
+      const int64_t i = p * 16 * NV + 16 * v;
+      const __m512 r =
+          forward16(_mm512_loadu_ps(x + i), lo[v], hi[v], mul[v], sc[v], qz[v], keep[v], kDivide);
+      if (stream)
+        _mm512_stream_ps(out + i, r);
+      else
+        _mm512_storeu_ps(out + i, r);
+    }
+  }
+}
+
+template <bool kDivide>
+void forwardPeriods(const float* x, float* out, int64_t periods, int nv, const ForwardLanes& k) {
+  switch (nv) {
+    case 1:
+      return forwardPeriodsAvx512<1, kDivide>(x, out, periods, k);
+    case 2:
+      return forwardPeriodsAvx512<2, kDivide>(x, out, periods, k);
+    case 3:
+      return forwardPeriodsAvx512<3, kDivide>(x, out, periods, k);
+    default:
+      return forwardPeriodsAvx512<4, kDivide>(x, out, periods, k);
+  }
+}
+
+}  // namespace
+
 void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes& k, int64_t phase,
                        int64_t period) {
+  if (period % 16 == 0 && period <= 64 && n >= 2 * period) {
+    // Finish the period we start in, then whole periods from registers, then the rest.
+    if (phase != 0) {
+      const int64_t m = period - phase;
+      forwardSegmentAvx512(x, out, m, k, phase);
+      x += m;
+      out += m;
+      n -= m;
+      phase = 0;
+    }
+    const int64_t periods = n / period;
+    if (k.divide)
+      forwardPeriods<true>(x, out, periods, static_cast<int>(period / 16), k);
+    else
+      forwardPeriods<false>(x, out, periods, static_cast<int>(period / 16), k);
+    x += periods * period;
+    out += periods * period;
+    n -= periods * period;
+  }
   while (n > 0) {
     const int64_t m = period - phase < n ? period - phase : n;
     forwardSegmentAvx512(x, out, m, k, phase);
@@ -140,9 +204,88 @@ void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes
   }
 }
 
+namespace {
+
+// Whole periods of a short pattern (NV vectors): the constants and the running sums stay in
+// registers instead of being loaded and stored for every vector. Each lane still adds its terms in
+// element order, so the sums are the same bits as the generic loop's.
+template <int NV>
+void gradientPeriodsAvx512(const float* g, const float* x, float* dx, int64_t periods,
+                           const GradientLanes& k, float* accMin, float* accMax) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  __m512 lo[NV], hi[NV], am[NV], ax[NV];
+  __mmask16 pass[NV];
+  for (int v = 0; v < NV; ++v) {
+    lo[v] = _mm512_loadu_ps(k.nudgedMin + 16 * v);
+    hi[v] = _mm512_loadu_ps(k.nudgedMax + 16 * v);
+    pass[v] = _mm512_test_epi32_mask(_mm512_loadu_si512(k.passAll + 16 * v), _mm512_set1_epi32(-1));
+    am[v] = _mm512_loadu_ps(accMin + 16 * v);
+    ax[v] = _mm512_loadu_ps(accMax + 16 * v);
+  }
+  const bool stream = k.stream && (reinterpret_cast<uintptr_t>(dx) & 63) == 0;
+  for (int64_t p = 0; p < periods; ++p) {
+    for (int v = 0; v < NV; ++v) {
+      const int64_t i = p * 16 * NV + 16 * v;
+      const __m512 xv = _mm512_loadu_ps(x + i);
+      const __m512 gv = _mm512_loadu_ps(g + i);
+      const __mmask16 between =
+          (_mm512_cmp_ps_mask(xv, lo[v], _CMP_GE_OQ) & _mm512_cmp_ps_mask(xv, hi[v], _CMP_LE_OQ)) |
+          pass[v];
+      const __m512 d = _mm512_mul_ps(gv, _mm512_maskz_mov_ps(between, one));
+      if (stream)
+        _mm512_stream_ps(dx + i, d);
+      else
+        _mm512_storeu_ps(dx + i, d);
+      am[v] = _mm512_add_ps(
+          am[v],
+          _mm512_mul_ps(gv, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xv, lo[v], _CMP_LT_OQ), one)));
+      ax[v] = _mm512_add_ps(
+          ax[v],
+          _mm512_mul_ps(gv, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xv, hi[v], _CMP_GT_OQ), one)));
+    }
+  }
+  for (int v = 0; v < NV; ++v) {
+    _mm512_storeu_ps(accMin + 16 * v, am[v]);
+    _mm512_storeu_ps(accMax + 16 * v, ax[v]);
+  }
+}
+
+}  // namespace
+
 void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
                         const GradientLanes& k, int64_t phase, int64_t period, float* accMin,
                         float* accMax) {
+  if (period % 16 == 0 && period <= 64 && n >= 2 * period) {
+    // Finish the period we start in, then whole periods in registers, then the rest.
+    if (phase != 0) {
+      const int64_t m = period - phase;
+      gradientSegmentAvx512(g, x, dx, m, k, phase, accMin, accMax);
+      g += m;
+      x += m;
+      dx += m;
+      n -= m;
+      phase = 0;
+    }
+    const int64_t periods = n / period;
+    switch (period / 16) {
+      case 1:
+        gradientPeriodsAvx512<1>(g, x, dx, periods, k, accMin, accMax);
+        break;
+      case 2:
+        gradientPeriodsAvx512<2>(g, x, dx, periods, k, accMin, accMax);
+        break;
+      case 3:
+        gradientPeriodsAvx512<3>(g, x, dx, periods, k, accMin, accMax);
+        break;
+      default:
+        gradientPeriodsAvx512<4>(g, x, dx, periods, k, accMin, accMax);
+        break;
+    }
+    g += periods * period;
+    x += periods * period;
+    dx += periods * period;
+    n -= periods * period;
+  }
   while (n > 0) {
     const int64_t m = period - phase < n ? period - phase : n;
     gradientSegmentAvx512(g, x, dx, m, k, phase, accMin, accMax);
