@@ -83,6 +83,12 @@ namespace {
 
 using namespace detail;
 
+// The per-thread scratch buffers are kept between calls, unless a huge channel count made them big.
+template <typename T>
+void releaseIfLarge(std::vector<T>& v) {
+  if (v.capacity() > (size_t{1} << 18)) std::vector<T>().swap(v);
+}
+
 // Orders the non-temporal stores of a part before the part is reported done.
 void fenceStreamingStores(bool stream) {
 #ifdef QS_FQ_HAVE_X86
@@ -263,8 +269,11 @@ void forward(const float* x, int64_t count, int64_t channels, const Nudged* rang
   if (count <= 0 || channels <= 0) return;
   const int64_t period = patternPeriod(channels, count);
   const size_t p = static_cast<size_t>(period);
-  std::vector<float> lanes(5 * p);
-  std::vector<uint32_t> keep(p);
+  // Reused between calls: a page of many small blocks would otherwise pay two allocations each.
+  thread_local std::vector<float> lanes;
+  thread_local std::vector<uint32_t> keep;
+  lanes.resize(5 * p);
+  keep.resize(p);
   for (int64_t j = 0; j < period; ++j) {
     const Nudged& n = ranges[j % channels];
     lanes[0 * p + j] = n.nudgedMin;
@@ -286,6 +295,8 @@ void forward(const float* x, int64_t count, int64_t channels, const Nudged* rang
     if (i < end) span(x + i, out + i, end - i, k, i % period, period);
     fenceStreamingStores(k.stream);
   });
+  releaseIfLarge(lanes);
+  releaseIfLarge(keep);
 }
 
 void gradient(const float* g, const float* x, int64_t count, int64_t channels, const Nudged* ranges,
@@ -295,8 +306,10 @@ void gradient(const float* g, const float* x, int64_t count, int64_t channels, c
   if (count <= 0 || channels <= 0) return;
   const int64_t period = patternPeriod(channels, count);
   const size_t p = static_cast<size_t>(period);
-  std::vector<float> bounds(2 * p);
-  std::vector<uint32_t> passAll(p);
+  thread_local std::vector<float> bounds;
+  thread_local std::vector<uint32_t> passAll;
+  bounds.resize(2 * p);
+  passAll.resize(p);
   for (int64_t j = 0; j < period; ++j) {
     const Nudged& n = ranges[j % channels];
     bounds[j] = n.nudgedMin;
@@ -308,9 +321,12 @@ void gradient(const float* g, const float* x, int64_t count, int64_t channels, c
   const int64_t unit = unitFor();
   const int parts = partsFor(count, exec, unit);
   // Per part and lane partial sums, combined afterwards in a fixed order.
-  std::vector<float> acc(static_cast<size_t>(parts) * 2 * p, 0.0f);
+  thread_local std::vector<float> acc;
+  acc.assign(static_cast<size_t>(parts) * 2 * p, 0.0f);
+  // Workers see their own thread_local `acc`: hand them this thread's buffer by pointer.
+  float* const accData = acc.data();
   runParts(parts, exec, [&](int part) {
-    float* accMin = acc.data() + static_cast<size_t>(part) * 2 * p;
+    float* accMin = accData + static_cast<size_t>(part) * 2 * p;
     float* accMax = accMin + p;
     const int64_t i = partBegin(count, part, parts, unit);
     const int64_t end = partBegin(count, part + 1, parts, unit);
@@ -318,7 +334,7 @@ void gradient(const float* g, const float* x, int64_t count, int64_t channels, c
     fenceStreamingStores(k.stream);
   });
   for (int part = 0; part < parts; ++part) {
-    const float* accMin = acc.data() + static_cast<size_t>(part) * 2 * p;
+    const float* accMin = accData + static_cast<size_t>(part) * 2 * p;
     const float* accMax = accMin + p;
     for (int64_t j = 0; j < period; ++j) {
       if (dmin) dmin[j % channels] += accMin[j];
@@ -331,6 +347,9 @@ void gradient(const float* g, const float* x, int64_t count, int64_t channels, c
     if (dmin) dmin[c] = 0.0f;
     if (dmax) dmax[c] = 0.0f;
   }
+  releaseIfLarge(bounds);
+  releaseIfLarge(passAll);
+  releaseIfLarge(acc);
 }
 
 void perChannelForward(const float* x, int64_t outer, int64_t channels, const float* min,
