@@ -250,6 +250,41 @@ void gradientPeriodsAvx512(const float* g, const float* x, float* dx, int64_t pe
   }
 }
 
+// Four consecutive periods of a long pattern, lane by lane: each lane's constants and running sums
+// are loaded once for four rows instead of once per row. A lane still adds its four terms in
+// element order, so the sums keep the bits of the generic loop.
+template <bool kStream>
+void gradientFourPeriodsAvx512(const float* g, const float* x, float* dx, int64_t period,
+                               const GradientLanes& k, float* accMin, float* accMax) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t j = 0; j < period; j += 16) {
+    const __m512 lo = _mm512_loadu_ps(k.nudgedMin + j);
+    const __m512 hi = _mm512_loadu_ps(k.nudgedMax + j);
+    const __mmask16 pass =
+        _mm512_test_epi32_mask(_mm512_loadu_si512(k.passAll + j), _mm512_set1_epi32(-1));
+    __m512 am = _mm512_loadu_ps(accMin + j);
+    __m512 ax = _mm512_loadu_ps(accMax + j);
+    for (int r = 0; r < 4; ++r) {
+      const int64_t i = r * period + j;
+      const __m512 xv = _mm512_loadu_ps(x + i);
+      const __m512 gv = _mm512_loadu_ps(g + i);
+      const __mmask16 between =
+          (_mm512_cmp_ps_mask(xv, lo, _CMP_GE_OQ) & _mm512_cmp_ps_mask(xv, hi, _CMP_LE_OQ)) | pass;
+      const __m512 d = _mm512_mul_ps(gv, _mm512_maskz_mov_ps(between, one));
+      if constexpr (kStream)
+        _mm512_stream_ps(dx + i, d);
+      else
+        _mm512_storeu_ps(dx + i, d);
+      am = _mm512_add_ps(
+          am, _mm512_mul_ps(gv, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xv, lo, _CMP_LT_OQ), one)));
+      ax = _mm512_add_ps(
+          ax, _mm512_mul_ps(gv, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xv, hi, _CMP_GT_OQ), one)));
+    }
+    _mm512_storeu_ps(accMin + j, am);
+    _mm512_storeu_ps(accMax + j, ax);
+  }
+}
+
 }  // namespace
 
 void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
@@ -287,6 +322,20 @@ void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
     n -= periods * period;
   }
   while (n > 0) {
+    // Measured: a win for 4 KiB rows (4096x1024), a loss for 1 KiB rows (32x56x56x128).
+    if (period >= 512 && phase == 0 && period % 16 == 0 && n >= 4 * period) {
+      const bool stream = k.stream && (reinterpret_cast<uintptr_t>(dx) & 63) == 0;
+      const int64_t m = 4 * period;
+      if (stream)
+        gradientFourPeriodsAvx512<true>(g, x, dx, period, k, accMin, accMax);
+      else
+        gradientFourPeriodsAvx512<false>(g, x, dx, period, k, accMin, accMax);
+      g += m;
+      x += m;
+      dx += m;
+      n -= m;
+      continue;
+    }
     const int64_t m = period - phase < n ? period - phase : n;
     gradientSegmentAvx512(g, x, dx, m, k, phase, accMin, accMax);
     g += m;
