@@ -204,6 +204,11 @@ void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes
   }
 }
 
+// The gradient keeps the running sums of patterns up to this long in registers (8 vectors: 16
+// accumulators); lo/hi of the longer ones partly spill to the stack, still cheaper than loading and
+// storing the sums for every vector.
+constexpr int64_t kMaxRegisterLanes = 128;
+
 namespace {
 
 // Whole periods of a short pattern (NV vectors): the constants and the running sums stay in
@@ -224,6 +229,7 @@ void gradientPeriodsAvx512(const float* g, const float* x, float* dx, int64_t pe
   }
   const bool stream = k.stream && (reinterpret_cast<uintptr_t>(dx) & 63) == 0;
   for (int64_t p = 0; p < periods; ++p) {
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
       const int64_t i = p * 16 * NV + 16 * v;
       const __m512 xv = _mm512_loadu_ps(x + i);
@@ -290,7 +296,7 @@ void gradientFourPeriodsAvx512(const float* g, const float* x, float* dx, int64_
 void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
                         const GradientLanes& k, int64_t phase, int64_t period, float* accMin,
                         float* accMax) {
-  if (period % 16 == 0 && period <= 64 && n >= 2 * period) {
+  if (period % 16 == 0 && period <= kMaxRegisterLanes && n >= 2 * period) {
     // Finish the period we start in, then whole periods in registers, then the rest.
     if (phase != 0) {
       const int64_t m = period - phase;
@@ -312,8 +318,20 @@ void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
       case 3:
         gradientPeriodsAvx512<3>(g, x, dx, periods, k, accMin, accMax);
         break;
-      default:
+      case 4:
         gradientPeriodsAvx512<4>(g, x, dx, periods, k, accMin, accMax);
+        break;
+      case 5:
+        gradientPeriodsAvx512<5>(g, x, dx, periods, k, accMin, accMax);
+        break;
+      case 6:
+        gradientPeriodsAvx512<6>(g, x, dx, periods, k, accMin, accMax);
+        break;
+      case 7:
+        gradientPeriodsAvx512<7>(g, x, dx, periods, k, accMin, accMax);
+        break;
+      default:
+        gradientPeriodsAvx512<8>(g, x, dx, periods, k, accMin, accMax);
         break;
     }
     g += periods * period;
