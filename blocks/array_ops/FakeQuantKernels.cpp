@@ -43,10 +43,11 @@ static inline void gradientSegmentPortable(const float* g, const float* x, float
     const int64_t j = phase + i;
     const float v = x[i];
     const float gi = g[i];
-    const bool between = (v >= k.nudgedMin[j] && v <= k.nudgedMax[j]) || k.passAll[j] != 0;
-    dx[i] = gi * (between ? 1.0f : 0.0f);
-    accMin[j] += gi * (v < k.nudgedMin[j] ? 1.0f : 0.0f);
-    accMax[j] += gi * (v > k.nudgedMax[j] ? 1.0f : 0.0f);
+    // Bitwise & and |, not && and ||: no branches on data that is random to the predictor.
+    const bool between = ((v >= k.nudgedMin[j]) & (v <= k.nudgedMax[j])) | (k.passAll[j] != 0);
+    dx[i] = gi * static_cast<float>(between);
+    accMin[j] += gi * static_cast<float>(v < k.nudgedMin[j]);
+    accMax[j] += gi * static_cast<float>(v > k.nudgedMax[j]);
   }
 }
 
