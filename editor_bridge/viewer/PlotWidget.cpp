@@ -110,8 +110,11 @@ void PlotAxes::drawForeground(QPainter& p) const {
         Qt::AlignRight | Qt::AlignVCenter, formatNumber(t, 4));
   }
   if (!xLabel_.isEmpty()) {
-    p.drawText(QRectF(area_.left(), area_.bottom() + 6 + fm.height(), area_.width(), fm.height()),
-               Qt::AlignCenter, xLabel_);
+    const double w = outer_.right() - area_.left() - 4;
+    p.drawText(QRectF(area_.left(), area_.bottom() + 6 + fm.height(), w, fm.height()),
+               (fm.horizontalAdvance(xLabel_) > area_.width() ? Qt::AlignLeft : Qt::AlignHCenter) |
+                   Qt::AlignVCenter,
+               fm.elidedText(xLabel_, Qt::ElideRight, w));
   }
   if (!yLabel_.isEmpty()) {
     p.save();

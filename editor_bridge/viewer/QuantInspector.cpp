@@ -234,7 +234,7 @@ QuantInspector::QuantInspector(QWidget* parent) : QWidget(parent) {
   status_->setWordWrap(true);
   status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   top->addWidget(status_, 1);
-  auto* csv = new QPushButton(tr("Save table as CSV…"), this);
+  auto* csv = new QPushButton(tr("Save CSV…"), this);
   auto* plots = new QPushButton(tr("Save plots…"), this);
   plots->setToolTip(tr("Writes every plot as PNG and SVG into a folder"));
   top->addWidget(csv);
@@ -427,7 +427,7 @@ void QuantInspector::showChannel(int channel) {
   inHist_.x1 = hi;
   inHist_.hist = makeHistogram(samples, lo, hi, 160);
   outHist_ = {};
-  outHist_.title = tr("Output, %1: values on the %2 levels").arg(what).arg(s.levels());
+  outHist_.title = tr("Output, %1, on the levels").arg(what);
   outHist_.stats = s;
   outHist_.output = true;
   outHist_.x0 = lo;

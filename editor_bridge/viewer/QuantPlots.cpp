@@ -21,10 +21,13 @@ QString percent(double f) {
   return QString::number(f * 100.0, 'g', 3) + QStringLiteral("%");
 }
 
-// A label in a white box so that it stays readable over bars and lines.
-void boxedText(QPainter& p, const QPointF& anchor, const QString& text, Qt::Alignment align,
-               const QColor& colour, const QRectF& bounds) {
+// A label in a white box so that it stays readable over bars and lines; elided to fit `bounds`.
+QRectF boxedText(QPainter& p, const QPointF& anchor, QString text, Qt::Alignment align,
+                 const QColor& colour, const QRectF& bounds) {
   const QFontMetricsF fm(p.font());
+  if (fm.horizontalAdvance(text) + 8 > bounds.width() - 2) {
+    text = fm.elidedText(text, Qt::ElideRight, std::max(10.0, bounds.width() - 10));
+  }
   const double w = fm.horizontalAdvance(text) + 8, h = fm.height() + 2;
   double x = anchor.x();
   if (align & Qt::AlignRight) x -= w;
@@ -38,6 +41,12 @@ void boxedText(QPainter& p, const QPointF& anchor, const QString& text, Qt::Alig
   p.setPen(colour);
   p.drawText(box, Qt::AlignCenter, text);
   p.restore();
+  return box;
+}
+
+// Width of a boxed label, to lay labels out before drawing them.
+double boxedWidth(const QPainter& p, const QString& text) {
+  return QFontMetricsF(p.font()).horizontalAdvance(text) + 8;
 }
 
 void smallFont(QPainter& p, double size = 8.5) {
@@ -78,18 +87,24 @@ void drawNudgedRange(QPainter& p, const PlotAxes& ax, const ChannelQuantStats& s
   if (!labels) return;
   p.save();
   smallFont(p);
-  const double y = a.top() + 3;
-  boxedText(p, QPointF(lo - 3, y), QStringLiteral("clipped %1").arg(percent(s.fractionBelow())),
-            Qt::AlignRight, kClip, a);
-  boxedText(p, QPointF(hi + 3, y), QStringLiteral("clipped %1").arg(percent(s.fractionAbove())),
-            Qt::AlignLeft, kClip, a);
   const QFontMetricsF fm(p.font());
-  boxedText(p, QPointF(lo - 3, y + fm.height() + 4),
-            QStringLiteral("nudged min %1").arg(formatNumber(s.nudged.nudgedMin)), Qt::AlignRight,
-            kNudged, a);
-  boxedText(p, QPointF(hi + 3, y + fm.height() + 4),
-            QStringLiteral("nudged max %1").arg(formatNumber(s.nudged.nudgedMax)), Qt::AlignLeft,
-            kNudged, a);
+  const double line = fm.height() + 4;
+  const QString clipLo = QStringLiteral("clipped %1").arg(percent(s.fractionBelow()));
+  const QString clipHi = QStringLiteral("clipped %1").arg(percent(s.fractionAbove()));
+  const QString nudLo = QStringLiteral("nudged min %1").arg(formatNumber(s.nudged.nudgedMin));
+  const QString nudHi = QStringLiteral("nudged max %1").arg(formatNumber(s.nudged.nudgedMax));
+  // Where the left labels end and the right ones start once clamped into the plot: if they would
+  // overlap, the right-hand pair goes on the lines below.
+  const double leftEnd =
+      std::max(a.left() + 1 + std::max(boxedWidth(p, clipLo), boxedWidth(p, nudLo)), lo - 3);
+  const double rightStart =
+      std::min(a.right() - 1 - std::max(boxedWidth(p, clipHi), boxedWidth(p, nudHi)), hi + 3);
+  const double y = a.top() + 3;
+  const double yRight = rightStart < leftEnd + 4 ? y + 2 * line : y;
+  boxedText(p, QPointF(lo - 3, y), clipLo, Qt::AlignRight, kClip, a);
+  boxedText(p, QPointF(lo - 3, y + line), nudLo, Qt::AlignRight, kNudged, a);
+  boxedText(p, QPointF(hi + 3, yRight), clipHi, Qt::AlignLeft, kClip, a);
+  boxedText(p, QPointF(hi + 3, yRight + line), nudHi, Qt::AlignLeft, kNudged, a);
   p.restore();
 }
 
@@ -130,47 +145,79 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
       const double c = (v - d.x0) / (d.x1 - d.x0) * plotW;
       if (c >= 0 && c <= plotW) columns[static_cast<size_t>(c)] += d.levelCounts[k];
     });
-    for (double c : columns) peak = std::max(peak, c);
+    // Clipped values pile up on the two end levels; scale to the other levels so that the
+    // shape stays visible, and label an end column that goes off the top with its count.
+    const auto endColumn = [&](double v) {
+      const double c = (v - d.x0) / (d.x1 - d.x0) * plotW;
+      return (c >= 0 && c <= plotW) ? static_cast<int64_t>(c) : int64_t{-1};
+    };
+    const int64_t e0 = endColumn(s.nudged.nudgedMin), e1 = endColumn(s.nudged.nudgedMax);
+    double ends = 1;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (static_cast<int64_t>(i) == e0 || static_cast<int64_t>(i) == e1) {
+        ends = std::max(ends, columns[i]);
+      } else {
+        peak = std::max(peak, columns[i]);
+      }
+    }
+    if (ends <= peak * 1.5) peak = std::max(peak, ends);
   } else {
     for (int64_t c : d.hist.bins) peak = std::max(peak, static_cast<double>(c));
   }
-  PlotAxes ax(rect, d.x0, d.x1, 0, peak * 1.25);
-  ax.setLabels(d.title, d.output ? QStringLiteral("output value") : QStringLiteral("input value"),
-               QStringLiteral("count"));
+  PlotAxes ax(rect, d.x0, d.x1, 0, peak * 1.4);  // headroom for the labels at the top
+  const double spacing = (rect.width() - 74) * s.nudged.scale / (d.x1 - d.x0);
+  const bool eachLevel = spacing >= kMinLevelSpacingPx;
+  // The axis label carries the grid's numbers, where it never covers data.
+  QString xLabel = QStringLiteral("%1 · %2 levels · scale %3 · zero point %4")
+                       .arg(d.output ? QStringLiteral("output") : QStringLiteral("input"))
+                       .arg(s.levels())
+                       .arg(formatNumber(s.nudged.scale, 4))
+                       .arg(s.nudged.zeroPoint);
+  if (!eachLevel) {
+    xLabel += QStringLiteral(" · %1 levels/px, drawn as density")
+                  .arg(formatNumber(1.0 / std::max(spacing, 1e-12), 3));
+  }
+  if (d.output) xLabel += QStringLiteral(" · off-level values: %1").arg(d.offLevel);
+  ax.setLabels(d.title, xLabel, QStringLiteral("count"));
   ax.drawBackground(p);
   const QRectF a = ax.area();
-  const double spacing = a.width() * s.nudged.scale / (d.x1 - d.x0);
-  const bool eachLevel = spacing >= kMinLevelSpacingPx;
 
   p.save();
   p.setClipRect(a);
   // Levels first, under the data.
-  if (!d.output) {
-    if (eachLevel) {
-      QColor c = kLevel;
-      c.setAlpha(110);
-      p.setPen(QPen(c, 1));
-      forEachLevel(s, d.x0, d.x1, [&](int, double v) {
-        p.drawLine(QPointF(ax.px(v), a.top()), QPointF(ax.px(v), a.bottom()));
-      });
-    } else {
-      // Too dense to draw: a band whose text gives the density.
-      QColor c = kLevel;
-      c.setAlpha(60);
-      const double lo = ax.px(s.nudged.nudgedMin), hi = ax.px(s.nudged.nudgedMax);
-      p.fillRect(QRectF(lo, a.bottom() - 10, hi - lo, 10), c);
-    }
+  QColor levelColour = kLevel;
+  if (!d.output && eachLevel) {
+    levelColour.setAlpha(110);
+    p.setPen(QPen(levelColour, 1));
+    forEachLevel(s, d.x0, d.x1, [&](int, double v) {
+      p.drawLine(QPointF(ax.px(v), a.top()), QPointF(ax.px(v), a.bottom()));
+    });
   }
-  // Data.
+  // Data; crisp edges, since a bar may be a single pixel wide.
+  p.setRenderHint(QPainter::Antialiasing, false);
   p.setPen(Qt::NoPen);
   if (d.output) {
     p.setBrush(kOutputBars);
-    const double w = eachLevel ? std::clamp(spacing * 0.5, 1.5, 8.0) : 1.0;
+    const double colW = a.width() / plotW;
+    const double w = eachLevel ? std::clamp(spacing * 0.5, 1.5, 8.0) : std::max(1.0, colW);
+    QFont f = p.font();
+    f.setPointSizeF(8);
+    p.setFont(f);
     for (size_t i = 0; i < columns.size(); ++i) {
       if (columns[i] <= 0) continue;
-      const double x = a.left() + (static_cast<double>(i) + 0.5) * a.width() / plotW;
-      const double top = ax.py(columns[i]);
+      const double x = a.left() + (static_cast<double>(i) + 0.5) * colW;
+      const bool offTop = columns[i] > ax.y1();
+      const double top = offTop ? a.top() : ax.py(columns[i]);
       p.drawRect(QRectF(x - w / 2, top, w, a.bottom() - top));
+      if (offTop) {
+        // A clipped pile-up taller than the scale: say how tall.
+        p.save();
+        p.setRenderHint(QPainter::Antialiasing, true);
+        boxedText(p, QPointF(x, a.center().y()),
+                  QStringLiteral("%1 ↑").arg(static_cast<int64_t>(columns[i])), Qt::AlignHCenter,
+                  kOutputBars.darker(140), a);
+        p.restore();
+      }
     }
   } else {
     p.setBrush(kBars);
@@ -184,26 +231,15 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
                         std::max(a.bottom() - top, 1.0)));
     }
   }
+  if (!eachLevel) {
+    // Too dense to draw one by one: a band along the axis over the nudged range.
+    levelColour.setAlpha(150);
+    const double lo = ax.px(s.nudged.nudgedMin), hi = ax.px(s.nudged.nudgedMax);
+    p.fillRect(QRectF(lo, a.bottom() - 5, hi - lo, 5), levelColour);
+  }
   p.restore();
   drawNudgedRange(p, ax, s, true);
   ax.drawForeground(p);
-
-  // Summary line at the bottom right of the plot.
-  p.save();
-  smallFont(p);
-  QString info = QStringLiteral("%1 levels, scale %2, zero point %3")
-                     .arg(s.levels())
-                     .arg(formatNumber(s.nudged.scale))
-                     .arg(s.nudged.zeroPoint);
-  if (!eachLevel) {
-    info += QStringLiteral(" · %1 levels/px (density)")
-                .arg(formatNumber(1.0 / std::max(spacing, 1e-12), 3));
-  }
-  if (d.output) info += QStringLiteral(" · off-level values: %1").arg(d.offLevel);
-  const QFontMetricsF fm(p.font());
-  boxedText(p, QPointF(a.right() - 2, a.bottom() - fm.height() - 14), info, Qt::AlignRight,
-            QColor(50, 50, 50), a);
-  p.restore();
 }
 
 void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData& d) {
@@ -399,15 +435,16 @@ void paintHeatmap(QPainter& p, const QRectF& rect, const HeatmapData& d) {
   const QFontMetricsF fm(f);
   p.setPen(QColor(60, 60, 60));
   p.drawRect(a);
-  for (double t :
-       niceTicks(0, static_cast<double>(d.cols), std::max(2, static_cast<int>(a.width() / 80)))) {
-    const double x = ax.px(t);
+  // Ticks at the centres of the cells they name.
+  for (double t : niceTicks(0, static_cast<double>(std::max<int64_t>(d.cols - 1, 1)),
+                            std::max(2, static_cast<int>(a.width() / 80)))) {
+    const double x = a.left() + (t + 0.5) / std::max<int64_t>(d.cols, 1) * a.width();
     p.drawLine(QPointF(x, a.bottom()), QPointF(x, a.bottom() + 4));
     p.drawText(QRectF(x - 30, a.bottom() + 5, 60, fm.height()), Qt::AlignCenter, formatNumber(t));
   }
-  for (double t :
-       niceTicks(0, static_cast<double>(d.rows), std::max(2, static_cast<int>(a.height() / 40)))) {
-    const double y = a.top() + t / std::max<int64_t>(d.rows, 1) * a.height();
+  for (double t : niceTicks(0, static_cast<double>(std::max<int64_t>(d.rows - 1, 1)),
+                            std::max(2, static_cast<int>(a.height() / 40)))) {
+    const double y = a.top() + (t + 0.5) / std::max<int64_t>(d.rows, 1) * a.height();
     p.drawLine(QPointF(a.left() - 4, y), QPointF(a.left(), y));
     p.drawText(QRectF(rect.left(), y - fm.height() / 2, a.left() - rect.left() - 6, fm.height()),
                Qt::AlignRight | Qt::AlignVCenter, formatNumber(t));

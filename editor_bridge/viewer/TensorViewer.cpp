@@ -65,6 +65,9 @@ TensorViewer::TensorViewer(QWidget* parent) : QWidget(parent) {
   header_ = new QLabel(this);
   header_->setObjectName(QStringLiteral("viewerHeader"));
   header_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  // The header may be long (type names, "previous results"): it may shrink, the controls not.
+  header_->setMinimumWidth(60);
+  header_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
   top->addWidget(header_, 1);
   top->addWidget(new QLabel(tr("Result:"), this));
   outputs_ = new QComboBox(this);
