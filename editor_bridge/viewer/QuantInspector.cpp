@@ -256,7 +256,9 @@ QuantInspector::QuantInspector(QWidget* parent) : QWidget(parent) {
   table_->setAlternatingRowColors(true);
   table_->verticalHeader()->setVisible(false);
   table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
-  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  // Sized to the contents once per new table, not on every selection change (ResizeToContents
+  // measures every cell each time the view lays out).
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
   table_->horizontalHeader()->setStretchLastSection(true);
 
   auto* plotsBox = new QWidget(split);
@@ -351,7 +353,9 @@ void QuantInspector::applyStats(uint64_t generation, std::vector<ChannelQuantSta
   if (generation != generation_) return;
   statsPending_ = false;
   const int keep = channel_;
+  const bool firstTable = model_->stats().empty();
   model_->setStats(std::move(stats));
+  if (firstTable) table_->resizeColumnsToContents();
   lastStatsMs_ = static_cast<double>(statsClock_.nsecsElapsed()) / 1e6;
   channel_ = -1;
   if (model_->stats().empty()) {
