@@ -1,6 +1,8 @@
 #include "editor_bridge/viewer/TensorViewer.h"
 
 #include <QComboBox>
+#include <QCoreApplication>
+#include <QDeadlineTimer>
 #include <QFileDialog>
 #include <QFutureWatcher>
 #include <QHBoxLayout>
@@ -12,6 +14,7 @@
 #include <QStackedWidget>
 #include <QTabWidget>
 #include <QTableView>
+#include <QThread>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrent>
 #include <cmath>
@@ -189,6 +192,18 @@ QString TensorViewer::messageText() const {
 
 bool TensorViewer::busy() const {
   return statsPending_ || inspector_->busy();
+}
+
+bool TensorViewer::waitForIdle(int timeoutMs) {
+  QDeadlineTimer deadline(timeoutMs);
+  while (busy()) {
+    if (deadline.hasExpired()) return false;
+    // The workers' results arrive as queued signals: let them in, without spinning hot.
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+    if (busy()) QThread::msleep(2);
+  }
+  QCoreApplication::processEvents();
+  return true;
 }
 
 bool TensorViewer::inspectorShown() const {

@@ -63,6 +63,9 @@ class TensorViewer : public QWidget {
   bool statsReady() const { return !statsPending_; }
   // Background work that will still change what is shown (statistics, inspector).
   bool busy() const;
+  // Processes events until that work is done, e.g. before --screenshot grabs the window, so that
+  // the picture has the statistics and the sweep. False if it took longer than `timeoutMs`.
+  bool waitForIdle(int timeoutMs = 60000);
   bool inspectorShown() const;
   void showInspectorTab();
 

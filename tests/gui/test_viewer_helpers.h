@@ -34,8 +34,8 @@ inline BlockResultsView perChannelBlock(const Tensor& x, const std::vector<float
 }
 
 // Lets queued worker results arrive; false if the viewer is still busy after `ms`.
-inline bool waitIdle(const TensorViewer& viewer, int ms = 20000) {
-  return QTest::qWaitFor([&] { return !viewer.busy(); }, ms);
+inline bool waitIdle(TensorViewer& viewer, int ms = 20000) {
+  return viewer.waitForIdle(ms);
 }
 
 }  // namespace qs::editor::testing
