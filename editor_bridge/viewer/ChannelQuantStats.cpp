@@ -1,7 +1,6 @@
 #include "editor_bridge/viewer/ChannelQuantStats.h"
 
 #include <cmath>
-#include <limits>
 #include <string>
 
 #include "runtime/Error.h"
@@ -10,67 +9,51 @@ namespace qs::editor {
 
 namespace {
 
-// Running sums of one channel; doubles so that a 100k-sample channel keeps its precision.
-struct Accumulator {
-  int64_t count = 0, nan = 0, below = 0, above = 0, finite = 0;
-  double noise = 0, signal = 0;
+// The report's definitions (QuantizationReport.cpp) with the Vars/Args arithmetic.
+struct DivAccumulator {
+  fq::Nudged n;
+  int64_t below = 0, above = 0;
+  double signal = 0, noise = 0;
+  void add(float x) {
+    below += x < n.nudgedMin;
+    above += x > n.nudgedMax;
+    const double xd = x;
+    const double err = static_cast<double>(fq::quantizeDiv(x, n)) - xd;
+    signal += xd * xd;
+    noise += err * err;
+  }
+  fq::QuantChannelStats finish(float min, float max, int64_t count) const {
+    fq::QuantChannelStats s;
+    s.min = min;
+    s.max = max;
+    s.nudgedMin = n.nudgedMin;
+    s.nudgedMax = n.nudgedMax;
+    s.scale = n.scale;
+    s.zeroPoint = n.zeroPoint;
+    s.count = count;
+    s.below = below;
+    s.above = above;
+    const double c = static_cast<double>(count);
+    s.clippedBelow = static_cast<double>(below) / c;
+    s.clippedAbove = static_cast<double>(above) / c;
+    s.signalPower = signal / c;
+    s.mse = noise / c;
+    s.sqnrDb = fq::sqnrDb(s.signalPower, s.mse);
+    return s;
+  }
 };
 
-inline void accumulate(Accumulator& a, float x, const fq::Nudged& n, bool divides) {
-  ++a.count;
-  if (std::isnan(x)) {
-    ++a.nan;
-    return;
-  }
-  // The gradient's masks: clipped means outside the nudged range, which is inclusive.
-  if (x < n.nudgedMin) ++a.below;
-  if (x > n.nudgedMax) ++a.above;
-  if (std::isinf(x)) return;
-  const float q = quantizeValue(x, n, divides);
-  const double e = static_cast<double>(q) - static_cast<double>(x);
-  ++a.finite;
-  a.noise += e * e;
-  a.signal += static_cast<double>(x) * static_cast<double>(x);
-}
-
-ChannelQuantStats finish(const Accumulator& a, int64_t channel, float min, float max,
-                         const fq::Nudged& n, const fq::QuantRange& q) {
+ChannelQuantStats wrap(int64_t channel, const fq::QuantChannelStats& report, fq::QuantRange q) {
   ChannelQuantStats s;
   s.channel = channel;
-  s.min = min;
-  s.max = max;
-  s.nudged = n;
+  s.report = report;
+  s.nudged = fq::nudge(report.min, report.max, q);
   s.quantMin = q.quantMin;
   s.quantMax = q.quantMax;
-  s.count = a.count;
-  s.nan = a.nan;
-  s.clippedBelow = a.below;
-  s.clippedAbove = a.above;
-  s.finite = a.finite;
-  if (a.finite > 0) {
-    s.mse = a.noise / static_cast<double>(a.finite);
-    s.signalPower = a.signal / static_cast<double>(a.finite);
-  }
-  if (a.noise > 0) {
-    s.sqnrDb = 10.0 * std::log10(a.signal / a.noise);
-  } else {
-    s.sqnrDb = a.signal > 0 ? std::numeric_limits<double>::infinity()
-                            : std::numeric_limits<double>::quiet_NaN();
-  }
   return s;
 }
 
 }  // namespace
-
-double ChannelQuantStats::fractionBelow() const {
-  const int64_t n = count - nan;
-  return n > 0 ? static_cast<double>(clippedBelow) / static_cast<double>(n) : 0.0;
-}
-
-double ChannelQuantStats::fractionAbove() const {
-  const int64_t n = count - nan;
-  return n > 0 ? static_cast<double>(clippedAbove) / static_cast<double>(n) : 0.0;
-}
 
 std::vector<ChannelQuantStats> computeChannelQuantStats(const Tensor& inputs,
                                                         std::span<const float> mins,
@@ -86,20 +69,24 @@ std::vector<ChannelQuantStats> computeChannelQuantStats(const Tensor& inputs,
                 std::to_string(channels));
   }
   const fq::QuantRange q = fq::quantRange(setup.numBits, setup.narrowRange);
-  std::vector<fq::Nudged> nudged(channels);
-  for (int64_t c = 0; c < channels; ++c) nudged[c] = fq::nudge(mins[c], maxs[c], q);
-  std::vector<Accumulator> acc(channels);
-  // One pass over the tensor in memory order: a [32,56,56,128] input is 51 MB, and walking it
-  // channel by channel would read every cache line 128 times.
-  const float* x = inputs.data();
-  const int64_t size = inputs.size();
-  for (int64_t i = 0; i < size; i += channels) {
-    for (int64_t c = 0; c < channels; ++c) accumulate(acc[c], x[i + c], nudged[c], setup.divides);
-  }
+  const int64_t outer = inputs.size() / channels;
   std::vector<ChannelQuantStats> out;
-  out.reserve(channels);
+  out.reserve(static_cast<size_t>(channels));
+  if (!setup.divides) {
+    const auto report =
+        fq::computeChannelReport(inputs.data(), outer, channels, mins.data(), maxs.data(), q);
+    for (int64_t c = 0; c < channels; ++c) out.push_back(wrap(c, report[c], q));
+    return out;
+  }
+  std::vector<DivAccumulator> acc(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) acc[c].n = fq::nudge(mins[c], maxs[c], q);
+  // Row by row, in memory order.
+  const float* x = inputs.data();
+  for (int64_t r = 0; r < outer; ++r) {
+    for (int64_t c = 0; c < channels; ++c) acc[c].add(x[r * channels + c]);
+  }
   for (int64_t c = 0; c < channels; ++c) {
-    out.push_back(finish(acc[c], c, mins[c], maxs[c], nudged[c], q));
+    out.push_back(wrap(c, acc[c].finish(mins[c], maxs[c], outer), q));
   }
   return out;
 }
@@ -107,10 +94,13 @@ std::vector<ChannelQuantStats> computeChannelQuantStats(const Tensor& inputs,
 ChannelQuantStats statsForSamples(std::span<const float> samples, float min, float max,
                                   const QuantSetup& setup) {
   const fq::QuantRange q = fq::quantRange(setup.numBits, setup.narrowRange);
-  const fq::Nudged n = fq::nudge(min, max, q);
-  Accumulator a;
-  for (float x : samples) accumulate(a, x, n, setup.divides);
-  return finish(a, 0, min, max, n, q);
+  const int64_t n = static_cast<int64_t>(samples.size());
+  if (!setup.divides)
+    return wrap(0, fq::computeOneChannel(samples.data(), n, 1, 0, min, max, q), q);
+  DivAccumulator a;
+  a.n = fq::nudge(min, max, q);
+  for (float x : samples) a.add(x);
+  return wrap(0, a.finish(min, max, n), q);
 }
 
 std::vector<float> channelSamples(const Tensor& inputs, int64_t channel, int64_t channels) {
@@ -154,7 +144,7 @@ std::vector<SweepPoint> sweepBits(std::span<const float> samples, float min, flo
   std::vector<SweepPoint> out;
   for (int bits = 2; bits <= 16; ++bits) {
     const ChannelQuantStats s = statsForSamples(samples, min, max, {bits, narrowRange, divides});
-    out.push_back({bits, s.sqnrDb});
+    out.push_back({bits, s.sqnrDb()});
   }
   return out;
 }

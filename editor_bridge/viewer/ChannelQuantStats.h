@@ -1,17 +1,19 @@
 #pragma once
 
-// Qt-free per-channel quantization statistics for the inspector.
+// Qt-free per-channel quantization statistics as the inspector shows them.
 //
-// Interim: blocks/array_ops/QuantizationReport.h (issue 3, another branch) will provide the
-// project's report. Until it is merged, every number the inspector shows comes from
-// computeChannelQuantStats() below, built only on FakeQuantMath.h, so that swapping it for
-// QuantizationReport (or checking one against the other) touches one function.
+// For the PerChannel ops every number comes from blocks/array_ops/QuantizationReport.h (the
+// QuantizationReport block's own function), so the inspector and the block always agree. The
+// Vars and Args ops divide by the scale instead of multiplying by its inverse (SPEC.md); the
+// report has no such mode, so for them the same definitions are computed here with
+// quantizeDiv(). Keep the two in step: tests/gui/test_viewer_inspector.cpp checks them.
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
 #include "blocks/array_ops/FakeQuantMath.h"
+#include "blocks/array_ops/QuantizationReport.h"
 #include "runtime/Tensor.h"
 
 namespace qs::editor {
@@ -25,24 +27,22 @@ struct QuantSetup {
 
 struct ChannelQuantStats {
   int64_t channel = 0;
-  float min = 0;  // the block's min/max input for the channel
-  float max = 0;
-  fq::Nudged nudged;
+  fq::QuantChannelStats report;  // min, max, nudged range, scale, zero point, clipped, MSE, SQNR
+  fq::Nudged nudged;             // the op's constants (nudge()), for levels and the curve
   int quantMin = 0;
   int quantMax = 255;
-  int64_t count = 0;  // elements of the channel
-  int64_t nan = 0;
-  int64_t clippedBelow = 0;  // x < nudged min (-inf included)
-  int64_t clippedAbove = 0;  // x > nudged max (+inf included)
-  int64_t finite = 0;        // elements MSE and SQNR are over
-  double mse = 0;            // mean of (q(x) - x)^2 over the finite elements
-  double signalPower = 0;    // mean of x^2 over the finite elements
-  double sqnrDb = 0;         // 10 log10(signal / noise); +inf when there is no error
 
   int levels() const { return quantMax - quantMin + 1; }
-  // Fractions of the non-NaN elements.
-  double fractionBelow() const;
-  double fractionAbove() const;
+  float min() const { return report.min; }
+  float max() const { return report.max; }
+  // Fractions of all the channel's values (NaN is neither below nor above); NaN when empty.
+  double fractionBelow() const { return report.clippedBelow; }
+  double fractionAbove() const { return report.clippedAbove; }
+  int64_t below() const { return report.below; }
+  int64_t above() const { return report.above; }
+  int64_t count() const { return report.count; }
+  double mse() const { return report.mse; }
+  double sqnrDb() const { return report.sqnrDb; }
 };
 
 // The one fake-quant function the inspector uses for a value (the op's own arithmetic).

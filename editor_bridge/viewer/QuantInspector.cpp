@@ -115,9 +115,9 @@ double ChannelTableModel::value(const ChannelQuantStats& s, int column) {
     case Channel:
       return static_cast<double>(s.channel);
     case Min:
-      return s.min;
+      return s.min();
     case Max:
-      return s.max;
+      return s.max();
     case NudgedMin:
       return s.nudged.nudgedMin;
     case NudgedMax:
@@ -131,9 +131,9 @@ double ChannelTableModel::value(const ChannelQuantStats& s, int column) {
     case ClippedAbove:
       return 100.0 * s.fractionAbove();
     case Mse:
-      return s.mse;
+      return s.mse();
     case SqnrDb:
-      return s.sqnrDb;
+      return s.sqnrDb();
   }
   return 0;
 }
@@ -168,10 +168,10 @@ QVariant ChannelTableModel::data(const QModelIndex& index, int role) const {
     case ClippedAbove:
       return formatNumber(value(s, c), 4);
     case Mse:
-      return formatNumber(s.mse, 5);
+      return formatNumber(s.mse(), 5);
     case SqnrDb:
-      return std::isfinite(s.sqnrDb) || std::isnan(s.sqnrDb) ? QString::number(s.sqnrDb, 'f', 2)
-                                                             : QStringLiteral("inf");
+      return std::isfinite(s.sqnrDb()) ? QString::number(s.sqnrDb(), 'f', 2)
+                                       : formatNumber(s.sqnrDb());
   }
   return {};
 }
@@ -189,9 +189,9 @@ QVariant ChannelTableModel::headerData(int section, Qt::Orientation orientation,
       "Highest quantization level, (quant_max - zero_point) * scale",
       "(max - min) / (quant_max - quant_min)",
       "Zero point (round half away from zero of quant_min - min / scale, clamped)",
-      "Share of the channel's non-NaN inputs below nudged min",
-      "Share of the channel's non-NaN inputs above nudged max",
-      "Mean of (output - input)^2 over the finite inputs",
+      "Share of the channel's inputs below nudged min (NaN counts as neither)",
+      "Share of the channel's inputs above nudged max (NaN counts as neither)",
+      "Mean of (output - input)^2 over the channel (NaN if it holds NaN or inf)",
       "10 log10(mean input^2 / MSE)"};
   if (section < 0 || section >= ColumnCount) return {};
   if (role == Qt::DisplayRole) return QString::fromLatin1(names[section]);
@@ -201,22 +201,21 @@ QVariant ChannelTableModel::headerData(int section, Qt::Orientation orientation,
 
 QString ChannelTableModel::toCsv() const {
   QString out = QStringLiteral(
-      "channel,min,max,nudged_min,nudged_max,scale,zero_point,count,nan,clipped_below,"
+      "channel,min,max,nudged_min,nudged_max,scale,zero_point,count,clipped_below,"
       "clipped_above,percent_clipped_below,percent_clipped_above,mse,sqnr_db\n");
   auto f = [](float v) { return QString::fromStdString(formatFloat(v)); };
   auto d = [](double v) { return formatNumber(v, 17); };
   for (const ChannelQuantStats& s : stats_) {
-    out +=
-        QStringLiteral("%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15\n")
-            .arg(s.channel)
-            .arg(f(s.min), f(s.max), f(s.nudged.nudgedMin), f(s.nudged.nudgedMax),
-                 f(s.nudged.scale))
-            .arg(s.nudged.zeroPoint)
-            .arg(s.count)
-            .arg(s.nan)
-            .arg(s.clippedBelow)
-            .arg(s.clippedAbove)
-            .arg(d(100.0 * s.fractionBelow()), d(100.0 * s.fractionAbove()), d(s.mse), d(s.sqnrDb));
+    out += QStringLiteral("%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14\n")
+               .arg(s.channel)
+               .arg(f(s.min()), f(s.max()), f(s.nudged.nudgedMin), f(s.nudged.nudgedMax),
+                    f(s.nudged.scale))
+               .arg(s.nudged.zeroPoint)
+               .arg(s.count())
+               .arg(s.below())
+               .arg(s.above())
+               .arg(d(100.0 * s.fractionBelow()), d(100.0 * s.fractionAbove()), d(s.mse()),
+                    d(s.sqnrDb()));
   }
   return out;
 }
@@ -499,8 +498,8 @@ void QuantInspector::startSweep(int channel) {
     r.data.title = title;
     r.data.currentBits = bits;
     r.data.currentNarrow = narrow;
-    r.data.wide = sweepBits(samples, s.min, s.max, false, divides);
-    r.data.narrow = sweepBits(samples, s.min, s.max, true, divides);
+    r.data.wide = sweepBits(samples, s.min(), s.max(), false, divides);
+    r.data.narrow = sweepBits(samples, s.min(), s.max(), true, divides);
     r.ms = static_cast<double>(clock.nsecsElapsed()) / 1e6;
     return r;
   }));
@@ -524,7 +523,7 @@ void QuantInspector::updateStatus() {
   }
   if (const ChannelQuantStats* s = currentStats()) {
     if (s->nudged.zeroRange) text += tr("<br>min = max = 0: the channel's output is all zeros.");
-    if (s->min > s->max) text += tr("<br>min > max: every output is nudged min.");
+    if (s->min() > s->max()) text += tr("<br>min > max: every output is nudged min.");
   }
   status_->setText(text);
 }

@@ -11,7 +11,9 @@
 #include <QTest>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 
+#include "blocks/array_ops/QuantizationReport.h"
 #include "editor_bridge/viewer/ChannelQuantStats.h"
 #include "editor_bridge/viewer/PlotWidget.h"
 #include "editor_bridge/viewer/QuantInspector.h"
@@ -107,8 +109,8 @@ TEST_CASE("inspector numbers match the hand computation", "[viewer][inspector]")
   for (int k = 0; k < 4; ++k) CHECK(levelValue(st[0], k) == levels0[k]);
   CHECK(st[0].fractionBelow() == 0.25);
   CHECK(st[0].fractionAbove() == 0.25);
-  CHECK(st[0].mse == Approx(1.1425).epsilon(1e-6));
-  CHECK(st[0].sqnrDb == Approx(10 * std::log10(15.77 / 4.57)).epsilon(1e-6));
+  CHECK(st[0].mse() == Approx(1.1425).epsilon(1e-6));
+  CHECK(st[0].sqnrDb() == Approx(10 * std::log10(15.77 / 4.57)).epsilon(1e-6));
   // Channel 1.
   CHECK(st[1].nudged.scale == 0.5f);
   CHECK(st[1].nudged.zeroPoint == 0);
@@ -118,8 +120,8 @@ TEST_CASE("inspector numbers match the hand computation", "[viewer][inspector]")
   for (int k = 0; k < 4; ++k) CHECK(levelValue(st[1], k) == levels1[k]);
   CHECK(st[1].fractionBelow() == 0.25);
   CHECK(st[1].fractionAbove() == 0.0);
-  CHECK(st[1].mse == Approx(0.0225).epsilon(1e-6));
-  CHECK(st[1].sqnrDb == Approx(10 * std::log10(1.14 / 0.09)).epsilon(1e-6));
+  CHECK(st[1].mse() == Approx(0.0225).epsilon(1e-6));
+  CHECK(st[1].sqnrDb() == Approx(10 * std::log10(1.14 / 0.09)).epsilon(1e-6));
 
   // What the table shows.
   ChannelTableModel* m = s.inspector->model();
@@ -143,25 +145,41 @@ TEST_CASE("inspector numbers match the hand computation", "[viewer][inspector]")
 }
 
 TEST_CASE("inspector agrees with the Qt-free per-channel report", "[viewer][inspector]") {
-  // A realistic channel mix: the inspector's table must be exactly the report of the same data.
+  // A realistic channel mix with a NaN and an infinity: every number of the inspector's table
+  // must be the QuantizationReport of the same data (the block the page can also compute).
   std::vector<float> v(64 * 3);
   for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(static_cast<float>(i) * 0.37f) * 3.0f;
+  v[7] = std::numeric_limits<float>::quiet_NaN();  // channel 1
+  v[11] = std::numeric_limits<float>::infinity();  // channel 2
   const Tensor x = Tensor::fromValues({64, 3}, v);
   const std::vector<float> mins = {-2.0f, -1.0f, -3.5f}, maxs = {2.0f, 3.0f, 0.5f};
   Shown s(testing::perChannelBlock(x, mins, maxs, 4, true));
-  const auto report = computeChannelQuantStats(x, mins, maxs, {4, true, false});
+  const auto report = fq::computeChannelReport(
+      x, Tensor::fromValues({3}, mins), Tensor::fromValues({3}, maxs), fq::quantRange(4, true));
   REQUIRE(s.inspector->channelCount() == 3);
+  ChannelTableModel* m = s.inspector->model();
   for (int c = 0; c < 3; ++c) {
+    const fq::QuantChannelStats& r = report[c];
     const ChannelQuantStats& a = s.inspector->channelStats()[c];
-    CHECK(a.nudged.nudgedMin == report[c].nudged.nudgedMin);
-    CHECK(a.nudged.nudgedMax == report[c].nudged.nudgedMax);
-    CHECK(a.nudged.scale == report[c].nudged.scale);
-    CHECK(a.clippedBelow == report[c].clippedBelow);
-    CHECK(a.clippedAbove == report[c].clippedAbove);
-    CHECK(a.sqnrDb == report[c].sqnrDb);
+    CHECK(m->index(c, ChannelTableModel::NudgedMin).data(Qt::UserRole).toDouble() == r.nudgedMin);
+    CHECK(m->index(c, ChannelTableModel::NudgedMax).data(Qt::UserRole).toDouble() == r.nudgedMax);
+    CHECK(m->index(c, ChannelTableModel::Scale).data(Qt::UserRole).toDouble() == r.scale);
+    CHECK(m->index(c, ChannelTableModel::ZeroPoint).data(Qt::UserRole).toDouble() == r.zeroPoint);
+    CHECK(m->index(c, ChannelTableModel::ClippedBelow).data(Qt::UserRole).toDouble() ==
+          100.0 * r.clippedBelow);
+    CHECK(m->index(c, ChannelTableModel::ClippedAbove).data(Qt::UserRole).toDouble() ==
+          100.0 * r.clippedAbove);
+    // The levels the plots draw are the report's nudged range.
+    CHECK(levelValue(a, 0) == r.nudgedMin);
+    CHECK(levelValue(a, a.levels() - 1) == r.nudgedMax);
     // narrow_range at 4 bits: quant levels 1..15, 15 levels.
     CHECK(a.levels() == 15);
   }
+  CHECK(m->index(0, ChannelTableModel::SqnrDb).data(Qt::UserRole).toDouble() == report[0].sqnrDb);
+  // A NaN or an infinity in the channel makes MSE and SQNR undefined, as the report says.
+  CHECK(std::isnan(report[1].sqnrDb));
+  CHECK(m->index(1, ChannelTableModel::SqnrDb).data().toString() == "nan");
+  CHECK(m->index(2, ChannelTableModel::SqnrDb).data().toString() == "nan");
   // Every output value of the real kernel sits on one of the channel's levels.
   for (int c = 0; c < 3; ++c) {
     s.inspector->selectChannel(c);
@@ -220,7 +238,7 @@ TEST_CASE("bit-width sweep finishes with 15 points per curve", "[viewer][inspect
   CHECK(d.wide.front().numBits == 2);
   CHECK(d.wide.back().numBits == 16);
   // The 2-bit point of the wide curve is the table's SQNR for the block's own setting.
-  CHECK(d.wide.front().sqnrDb == in->currentStats()->sqnrDb);
+  CHECK(d.wide.front().sqnrDb == in->currentStats()->sqnrDb());
   CHECK(in->sweepPlot()->hasPlot());
   // Switching channel restarts it for that channel.
   clickChannelRow(in, 1);
@@ -245,8 +263,8 @@ TEST_CASE("inspector works for the scalar-range ops", "[viewer][inspector]") {
   REQUIRE(s.inspector->channelCount() == 1);
   const ChannelQuantStats& st = s.inspector->channelStats()[0];
   CHECK(st.nudged.scale == 12.0f / 255.0f);
-  CHECK(st.clippedBelow == 1);
-  CHECK(st.clippedAbove == 1);
+  CHECK(st.below() == 1);
+  CHECK(st.above() == 1);
   CHECK(st.fractionBelow() == 0.2);
 }
 
@@ -263,8 +281,8 @@ TEST_CASE("inspector exports the table as CSV and the plots as PNG and SVG",
   const QStringList lines = QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
   REQUIRE(lines.size() == 3);
   CHECK(lines[0].startsWith("channel,min,max,nudged_min,nudged_max,scale,zero_point"));
-  CHECK(lines[1].startsWith("0,-1,2,-1,2,1,1,4,0,1,1,25,25,"));
-  CHECK(lines[2].startsWith("1,0,1.5,0,1.5,0.5,0,4,0,1,0,25,0,"));
+  CHECK(lines[1].startsWith("0,-1,2,-1,2,1,1,4,1,1,25,25,"));
+  CHECK(lines[2].startsWith("1,0,1.5,0,1.5,0.5,0,4,1,0,25,0,"));
   QString error;
   REQUIRE(s.inspector->exportPlots(dir.path(), &error));
   for (const char* name : {"inspector-input-histogram", "inspector-output-histogram",
