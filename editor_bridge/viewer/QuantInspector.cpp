@@ -18,6 +18,7 @@
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrent>
 #include <cmath>
+#include <limits>
 
 #include "editor_bridge/viewer/PlotWidget.h"
 #include "editor_bridge/viewer/TensorViewer.h"
@@ -364,7 +365,8 @@ void QuantInspector::applyStats(uint64_t generation, std::vector<ChannelQuantSta
     updateStatus();
     return;
   }
-  const int c = (keep >= 0 && keep < channelCount()) ? keep : 0;
+  // A live update keeps the user's channel; new data opens on the channel that most needs a look.
+  const int c = (keep >= 0 && keep < channelCount()) ? keep : worstChannel();
   selectChannel(c);
   if (channel_ != c) showChannel(c);  // the row was already current
   emit statsApplied();
@@ -377,6 +379,20 @@ void QuantInspector::selectChannel(int channel) {
       row, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
   table_->scrollTo(row);
   if (channel_ != channel) showChannel(channel);
+}
+
+int QuantInspector::worstChannel() const {
+  // Lowest SQNR; an undefined SQNR (NaN or inf in the channel) counts as the lowest of all.
+  int worst = 0;
+  double lowest = std::numeric_limits<double>::infinity();
+  for (const ChannelQuantStats& s : model_->stats()) {
+    const double v = std::isnan(s.sqnrDb()) ? -std::numeric_limits<double>::infinity() : s.sqnrDb();
+    if (v < lowest) {
+      lowest = v;
+      worst = static_cast<int>(s.channel);
+    }
+  }
+  return worst;
 }
 
 const ChannelQuantStats* QuantInspector::currentStats() const {

@@ -89,6 +89,8 @@ class QuantInspector : public QWidget {
   void selectChannel(int channel);
   const std::vector<ChannelQuantStats>& channelStats() const { return model_->stats(); }
   const ChannelQuantStats* currentStats() const;
+  // The channel new data opens on: the lowest SQNR (NaN first).
+  int worstChannel() const;
   const QuantHistogramData& inputHistogram() const { return inHist_; }
   const QuantHistogramData& outputHistogram() const { return outHist_; }
   const SweepData& sweep() const { return sweep_; }
