@@ -1,0 +1,210 @@
+#include "editor_bridge/BlockItem.h"
+
+#include <QFont>
+#include <QPainter>
+#include <QStyleOptionGraphicsItem>
+#include <algorithm>
+
+#include "editor_bridge/EditorStyle.h"
+#include "editor_bridge/PageScene.h"
+#include "editor_bridge/WireItem.h"
+
+namespace qs::editor {
+
+namespace {
+constexpr qreal kPortTop = 50;
+constexpr qreal kPortStep = 20;
+constexpr qreal kTitleHeight = 34;
+// Below this zoom a block is a plain box; below kTextLod its text is left out.
+constexpr qreal kPlainLod = 0.3;
+constexpr qreal kTextLod = 0.55;
+
+const QFont& titleFont() {
+  static const QFont f = [] {
+    QFont font;
+    font.setPointSizeF(7.5);
+    font.setBold(true);
+    return font;
+  }();
+  return f;
+}
+const QFont& labelFont() {
+  static const QFont f = [] {
+    QFont font;
+    font.setPointSizeF(6.5);
+    return font;
+  }();
+  return f;
+}
+
+// Lets a long CamelCase op name wrap between its words.
+QString wrappableTitle(const std::string& type) {
+  QString out;
+  for (size_t i = 0; i < type.size(); ++i) {
+    if (i > 0 && std::isupper(static_cast<unsigned char>(type[i])) &&
+        std::islower(static_cast<unsigned char>(type[i - 1])))
+      out += QChar(0x200B);
+    out += QChar(type[i]);
+  }
+  return out;
+}
+}  // namespace
+
+BlockItem::BlockItem(const BlockId& id, const std::string& type, const BlockDescriptor* desc)
+    : id_(id), type_(type), desc_(desc) {
+  setFlags(ItemIsSelectable | ItemIsMovable | ItemSendsGeometryChanges);
+  setZValue(1);
+  int left = 0, right = 0, bottom = 0;
+  if (desc_) {
+    for (const PortDescriptor& p : desc_->ports)
+      (p.direction == PortDirection::Input ? left : right)++;
+    bottom = right;
+  }
+  height_ = std::max(kMinHeight, kPortTop + std::max(left, right) * kPortStep + 14);
+  if (desc_) {
+    int li = 0, ri = 0;
+    for (const PortDescriptor& p : desc_->ports) {
+      if (p.direction == PortDirection::Input)
+        ports_.push_back({&p, QPointF(0, kPortTop + li++ * kPortStep), false});
+      else
+        ports_.push_back({&p, QPointF(kWidth, kPortTop + ri++ * kPortStep), false});
+    }
+    int bi = 0;
+    for (const PortDescriptor& p : desc_->ports)
+      if (p.direction == PortDirection::Output)
+        ports_.push_back({&p, QPointF(kWidth * (bi++ + 1) / (bottom + 1), height_), true});
+  }
+  title_.setText(wrappableTitle(desc_ ? type_ : type_ + " (unknown type)"));
+  title_.setTextWidth(kWidth - 24);
+  title_.setTextFormat(Qt::PlainText);
+  QTextOption opt;
+  opt.setWrapMode(QTextOption::WrapAtWordBoundaryOrAnywhere);
+  title_.setTextOption(opt);
+  title_.prepare(QTransform(), titleFont());
+  idText_.setText(QString::fromStdString(id_.str()));
+  idText_.setTextFormat(Qt::PlainText);
+  idText_.prepare(QTransform(), labelFont());
+  updateToolTip();
+}
+
+PageScene* BlockItem::pageScene() const {
+  return static_cast<PageScene*>(scene());
+}
+
+QRectF BlockItem::boundingRect() const {
+  // Pins stick out by their radius; the badge sits on the top-right corner.
+  return QRectF(-kPortRadius - 2, -9, kWidth + 2 * kPortRadius + 4, height_ + kPortRadius + 11);
+}
+
+int BlockItem::portAt(QPointF itemPos) const {
+  const qreal r2 = (kPortRadius + 5) * (kPortRadius + 5);
+  for (size_t i = 0; i < ports_.size(); ++i) {
+    const QPointF d = ports_[i].pos - itemPos;
+    if (d.x() * d.x() + d.y() * d.y() <= r2) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+QPointF BlockItem::portScenePos(const std::string& port, bool result) const {
+  for (const Port& p : ports_)
+    if (p.result == result && p.desc->name == port) return mapToScene(p.pos);
+  // An unknown block type or port: attach at the middle of the edge so the wire stays visible.
+  return mapToScene(QPointF(result ? kWidth / 2 : 0, height_ / 2));
+}
+
+void BlockItem::setStatus(BlockStatus status, const std::string& error) {
+  if (status == status_ && error == error_) return;
+  status_ = status;
+  error_ = error;
+  updateToolTip();
+  update();
+}
+
+void BlockItem::updateToolTip() {
+  QString tip = QString::fromStdString(id_.str() + " (" + type_ + ")");
+  if (desc_ && !desc_->summary.empty()) tip += "\n" + QString::fromStdString(desc_->summary);
+  if (status_ == BlockStatus::Error)
+    tip += "\n\nError: " + QString::fromStdString(error_);
+  else
+    tip += "\nStatus: " + QString::fromStdString(statusName(status_));
+  setToolTip(tip);
+}
+
+QVariant BlockItem::itemChange(GraphicsItemChange change, const QVariant& value) {
+  if (change == ItemPositionHasChanged)
+    for (WireItem* w : wires_) w->updateEnds();
+  return QGraphicsItem::itemChange(change, value);
+}
+
+void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget*) {
+  const qreal lod = option->levelOfDetailFromTransform(p->worldTransform());
+  const QRectF body(0, 0, kWidth, height_);
+  const bool selected = isSelected();
+  if (lod < kPlainLod) {
+    // Far out: one filled box; the fill says the status so that errors are found at a glance.
+    p->setRenderHint(QPainter::Antialiasing, false);
+    p->setPen(QPen(selected ? style::kBlockOutlineSelected : style::kBlockOutline, 0));
+    p->setBrush(status_ == BlockStatus::Ok ? style::kBlockFill : style::statusColor(status_));
+    p->drawRect(body);
+    return;
+  }
+  p->setRenderHint(QPainter::Antialiasing, true);
+  p->setPen(
+      QPen(selected ? style::kBlockOutlineSelected : style::kBlockOutline, selected ? 3.0 : 1.5));
+  p->setBrush(style::kBlockFill);
+  p->drawRoundedRect(body, 4, 4);
+
+  const PageScene* scene = pageScene();
+  const bool dragging = scene && scene->wireDragActive();
+  for (const Port& port : ports_) {
+    const QColor c = style::portColor(port.desc->kind, port.desc->direction, port.result);
+    qreal r = kPortRadius;
+    QPen pen(port.desc->kind == PortKind::Scope ? QColor(120, 120, 120) : c.darker(160), 1);
+    if (dragging && !port.result && port.desc->direction == PortDirection::Input &&
+        port.desc->kind != PortKind::Scope) {
+      if (scene->acceptsDrop(this, port)) {
+        pen = QPen(style::kHighlight, 3);
+        r += 2;
+      }
+    }
+    p->setPen(pen);
+    p->setBrush(c);
+    if (port.result)
+      p->drawRect(QRectF(port.pos.x() - r + 1, port.pos.y() - r + 1, 2 * r - 2, 2 * r - 2));
+    else
+      p->drawEllipse(port.pos, r, r);
+  }
+
+  // Status badge on the top-right corner.
+  const QPointF badge(kWidth - 2, 2);
+  p->setPen(QPen(QColor(20, 20, 20), 1.5));
+  p->setBrush(style::statusColor(status_));
+  p->drawEllipse(badge, 8, 8);
+
+  if (lod < kTextLod) return;
+  p->setPen(style::kTitle);
+  p->setFont(titleFont());
+  p->drawStaticText(QPointF(8, 5), title_);
+  p->setPen(style::kLabel);
+  p->setFont(labelFont());
+  p->drawStaticText(QPointF(8, kTitleHeight - 2), idText_);
+  if (status_ == BlockStatus::Error) {
+    p->setPen(Qt::white);
+    p->setFont(titleFont());
+    p->drawText(QRectF(badge.x() - 8, badge.y() - 8, 16, 16), Qt::AlignCenter, "!");
+  }
+  p->setPen(style::kLabel);
+  p->setFont(labelFont());
+  for (const Port& port : ports_) {
+    if (port.result) continue;
+    const QString name = QString::fromStdString(port.desc->name);
+    if (port.desc->direction == PortDirection::Input)
+      p->drawText(QRectF(port.pos.x() + 9, port.pos.y() - 8, kWidth / 2 + 10, 16),
+                  Qt::AlignLeft | Qt::AlignVCenter, name);
+    else
+      p->drawText(QRectF(port.pos.x() - kWidth / 2 - 9, port.pos.y() - 8, kWidth / 2, 16),
+                  Qt::AlignRight | Qt::AlignVCenter, name);
+  }
+}
+
+}  // namespace qs::editor
