@@ -14,7 +14,6 @@ namespace qs::editor {
 namespace {
 constexpr qreal kPortTop = 50;
 constexpr qreal kPortStep = 20;
-constexpr qreal kTitleHeight = 34;
 // Below this zoom a block is a plain box; below kTextLod its text is left out.
 constexpr qreal kPlainLod = 0.3;
 constexpr qreal kTextLod = 0.55;
@@ -54,26 +53,6 @@ BlockItem::BlockItem(const BlockId& id, const std::string& type, const BlockDesc
     : id_(id), type_(type), desc_(desc) {
   setFlags(ItemIsSelectable | ItemIsMovable | ItemSendsGeometryChanges);
   setZValue(1);
-  int left = 0, right = 0, bottom = 0;
-  if (desc_) {
-    for (const PortDescriptor& p : desc_->ports)
-      (p.direction == PortDirection::Input ? left : right)++;
-    bottom = right;
-  }
-  height_ = std::max(kMinHeight, kPortTop + std::max(left, right) * kPortStep + 14);
-  if (desc_) {
-    int li = 0, ri = 0;
-    for (const PortDescriptor& p : desc_->ports) {
-      if (p.direction == PortDirection::Input)
-        ports_.push_back({&p, QPointF(0, kPortTop + li++ * kPortStep), false});
-      else
-        ports_.push_back({&p, QPointF(kWidth, kPortTop + ri++ * kPortStep), false});
-    }
-    int bi = 0;
-    for (const PortDescriptor& p : desc_->ports)
-      if (p.direction == PortDirection::Output)
-        ports_.push_back({&p, QPointF(kWidth * (bi++ + 1) / (bottom + 1), height_), true});
-  }
   title_.setText(wrappableTitle(desc_ ? type_ : type_ + " (unknown type)"));
   title_.setTextWidth(kWidth - 24);
   title_.setTextFormat(Qt::PlainText);
@@ -84,6 +63,28 @@ BlockItem::BlockItem(const BlockId& id, const std::string& type, const BlockDesc
   idText_.setText(QString::fromStdString(id_.str()));
   idText_.setTextFormat(Qt::PlainText);
   idText_.prepare(QTransform(), labelFont());
+  // Ports start below the title, which wraps to two or three lines for long op names.
+  portTop_ = std::max(kPortTop, 5 + title_.size().height() + 14 + 16);
+  int left = 0, right = 0, bottom = 0;
+  if (desc_) {
+    for (const PortDescriptor& p : desc_->ports)
+      (p.direction == PortDirection::Input ? left : right)++;
+    bottom = right;
+  }
+  height_ = std::max(kMinHeight, portTop_ + std::max(left, right) * kPortStep + 30);
+  if (desc_) {
+    int li = 0, ri = 0;
+    for (const PortDescriptor& p : desc_->ports) {
+      if (p.direction == PortDirection::Input)
+        ports_.push_back({&p, QPointF(0, portTop_ + li++ * kPortStep), false});
+      else
+        ports_.push_back({&p, QPointF(kWidth, portTop_ + ri++ * kPortStep), false});
+    }
+    int bi = 0;
+    for (const PortDescriptor& p : desc_->ports)
+      if (p.direction == PortDirection::Output)
+        ports_.push_back({&p, QPointF(kWidth * (bi++ + 1) / (bottom + 1), height_), true});
+  }
   updateToolTip();
 }
 
@@ -117,6 +118,12 @@ void BlockItem::setStatus(BlockStatus status, const std::string& error) {
   status_ = status;
   error_ = error;
   updateToolTip();
+  update();
+}
+
+void BlockItem::setSummary(const QString& text) {
+  if (text == summary_) return;
+  summary_ = text;
   update();
 }
 
@@ -187,7 +194,7 @@ void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
   p->drawStaticText(QPointF(8, 5), title_);
   p->setPen(style::kLabel);
   p->setFont(labelFont());
-  p->drawStaticText(QPointF(8, kTitleHeight - 2), idText_);
+  p->drawStaticText(QPointF(8, 5 + title_.size().height() + 1), idText_);
   if (status_ == BlockStatus::Error) {
     p->setPen(Qt::white);
     p->setFont(titleFont());
@@ -195,6 +202,9 @@ void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
   }
   p->setPen(style::kLabel);
   p->setFont(labelFont());
+  if (!summary_.isEmpty())
+    p->drawText(QRectF(6, height_ - 26, kWidth - 12, 14), Qt::AlignLeft | Qt::AlignVCenter,
+                p->fontMetrics().elidedText(summary_, Qt::ElideRight, int(kWidth - 12)));
   for (const Port& port : ports_) {
     if (port.result) continue;
     const QString name = QString::fromStdString(port.desc->name);

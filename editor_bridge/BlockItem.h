@@ -46,6 +46,10 @@ class BlockItem : public QGraphicsItem {
   BlockStatus status() const { return status_; }
   const std::string& error() const { return error_; }
 
+  // One line near the bottom: a Const's values, or the output shape once known.
+  void setSummary(const QString& text);
+  const QString& summary() const { return summary_; }
+
   std::vector<WireItem*>& wires() { return wires_; }
 
   QRectF boundingRect() const override;
@@ -63,11 +67,13 @@ class BlockItem : public QGraphicsItem {
   const BlockDescriptor* desc_;
   std::vector<Port> ports_;
   qreal height_ = kMinHeight;
+  qreal portTop_ = 0;
   BlockStatus status_ = BlockStatus::Stale;
   std::string error_;
   std::vector<WireItem*> wires_;
   QStaticText title_;
   QStaticText idText_;
+  QString summary_;
 };
 
 }  // namespace qs::editor

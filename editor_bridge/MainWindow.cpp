@@ -178,7 +178,12 @@ void MainWindow::createActions() {
   QAction* undoA = model_->undoStack()->createUndoAction(this, tr("&Undo"));
   undoA->setShortcut(QKeySequence::Undo);
   QAction* redoA = model_->undoStack()->createRedoAction(this, tr("&Redo"));
-  redoA->setShortcuts({QKeySequence::Redo, QKeySequence(Qt::CTRL | Qt::Key_Y)});
+  // Both common redo keys, whatever the platform theme's own binding is.
+  QList<QKeySequence> redoKeys = QKeySequence::keyBindings(QKeySequence::Redo);
+  for (QKeySequence k :
+       {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence(Qt::CTRL | Qt::Key_Y)})
+    if (!redoKeys.contains(k)) redoKeys << k;
+  redoA->setShortcuts(redoKeys);
   edit->addAction(undoA);
   edit->addAction(redoA);
   edit->addSeparator();

@@ -30,7 +30,29 @@ PageScene::PageScene(PageModel* model, QObject* parent) : QGraphicsScene(parent)
     const QPointF pos = blockPosition(model_->page().blocks()[i], i);
     if (item->pos() != pos) item->setPos(pos);
   });
+  connect(model, &PageModel::blockAttrsChanged, this, &PageScene::updateSummary);
   rebuild();
+}
+
+void PageScene::updateSummary(const BlockId& id) {
+  BlockItem* item = blockItem(id);
+  const Block* b = model_->page().find(id);
+  if (!item || !b) return;
+  QString text;
+  auto values = b->attrs.find("values");
+  auto npy = b->attrs.find("npy");
+  if (values != b->attrs.end() && values->is_array()) {
+    QStringList parts;
+    for (size_t i = 0; i < values->size() && i < 8; ++i)
+      parts << QString::fromStdString((*values)[i].is_string() ? (*values)[i].get<std::string>()
+                                                               : (*values)[i].dump());
+    text = "[" + parts.join(", ") + (values->size() > 8 ? ", ...]" : "]");
+  } else if (npy != b->attrs.end() && npy->is_string()) {
+    text = QString::fromStdString(npy->get<std::string>());
+  } else if (auto s = outputShapes_.find(id); s != outputShapes_.end()) {
+    text = QString::fromStdString("out " + shapeToString(s->second));
+  }
+  item->setSummary(text);
 }
 
 void PageScene::rebuild() {
@@ -41,6 +63,7 @@ void PageScene::rebuild() {
   clear();
   blocks_.clear();
   wires_.clear();
+  outputShapes_.clear();
   const Page& page = model_->page();
   blocks_.reserve(page.blockCount());
   wires_.reserve(page.links().size());
@@ -56,6 +79,7 @@ void PageScene::addBlockItem(const Block& block, int index) {
   item->setPos(blockPosition(block, index));
   addItem(item);
   blocks_[block.id] = item;
+  updateSummary(block.id);
   const QRectF r = item->sceneBoundingRect().adjusted(-1000, -1000, 1000, 1000);
   if (!sceneRect().contains(r)) setSceneRect(sceneRect().united(r));
 }
@@ -133,7 +157,16 @@ QRectF PageScene::blocksBoundingRect() const {
 }
 
 void PageScene::applyResults(const ResultMap& results) {
-  for (const auto& [id, r] : results) setBlockStatus(id, r.status, r.error);
+  for (const auto& [id, r] : results) {
+    setBlockStatus(id, r.status, r.error);
+    auto out = r.outputShapes.find("output");
+    if (out == r.outputShapes.end() && !r.outputShapes.empty()) out = r.outputShapes.begin();
+    if (out != r.outputShapes.end())
+      outputShapes_[id] = out->second;
+    else
+      outputShapes_.erase(id);
+    updateSummary(id);
+  }
 }
 
 void PageScene::setBlockStatus(const BlockId& id, BlockStatus status, const std::string& error) {

@@ -64,6 +64,7 @@ class PageScene : public QGraphicsScene {
  private:
   void rebuild();
   void addBlockItem(const Block& block, int index);
+  void updateSummary(const BlockId& id);
   void addWireItem(const Link& link);
   void removeBlockItem(const BlockId& id);
   void removeWireItem(const Link& link);
@@ -73,6 +74,7 @@ class PageScene : public QGraphicsScene {
   PageModel* model_;
   std::unordered_map<BlockId, BlockItem*> blocks_;
   std::unordered_map<Link, WireItem*, LinkHash> wires_;
+  std::unordered_map<BlockId, Shape> outputShapes_;
 
   bool dragging_ = false;
   PortRef dragFrom_;

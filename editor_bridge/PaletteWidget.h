@@ -16,6 +16,8 @@ class PaletteTree : public QTreeWidget {
   Q_OBJECT
  public:
   using QTreeWidget::QTreeWidget;
+  // The payload a drag of `items` carries (what mimeData() gives the drag).
+  QMimeData* dragData(const QList<QTreeWidgetItem*>& items) const { return mimeData(items); }
 
  protected:
   QMimeData* mimeData(const QList<QTreeWidgetItem*>& items) const override;
