@@ -115,6 +115,7 @@ inline void typeAttr(EditorFixture& f, const std::string& attr, const QString& t
     auto* edit = qobject_cast<QLineEdit*>(field);
     REQUIRE(edit != nullptr);
     edit->selectAll();
+    if (text.isEmpty()) QTest::keyClick(edit, Qt::Key_Delete);
     QTest::keyClicks(edit, text);
     QTest::keyClick(edit, Qt::Key_Return);
   }
