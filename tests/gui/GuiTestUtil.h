@@ -29,8 +29,9 @@ struct EditorFixture {
   QTemporaryDir recoveryDir;
   std::unique_ptr<MainWindow> window;
 
-  EditorFixture() {
-    qputenv("QS_RECOVERY_DIR", recoveryDir.path().toUtf8());
+  // privateRecovery=false keeps the QS_RECOVERY_DIR the environment gives.
+  explicit EditorFixture(bool privateRecovery = true) {
+    if (privateRecovery) qputenv("QS_RECOVERY_DIR", recoveryDir.path().toUtf8());
     window = std::make_unique<MainWindow>(builtinRegistry());
     window->setDiscardPrompt([] { return int(QMessageBox::Discard); });
     window->resize(1600, 1000);
