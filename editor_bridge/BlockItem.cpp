@@ -4,6 +4,7 @@
 #include <QPainter>
 #include <QStyleOptionGraphicsItem>
 #include <algorithm>
+#include <unordered_map>
 
 #include "editor_bridge/EditorStyle.h"
 #include "editor_bridge/PageScene.h"
@@ -36,6 +37,26 @@ const QFont& labelFont() {
   return f;
 }
 
+// Static texts shared by every block of a type (titles) and every port of a name (labels): laid
+// out once, so that loading thousands of blocks and painting them does no text layout per block.
+QString wrappableTitle(const std::string& type);
+const QStaticText& sharedText(const std::string& text, bool title) {
+  static std::unordered_map<std::string, QStaticText> titles, labels;
+  auto& cache = title ? titles : labels;
+  auto it = cache.find(text);
+  if (it != cache.end()) return it->second;
+  QStaticText t(title ? wrappableTitle(text) : QString::fromStdString(text));
+  t.setTextFormat(Qt::PlainText);
+  if (title) {
+    t.setTextWidth(BlockItem::kWidth - 24);
+    QTextOption opt;
+    opt.setWrapMode(QTextOption::WrapAtWordBoundaryOrAnywhere);
+    t.setTextOption(opt);
+  }
+  t.prepare(QTransform(), title ? titleFont() : labelFont());
+  return cache.emplace(text, t).first->second;
+}
+
 // Lets a long CamelCase op name wrap between its words.
 QString wrappableTitle(const std::string& type) {
   QString out;
@@ -53,16 +74,9 @@ BlockItem::BlockItem(const BlockId& id, const std::string& type, const BlockDesc
     : id_(id), type_(type), desc_(desc) {
   setFlags(ItemIsSelectable | ItemIsMovable | ItemSendsGeometryChanges);
   setZValue(1);
-  title_.setText(wrappableTitle(desc_ ? type_ : type_ + " (unknown type)"));
-  title_.setTextWidth(kWidth - 24);
-  title_.setTextFormat(Qt::PlainText);
-  QTextOption opt;
-  opt.setWrapMode(QTextOption::WrapAtWordBoundaryOrAnywhere);
-  title_.setTextOption(opt);
-  title_.prepare(QTransform(), titleFont());
+  title_ = sharedText(desc_ ? type_ : type_ + " (unknown type)", true);
   idText_.setText(QString::fromStdString(id_.str()));
   idText_.setTextFormat(Qt::PlainText);
-  idText_.prepare(QTransform(), labelFont());
   // Ports start below the title, which wraps to two or three lines for long op names.
   portTop_ = std::max(kPortTop, 5 + title_.size().height() + 14 + 16);
   int left = 0, right = 0, bottom = 0;
@@ -85,7 +99,6 @@ BlockItem::BlockItem(const BlockId& id, const std::string& type, const BlockDesc
       if (p.direction == PortDirection::Output)
         ports_.push_back({&p, QPointF(kWidth * (bi++ + 1) / (bottom + 1), height_), true});
   }
-  updateToolTip();
 }
 
 PageScene* BlockItem::pageScene() const {
@@ -117,7 +130,6 @@ void BlockItem::setStatus(BlockStatus status, const std::string& error) {
   if (status == status_ && error == error_) return;
   status_ = status;
   error_ = error;
-  updateToolTip();
   update();
 }
 
@@ -127,14 +139,14 @@ void BlockItem::setSummary(const QString& text) {
   update();
 }
 
-void BlockItem::updateToolTip() {
+QString BlockItem::toolTipText() const {
   QString tip = QString::fromStdString(id_.str() + " (" + type_ + ")");
   if (desc_ && !desc_->summary.empty()) tip += "\n" + QString::fromStdString(desc_->summary);
   if (status_ == BlockStatus::Error)
     tip += "\n\nError: " + QString::fromStdString(error_);
   else
     tip += "\nStatus: " + QString::fromStdString(statusName(status_));
-  setToolTip(tip);
+  return tip;
 }
 
 QVariant BlockItem::itemChange(GraphicsItemChange change, const QVariant& value) {
@@ -207,13 +219,13 @@ void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
                 p->fontMetrics().elidedText(summary_, Qt::ElideRight, int(kWidth - 12)));
   for (const Port& port : ports_) {
     if (port.result) continue;
-    const QString name = QString::fromStdString(port.desc->name);
+    const QStaticText& name = sharedText(port.desc->name, false);
+    const qreal h = name.size().height();
     if (port.desc->direction == PortDirection::Input)
-      p->drawText(QRectF(port.pos.x() + 9, port.pos.y() - 8, kWidth / 2 + 10, 16),
-                  Qt::AlignLeft | Qt::AlignVCenter, name);
+      p->drawStaticText(QPointF(port.pos.x() + 9, port.pos.y() - h / 2), name);
     else
-      p->drawText(QRectF(port.pos.x() - kWidth / 2 - 9, port.pos.y() - 8, kWidth / 2, 16),
-                  Qt::AlignRight | Qt::AlignVCenter, name);
+      p->drawStaticText(QPointF(port.pos.x() - 9 - name.size().width(), port.pos.y() - h / 2),
+                        name);
   }
 }
 

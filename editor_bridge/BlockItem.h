@@ -45,6 +45,8 @@ class BlockItem : public QGraphicsItem {
   void setStatus(BlockStatus status, const std::string& error);
   BlockStatus status() const { return status_; }
   const std::string& error() const { return error_; }
+  // What hovering the block shows: id, type, summary, and the status or the error message.
+  QString toolTipText() const;
 
   // One line near the bottom: a Const's values, or the output shape once known.
   void setSummary(const QString& text);
@@ -60,7 +62,6 @@ class BlockItem : public QGraphicsItem {
 
  private:
   PageScene* pageScene() const;
-  void updateToolTip();
 
   BlockId id_;
   std::string type_;

@@ -1,6 +1,7 @@
 #include "editor_bridge/PageScene.h"
 
 #include <QGraphicsPathItem>
+#include <QGraphicsSceneHelpEvent>
 #include <QGraphicsSceneMouseEvent>
 #include <QGraphicsView>
 #include <QPainter>
@@ -61,6 +62,7 @@ void PageScene::rebuild() {
   dragging_ = false;
   moveStart_.clear();
   clear();
+  cached_ = false;
   blocks_.clear();
   wires_.clear();
   outputShapes_.clear();
@@ -77,6 +79,7 @@ void PageScene::rebuild() {
 void PageScene::addBlockItem(const Block& block, int index) {
   auto* item = new BlockItem(block.id, block.type, model_->registry().find(block.type));
   item->setPos(blockPosition(block, index));
+  if (cached_) item->setCacheMode(QGraphicsItem::DeviceCoordinateCache);
   addItem(item);
   blocks_[block.id] = item;
   updateSummary(block.id);
@@ -148,6 +151,19 @@ void PageScene::selectBlocks(const std::vector<BlockId>& ids) {
   clearSelection();
   for (const BlockId& id : ids)
     if (BlockItem* item = blockItem(id)) item->setSelected(true);
+}
+
+void PageScene::setZoomForCaching(qreal zoom) {
+  // Above this zoom blocks are drawn in full detail (BlockItem's text level).
+  const bool cache = zoom >= 0.55;
+  if (cache == cached_) return;
+  cached_ = cache;
+  for (const auto& [id, item] : blocks_)
+    item->setCacheMode(cache ? QGraphicsItem::DeviceCoordinateCache : QGraphicsItem::NoCache);
+}
+
+void PageScene::invalidateBlocks() {
+  for (const auto& [id, item] : blocks_) item->update();
 }
 
 QRectF PageScene::blocksBoundingRect() const {
@@ -222,7 +238,7 @@ void PageScene::mousePressEvent(QGraphicsSceneMouseEvent* event) {
         dragPath_->setZValue(10);
         dragPath_->setPath(WireItem::curve(dragStart_, event->scenePos()));
         addItem(dragPath_);
-        update();  // highlight the compatible inputs
+        invalidateBlocks();  // highlight the compatible inputs
         event->accept();
         return;
       }
@@ -268,7 +284,7 @@ void PageScene::finishWireDrag(QPointF scenePos, QPointF screenPos) {
   delete dragPath_;
   dragPath_ = nullptr;
   dragUpstream_.clear();
-  update();
+  invalidateBlocks();
   int port = -1;
   BlockItem* block = blockAt(scenePos, &port);
   if (!block || port < 0) return;  // dropped on nothing: no wire, nothing to explain
@@ -288,11 +304,25 @@ void PageScene::finishWireDrag(QPointF scenePos, QPointF screenPos) {
   QToolTip::showText(screenPos.toPoint(), tr("Wire refused: %1").arg(why));
 }
 
+void PageScene::helpEvent(QGraphicsSceneHelpEvent* event) {
+  // Tooltips are made when asked for instead of stored on thousands of items.
+  for (QGraphicsItem* item : items(event->scenePos())) {
+    if (item->type() != BlockItem::Type) continue;
+    QToolTip::showText(event->screenPos(), static_cast<BlockItem*>(item)->toolTipText(),
+                       event->widget());
+    event->accept();
+    return;
+  }
+  QToolTip::hideText();
+  event->ignore();
+}
+
 void PageScene::drawBackground(QPainter* painter, const QRectF& rect) {
   painter->fillRect(rect, style::kCanvas);
   // A dot grid only where it can be seen; at low zoom it would be noise and cost.
   const qreal lod = QStyleOptionGraphicsItem::levelOfDetailFromTransform(painter->worldTransform());
   if (lod < 0.5) return;
+  painter->setRenderHint(QPainter::Antialiasing, false);
   constexpr qreal step = 40;
   painter->setPen(QPen(style::kGrid, 0));
   QVector<QLineF> lines;

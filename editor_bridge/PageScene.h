@@ -48,6 +48,13 @@ class PageScene : public QGraphicsScene {
   // The reason the last drop was refused (for tests and the status bar).
   const QString& lastRefusal() const { return lastRefusal_; }
 
+  // Blocks are cached as device pixmaps when zoomed in (a pan or a repaint then blits them) and
+  // painted directly when zoomed out (plain boxes are cheaper than thousands of tiny pixmaps,
+  // which a zoom change would all have to redraw). The view calls this before each frame.
+  void setZoomForCaching(qreal zoom);
+  // Repaints every block (their cached pixmaps too), e.g. when wire-drag highlights change.
+  void invalidateBlocks();
+
   // The union of every block's rectangle (cheaper than itemsBoundingRect: no wires).
   QRectF blocksBoundingRect() const;
 
@@ -60,6 +67,7 @@ class PageScene : public QGraphicsScene {
   void mouseMoveEvent(QGraphicsSceneMouseEvent* event) override;
   void mouseReleaseEvent(QGraphicsSceneMouseEvent* event) override;
   void drawBackground(QPainter* painter, const QRectF& rect) override;
+  void helpEvent(QGraphicsSceneHelpEvent* event) override;
 
  private:
   void rebuild();
@@ -76,6 +84,7 @@ class PageScene : public QGraphicsScene {
   std::unordered_map<Link, WireItem*, LinkHash> wires_;
   std::unordered_map<BlockId, Shape> outputShapes_;
 
+  bool cached_ = false;
   bool dragging_ = false;
   PortRef dragFrom_;
   PortKind dragKind_ = PortKind::Tensor;

@@ -71,6 +71,11 @@ void PageView::zoomBy(qreal factor, QPoint viewportAnchor) {
   setTransformationAnchor(old);
 }
 
+void PageView::paintEvent(QPaintEvent* event) {
+  scene_->setZoomForCaching(zoom());
+  QGraphicsView::paintEvent(event);
+}
+
 void PageView::wheelEvent(QWheelEvent* event) {
   const int delta = event->angleDelta().y();
   if (delta == 0) return QGraphicsView::wheelEvent(event);

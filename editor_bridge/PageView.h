@@ -27,6 +27,7 @@ class PageView : public QGraphicsView {
   QuickAddPopup* quickAddPopup() const { return quickAdd_; }
 
  protected:
+  void paintEvent(QPaintEvent* event) override;
   void wheelEvent(QWheelEvent* event) override;
   void mousePressEvent(QMouseEvent* event) override;
   void mouseMoveEvent(QMouseEvent* event) override;

@@ -16,7 +16,7 @@ constexpr qreal kLineLod = 0.45;
 
 WireItem::WireItem(Link link, BlockItem* from, BlockItem* to)
     : link_(std::move(link)), from_(from), to_(to) {
-  setFlags(ItemIsSelectable);
+  setFlags(ItemIsSelectable | ItemUsesExtendedStyleOption);
   setZValue(0);
   updateEnds();
 }
@@ -35,6 +35,12 @@ void WireItem::updateEnds() {
   prepareGeometryChange();
   a_ = a;
   b_ = b;
+  const QPointF c1 = a + QPointF(std::max(40.0, std::abs(b.x() - a.x()) * 0.5), 0);
+  const QPointF c2 = b - QPointF(std::max(40.0, std::abs(b.x() - a.x()) * 0.5), 0);
+  for (int i = 0; i < kSegments + 1; ++i) {
+    const qreal t = qreal(i) / kSegments, u = 1 - t;
+    points_[i] = u * u * u * a + 3 * u * u * t * c1 + 3 * u * t * t * c2 + t * t * t * b;
+  }
   // The curve stays inside the box of its end and control points.
   const qreal dx = std::max(40.0, std::abs(b.x() - a.x()) * 0.5);
   bounds_ = QRectF(QPointF(std::min(a.x(), b.x() - dx), std::min(a.y(), b.y())),
@@ -60,7 +66,22 @@ void WireItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidge
   }
   p->setRenderHint(QPainter::Antialiasing, true);
   p->setPen(QPen(c, isSelected() ? 3 : 1.8));
-  p->drawPath(curve(a_, b_));
+  // A fixed polyline instead of the curve: Qt flattens a curve by its length, so a wire across
+  // a large page would cost hundreds of segments per frame even when mostly off screen.
+  // Only the run of segments that crosses the exposed area: antialiased stroking costs by length,
+  // and a wire across a large page is mostly off screen.
+  const QRectF visible = option->exposedRect.adjusted(-4, -4, 4, 4);
+  int first = -1;
+  for (int i = 0; i < kSegments; ++i) {
+    const bool in =
+        visible.intersects(QRectF(points_[i], points_[i + 1]).normalized().adjusted(-1, -1, 1, 1));
+    if (in && first < 0) first = i;
+    if (!in && first >= 0) {
+      p->drawPolyline(points_.data() + first, i - first + 1);
+      first = -1;
+    }
+  }
+  if (first >= 0) p->drawPolyline(points_.data() + first, kSegments - first + 1);
 }
 
 }  // namespace qs::editor

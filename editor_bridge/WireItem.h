@@ -2,6 +2,7 @@
 
 #include <QGraphicsItem>
 #include <QPainterPath>
+#include <array>
 
 #include "runtime/Page.h"
 
@@ -33,7 +34,9 @@ class WireItem : public QGraphicsItem {
   Link link_;
   BlockItem* from_;
   BlockItem* to_;
+  static constexpr int kSegments = 24;
   QPointF a_, b_;
+  std::array<QPointF, kSegments + 1> points_;
   QRectF bounds_;
 };
 

@@ -128,8 +128,8 @@ TEST_CASE("editor: a block in error shows its message on the badge, tooltip and 
   CHECK(fq->status() == BlockStatus::Error);
   INFO(fq->error());
   CHECK_FALSE(fq->error().empty());
-  CHECK(fq->toolTip().contains(QString::fromStdString(fq->error())));
-  CHECK(fq->toolTip().contains("Error"));
+  CHECK(fq->toolTipText().contains(QString::fromStdString(fq->error())));
+  CHECK(fq->toolTipText().contains("Error"));
   clickBlock(f, "fq");
   auto* status = f.w().attributeEditor()->findChild<QLabel*>("blockStatus");
   REQUIRE(status != nullptr);
