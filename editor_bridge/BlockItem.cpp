@@ -214,7 +214,14 @@ void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
   }
   p->setPen(style::kLabel);
   p->setFont(labelFont());
-  if (!summary_.isEmpty())
+  if (status_ == BlockStatus::Error) {
+    // The message itself, so that a page with errors can be read without hovering.
+    p->setPen(style::statusColor(BlockStatus::Error).lighter(130));
+    p->drawText(QRectF(6, height_ - 26, kWidth - 12, 14), Qt::AlignLeft | Qt::AlignVCenter,
+                p->fontMetrics().elidedText(QString::fromStdString(error_), Qt::ElideRight,
+                                            int(kWidth - 12)));
+    p->setPen(style::kLabel);
+  } else if (!summary_.isEmpty())
     p->drawText(QRectF(6, height_ - 26, kWidth - 12, 14), Qt::AlignLeft | Qt::AlignVCenter,
                 p->fontMetrics().elidedText(summary_, Qt::ElideRight, int(kWidth - 12)));
   for (const Port& port : ports_) {

@@ -10,7 +10,7 @@ namespace qs::editor {
 
 namespace {
 constexpr double kGridX = 190;
-constexpr double kGridY = 190;
+constexpr double kGridY = 260;  // a PerChannel block is about 215 high
 constexpr int kGridColumns = 40;
 
 QString portLabel(const PortRef& p) {

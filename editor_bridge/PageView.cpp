@@ -50,6 +50,8 @@ void PageView::fitPage() {
   }
   r.adjust(-40, -40, 40, 40);
   fitInView(r, Qt::KeepAspectRatio);
+  // Fitting can show or hide the scroll bars, which changes the viewport: fit once more.
+  fitInView(r, Qt::KeepAspectRatio);
   // Never magnify a small page beyond 100%: it would look like a different size of block.
   if (zoom() > 1.0) {
     resetTransform();

@@ -40,7 +40,7 @@ Page makePage(int n) {
     const bool isConst = i % 4 == 0;
     b.id = BlockId((isConst ? "c" : "f") + std::to_string(i));
     b.type = isConst ? "Const" : "FakeQuantWithMinMaxVarsPerChannel";
-    b.position = std::array<double, 2>{40.0 + (i % columns) * 190.0, 40.0 + (i / columns) * 190.0};
+    b.position = std::array<double, 2>{40.0 + (i % columns) * 190.0, 40.0 + (i / columns) * 260.0};
     if (isConst)
       b.attrs = Json::parse(R"({"shape": [4], "values": [0, 1, 2, 3]})");
     else
