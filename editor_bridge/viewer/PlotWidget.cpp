@@ -54,7 +54,7 @@ void PlotAxes::setRightMargin(double px) {
 }
 
 void PlotAxes::layout() {
-  const double left = 62, top = title_.isEmpty() ? 10 : 28, bottom = xLabel_.isEmpty() ? 26 : 42;
+  const double left = 54, top = title_.isEmpty() ? 10 : 28, bottom = xLabel_.isEmpty() ? 26 : 42;
   area_ = outer_.adjusted(left, top, -rightMargin_, -bottom);
   if (area_.width() < 10) area_.setWidth(10);
   if (area_.height() < 10) area_.setHeight(10);

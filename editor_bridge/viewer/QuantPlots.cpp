@@ -177,7 +177,15 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
     xLabel += QStringLiteral(" · %1 levels/px, drawn as density")
                   .arg(formatNumber(1.0 / std::max(spacing, 1e-12), 3));
   }
-  if (d.output) xLabel += QStringLiteral(" · off-level values: %1").arg(d.offLevel);
+  if (d.output) {
+    // How much of the grid the data really uses: a badly ranged channel uses few levels.
+    const auto used =
+        std::count_if(d.levelCounts.begin(), d.levelCounts.end(), [](int64_t c) { return c > 0; });
+    xLabel = QStringLiteral("output · %1 of %2 levels used · off-level values: %3")
+                 .arg(used)
+                 .arg(s.levels())
+                 .arg(d.offLevel);
+  }
   ax.setLabels(d.title, xLabel, QStringLiteral("count"));
   ax.drawBackground(p);
   const QRectF a = ax.area();
@@ -357,14 +365,14 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
   }
   p.restore();
   ax.drawForeground(p);
-  // Legend, bottom right where the curves (rising with bits) leave room.
+  // Legend, top left, where curves that rise with the bit width leave room.
   p.save();
   smallFont(p);
   const QFontMetricsF fm(p.font());
-  double y = a.bottom() - 2 * (fm.height() + 2) - 6;
+  double y = a.top() + 4;
   for (const Curve& c : curves) {
     const double w = fm.horizontalAdvance(c.name) + 30;
-    const QRectF box(a.right() - w - 6, y, w, fm.height() + 2);
+    const QRectF box(a.left() + 4, y, w, fm.height() + 2);
     p.setPen(Qt::NoPen);
     p.setBrush(QColor(255, 255, 255, 230));
     p.drawRect(box);
