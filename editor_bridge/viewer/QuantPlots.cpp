@@ -118,7 +118,17 @@ void countLevels(std::span<const float> outputs, const ChannelQuantStats& s,
   const int base = s.quantMin - static_cast<int>(s.nudged.zeroPoint);
   for (float q : outputs) {
     if (std::isnan(q)) continue;
-    if (!(scale > 0) || !std::isfinite(scale)) {
+    if (scale == 0) {
+      // min == max == 0: the op outputs 0, the level of the zero point.
+      const int64_t k = static_cast<int64_t>(s.nudged.zeroPoint) - s.quantMin;
+      if (q == 0 && k >= 0 && k < s.levels()) {
+        ++counts[static_cast<size_t>(k)];
+      } else {
+        ++offLevel;
+      }
+      continue;
+    }
+    if (!std::isfinite(scale)) {
       ++offLevel;
       continue;
     }
