@@ -3,6 +3,7 @@
 #include <cfloat>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <iterator>
 #include <limits>
@@ -108,7 +109,18 @@ class DomBuilder {
     std::string what = ex.what();
     const size_t at = what.find(", column ");
     const size_t colon = at == std::string::npos ? at : what.find(": ", at);
-    error_ = colon == std::string::npos ? what : what.substr(colon + 2);
+    error_.clear();
+    // "last read: '...'" quotes the raw input, which may be binary or broken UTF-8: show such
+    // bytes as \xNN so that the message itself stays printable text.
+    for (unsigned char c : colon == std::string::npos ? what : what.substr(colon + 2)) {
+      if (c >= 0x20 && c < 0x7f) {
+        error_ += static_cast<char>(c);
+      } else {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        error_ += buf;
+      }
+    }
     errorOffset_ = *consumed_;
     return false;
   }

@@ -152,16 +152,17 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
   const Page& page = loaded.page;
 
   Evaluator evaluator(registry);
-  int status = 0;
   for (const auto& [block, file] : args.feeds) {
     const Block* b = page.find(BlockId(block));
     if (!b) {
-      err << "error: --feed names block '" << block << "', which is not on the page\n";
-      status = 1;
-      continue;
+      err << "error: --feed " << block << "=" << file << ": no block '" << block
+          << "' on the page\n";
+      return 2;
     }
     try {
-      evaluator.setFeed(b->id, readNpy(file));
+      std::string note;
+      evaluator.setFeed(b->id, readNpy(file, &note));
+      if (!note.empty()) err << "note: --feed " << block << "=" << file << ": " << note << "\n";
     } catch (const Error& e) {
       evaluator.setFeedError(b->id, std::string("cannot use --feed: ") + e.what());
     }
@@ -232,7 +233,7 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
     errors.emplace_back(id.str(), st ? st->error : "failed");
     err << errorLine(id, page.find(id)->type, st ? st->error : "failed") << "\n";
   }
-  if (!errors.empty()) status = 1;
+  int status = errors.empty() ? 0 : 1;
 
   if (!args.saveNpy.empty()) {
     std::error_code ec;

@@ -410,6 +410,30 @@ TEST_CASE("runner: --feed replaces a Const or fills a Placeholder", "[runner]") 
   CHECK(missing.err.find("error: block 'p' (Placeholder): cannot use --feed: cannot open") !=
         std::string::npos);
 
+  const RunResult unknown = runRunner({page.string(), "--feed", "zz=" + (dir / "x.npy").string()});
+  requireNoCrash(unknown);
+  CHECK(unknown.status == 2);
+  CHECK(unknown.err.find("no block 'zz' on the page") != std::string::npos);
+
+  // A file of another dtype is converted, and the runner says so.
+  std::string be = qs::test::slurp(dir / "x.npy");
+  const std::string header = "{'descr': '<f4'";
+  be.replace(be.find(header), header.size(), "{'descr': '>i4'");
+  for (size_t i = be.size() - 16; i < be.size(); i += 4) {
+    const int32_t v = i == be.size() - 4 ? 7 : 2;  // big-endian [2, 2, 2, 7]
+    be[i] = 0, be[i + 1] = 0, be[i + 2] = 0, be[i + 3] = static_cast<char>(v);
+  }
+  dir.write("be.npy", be);
+  const RunResult converted =
+      runRunner({page.string(), "--feed", "p=" + (dir / "be.npy").string(), "--json"});
+  requireNoCrash(converted);
+  INFO(converted.err);
+  CHECK(converted.status == 0);
+  CHECK(converted.err.find("note: --feed p=" + (dir / "be.npy").string() +
+                           ": converted from dtype '>i4' to float32") != std::string::npos);
+  CHECK(nlohmann::json::parse(converted.out)["results"]["p.result_output"]["values"] ==
+        nlohmann::json::array({2, 2, 2, 7}));
+
   const RunResult notFeedable = runRunner({page.string(), "--feed", "p=" + (dir / "x.npy").string(),
                                            "--feed", "fq=" + (dir / "x.npy").string()});
   requireNoCrash(notFeedable);
