@@ -431,12 +431,16 @@ void QuantInspector::showChannel(int channel) {
     for (float x : samples) outputs.push_back(quantizeValue(x, s.nudged, input_->setup.divides));
   }
   // The view range covers the data and the quantization range, with a margin.
-  double lo = s.nudged.nudgedMin, hi = s.nudged.nudgedMax;
+  // (A NaN range, from min == max != 0, leaves the data alone to set the view.)
+  double lo = std::isfinite(s.nudged.nudgedMin) ? s.nudged.nudgedMin : INFINITY;
+  double hi = std::isfinite(s.nudged.nudgedMax) ? s.nudged.nudgedMax : -INFINITY;
+  if (lo > hi) std::swap(lo, hi);  // min > max: the nudged range is reversed
   for (float x : samples) {
     if (!std::isfinite(x)) continue;
     lo = std::min(lo, static_cast<double>(x));
     hi = std::max(hi, static_cast<double>(x));
   }
+  if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
   if (!(hi > lo)) hi = lo + 1;
   const double margin = (hi - lo) * 0.04;
   lo -= margin;

@@ -74,6 +74,7 @@ void forEachLevel(const ChannelQuantStats& s, double x0, double x1, F&& f) {
 void drawNudgedRange(QPainter& p, const PlotAxes& ax, const ChannelQuantStats& s, bool labels) {
   const QRectF a = ax.area();
   const double lo = ax.px(s.nudged.nudgedMin), hi = ax.px(s.nudged.nudgedMax);
+  if (!std::isfinite(lo) || !std::isfinite(hi)) return;  // min == max != 0: no range to draw
   p.save();
   p.setClipRect(a);
   QColor shade = kClip;
@@ -279,11 +280,18 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
   QPainterPath path;
   const int n = std::max(2, static_cast<int>(a.width() * 2));
   float prev = 0;
+  bool started = false;
   for (int i = 0; i <= n; ++i) {
     const float x = static_cast<float>(d.x0 + (d.x1 - d.x0) * i / n);
     const float q = quantizeValue(x, s.nudged, d.divides);
-    if (i == 0) {
+    if (std::isnan(q)) {
+      // min == max != 0: the op outputs NaN; nothing to draw.
+      started = false;
+      continue;
+    }
+    if (!started) {
       path.moveTo(ax.px(x), ax.py(q));
+      started = true;
     } else {
       if (q != prev) path.lineTo(ax.px(x), ax.py(prev));
       path.lineTo(ax.px(x), ax.py(q));
@@ -301,6 +309,7 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
   for (float x : d.samples) {
     if (!std::isfinite(x)) continue;
     const float q = quantizeValue(x, s.nudged, d.divides);
+    if (std::isnan(q)) continue;
     p.drawEllipse(QPointF(ax.px(x), ax.py(q)), 2.2, 2.2);
   }
   p.restore();
