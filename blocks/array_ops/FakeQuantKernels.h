@@ -29,7 +29,7 @@ std::vector<SimdLevel> supportedSimdLevels();
 // Process-wide knobs so that tests can run every path on small tensors. Not for normal use.
 struct KernelOverride {
   std::optional<SimdLevel> level;  // force this path (must be supported)
-  // Split tensors across threads from this many elements on (default 1 << 16), in chunks of at
+  // Split tensors across threads from this many elements on (default 1 << 18), in chunks of at
   // least `grainElements` (default 1 << 14).
   std::optional<int64_t> minParallelElements;
   std::optional<int64_t> grainElements;

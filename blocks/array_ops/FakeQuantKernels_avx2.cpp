@@ -34,7 +34,8 @@ inline __m256 forward8(__m256 x, __m256 lo, __m256 hi, __m256 mul, __m256 scale,
 
 }  // namespace
 
-void forwardSpanAvx2(const float* x, float* out, int64_t n, const ForwardLanes& k, int64_t phase) {
+static inline void forwardSegmentAvx2(const float* x, float* out, int64_t n, const ForwardLanes& k,
+                                      int64_t phase) {
   const float* lo = k.nudgedMin + phase;
   const float* hi = k.nudgedMax + phase;
   const float* mul = k.invScale + phase;
@@ -60,7 +61,6 @@ void forwardSpanAvx2(const float* x, float* out, int64_t n, const ForwardLanes& 
   } else {
     stream ? loop(std::false_type{}, std::true_type{}) : loop(std::false_type{}, std::false_type{});
   }
-  if (stream) _mm_sfence();
   if (i < n) {
     const __m256i m = tailMask(n - i);
     const __m256 r = forward8(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(lo + i, m),
@@ -105,8 +105,9 @@ inline void gradient8(__m256i m, const float* g, const float* x, float* dx, cons
 
 }  // namespace
 
-void gradientSpanAvx2(const float* g, const float* x, float* dx, int64_t n, const GradientLanes& k,
-                      int64_t phase, float* accMin, float* accMax) {
+static inline void gradientSegmentAvx2(const float* g, const float* x, float* dx, int64_t n,
+                                       const GradientLanes& k, int64_t phase, float* accMin,
+                                       float* accMax) {
   const float* lo = k.nudgedMin + phase;
   const float* hi = k.nudgedMax + phase;
   const float* pass = reinterpret_cast<const float*>(k.passAll + phase);
@@ -118,7 +119,6 @@ void gradientSpanAvx2(const float* g, const float* x, float* dx, int64_t n, cons
     for (; i + 8 <= n; i += 8)
       gradient8<false, true>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
                              accMax + i);
-    _mm_sfence();
   } else {
     for (; i + 8 <= n; i += 8)
       gradient8<false, false>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
@@ -127,6 +127,32 @@ void gradientSpanAvx2(const float* g, const float* x, float* dx, int64_t n, cons
   if (i < n)
     gradient8<true, false>(tailMask(n - i), g + i, x + i, dx + i, lo + i, hi + i, pass + i,
                            accMin + i, accMax + i);
+}
+
+// The whole span: segments of the pattern, one after the other.
+void forwardSpanAvx2(const float* x, float* out, int64_t n, const ForwardLanes& k, int64_t phase,
+                     int64_t period) {
+  while (n > 0) {
+    const int64_t m = period - phase < n ? period - phase : n;
+    forwardSegmentAvx2(x, out, m, k, phase);
+    x += m;
+    out += m;
+    n -= m;
+    phase = 0;
+  }
+}
+
+void gradientSpanAvx2(const float* g, const float* x, float* dx, int64_t n, const GradientLanes& k,
+                      int64_t phase, int64_t period, float* accMin, float* accMax) {
+  while (n > 0) {
+    const int64_t m = period - phase < n ? period - phase : n;
+    gradientSegmentAvx2(g, x, dx, m, k, phase, accMin, accMax);
+    g += m;
+    x += m;
+    dx += m;
+    n -= m;
+    phase = 0;
+  }
 }
 
 }  // namespace qs::fq::detail

@@ -27,11 +27,13 @@ struct Acc {
   int64_t below = 0, above = 0;
   double signal = 0, noise = 0;
 
+  template <Quantize op>
   void add(float x) {
     below += x < n.nudgedMin;
     above += x > n.nudgedMax;
     const double xd = x;
-    const double err = static_cast<double>(quantizeMul(x, n)) - xd;
+    const float y = op == Quantize::Mul ? quantizeMul(x, n) : quantizeDiv(x, n);
+    const double err = static_cast<double>(y) - xd;
     signal += xd * xd;
     noise += err * err;
   }
@@ -58,18 +60,31 @@ QuantChannelStats finish(const Acc& a, float min, float max, int64_t count) {
   return s;
 }
 
+template <Quantize op>
+void accumulateRows(const float* inputs, int64_t outer, int64_t channels, std::vector<Acc>& acc) {
+  // Row by row, so that memory is read in order.
+  for (int64_t r = 0; r < outer; ++r) {
+    const float* row = inputs + r * channels;
+    for (int64_t c = 0; c < channels; ++c) acc[c].template add<op>(row[c]);
+  }
+}
+
+template <Quantize op>
+void accumulateChannel(const float* inputs, int64_t outer, int64_t channels, int64_t c, Acc& a) {
+  for (int64_t r = 0; r < outer; ++r) a.template add<op>(inputs[r * channels + c]);
+}
+
 }  // namespace
 
 std::vector<QuantChannelStats> computeChannelReport(const float* inputs, int64_t outer,
                                                     int64_t channels, const float* min,
-                                                    const float* max, QuantRange q) {
+                                                    const float* max, QuantRange q, Quantize op) {
   std::vector<Acc> acc(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) acc[c].n = nudge(min[c], max[c], q);
-  // Row by row, so that memory is read in order.
-  for (int64_t r = 0; r < outer; ++r) {
-    const float* row = inputs + r * channels;
-    for (int64_t c = 0; c < channels; ++c) acc[c].add(row[c]);
-  }
+  if (op == Quantize::Mul)
+    accumulateRows<Quantize::Mul>(inputs, outer, channels, acc);
+  else
+    accumulateRows<Quantize::Div>(inputs, outer, channels, acc);
   std::vector<QuantChannelStats> out;
   out.reserve(acc.size());
   for (int64_t c = 0; c < channels; ++c) out.push_back(finish(acc[c], min[c], max[c], outer));
@@ -77,10 +92,13 @@ std::vector<QuantChannelStats> computeChannelReport(const float* inputs, int64_t
 }
 
 QuantChannelStats computeOneChannel(const float* inputs, int64_t outer, int64_t channels, int64_t c,
-                                    float min, float max, QuantRange q) {
+                                    float min, float max, QuantRange q, Quantize op) {
   Acc a;
   a.n = nudge(min, max, q);
-  for (int64_t r = 0; r < outer; ++r) a.add(inputs[r * channels + c]);
+  if (op == Quantize::Mul)
+    accumulateChannel<Quantize::Mul>(inputs, outer, channels, c, a);
+  else
+    accumulateChannel<Quantize::Div>(inputs, outer, channels, c, a);
   return finish(a, min, max, outer);
 }
 

@@ -36,18 +36,26 @@ struct QuantChannelStats {
 // An infinite input makes both powers infinite, which also gives NaN.
 double sqnrDb(double signalPower, double noisePower);
 
+// Which forward arithmetic the statistics describe: PerChannel multiplies by the inverse scale
+// (quantizeMul), Vars and Args divide by the scale (quantizeDiv); the two differ in the last bit
+// in rare cases.
+enum class Quantize { Mul, Div };
+
 // Statistics of every channel of a row-major [outer, channels] view of `inputs`, with the
-// per-channel ranges min[c], max[c] (the PerChannel op's arithmetic, num_bits/narrow_range in q).
+// per-channel ranges min[c], max[c] (num_bits/narrow_range in q). The default is the PerChannel
+// op's arithmetic; Quantize::Div describes FakeQuantWithMinMaxVars/Args (channels = 1).
 std::vector<QuantChannelStats> computeChannelReport(const float* inputs, int64_t outer,
                                                     int64_t channels, const float* min,
-                                                    const float* max, QuantRange q);
+                                                    const float* max, QuantRange q,
+                                                    Quantize op = Quantize::Mul);
 
 // The same for one channel only (e.g. the inspector's bit-width sweep): channel c of the view.
 QuantChannelStats computeOneChannel(const float* inputs, int64_t outer, int64_t channels, int64_t c,
-                                    float min, float max, QuantRange q);
+                                    float min, float max, QuantRange q,
+                                    Quantize op = Quantize::Mul);
 
-// Convenience over tensors: inputs [..., d], min [d], max [d] (shapes must already be valid, see
-// checkPerChannelShapes()).
+// Over tensors, with the PerChannel op's arithmetic: inputs [..., d], min [d], max [d]. Throws
+// qs::Error with the op's message when the shapes do not fit (checkPerChannelShapes()).
 std::vector<QuantChannelStats> computeChannelReport(const Tensor& inputs, const Tensor& min,
                                                     const Tensor& max, QuantRange q);
 

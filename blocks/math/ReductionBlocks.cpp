@@ -18,7 +18,7 @@ template <typename T>
 using RowMajorMap =
     Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 
-// NaN wins, as in TensorFlow 2.x's float min/max reductions.
+// NaN wins, as in TensorFlow's Min/Max since 2.4 (NumPy's max does the same).
 struct NanMin {
   double operator()(double a, double b) const { return (std::isnan(a) || a < b) ? a : b; }
 };

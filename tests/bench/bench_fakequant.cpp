@@ -3,6 +3,8 @@
 // name (".../threads:<n>"), not with ->Threads(), which would run n copies of the benchmark.
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 
@@ -84,7 +86,23 @@ void BM_FakeQuantPerChannelGradient(benchmark::State& state, qs::Shape shape, in
   state.SetLabel(qs::fq::simdLevelName(qs::fq::activeSimdLevel()));
 }
 
+// QS_BENCH_SIMD=portable|avx2|avx512 measures one kernel path instead of the best one.
+void forceSimdFromEnvironment() {
+  const char* want = std::getenv("QS_BENCH_SIMD");
+  if (!want) return;
+  for (qs::fq::SimdLevel level : qs::fq::supportedSimdLevels())
+    if (std::string(want) == qs::fq::simdLevelName(level)) {
+      qs::fq::KernelOverride o;
+      o.level = level;
+      qs::fq::setKernelOverride(o);
+      return;
+    }
+  std::fprintf(stderr, "QS_BENCH_SIMD=%s: not a supported path here\n", want);
+  std::exit(1);
+}
+
 const bool registered = [] {
+  forceSimdFromEnvironment();
   for (const char* op : {"BM_FakeQuantPerChannel", "BM_FakeQuantPerChannelGradient"}) {
     const bool grad = std::string(op) == "BM_FakeQuantPerChannelGradient";
     for (const BenchShape& s : kShapes) {

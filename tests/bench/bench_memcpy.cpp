@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#include "tests/bench/BenchShapes.h"
 #include "runtime/Tensor.h"
+#include "tests/bench/BenchShapes.h"
 
 // The ceiling for a streaming op: copying the input tensor's bytes (CONTRACTS.md §5).
 static void BM_Memcpy(benchmark::State& state, qs::Shape shape) {

@@ -190,7 +190,15 @@ Case makeCase(uint64_t seed) {
     c.shape.push_back(d);
     total *= d;
   }
-  if (rank > 0 && r.chance(0.03)) c.shape[r.uniformInt(0, rank - 1)] = 0;
+  if (perChannel && r.chance(0.1)) {
+    // Channel counts that select each kernel layout: patterns of 1..4 vectors held in registers
+    // (3, 16, 48, 64), expanded ones (5, 128), long ones that the AVX-512 gradient takes four rows
+    // at a time (600 -> 1200 lanes, 1024), and one longer than any pattern (5003).
+    const int64_t ds[] = {3, 5, 16, 48, 64, 128, 600, 1024, 5003};
+    c.shape = {r.uniformInt(1, 12), ds[r.uniformInt(0, 8)]};
+  }
+  if (rank > 0 && r.chance(0.03))
+    c.shape[r.uniformInt(0, static_cast<int>(c.shape.size()) - 1)] = 0;
   int64_t count = 1;
   for (int64_t d : c.shape) count *= d;
   c.channels = perChannel ? c.shape.back() : 1;

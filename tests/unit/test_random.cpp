@@ -157,3 +157,24 @@ TEST_CASE("LinSpace follows TensorFlow's kernel", "[random][linspace]") {
   CHECK(runBlock("LinSpace", Json{{"start", 0}, {"num", 3}}).error ==
         "attribute 'stop' is required");
 }
+
+TEST_CASE("Random tensors do not depend on the thread count", "[random]") {
+  for (const char* type : {"RandomUniform", "RandomNormal", "TruncatedNormal"}) {
+    Page page;
+    Block b;
+    b.id = BlockId("r");
+    b.type = type;
+    b.attrs = Json{{"shape", {300, 401}}, {"seed", -3}};  // odd size: a half-used last draw
+    page.addBlock(b);
+    Tensor results[2];
+    for (int threads : {1, 2}) {
+      Evaluator ev(builtinRegistry());
+      EvalOptions options;
+      options.threads = threads;
+      REQUIRE(ev.evaluate(page, options).failed.empty());
+      results[threads - 1] = *ev.result("r.result_output");
+    }
+    INFO(type);
+    CHECK(bitwiseEqual(results[0], results[1]));
+  }
+}

@@ -195,3 +195,29 @@ TEST_CASE("QuantizationReport validates like the PerChannel op", "[report][error
     CHECK(op.error == rep.error);
   }
 }
+
+TEST_CASE("computeChannelReport with Quantize::Div describes the Vars op", "[report]") {
+  // Values spread over [-3, 3] with a range [-2.2, 1.7] at 4 bits: clipping on both sides.
+  std::vector<float> xs;
+  for (int i = 0; i <= 600; ++i) xs.push_back(-3.0f + 0.01f * static_cast<float>(i));
+  const auto n = static_cast<int64_t>(xs.size());
+  auto op = runBlock(
+      "FakeQuantWithMinMaxVars", bits(4),
+      {{"inputs", vec(xs)}, {"min", Tensor::scalar(-2.2f)}, {"max", Tensor::scalar(1.7f)}});
+  REQUIRE(op.ok);
+  double noise = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double e = static_cast<double>(op.out("output").data()[i]) - xs[i];
+    noise += e * e;
+  }
+  const float lo = -2.2f, hi = 1.7f;
+  const auto stats = fq::computeChannelReport(xs.data(), n, 1, &lo, &hi, fq::quantRange(4, false),
+                                              fq::Quantize::Div);
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].mse == noise / static_cast<double>(n));
+  const auto one = fq::computeOneChannel(xs.data(), n, 1, 0, lo, hi, fq::quantRange(4, false),
+                                         fq::Quantize::Div);
+  CHECK(one.mse == stats[0].mse);
+  CHECK(one.below > 0);
+  CHECK(one.above > 0);
+}

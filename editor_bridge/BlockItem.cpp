@@ -1,0 +1,239 @@
+#include "editor_bridge/BlockItem.h"
+
+#include <QFont>
+#include <QPainter>
+#include <QStyleOptionGraphicsItem>
+#include <algorithm>
+#include <unordered_map>
+
+#include "editor_bridge/EditorStyle.h"
+#include "editor_bridge/PageScene.h"
+#include "editor_bridge/WireItem.h"
+
+namespace qs::editor {
+
+namespace {
+constexpr qreal kPortTop = 50;
+constexpr qreal kPortStep = 20;
+// Below this zoom a block is a plain box; below kTextLod its text is left out.
+constexpr qreal kPlainLod = 0.3;
+constexpr qreal kTextLod = 0.55;
+
+const QFont& titleFont() {
+  static const QFont f = [] {
+    QFont font;
+    font.setPointSizeF(7.5);
+    font.setBold(true);
+    return font;
+  }();
+  return f;
+}
+const QFont& labelFont() {
+  static const QFont f = [] {
+    QFont font;
+    font.setPointSizeF(6.5);
+    return font;
+  }();
+  return f;
+}
+
+// Static texts shared by every block of a type (titles) and every port of a name (labels): laid
+// out once, so that loading thousands of blocks and painting them does no text layout per block.
+QString wrappableTitle(const std::string& type);
+const QStaticText& sharedText(const std::string& text, bool title) {
+  static std::unordered_map<std::string, QStaticText> titles, labels;
+  auto& cache = title ? titles : labels;
+  auto it = cache.find(text);
+  if (it != cache.end()) return it->second;
+  QStaticText t(title ? wrappableTitle(text) : QString::fromStdString(text));
+  t.setTextFormat(Qt::PlainText);
+  if (title) {
+    t.setTextWidth(BlockItem::kWidth - 24);
+    QTextOption opt;
+    opt.setWrapMode(QTextOption::WrapAtWordBoundaryOrAnywhere);
+    t.setTextOption(opt);
+  }
+  t.prepare(QTransform(), title ? titleFont() : labelFont());
+  return cache.emplace(text, t).first->second;
+}
+
+// Lets a long CamelCase op name wrap between its words.
+QString wrappableTitle(const std::string& type) {
+  QString out;
+  for (size_t i = 0; i < type.size(); ++i) {
+    if (i > 0 && std::isupper(static_cast<unsigned char>(type[i])) &&
+        std::islower(static_cast<unsigned char>(type[i - 1])))
+      out += QChar(0x200B);
+    out += QChar(type[i]);
+  }
+  return out;
+}
+}  // namespace
+
+BlockItem::BlockItem(const BlockId& id, const std::string& type, const BlockDescriptor* desc)
+    : id_(id), type_(type), desc_(desc) {
+  setFlags(ItemIsSelectable | ItemIsMovable | ItemSendsGeometryChanges);
+  setZValue(1);
+  title_ = sharedText(desc_ ? type_ : type_ + " (unknown type)", true);
+  idText_.setText(QString::fromStdString(id_.str()));
+  idText_.setTextFormat(Qt::PlainText);
+  // Ports start below the title, which wraps to two or three lines for long op names.
+  portTop_ = std::max(kPortTop, 5 + title_.size().height() + 14 + 16);
+  int left = 0, right = 0, bottom = 0;
+  if (desc_) {
+    for (const PortDescriptor& p : desc_->ports)
+      (p.direction == PortDirection::Input ? left : right)++;
+    bottom = right;
+  }
+  height_ = std::max(kMinHeight, portTop_ + std::max(left, right) * kPortStep + 30);
+  if (desc_) {
+    int li = 0, ri = 0;
+    for (const PortDescriptor& p : desc_->ports) {
+      if (p.direction == PortDirection::Input)
+        ports_.push_back({&p, QPointF(0, portTop_ + li++ * kPortStep), false});
+      else
+        ports_.push_back({&p, QPointF(kWidth, portTop_ + ri++ * kPortStep), false});
+    }
+    int bi = 0;
+    for (const PortDescriptor& p : desc_->ports)
+      if (p.direction == PortDirection::Output)
+        ports_.push_back({&p, QPointF(kWidth * (bi++ + 1) / (bottom + 1), height_), true});
+  }
+}
+
+PageScene* BlockItem::pageScene() const {
+  return static_cast<PageScene*>(scene());
+}
+
+QRectF BlockItem::boundingRect() const {
+  // Pins stick out by their radius; the badge sits on the top-right corner.
+  return QRectF(-kPortRadius - 2, -9, kWidth + 2 * kPortRadius + 4, height_ + kPortRadius + 11);
+}
+
+int BlockItem::portAt(QPointF itemPos) const {
+  const qreal r2 = (kPortRadius + 5) * (kPortRadius + 5);
+  for (size_t i = 0; i < ports_.size(); ++i) {
+    const QPointF d = ports_[i].pos - itemPos;
+    if (d.x() * d.x() + d.y() * d.y() <= r2) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+QPointF BlockItem::portScenePos(const std::string& port, bool result) const {
+  for (const Port& p : ports_)
+    if (p.result == result && p.desc->name == port) return mapToScene(p.pos);
+  // An unknown block type or port: attach at the middle of the edge so the wire stays visible.
+  return mapToScene(QPointF(result ? kWidth / 2 : 0, height_ / 2));
+}
+
+void BlockItem::setStatus(BlockStatus status, const std::string& error) {
+  if (status == status_ && error == error_) return;
+  status_ = status;
+  error_ = error;
+  update();
+}
+
+void BlockItem::setSummary(const QString& text) {
+  if (text == summary_) return;
+  summary_ = text;
+  update();
+}
+
+QString BlockItem::toolTipText() const {
+  QString tip = QString::fromStdString(id_.str() + " (" + type_ + ")");
+  if (desc_ && !desc_->summary.empty()) tip += "\n" + QString::fromStdString(desc_->summary);
+  if (status_ == BlockStatus::Error)
+    tip += "\n\nError: " + QString::fromStdString(error_);
+  else
+    tip += "\nStatus: " + QString::fromStdString(statusName(status_));
+  return tip;
+}
+
+QVariant BlockItem::itemChange(GraphicsItemChange change, const QVariant& value) {
+  if (change == ItemPositionHasChanged)
+    for (WireItem* w : wires_) w->updateEnds();
+  return QGraphicsItem::itemChange(change, value);
+}
+
+void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget*) {
+  const qreal lod = option->levelOfDetailFromTransform(p->worldTransform());
+  const QRectF body(0, 0, kWidth, height_);
+  const bool selected = isSelected();
+  if (lod < kPlainLod) {
+    // Far out: one filled box; the fill says the status so that errors are found at a glance.
+    p->setRenderHint(QPainter::Antialiasing, false);
+    p->setPen(QPen(selected ? style::kBlockOutlineSelected : style::kBlockOutline, 0));
+    p->setBrush(status_ == BlockStatus::Ok ? style::kBlockFill : style::statusColor(status_));
+    p->drawRect(body);
+    return;
+  }
+  p->setRenderHint(QPainter::Antialiasing, true);
+  p->setPen(
+      QPen(selected ? style::kBlockOutlineSelected : style::kBlockOutline, selected ? 3.0 : 1.5));
+  p->setBrush(style::kBlockFill);
+  p->drawRoundedRect(body, 4, 4);
+
+  const PageScene* scene = pageScene();
+  const bool dragging = scene && scene->wireDragActive();
+  for (const Port& port : ports_) {
+    const QColor c = style::portColor(port.desc->kind, port.desc->direction, port.result);
+    qreal r = kPortRadius;
+    QPen pen(port.desc->kind == PortKind::Scope ? QColor(120, 120, 120) : c.darker(160), 1);
+    if (dragging && !port.result && port.desc->direction == PortDirection::Input &&
+        port.desc->kind != PortKind::Scope) {
+      if (scene->acceptsDrop(this, port)) {
+        pen = QPen(style::kHighlight, 3);
+        r += 2;
+      }
+    }
+    p->setPen(pen);
+    p->setBrush(c);
+    if (port.result)
+      p->drawRect(QRectF(port.pos.x() - r + 1, port.pos.y() - r + 1, 2 * r - 2, 2 * r - 2));
+    else
+      p->drawEllipse(port.pos, r, r);
+  }
+
+  // Status badge on the top-right corner.
+  const QPointF badge(kWidth - 2, 2);
+  p->setPen(QPen(QColor(20, 20, 20), 1.5));
+  p->setBrush(style::statusColor(status_));
+  p->drawEllipse(badge, 8, 8);
+
+  if (lod < kTextLod) return;
+  p->setPen(style::kTitle);
+  p->setFont(titleFont());
+  p->drawStaticText(QPointF(8, 5), title_);
+  p->setPen(style::kLabel);
+  p->setFont(labelFont());
+  p->drawStaticText(QPointF(8, 5 + title_.size().height() + 1), idText_);
+  if (status_ == BlockStatus::Error) {
+    p->setPen(Qt::white);
+    p->setFont(titleFont());
+    p->drawText(QRectF(badge.x() - 8, badge.y() - 8, 16, 16), Qt::AlignCenter, "!");
+  }
+  p->setPen(style::kLabel);
+  p->setFont(labelFont());
+  if (status_ == BlockStatus::Error) {
+    // The message itself, so that a page with errors can be read without hovering.
+    p->setPen(style::statusColor(BlockStatus::Error).lighter(130));
+    p->drawText(QRectF(6, height_ - 26, kWidth - 12, 14), Qt::AlignLeft | Qt::AlignVCenter,
+                p->fontMetrics().elidedText(QString::fromStdString(error_), Qt::ElideRight,
+                                            int(kWidth - 12)));
+    p->setPen(style::kLabel);
+  } else if (!summary_.isEmpty())
+    p->drawText(QRectF(6, height_ - 26, kWidth - 12, 14), Qt::AlignLeft | Qt::AlignVCenter,
+                p->fontMetrics().elidedText(summary_, Qt::ElideRight, int(kWidth - 12)));
+  for (const Port& port : ports_) {
+    if (port.result) continue;
+    const QStaticText& name = sharedText(port.desc->name, false);
+    const qreal h = name.size().height();
+    if (port.desc->direction == PortDirection::Input)
+      p->drawStaticText(QPointF(port.pos.x() + 9, port.pos.y() - h / 2), name);
+    else
+      p->drawStaticText(QPointF(port.pos.x() - 9 - name.size().width(), port.pos.y() - h / 2),
+                        name);
+  }
+}
+
+}  // namespace qs::editor

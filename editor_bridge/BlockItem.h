@@ -1,0 +1,80 @@
+#pragma once
+
+#include <QGraphicsItem>
+#include <QStaticText>
+#include <vector>
+
+#include "runtime/BlockDescriptor.h"
+#include "runtime/Evaluator.h"
+#include "runtime/StrongId.h"
+
+namespace qs::editor {
+
+class WireItem;
+class PageScene;
+
+// One block drawn the enuSpace way: a dark box with an amber outline and the op name as title;
+// inputs on the left (scope as a black dot, tensors yellow, attrs grey), outputs on the right
+// (green), result pins on the bottom (grey), and a status badge. Zoomed out it becomes a plain
+// box whose fill shows the status, so that errors stay visible on a fitted page of thousands.
+class BlockItem : public QGraphicsItem {
+ public:
+  enum { Type = UserType + 1 };
+  static constexpr qreal kWidth = 120;
+  static constexpr qreal kMinHeight = 130;
+  static constexpr qreal kPortRadius = 5;
+
+  struct Port {
+    const PortDescriptor* desc;
+    QPointF pos;  // in item coordinates
+    bool result;  // a result pin on the bottom edge (for output P: result_P)
+  };
+
+  BlockItem(const BlockId& id, const std::string& type, const BlockDescriptor* desc);
+  int type() const override { return Type; }
+
+  const BlockId& blockId() const { return id_; }
+  const std::string& blockType() const { return type_; }
+  const BlockDescriptor* descriptor() const { return desc_; }
+  const std::vector<Port>& ports() const { return ports_; }
+  // Index into ports() of the pin under `itemPos`, or -1.
+  int portAt(QPointF itemPos) const;
+  // Where a wire attaches to the port named `port` (scene coordinates).
+  QPointF portScenePos(const std::string& port, bool result = false) const;
+
+  void setStatus(BlockStatus status, const std::string& error);
+  BlockStatus status() const { return status_; }
+  const std::string& error() const { return error_; }
+  // What hovering the block shows: id, type, summary, and the status or the error message.
+  QString toolTipText() const;
+
+  // One line near the bottom: a Const's values, or the output shape once known.
+  void setSummary(const QString& text);
+  const QString& summary() const { return summary_; }
+
+  std::vector<WireItem*>& wires() { return wires_; }
+
+  QRectF boundingRect() const override;
+  void paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget* widget) override;
+
+ protected:
+  QVariant itemChange(GraphicsItemChange change, const QVariant& value) override;
+
+ private:
+  PageScene* pageScene() const;
+
+  BlockId id_;
+  std::string type_;
+  const BlockDescriptor* desc_;
+  std::vector<Port> ports_;
+  qreal height_ = kMinHeight;
+  qreal portTop_ = 0;
+  BlockStatus status_ = BlockStatus::Stale;
+  std::string error_;
+  std::vector<WireItem*> wires_;
+  QStaticText title_;
+  QStaticText idText_;
+  QString summary_;
+};
+
+}  // namespace qs::editor

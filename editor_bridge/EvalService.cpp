@@ -1,0 +1,121 @@
+#include "editor_bridge/EvalService.h"
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QPointer>
+
+namespace qs::editor {
+
+namespace {
+BlockResult resultOf(const BlockState& s) {
+  return {s.status, s.error, s.outputs, s.outputShapes, s.milliseconds};
+}
+
+std::shared_ptr<ResultMap> collect(const Evaluator& ev, const Page& page) {
+  auto map = std::make_shared<ResultMap>();
+  map->reserve(page.blockCount());
+  for (const Block& b : page.blocks())
+    if (const BlockState* s = ev.state(b.id)) map->emplace(b.id, resultOf(*s));
+  return map;
+}
+}  // namespace
+
+EvalService::EvalService(const BlockRegistry& registry, QObject* parent)
+    : QObject(parent), evaluator_(std::make_unique<Evaluator>(registry)) {
+  thread_.setObjectName("qs-eval");
+  worker_ = new QObject;
+  worker_->moveToThread(&thread_);
+  connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
+  thread_.start();
+}
+
+EvalService::~EvalService() {
+  if (currentCancel_) currentCancel_->store(true);
+  latestRun_ += 1;
+  latestCheck_ += 1;
+  thread_.quit();
+  thread_.wait();
+}
+
+void EvalService::setRunning(bool running) {
+  if (running_ == running) return;
+  running_ = running;
+  emit runningChanged(running);
+}
+
+void EvalService::check(const Page& page, const std::filesystem::path& dir) {
+  auto snapshot = std::make_shared<Page>(page);
+  const uint64_t gen = ++latestCheck_;
+  QPointer<EvalService> self(this);
+  ++pending_;
+  QMetaObject::invokeMethod(worker_, [this, self, snapshot, dir, gen] {
+    std::shared_ptr<const ResultMap> results;
+    if (gen == latestCheck_.load()) {
+      evaluator_->check(*snapshot, dir);
+      results = collect(*evaluator_, *snapshot);
+    }
+    QMetaObject::invokeMethod(self.data(), [self, results] {
+      if (!self) return;
+      --self->pending_;
+      if (results) emit self->checked(results);
+    });
+  });
+}
+
+void EvalService::run(const Page& page, const std::filesystem::path& dir) {
+  auto snapshot = std::make_shared<Page>(page);
+  const uint64_t gen = ++latestRun_;
+  if (currentCancel_) currentCancel_->store(true);  // the running evaluation is out of date
+  auto cancelFlag = std::make_shared<std::atomic<bool>>(false);
+  currentCancel_ = cancelFlag;
+  QPointer<EvalService> self(this);
+  ++pending_;
+  setRunning(true);
+  QMetaObject::invokeMethod(worker_, [this, self, snapshot, dir, gen, cancelFlag] {
+    std::shared_ptr<const ResultMap> results;
+    bool cancelled = cancelFlag->load();
+    if (gen == latestRun_.load() && !cancelled) {
+      EvalOptions options;
+      options.cancel = cancelFlag.get();
+      options.pageDir = dir;
+      options.onBlockStarted = [self](const BlockId& id, const BlockState&) {
+        QMetaObject::invokeMethod(self.data(), [self, id] {
+          if (self) emit self->blockStarted(id);
+        });
+      };
+      options.onBlockFinished = [self](const BlockId& id, const BlockState& s) {
+        BlockResult r = resultOf(s);
+        QMetaObject::invokeMethod(self.data(), [self, id, r] {
+          if (self) emit self->blockFinished(id, r);
+        });
+      };
+      EvalReport report = evaluator_->evaluate(*snapshot, options);
+      cancelled = report.cancelled;
+      results = collect(*evaluator_, *snapshot);
+    }
+    QMetaObject::invokeMethod(self.data(), [self, results, cancelled, gen] {
+      if (!self) return;
+      --self->pending_;
+      if (gen == self->latestRun_.load()) self->setRunning(false);
+      if (results) emit self->finished(results, cancelled);
+    });
+  });
+}
+
+void EvalService::cancel() {
+  if (currentCancel_) currentCancel_->store(true);
+}
+
+bool EvalService::waitIdle(int timeoutMs) {
+  QElapsedTimer t;
+  t.start();
+  while (pending_ > 0) {
+    if (t.elapsed() > timeoutMs) return false;
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+    QThread::msleep(1);
+  }
+  QCoreApplication::processEvents();
+  return true;
+}
+
+}  // namespace qs::editor

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <QObject>
+#include <QThread>
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <unordered_map>
+
+#include "runtime/Evaluator.h"
+
+namespace qs::editor {
+
+// What the UI keeps of one block after a check or a run. Tensors share storage with the
+// evaluator's cache, so copying a result is cheap.
+struct BlockResult {
+  BlockStatus status = BlockStatus::Stale;
+  std::string error;
+  std::map<std::string, Tensor> outputs;
+  std::map<std::string, Shape> outputShapes;
+  double milliseconds = 0;
+};
+using ResultMap = std::unordered_map<BlockId, BlockResult>;
+
+// Evaluates snapshots of the page on a worker thread that owns the one Evaluator, so the window
+// never waits for a kernel. Requests are queued to the worker; a request superseded by a newer
+// one is skipped, and a run in progress is cancelled when a newer one is asked for. Everything
+// the worker reports arrives through queued calls on the UI thread.
+class EvalService : public QObject {
+  Q_OBJECT
+ public:
+  explicit EvalService(const BlockRegistry& registry, QObject* parent = nullptr);
+  ~EvalService() override;
+
+  // Shape-only validation, for error badges before anything runs.
+  void check(const Page& page, const std::filesystem::path& dir);
+  // Evaluates the page (only what is stale runs).
+  void run(const Page& page, const std::filesystem::path& dir);
+  void cancel();
+  bool running() const { return running_; }
+  // Waits (processing events) until the worker is idle; for tests and --screenshot.
+  bool waitIdle(int timeoutMs);
+
+ signals:
+  void checked(std::shared_ptr<const qs::editor::ResultMap> results);
+  void blockStarted(const qs::BlockId& id);
+  void blockFinished(const qs::BlockId& id, const qs::editor::BlockResult& result);
+  void finished(std::shared_ptr<const qs::editor::ResultMap> results, bool cancelled);
+  void runningChanged(bool running);
+
+ private:
+  void setRunning(bool running);
+
+  QThread thread_;
+  QObject* worker_ = nullptr;             // lives on thread_
+  std::unique_ptr<Evaluator> evaluator_;  // used only on thread_
+  std::atomic<uint64_t> latestCheck_{0};
+  std::atomic<uint64_t> latestRun_{0};
+  std::shared_ptr<std::atomic<bool>> currentCancel_;
+  int pending_ = 0;  // requests posted and not yet answered
+  bool running_ = false;
+};
+
+}  // namespace qs::editor

@@ -1,0 +1,117 @@
+#pragma once
+
+#include <QMainWindow>
+#include <QTimer>
+#include <functional>
+#include <optional>
+
+#include "editor_bridge/EvalService.h"
+#include "editor_bridge/RecoveryStore.h"
+#include "runtime/BlockRegistry.h"
+#include "runtime/Evaluator.h"
+
+class QAction;
+class QLabel;
+class QMenu;
+class QDockWidget;
+
+namespace qs::editor {
+
+class PageModel;
+class PageScene;
+class PageView;
+class PaletteWidget;
+class AttributeEditor;
+class TensorViewer;
+
+// The editor window: canvas in the centre, palette, attribute editor and result viewer docked,
+// menus and toolbar, files, automatic evaluation off the UI thread, autosave and recovery.
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(const BlockRegistry& registry, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  // ---- Files ----
+  void newPage();
+  bool openPage(const QString& path, QString* error = nullptr);
+  bool savePageAs(const QString& path, QString* error = nullptr);
+  bool save();
+  const QString& filePath() const { return filePath_; }
+  bool isModified() const;
+
+  // Offers the recovery copies a crashed editor left. QS_RECOVERY=accept or =discard answers
+  // without asking (tests, scripts). Returns true if a copy was restored.
+  bool offerRecovery();
+
+  // ---- Evaluation ----
+  void runNow();
+  void cancelRun();
+  // Waits for pending edits to be evaluated and the worker to be idle (tests, --screenshot).
+  bool waitForEvaluation(int timeoutMs = 30000);
+  const ResultMap& results() const { return results_; }
+
+  // Selects the block of `result` ("B.result_P") and shows that result in the viewer.
+  bool inspect(const QString& result, QString* error = nullptr);
+
+  // Answers "save changes?" prompts without a dialog (tests); nullptr restores the dialog.
+  void setDiscardPrompt(std::function<int()> prompt) { discardPrompt_ = std::move(prompt); }
+
+  // ---- Edit commands on the selection ----
+  void deleteSelection();
+  void copySelection();
+  void cutSelection();
+  void paste();
+  void duplicateSelection();
+
+  PageModel* model() const { return model_; }
+  PageScene* scene() const { return scene_; }
+  PageView* view() const { return view_; }
+  PaletteWidget* palette() const { return palette_; }
+  AttributeEditor* attributeEditor() const { return attrEditor_; }
+  TensorViewer* viewer() const { return viewer_; }
+  EvalService* evaluation() const { return eval_; }
+  RecoveryStore& recovery() { return recovery_; }
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  void createActions();
+  void updateTitle();
+  bool maybeSave();
+  void onContentChanged();
+  void onSelectionChanged();
+  void refreshViewer();
+  void autosave();
+  void addRecentFile(const QString& path);
+  void rebuildRecentMenu();
+  std::string selectionText() const;
+  void pasteText(const std::string& text, QPointF offset);
+
+  const BlockRegistry& registry_;
+  PageModel* model_;
+  PageScene* scene_;
+  PageView* view_;
+  PaletteWidget* palette_;
+  AttributeEditor* attrEditor_;
+  TensorViewer* viewer_;
+  EvalService* eval_;
+  QLabel* evalStatus_;
+  QMenu* recentMenu_ = nullptr;
+  QAction* runAction_ = nullptr;
+  QAction* cancelAction_ = nullptr;
+
+  QString filePath_;
+  bool restoredUnsaved_ = false;
+  QTimer evalTimer_;
+  QTimer autosaveTimer_;
+  RecoveryStore recovery_;
+  ResultMap results_;
+  std::optional<BlockId> viewedBlock_;
+  std::string viewedPort_;
+  std::function<int()> discardPrompt_;
+  int pasteCount_ = 0;
+};
+
+}  // namespace qs::editor

@@ -1,0 +1,336 @@
+#include "editor_bridge/PageScene.h"
+
+#include <QGraphicsPathItem>
+#include <QGraphicsSceneHelpEvent>
+#include <QGraphicsSceneMouseEvent>
+#include <QGraphicsView>
+#include <QPainter>
+#include <QStyleOptionGraphicsItem>
+#include <QToolTip>
+#include <cmath>
+
+#include "editor_bridge/EditorStyle.h"
+#include "editor_bridge/WireItem.h"
+
+namespace qs::editor {
+
+PageScene::PageScene(PageModel* model, QObject* parent) : QGraphicsScene(parent), model_(model) {
+  setBackgroundBrush(style::kCanvas);
+  connect(model, &PageModel::pageReset, this, &PageScene::rebuild);
+  connect(model, &PageModel::blockAdded, this, [this](const BlockId& id) {
+    const int i = model_->page().indexOf(id);
+    addBlockItem(model_->page().blocks()[i], i);
+  });
+  connect(model, &PageModel::blockRemoved, this, &PageScene::removeBlockItem);
+  connect(model, &PageModel::linkAdded, this, &PageScene::addWireItem);
+  connect(model, &PageModel::linkRemoved, this, &PageScene::removeWireItem);
+  connect(model, &PageModel::blockMoved, this, [this](const BlockId& id) {
+    BlockItem* item = blockItem(id);
+    const int i = model_->page().indexOf(id);
+    if (!item || i < 0) return;
+    const QPointF pos = blockPosition(model_->page().blocks()[i], i);
+    if (item->pos() != pos) item->setPos(pos);
+  });
+  connect(model, &PageModel::blockAttrsChanged, this, &PageScene::updateSummary);
+  rebuild();
+}
+
+void PageScene::updateSummary(const BlockId& id) {
+  BlockItem* item = blockItem(id);
+  const Block* b = model_->page().find(id);
+  if (!item || !b) return;
+  QString text;
+  auto values = b->attrs.find("values");
+  auto npy = b->attrs.find("npy");
+  if (values != b->attrs.end() && values->is_array()) {
+    QStringList parts;
+    for (size_t i = 0; i < values->size() && i < 8; ++i)
+      parts << QString::fromStdString((*values)[i].is_string() ? (*values)[i].get<std::string>()
+                                                               : (*values)[i].dump());
+    text = "[" + parts.join(", ") + (values->size() > 8 ? ", ...]" : "]");
+  } else if (npy != b->attrs.end() && npy->is_string()) {
+    text = QString::fromStdString(npy->get<std::string>());
+  } else if (auto s = outputShapes_.find(id); s != outputShapes_.end()) {
+    text = QString::fromStdString("out " + shapeToString(s->second));
+  }
+  item->setSummary(text);
+}
+
+void PageScene::rebuild() {
+  clearSelection();
+  dragPath_ = nullptr;
+  dragging_ = false;
+  moveStart_.clear();
+  clear();
+  cached_ = false;
+  blocks_.clear();
+  wires_.clear();
+  outputShapes_.clear();
+  const Page& page = model_->page();
+  blocks_.reserve(page.blockCount());
+  wires_.reserve(page.links().size());
+  for (size_t i = 0; i < page.blockCount(); ++i)
+    addBlockItem(page.blocks()[i], static_cast<int>(i));
+  for (const Link& l : page.links()) addWireItem(l);
+  // Room to pan around the page and to drop new blocks beside it.
+  setSceneRect(blocksBoundingRect().adjusted(-2000, -2000, 2000, 2000));
+}
+
+void PageScene::addBlockItem(const Block& block, int index) {
+  auto* item = new BlockItem(block.id, block.type, model_->registry().find(block.type));
+  item->setPos(blockPosition(block, index));
+  if (cached_) item->setCacheMode(QGraphicsItem::DeviceCoordinateCache);
+  addItem(item);
+  blocks_[block.id] = item;
+  updateSummary(block.id);
+  const QRectF r = item->sceneBoundingRect().adjusted(-1000, -1000, 1000, 1000);
+  if (!sceneRect().contains(r)) setSceneRect(sceneRect().united(r));
+}
+
+void PageScene::addWireItem(const Link& link) {
+  BlockItem* from = blockItem(link.from.block);
+  BlockItem* to = blockItem(link.to.block);
+  if (!from || !to) return;
+  auto* wire = new WireItem(link, from, to);
+  addItem(wire);
+  from->wires().push_back(wire);
+  to->wires().push_back(wire);
+  wires_[link] = wire;
+}
+
+void PageScene::removeWireItem(const Link& link) {
+  auto it = wires_.find(link);
+  if (it == wires_.end()) return;
+  WireItem* wire = it->second;
+  for (BlockItem* b : {wire->fromItem(), wire->toItem()}) {
+    auto& ws = b->wires();
+    ws.erase(std::remove(ws.begin(), ws.end(), wire), ws.end());
+  }
+  wires_.erase(it);
+  delete wire;
+}
+
+void PageScene::removeBlockItem(const BlockId& id) {
+  auto it = blocks_.find(id);
+  if (it == blocks_.end()) return;
+  BlockItem* item = it->second;
+  std::vector<Link> attached;
+  for (WireItem* w : item->wires()) attached.push_back(w->link());
+  for (const Link& l : attached) removeWireItem(l);
+  moveStart_.clear();
+  blocks_.erase(it);
+  delete item;
+}
+
+BlockItem* PageScene::blockItem(const BlockId& id) const {
+  auto it = blocks_.find(id);
+  return it == blocks_.end() ? nullptr : it->second;
+}
+
+WireItem* PageScene::wireItem(const Link& link) const {
+  auto it = wires_.find(link);
+  return it == wires_.end() ? nullptr : it->second;
+}
+
+std::vector<BlockId> PageScene::selectedBlocks() const {
+  std::vector<BlockId> ids;
+  // Page order, so that copy and delete keep the saved order.
+  for (const Block& b : model_->page().blocks())
+    if (BlockItem* item = blockItem(b.id); item && item->isSelected()) ids.push_back(b.id);
+  return ids;
+}
+
+std::vector<Link> PageScene::selectedLinks() const {
+  std::vector<Link> links;
+  for (QGraphicsItem* item : selectedItems())
+    if (item->type() == WireItem::Type) links.push_back(static_cast<WireItem*>(item)->link());
+  return links;
+}
+
+void PageScene::selectBlocks(const std::vector<BlockId>& ids) {
+  clearSelection();
+  for (const BlockId& id : ids)
+    if (BlockItem* item = blockItem(id)) item->setSelected(true);
+}
+
+void PageScene::setZoomForCaching(qreal zoom) {
+  // Above this zoom blocks are drawn in full detail (BlockItem's text level).
+  const bool cache = zoom >= 0.55;
+  if (cache == cached_) return;
+  cached_ = cache;
+  for (const auto& [id, item] : blocks_)
+    item->setCacheMode(cache ? QGraphicsItem::DeviceCoordinateCache : QGraphicsItem::NoCache);
+}
+
+void PageScene::invalidateBlocks() {
+  for (const auto& [id, item] : blocks_) item->update();
+}
+
+QRectF PageScene::blocksBoundingRect() const {
+  QRectF r;
+  for (const auto& [id, item] : blocks_) r |= item->sceneBoundingRect();
+  return r;
+}
+
+void PageScene::applyResults(const ResultMap& results) {
+  for (const auto& [id, r] : results) {
+    setBlockStatus(id, r.status, r.error);
+    auto out = r.outputShapes.find("output");
+    if (out == r.outputShapes.end() && !r.outputShapes.empty()) out = r.outputShapes.begin();
+    if (out != r.outputShapes.end())
+      outputShapes_[id] = out->second;
+    else
+      outputShapes_.erase(id);
+    updateSummary(id);
+  }
+}
+
+void PageScene::setBlockStatus(const BlockId& id, BlockStatus status, const std::string& error) {
+  if (BlockItem* item = blockItem(id)) item->setStatus(status, error);
+}
+
+bool PageScene::acceptsDrop(const BlockItem* item, const BlockItem::Port& port) const {
+  if (!dragging_ || port.result || port.desc->direction != PortDirection::Input) return false;
+  if (port.desc->kind != dragKind_) return false;
+  const int index = model_->page().indexOf(item->blockId());
+  if (index < 0 || (index < static_cast<int>(dragUpstream_.size()) && dragUpstream_[index]))
+    return false;
+  return model_->linkInto({item->blockId(), PortName(port.desc->name)}) == nullptr;
+}
+
+BlockItem* PageScene::blockAt(QPointF scenePos, int* port) const {
+  // Pins stick out of the box, so look a little around the point.
+  const QRectF probe(scenePos - QPointF(8, 8), QSizeF(16, 16));
+  for (QGraphicsItem* item : items(probe, Qt::IntersectsItemBoundingRect)) {
+    if (item->type() != BlockItem::Type) continue;
+    auto* block = static_cast<BlockItem*>(item);
+    const int p = block->portAt(block->mapFromScene(scenePos));
+    if (p >= 0 || block->contains(block->mapFromScene(scenePos))) {
+      if (port) *port = p;
+      return block;
+    }
+  }
+  if (port) *port = -1;
+  return nullptr;
+}
+
+void PageScene::mousePressEvent(QGraphicsSceneMouseEvent* event) {
+  if (event->button() == Qt::LeftButton) {
+    int port = -1;
+    BlockItem* block = blockAt(event->scenePos(), &port);
+    if (block && port >= 0) {
+      const BlockItem::Port& p = block->ports()[port];
+      if (p.result) {
+        clearSelection();
+        block->setSelected(true);
+        emit resultPinClicked(block->blockId(), QString::fromStdString(p.desc->name));
+        event->accept();
+        return;
+      }
+      if (p.desc->direction == PortDirection::Output) {
+        dragging_ = true;
+        dragFrom_ = {block->blockId(), PortName(p.desc->name)};
+        dragKind_ = p.desc->kind;
+        dragUpstream_ = model_->upstreamOf(block->blockId());
+        dragStart_ = block->mapToScene(p.pos);
+        dragPath_ = new QGraphicsPathItem;
+        dragPath_->setPen(QPen(style::kHighlight, 2, Qt::DashLine));
+        dragPath_->setZValue(10);
+        dragPath_->setPath(WireItem::curve(dragStart_, event->scenePos()));
+        addItem(dragPath_);
+        invalidateBlocks();  // highlight the compatible inputs
+        event->accept();
+        return;
+      }
+      // Pressing an input pin starts nothing: wires are drawn from output to input.
+      emit message(tr("Drag from an output pin (right edge) to an input pin to make a wire"));
+      event->accept();
+      return;
+    }
+  }
+  QGraphicsScene::mousePressEvent(event);
+  moveStart_.clear();
+  if (event->button() == Qt::LeftButton)
+    for (QGraphicsItem* item : selectedItems())
+      if (item->type() == BlockItem::Type)
+        moveStart_.push_back({static_cast<BlockItem*>(item), item->pos()});
+}
+
+void PageScene::mouseMoveEvent(QGraphicsSceneMouseEvent* event) {
+  if (dragging_) {
+    dragPath_->setPath(WireItem::curve(dragStart_, event->scenePos()));
+    event->accept();
+    return;
+  }
+  QGraphicsScene::mouseMoveEvent(event);
+}
+
+void PageScene::mouseReleaseEvent(QGraphicsSceneMouseEvent* event) {
+  if (dragging_) {
+    finishWireDrag(event->scenePos(), event->screenPos());
+    event->accept();
+    return;
+  }
+  QGraphicsScene::mouseReleaseEvent(event);
+  std::vector<PageModel::Move> moves;
+  for (const auto& [item, from] : moveStart_)
+    if (item->pos() != from) moves.push_back({item->blockId(), from, item->pos()});
+  moveStart_.clear();
+  model_->moveBlocks(std::move(moves));
+}
+
+void PageScene::finishWireDrag(QPointF scenePos, QPointF screenPos) {
+  dragging_ = false;
+  delete dragPath_;
+  dragPath_ = nullptr;
+  dragUpstream_.clear();
+  invalidateBlocks();
+  int port = -1;
+  BlockItem* block = blockAt(scenePos, &port);
+  if (!block || port < 0) return;  // dropped on nothing: no wire, nothing to explain
+  const BlockItem::Port& p = block->ports()[port];
+  QString why;
+  if (p.result)
+    why = tr("a result pin is for viewing results; drop the wire on an input pin (left edge)");
+  else
+    why = model_->connectRefusal(dragFrom_, {block->blockId(), PortName(p.desc->name)});
+  if (why.isEmpty()) {
+    lastRefusal_.clear();
+    model_->connectPorts({dragFrom_, {block->blockId(), PortName(p.desc->name)}});
+    return;
+  }
+  lastRefusal_ = why;
+  emit message(tr("Wire refused: %1").arg(why));
+  QToolTip::showText(screenPos.toPoint(), tr("Wire refused: %1").arg(why));
+}
+
+void PageScene::helpEvent(QGraphicsSceneHelpEvent* event) {
+  // Tooltips are made when asked for instead of stored on thousands of items.
+  for (QGraphicsItem* item : items(event->scenePos())) {
+    if (item->type() != BlockItem::Type) continue;
+    QToolTip::showText(event->screenPos(), static_cast<BlockItem*>(item)->toolTipText(),
+                       event->widget());
+    event->accept();
+    return;
+  }
+  QToolTip::hideText();
+  event->ignore();
+}
+
+void PageScene::drawBackground(QPainter* painter, const QRectF& rect) {
+  painter->fillRect(rect, style::kCanvas);
+  // A dot grid only where it can be seen; at low zoom it would be noise and cost.
+  const qreal lod = QStyleOptionGraphicsItem::levelOfDetailFromTransform(painter->worldTransform());
+  if (lod < 0.5) return;
+  painter->setRenderHint(QPainter::Antialiasing, false);
+  constexpr qreal step = 40;
+  painter->setPen(QPen(style::kGrid, 0));
+  QVector<QLineF> lines;
+  for (qreal x = std::floor(rect.left() / step) * step; x < rect.right(); x += step)
+    lines.append(QLineF(x, rect.top(), x, rect.bottom()));
+  for (qreal y = std::floor(rect.top() / step) * step; y < rect.bottom(); y += step)
+    lines.append(QLineF(rect.left(), y, rect.right(), y));
+  painter->drawLines(lines);
+}
+
+}  // namespace qs::editor

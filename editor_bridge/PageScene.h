@@ -1,0 +1,100 @@
+#pragma once
+
+#include <QGraphicsScene>
+#include <QHash>
+#include <memory>
+#include <unordered_map>
+
+#include "editor_bridge/BlockItem.h"
+#include "editor_bridge/EvalService.h"
+#include "editor_bridge/PageModel.h"
+
+class QGraphicsPathItem;
+
+namespace qs::editor {
+
+class WireItem;
+
+struct LinkHash {
+  size_t operator()(const Link& l) const noexcept {
+    std::hash<std::string> h;
+    return h(l.from.block.str()) * 31 ^ h(l.from.port.str()) * 17 ^ h(l.to.block.str()) * 7 ^
+           h(l.to.port.str());
+  }
+};
+
+// Draws a PageModel and turns gestures into the model's undoable edits: it never changes the
+// page itself. Wiring: press on an output pin, drag (compatible inputs light up), release on an
+// input; a refused drop says why (message() and a tooltip).
+class PageScene : public QGraphicsScene {
+  Q_OBJECT
+ public:
+  explicit PageScene(PageModel* model, QObject* parent = nullptr);
+
+  PageModel* model() const { return model_; }
+  BlockItem* blockItem(const BlockId& id) const;
+  WireItem* wireItem(const Link& link) const;
+  std::vector<BlockId> selectedBlocks() const;
+  std::vector<Link> selectedLinks() const;
+  void selectBlocks(const std::vector<BlockId>& ids);
+
+  // Status badges from a check or a run.
+  void applyResults(const ResultMap& results);
+  void setBlockStatus(const BlockId& id, BlockStatus status, const std::string& error);
+
+  // Wire dragging state, read by BlockItem::paint to highlight compatible inputs.
+  bool wireDragActive() const { return dragging_; }
+  bool acceptsDrop(const BlockItem* item, const BlockItem::Port& port) const;
+  // The reason the last drop was refused (for tests and the status bar).
+  const QString& lastRefusal() const { return lastRefusal_; }
+
+  // Blocks are cached as device pixmaps when zoomed in (a pan or a repaint then blits them) and
+  // painted directly when zoomed out (plain boxes are cheaper than thousands of tiny pixmaps,
+  // which a zoom change would all have to redraw). The view calls this before each frame.
+  void setZoomForCaching(qreal zoom);
+  // Repaints every block (their cached pixmaps too), e.g. when wire-drag highlights change.
+  void invalidateBlocks();
+
+  // The union of every block's rectangle (cheaper than itemsBoundingRect: no wires).
+  QRectF blocksBoundingRect() const;
+
+ signals:
+  void message(const QString& text);
+  void resultPinClicked(const qs::BlockId& block, const QString& port);
+
+ protected:
+  void mousePressEvent(QGraphicsSceneMouseEvent* event) override;
+  void mouseMoveEvent(QGraphicsSceneMouseEvent* event) override;
+  void mouseReleaseEvent(QGraphicsSceneMouseEvent* event) override;
+  void drawBackground(QPainter* painter, const QRectF& rect) override;
+  void helpEvent(QGraphicsSceneHelpEvent* event) override;
+
+ private:
+  void rebuild();
+  void addBlockItem(const Block& block, int index);
+  void updateSummary(const BlockId& id);
+  void addWireItem(const Link& link);
+  void removeBlockItem(const BlockId& id);
+  void removeWireItem(const Link& link);
+  BlockItem* blockAt(QPointF scenePos, int* port) const;
+  void finishWireDrag(QPointF scenePos, QPointF screenPos);
+
+  PageModel* model_;
+  std::unordered_map<BlockId, BlockItem*> blocks_;
+  std::unordered_map<Link, WireItem*, LinkHash> wires_;
+  std::unordered_map<BlockId, Shape> outputShapes_;
+
+  bool cached_ = false;
+  bool dragging_ = false;
+  PortRef dragFrom_;
+  PortKind dragKind_ = PortKind::Tensor;
+  std::vector<char> dragUpstream_;
+  QGraphicsPathItem* dragPath_ = nullptr;
+  QPointF dragStart_;
+  QString lastRefusal_;
+
+  // Positions of the selected blocks when a move drag began.
+  std::vector<std::pair<BlockItem*, QPointF>> moveStart_;
+};
+
+}  // namespace qs::editor

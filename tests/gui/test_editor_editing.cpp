@@ -1,0 +1,147 @@
+// Editing gestures: move (one undo step per drag), delete, copy/paste/duplicate, quick add,
+// and the --screenshot command line.
+
+#include <QImage>
+#include <QListWidget>
+#include <QProcess>
+#include <QTemporaryDir>
+
+#include "GuiTestUtil.h"
+#include "editor_bridge/QuickAddPopup.h"
+#include "editor_bridge/WireItem.h"
+#include "runtime/PageJson.h"
+
+using namespace qs;
+using namespace qs::editor;
+using namespace qs::editor::test;
+
+namespace {
+void openUsingMethod(EditorFixture& f) {
+  REQUIRE(f.w().openPage(QS_SOURCE_DIR "/assets/examples/using_method.page.json"));
+  f.w().view()->resetTransform();
+  f.w().view()->centerOn(QPointF(300, 300));
+}
+}  // namespace
+
+TEST_CASE("editor: a mouse drag moves blocks in one undo step and the wires follow",
+          "[gui][editor]") {
+  EditorFixture f;
+  openUsingMethod(f);
+  WireItem* wire = f.w().scene()->wireItem(
+      {{BlockId("x"), PortName("output")}, {BlockId("fq"), PortName("inputs")}});
+  REQUIRE(wire != nullptr);
+  const QRectF wireBefore = wire->boundingRect();
+  const QPoint from = bodyPoint(f, "fq");
+  mouseDrag(f.viewport(), from, from + QPoint(100, 40), 12);
+  QUndoStack* undo = f.w().model()->undoStack();
+  REQUIRE(undo->count() == 1);
+  const Block* fq = f.w().model()->page().find(BlockId("fq"));
+  CHECK((*fq->position)[0] == Approx(420));
+  CHECK((*fq->position)[1] == Approx(240));
+  CHECK(wire->boundingRect() != wireBefore);
+  undo->undo();
+  CHECK((*f.w().model()->page().find(BlockId("fq"))->position)[0] == Approx(320));
+  CHECK(f.w().scene()->blockItem(BlockId("fq"))->pos() == QPointF(320, 200));
+  CHECK(wire->boundingRect() == wireBefore);
+}
+
+TEST_CASE("editor: rubber band, delete, copy, paste and duplicate by keyboard", "[gui][editor]") {
+  EditorFixture f;
+  openUsingMethod(f);
+  QUndoStack* undo = f.w().model()->undoStack();
+  // A rubber band around x and lo (not hi, not fq).
+  const QPoint a = f.toViewport(QPointF(20, 20));
+  const QPoint b = f.toViewport(QPointF(200, 380));
+  mouseDrag(f.viewport(), a, b);
+  CHECK(f.w().scene()->selectedBlocks() == std::vector<BlockId>{BlockId("x"), BlockId("lo")});
+  f.w().view()->setFocus();
+  QTest::keyClick(f.w().view(), Qt::Key_C, Qt::ControlModifier);
+  QTest::keyClick(f.w().view(), Qt::Key_V, Qt::ControlModifier);
+  CHECK(f.w().model()->page().blockCount() == 6);
+  CHECK(f.w().model()->page().contains(BlockId("x_2")));
+  CHECK(f.w().model()->page().contains(BlockId("lo_2")));
+  CHECK(f.w().scene()->selectedBlocks() == std::vector<BlockId>{BlockId("x_2"), BlockId("lo_2")});
+  CHECK(f.w().model()->page().find(BlockId("x_2"))->attrs ==
+        f.w().model()->page().find(BlockId("x"))->attrs);
+  // Duplicate the PerChannel block: its wires to outside blocks are not copied.
+  clickBlock(f, "fq");
+  QTest::keyClick(f.w().view(), Qt::Key_D, Qt::ControlModifier);
+  CHECK(f.w().model()->page().contains(BlockId("fq_2")));
+  CHECK(f.w().model()->page().links().size() == 3);
+  // Delete fq: it goes with its three wires; undo brings all back.
+  clickBlock(f, "fq");
+  QTest::keyClick(f.w().view(), Qt::Key_Delete);
+  CHECK_FALSE(f.w().model()->page().contains(BlockId("fq")));
+  CHECK(f.w().model()->page().links().empty());
+  CHECK(f.w().scene()->wireItem(
+            {{BlockId("x"), PortName("output")}, {BlockId("fq"), PortName("inputs")}}) == nullptr);
+  undo->undo();
+  CHECK(f.w().model()->page().links().size() == 3);
+  CHECK(f.w().scene()->blockItem(BlockId("fq")) != nullptr);
+  CHECK(undo->count() == 3);  // paste, duplicate, delete
+  // Typing in a field does not delete blocks: Delete there edits text.
+  clickBlock(f, "x");
+  QWidget* values = f.w().attributeEditor()->field("values");
+  values->setFocus();
+  QTest::keyClick(values, Qt::Key_Delete);
+  CHECK(f.w().model()->page().contains(BlockId("x")));
+}
+
+TEST_CASE("editor: Tab on the canvas opens the quick-add popup; Enter adds the match",
+          "[gui][editor]") {
+  EditorFixture f;
+  f.w().view()->setFocus();
+  QTest::keyClick(f.w().view(), Qt::Key_Tab);
+  QuickAddPopup* popup = f.w().view()->quickAddPopup();
+  REQUIRE(popup->isVisible());
+  QTest::keyClicks(popup->searchField(), "perchan");
+  CHECK(popup->list()->currentItem()->text() == "FakeQuantWithMinMaxVarsPerChannel");
+  QTest::keyClick(popup->searchField(), Qt::Key_Return);
+  CHECK_FALSE(popup->isVisible());
+  REQUIRE(f.w().model()->page().blockCount() == 1);
+  CHECK(f.w().model()->page().blocks()[0].type == "FakeQuantWithMinMaxVarsPerChannel");
+  // The palette's search hides what does not match.
+  QTest::keyClicks(f.w().palette()->searchField(), "const");
+  CHECK_FALSE(f.w().palette()->itemFor("Const")->isHidden());
+  CHECK(f.w().palette()->itemFor("Placeholder")->isHidden());
+}
+
+TEST_CASE("quantspace --screenshot renders the window and exits 0; a bad page exits non-zero",
+          "[gui][cli]") {
+  QTemporaryDir dir;
+  const QString out = dir.filePath("shot.png");
+  QProcess p;
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  env.insert("QT_QPA_PLATFORM", "offscreen");
+  env.insert("QS_RECOVERY_DIR", dir.filePath("recovery"));
+  p.setProcessEnvironment(env);
+  p.start(QS_EDITOR_PATH, {"--screenshot", out, "--inspect", "fq.result_output",
+                           QS_SOURCE_DIR "/assets/examples/using_method.page.json"});
+  REQUIRE(p.waitForFinished(120000));
+  CHECK(p.exitCode() == 0);
+  QImage image(out);
+  CHECK(image.size() == QSize(1600, 1000));
+
+  p.start(QS_EDITOR_PATH, {"--screenshot", out, "--size", "800x600",
+                           QS_SOURCE_DIR "/assets/examples/using_method.page.json"});
+  REQUIRE(p.waitForFinished(120000));
+  CHECK(p.exitCode() == 0);
+  CHECK(QImage(out).size() == QSize(800, 600));
+
+  const QString bad = dir.filePath("bad.page.json");
+  QFile f(bad);
+  REQUIRE(f.open(QIODevice::WriteOnly));
+  f.write("{\"format\": \"quantspace-page\", \"version\": 1, \"blocks\": [");
+  f.close();
+  p.start(QS_EDITOR_PATH, {"--screenshot", dir.filePath("bad.png"), bad});
+  REQUIRE(p.waitForFinished(120000));
+  CHECK(p.exitCode() != 0);
+  CHECK(p.readAllStandardError().contains("bad.page.json"));
+  CHECK_FALSE(QFile::exists(dir.filePath("bad.png")));
+
+  p.start(QS_EDITOR_PATH, {"--screenshot", out, "--inspect", "nosuch.result_output",
+                           QS_SOURCE_DIR "/assets/examples/using_method.page.json"});
+  REQUIRE(p.waitForFinished(120000));
+  CHECK(p.exitCode() != 0);
+  CHECK(p.readAllStandardError().contains("nosuch.result_output"));
+}
