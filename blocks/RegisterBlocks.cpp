@@ -5,6 +5,11 @@ namespace qs {
 void registerBuiltinBlocks(BlockRegistry& registry) {
   registerSourceBlocks(registry);
   registerFakeQuantBlocks(registry);
+  registerRandomBlocks(registry);
+  registerLinSpaceBlock(registry);
+  registerReductionBlocks(registry);
+  registerElementwiseBlocks(registry);
+  registerQuantizationReportBlock(registry);
 }
 
 const BlockRegistry& builtinRegistry() {

@@ -11,7 +11,12 @@ void registerBuiltinBlocks(BlockRegistry& registry);
 // The process-wide registry with every built-in block, built on first use.
 const BlockRegistry& builtinRegistry();
 
-void registerSourceBlocks(BlockRegistry& registry);     // sources/
-void registerFakeQuantBlocks(BlockRegistry& registry);  // array_ops/
+void registerSourceBlocks(BlockRegistry& registry);             // sources/
+void registerFakeQuantBlocks(BlockRegistry& registry);          // array_ops/
+void registerRandomBlocks(BlockRegistry& registry);             // sources/RandomBlocks.cpp
+void registerLinSpaceBlock(BlockRegistry& registry);            // sources/LinSpaceBlock.cpp
+void registerReductionBlocks(BlockRegistry& registry);          // math/ReductionBlocks.cpp
+void registerElementwiseBlocks(BlockRegistry& registry);        // math/ElementwiseBlocks.cpp
+void registerQuantizationReportBlock(BlockRegistry& registry);  // array_ops/QuantizationReport.cpp
 
 }  // namespace qs

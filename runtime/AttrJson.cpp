@@ -9,9 +9,7 @@ namespace qs {
 namespace {
 
 std::string describeJson(const Json& v) {
-  std::string s = v.dump();
-  if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return std::string(v.type_name()) + " " + s;
+  return std::string(v.type_name()) + " " + jsonSnippet(v);
 }
 
 int64_t toInt(const AttrDescriptor& a, const Json& v, const std::string& what) {
@@ -22,8 +20,9 @@ int64_t toInt(const AttrDescriptor& a, const Json& v, const std::string& what) {
   }
   if (v.is_number_float()) {
     const double d = v.get<double>();
-    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) return static_cast<int64_t>(d);
-    throw Error(what + " must be a whole number, not " + v.dump());
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18)
+      return static_cast<int64_t>(d);
+    throw Error(what + " must be a whole number, not " + jsonSnippet(v));
   }
   (void)a;
   throw Error(what + " must be an integer, not " + describeJson(v));
@@ -35,7 +34,8 @@ AttrValue parseValue(const AttrDescriptor& a, const Json& v) {
     case AttrType::Int:
       return toInt(a, v, what);
     case AttrType::Float: {
-      if (!v.is_number() && !v.is_string()) throw Error(what + " must be a number, not " + describeJson(v));
+      if (!v.is_number() && !v.is_string())
+        throw Error(what + " must be a number, not " + describeJson(v));
       return static_cast<double>(floatFromJson(v, what));
     }
     case AttrType::Bool:
@@ -72,16 +72,20 @@ std::string numberText(double d) {
 void checkRange(const AttrDescriptor& a, const AttrValue& value) {
   if (!a.minValue && !a.maxValue) return;
   double d;
-  if (auto* i = std::get_if<int64_t>(&value)) d = static_cast<double>(*i);
-  else if (auto* f = std::get_if<double>(&value)) d = *f;
-  else return;
+  if (auto* i = std::get_if<int64_t>(&value))
+    d = static_cast<double>(*i);
+  else if (auto* f = std::get_if<double>(&value))
+    d = *f;
+  else
+    return;
   const bool low = a.minValue && !(d >= *a.minValue);
   const bool high = a.maxValue && !(d <= *a.maxValue);
   if (!low && !high) return;
   if (!a.rangeMessage.empty()) throw Error(a.rangeMessage);
   std::string range;
   if (a.minValue && a.maxValue)
-    range = "between " + numberText(*a.minValue) + " and " + numberText(*a.maxValue) + ", inclusive";
+    range =
+        "between " + numberText(*a.minValue) + " and " + numberText(*a.maxValue) + ", inclusive";
   else if (a.minValue)
     range = "at least " + numberText(*a.minValue);
   else

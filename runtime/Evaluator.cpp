@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <new>
 #include <set>
 
@@ -12,10 +13,14 @@ namespace qs {
 
 std::string statusName(BlockStatus s) {
   switch (s) {
-    case BlockStatus::Stale: return "stale";
-    case BlockStatus::Running: return "running";
-    case BlockStatus::Ok: return "ok";
-    case BlockStatus::Error: return "error";
+    case BlockStatus::Stale:
+      return "stale";
+    case BlockStatus::Running:
+      return "running";
+    case BlockStatus::Ok:
+      return "ok";
+    case BlockStatus::Error:
+      return "error";
   }
   return "?";
 }
@@ -26,7 +31,8 @@ std::optional<ResultRef> parseResultName(std::string_view name) {
   std::string block(name.substr(0, dot));
   std::string_view rest = name.substr(dot + 1);
   constexpr std::string_view prefix = "result_";
-  if (!isValidBlockId(block) || rest.substr(0, prefix.size()) != prefix || rest.size() == prefix.size())
+  if (!isValidBlockId(block) || rest.substr(0, prefix.size()) != prefix ||
+      rest.size() == prefix.size())
     return std::nullopt;
   return ResultRef{BlockId(block), std::string(rest.substr(prefix.size()))};
 }
@@ -51,7 +57,8 @@ const BlockState* Evaluator::state(const BlockId& id) const {
 
 std::optional<Tensor> Evaluator::result(std::string_view name) const {
   auto ref = parseResultName(name);
-  if (!ref) throw Error("'" + std::string(name) + "' is not a result name (expected BLOCK.result_PORT)");
+  if (!ref)
+    throw Error("'" + std::string(name) + "' is not a result name (expected BLOCK.result_PORT)");
   const BlockState* s = state(ref->block);
   if (!s || s->status != BlockStatus::Ok) return std::nullopt;
   auto it = s->outputs.find(ref->port);
@@ -67,7 +74,9 @@ void Evaluator::setFeedError(const BlockId& id, std::string message) {
   feeds_[id] = Feed{Tensor(), nextStamp_++, std::move(message)};
 }
 
-void Evaluator::clearFeed(const BlockId& id) { feeds_.erase(id); }
+void Evaluator::clearFeed(const BlockId& id) {
+  feeds_.erase(id);
+}
 
 void Evaluator::clear() {
   states_.clear();
@@ -128,11 +137,45 @@ std::vector<int> components(const Page& page, const std::vector<int>& members,
   return comp;
 }
 
+// "a -> b -> c -> a": the shortest cycle through `start` inside its strongly connected component
+// (breadth-first, so the message names a real path, not just the members).
+std::string cyclePath(const Page& page, int start, const std::vector<int>& comp) {
+  const int n = static_cast<int>(page.blockCount());
+  std::vector<int> parent(n, -2);
+  std::vector<int> queue{start};
+  int last = -1;
+  for (size_t q = 0; q < queue.size() && last < 0; ++q) {
+    const int v = queue[q];
+    for (int li : page.outgoingLinks(v)) {
+      const int w = page.indexOf(page.links()[li].to.block);
+      if (comp[w] != comp[start]) continue;
+      if (w == start) {
+        last = v;
+        break;
+      }
+      if (parent[w] == -2) {
+        parent[w] = v;
+        queue.push_back(w);
+      }
+    }
+  }
+  std::vector<int> path;
+  for (int v = last; v >= 0 && v != start; v = parent[v]) path.push_back(v);
+  path.push_back(start);
+  std::reverse(path.begin(), path.end());
+  std::string names;
+  const size_t shown = std::min<size_t>(path.size(), 8);
+  for (size_t k = 0; k < shown; ++k) names += (k ? " -> " : "") + page.blocks()[path[k]].id.str();
+  if (path.size() > shown) names += " -> ... (" + std::to_string(path.size()) + " blocks)";
+  return names + " -> " + page.blocks()[start].id.str();
+}
+
 // The descriptor's rank rules, after the block's own check() (which gives TensorFlow's messages
 // in TensorFlow's order) has passed.
 void checkRanks(const BlockDescriptor& desc, const BlockContext& ctx) {
   for (const PortDescriptor* in : desc.inputs())
-    if (ctx.hasInput(in->name) && !in->rank.accepts(static_cast<int>(ctx.inputShape(in->name).size())))
+    if (ctx.hasInput(in->name) &&
+        !in->rank.accepts(static_cast<int>(ctx.inputShape(in->name).size())))
       throw Error("input '" + in->name + "' must be " + in->rank.describe() + " but is rank " +
                   std::to_string(ctx.inputShape(in->name).size()));
 }
@@ -152,6 +195,8 @@ std::vector<BlockId> Evaluator::check(const Page& page, const std::filesystem::p
 EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mode) {
   EvalReport report;
   const int n = static_cast<int>(page.blockCount());
+  // Results of blocks deleted from the page would otherwise stay in memory for the whole session.
+  std::erase_if(states_, [&](const auto& kv) { return !page.contains(kv.first); });
   const auto& blocks = page.blocks();
   const auto& links = page.links();
 
@@ -162,7 +207,8 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
     auto ref = parseResultName(name);
     if (!ref) throw Error("'" + name + "' is not a result name (expected BLOCK.result_PORT)");
     const int i = page.indexOf(ref->block);
-    if (i < 0) throw Error("no block '" + ref->block.str() + "' on the page (asked for " + name + ")");
+    if (i < 0)
+      throw Error("no block '" + ref->block.str() + "' on the page (asked for " + name + ")");
     if (const BlockDescriptor* d = registry_.find(blocks[i].type)) {
       const PortDescriptor* p = d->findPort(ref->port);
       if (!p || p->direction != PortDirection::Output || p->kind != PortKind::Tensor)
@@ -236,48 +282,67 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
     for (auto& [c, bs] : byComp) {
       bool cyclic = bs.size() > 1;
       if (!cyclic)
-        for (int li : page.outgoingLinks(bs[0])) cyclic |= page.indexOf(links[li].to.block) == bs[0];
+        for (int li : page.outgoingLinks(bs[0]))
+          cyclic |= page.indexOf(links[li].to.block) == bs[0];
       if (!cyclic) continue;
-      std::string names;
-      for (size_t k = 0; k < bs.size() && k < 8; ++k) names += (k ? " -> " : "") + blocks[bs[k]].id.str();
-      if (bs.size() > 8) names += " -> ...";
-      names += " -> " + blocks[bs[0]].id.str();
+      const std::string names = cyclePath(page, bs[0], comp);
       for (int b : bs) cycleError[b] = "is part of a cycle: " + names;
     }
-    // Leftover blocks not on a cycle are reached from one: run them after, they will fail on
-    // their failed input.
+    // Leftover blocks not on a cycle are reached from one: run them after the cycle's blocks (they
+    // will fail on their failed input). With the cycles taken out they form a DAG: order it with
+    // Kahn again, counting only links from other such blocks.
     std::vector<int> rest;
     for (int b : members)
-      if (cycleError[b].empty()) rest.push_back(b);
-    // Order the cycle members first, then the rest in an order consistent with their links
-    // (repeated relaxation is fine: this only happens on broken pages).
-    for (int b : members)
-      if (!cycleError[b].empty()) order.push_back(b);
-    std::vector<char> placed(n, 0);
-    for (int b : order) placed[b] = 1;
-    bool progress = true;
-    while (progress) {
-      progress = false;
-      for (int b : rest) {
-        if (placed[b]) continue;
-        bool ok = true;
-        for (int li : page.incomingLinks(b)) ok &= placed[page.indexOf(links[li].from.block)] != 0;
-        if (ok) {
-          order.push_back(b);
-          placed[b] = 1;
-          progress = true;
-        }
+      if (cycleError[b].empty())
+        rest.push_back(b);
+      else
+        order.push_back(b);
+    std::vector<int> restIndegree(n, 0);
+    for (int b : rest)
+      for (int li : page.incomingLinks(b)) {
+        const int a = page.indexOf(links[li].from.block);
+        restIndegree[b] += leftover[a] && cycleError[a].empty();
+      }
+    std::vector<int> restReady;
+    for (auto it = rest.rbegin(); it != rest.rend(); ++it)
+      if (restIndegree[*it] == 0) restReady.push_back(*it);
+    while (!restReady.empty()) {
+      const int b = restReady.back();
+      restReady.pop_back();
+      order.push_back(b);
+      for (int li : page.outgoingLinks(b)) {
+        const int c = page.indexOf(links[li].to.block);
+        if (leftover[c] && cycleError[c].empty() && --restIndegree[c] == 0) restReady.push_back(c);
       }
     }
-    for (int b : rest)
-      if (!placed[b]) order.push_back(b);  // below a cycle through several paths
   }
 
   ThreadPool* pool = nullptr;
 
+  // Frees an upstream block's outputs once its last consumer has run (or failed), unless they
+  // were fetched. Runs however the block's turn ends.
+  struct ReleaseInputs {
+    std::function<void()> fn;
+    ~ReleaseInputs() {
+      if (fn) fn();
+    }
+  };
+
   for (int b : order) {
     const Block& block = blocks[b];
     BlockState& st = states_[block.id];
+    ReleaseInputs release;
+    if (options.releaseIntermediates)
+      release.fn = [&, b] {
+        for (int li : page.incomingLinks(b)) {
+          const int a = page.indexOf(links[li].from.block);
+          if (--remainingConsumers[a] == 0 && fetched[a].empty()) {
+            BlockState& as = states_[links[li].from.block];
+            as.outputs.clear();
+            as.released = true;
+          }
+        }
+      };
     if (options.cancel && options.cancel->load()) {
       report.cancelled = true;
       break;
@@ -304,7 +369,7 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
     AttrValues attrs;
     try {
       attrs = resolveAttrs(*desc, block.attrs);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       fail(e.what());
       continue;
     }
@@ -322,15 +387,17 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
       if (!p) {
         std::string names;
         for (auto* in : desc->inputs()) names += (names.empty() ? "" : ", ") + in->name;
-        wiringError = "has no input '" + port + "' (wired from " + src + "; inputs are: " +
-                      (names.empty() ? "none" : names) + ")";
+        wiringError = "has no input '" + port + "' (wired from " + src +
+                      "; inputs are: " + (names.empty() ? "none" : names) + ")";
       } else if (p->direction == PortDirection::Output) {
         wiringError = "'" + port + "' is an output; the wire from " + src + " must go to an input";
       } else if (p->kind == PortKind::Scope) {
-        wiringError = "the scope pin is bound to the page and cannot be wired (wire from " + src + ")";
+        wiringError =
+            "the scope pin is bound to the page and cannot be wired (wire from " + src + ")";
       } else if (p->kind == PortKind::Attrs) {
-        wiringError = "the attrs pin cannot be wired yet; set the attributes on the block (wire from " +
-                      src + ")";
+        wiringError =
+            "the attrs pin cannot be wired yet; set the attributes on the block (wire from " + src +
+            ")";
       } else if (auto it = wired.find(port); it != wired.end()) {
         wiringError = "input '" + port + "' is wired twice (from " + it->second->from.block.str() +
                       "." + it->second->from.port.str() + " and " + src + ")";
@@ -338,7 +405,8 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
         const Block& from = blocks[page.indexOf(l.from.block)];
         const BlockDescriptor* fromDesc = registry_.find(from.type);
         const PortDescriptor* fp = fromDesc ? fromDesc->findPort(l.from.port.str()) : nullptr;
-        if (fromDesc && (!fp || fp->direction != PortDirection::Output || fp->kind != PortKind::Tensor)) {
+        if (fromDesc &&
+            (!fp || fp->direction != PortDirection::Output || fp->kind != PortKind::Tensor)) {
           wiringError = "input '" + port + "' is wired to " + src + ", but " + from.type +
                         " has no output '" + l.from.port.str() + "'";
         } else {
@@ -349,7 +417,8 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
                               (mode == Mode::Check && us.status == BlockStatus::Stale);
           if (!usable || !us.outputShapes.count(l.from.port.str()))
             wiringError = "input '" + port + "' comes from block '" + l.from.block.str() +
-                          "', which " + (us.status == BlockStatus::Error ? "failed" : "has no result");
+                          "', which " +
+                          (us.status == BlockStatus::Error ? "failed" : "has no result");
         }
       }
       if (!wiringError.empty()) break;
@@ -474,17 +543,6 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
       st.stamp = nextStamp_++;
       report.computed.push_back(block.id);
       if (options.onBlockFinished) options.onBlockFinished(block.id, st);
-    }
-
-    if (options.releaseIntermediates) {
-      for (const auto& [port, link] : wired) {
-        const int a = page.indexOf(link->from.block);
-        if (--remainingConsumers[a] == 0 && fetched[a].empty()) {
-          BlockState& as = states_[link->from.block];
-          as.outputs.clear();
-          as.released = true;
-        }
-      }
     }
   }
   return report;

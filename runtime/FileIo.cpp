@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -27,7 +28,11 @@ std::string readFile(const std::filesystem::path& path) {
 void writeFileAtomically(const std::filesystem::path& path, const std::string& data,
                          bool keepBackup) {
   const std::string target = path.string();
-  const std::string tmp = target + ".tmp-" + std::to_string(::getpid());
+  // Unique per call, so that two saves of one file from the same process (a save and an autosave
+  // on different threads) never write the same temporary file.
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp =
+      target + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
   auto fail = [&](const std::string& what) {
     const std::string reason = std::strerror(errno);
     ::unlink(tmp.c_str());
@@ -56,7 +61,8 @@ void writeFileAtomically(const std::filesystem::path& path, const std::string& d
     ::unlink(backup.c_str());
     if (::link(target.c_str(), backup.c_str()) != 0) {
       std::error_code ec;
-      std::filesystem::copy_file(target, backup, std::filesystem::copy_options::overwrite_existing, ec);
+      std::filesystem::copy_file(target, backup, std::filesystem::copy_options::overwrite_existing,
+                                 ec);
     }
   }
   if (::rename(tmp.c_str(), target.c_str()) != 0) fail("rename failed");

@@ -1,8 +1,11 @@
 #include "runtime/Json.h"
 
+#include <cfloat>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <vector>
@@ -13,10 +16,44 @@ namespace qs {
 
 namespace {
 
-// A SAX handler building nlohmann::json, with float32 numbers and duplicate-key detection.
+// Walks the text for nlohmann's parser and remembers how far it got, so that errors the SAX
+// handler finds (a repeated key, too deep nesting) can be given a line and column.
+class CountingIterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  CountingIterator(const char* p, const char* base, size_t* consumed)
+      : p_(p), base_(base), consumed_(consumed) {}
+  reference operator*() const { return *p_; }
+  CountingIterator& operator++() {
+    ++p_;
+    *consumed_ = static_cast<size_t>(p_ - base_);
+    return *this;
+  }
+  CountingIterator operator++(int) {
+    CountingIterator old = *this;
+    ++*this;
+    return old;
+  }
+  bool operator==(const CountingIterator& o) const { return p_ == o.p_; }
+  bool operator!=(const CountingIterator& o) const { return p_ != o.p_; }
+
+ private:
+  const char* p_;
+  const char* base_;
+  size_t* consumed_;
+};
+
+// A SAX handler building nlohmann::json, with float32 numbers, duplicate-key detection and a
+// nesting limit (copying, printing and comparing nlohmann values recurses, so a hand-made file
+// nested a million levels deep would overflow the stack later on).
 class DomBuilder {
  public:
-  explicit DomBuilder(Json& root) : root_(root) {}
+  DomBuilder(Json& root, const size_t* consumed) : root_(root), consumed_(consumed) {}
 
   bool null() { return put(Json(nullptr)); }
   bool boolean(bool v) { return put(Json(v)); }
@@ -24,14 +61,17 @@ class DomBuilder {
   bool number_unsigned(Json::number_unsigned_t v) { return put(Json(v)); }
   bool number_float(Json::number_float_t, const Json::string_t& text) {
     // strtof rounds the decimal straight to float32; going through double first can round twice.
-    errno = 0;
-    float f = std::strtof(text.c_str(), nullptr);
+    const float f = std::strtof(text.c_str(), nullptr);
+    // Beyond float32's range the number is kept as a double, so that floatFromJson can refuse it
+    // by name instead of it silently becoming inf (and a position can still be any number).
+    if (std::isinf(f)) return put(Json(std::strtod(text.c_str(), nullptr)));
     return put(Json(static_cast<double>(f)));
   }
   bool string(Json::string_t& v) { return put(Json(std::move(v))); }
   bool binary(Json::binary_t&) { return put(Json(nullptr)); }
 
   bool start_object(std::size_t) {
+    if (stack_.size() >= kMaxJsonDepth) return tooDeep();
     Json* obj = put(Json::object());
     stack_.push_back(obj);
     keys_.emplace_back();
@@ -40,6 +80,7 @@ class DomBuilder {
   bool key(Json::string_t& k) {
     if (!keys_.back().insert(k).second) {
       duplicateKey_ = k;
+      errorOffset_ = *consumed_;
       return false;
     }
     pendingKey_ = std::move(k);
@@ -51,6 +92,7 @@ class DomBuilder {
     return true;
   }
   bool start_array(std::size_t) {
+    if (stack_.size() >= kMaxJsonDepth) return tooDeep();
     Json* arr = put(Json::array());
     stack_.push_back(arr);
     keys_.emplace_back();
@@ -62,12 +104,31 @@ class DomBuilder {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
-    error_ = ex.what();
+    // nlohmann's text is "[json.exception.parse_error.101] parse error at line 3, column 5: what";
+    // keep "what" and give the place as file:line:column like a compiler does.
+    std::string what = ex.what();
+    const size_t at = what.find(", column ");
+    const size_t colon = at == std::string::npos ? at : what.find(": ", at);
+    error_.clear();
+    // "last read: '...'" quotes the raw input, which may be binary or broken UTF-8: show such
+    // bytes as \xNN so that the message itself stays printable text.
+    for (unsigned char c : colon == std::string::npos ? what : what.substr(colon + 2)) {
+      if (c >= 0x20 && c < 0x7f) {
+        error_ += static_cast<char>(c);
+      } else {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        error_ += buf;
+      }
+    }
+    errorOffset_ = *consumed_;
     return false;
   }
 
   const std::string& error() const { return error_; }
   const std::string& duplicateKey() const { return duplicateKey_; }
+  bool tooDeepError() const { return tooDeep_; }
+  size_t errorOffset() const { return errorOffset_; }
 
  private:
   // Returns the stored value (so containers can be pushed); for scalars a non-null dummy.
@@ -86,7 +147,16 @@ class DomBuilder {
     return &slot;
   }
 
+  bool tooDeep() {
+    tooDeep_ = true;
+    errorOffset_ = *consumed_ ? *consumed_ - 1 : 0;
+    return false;
+  }
+
   Json& root_;
+  const size_t* consumed_;
+  bool tooDeep_ = false;
+  size_t errorOffset_ = 0;
   std::vector<Json*> stack_;
   std::vector<std::set<std::string>> keys_;
   std::string pendingKey_;
@@ -138,7 +208,7 @@ void writeValue(std::string& out, const J& v, bool pretty, int indent) {
         if (!first) out += ',';
         first = false;
         newline(out, pretty, indent + 1);
-        out += Json(it.key()).dump();
+        out += Json(it.key()).dump(-1, ' ', false, J::error_handler_t::replace);
         out += pretty ? ": " : ":";
         writeValue(out, it.value(), pretty, indent + 1);
       }
@@ -186,26 +256,36 @@ void writeValue(std::string& out, const J& v, bool pretty, int indent) {
 
 Json parseJson(std::string_view text, const std::string& source) {
   Json root;
-  DomBuilder builder(root);
+  size_t consumed = 0;
+  DomBuilder builder(root, &consumed);
   bool ok = false;
+  const char* base = text.data();
   try {
-    ok = Json::sax_parse(text.begin(), text.end(), &builder, Json::input_format_t::json, true, true);
+    ok = Json::sax_parse(CountingIterator(base, base, &consumed),
+                         CountingIterator(base + text.size(), base, &consumed), &builder,
+                         Json::input_format_t::json, true, true);
   } catch (const std::exception& e) {
     throw Error(source + ": " + e.what());
   }
-  if (!ok) {
-    if (!builder.duplicateKey().empty()) {
-      // Find where the repeated key stands, for the line and column.
-      const std::string needle = Json(builder.duplicateKey()).dump();
-      size_t first = text.find(needle);
-      size_t second = first == std::string_view::npos ? first : text.find(needle, first + 1);
-      auto [line, col] = lineColumn(text, second == std::string_view::npos ? 0 : second);
-      throw Error(source + ":" + std::to_string(line) + ":" + std::to_string(col) + ": key " +
-                  needle + " appears twice in one object");
-    }
-    throw Error(source + ": " + builder.error());
+  if (ok) return root;
+  auto place = [&](size_t offset) {
+    auto [line, col] = lineColumn(text, offset);
+    return source + ":" + std::to_string(line) + ":" + std::to_string(col) + ": ";
+  };
+  if (!builder.duplicateKey().empty()) {
+    // The key was just read: step back to its opening quote.
+    size_t end = builder.errorOffset();
+    size_t start = end >= 2 ? text.rfind('"', end - 2) : std::string_view::npos;
+    throw Error(place(start == std::string_view::npos ? end : start) + "key " +
+                Json(builder.duplicateKey()).dump(-1, ' ', false, Json::error_handler_t::replace) +
+                " appears twice in one object");
   }
-  return root;
+  if (builder.tooDeepError())
+    throw Error(place(builder.errorOffset()) + "nested deeper than " +
+                std::to_string(kMaxJsonDepth) + " levels");
+  // nlohmann reports the place after the offending character.
+  const size_t offset = builder.errorOffset();
+  throw Error(place(offset ? offset - 1 : 0) + builder.error());
 }
 
 std::string writeJson(const Json& value, bool pretty) {
@@ -225,9 +305,20 @@ std::string writeJson(const OrderedJson& value, bool pretty) {
 std::string formatFloat(float v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  if (v == 0 && std::signbit(v)) return "-0.0";
   char buf[32];
   auto res = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, res.ptr);
+}
+
+std::string jsonSnippet(const Json& v, size_t maxChars) {
+  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (s.size() > maxChars && maxChars > 3) {
+    size_t cut = maxChars - 3;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    s = s.substr(0, cut) + "...";
+  }
+  return s;
 }
 
 Json floatToJson(float v) {
@@ -242,7 +333,13 @@ float floatFromJson(const Json& v, const std::string& what) {
       if (v.is_number_unsigned()) return static_cast<float>(v.get<uint64_t>());
       return static_cast<float>(v.get<int64_t>());
     }
-    return static_cast<float>(v.get<double>());
+    const double d = v.get<double>();
+    // parseJson keeps numbers beyond float32 as doubles: refuse them rather than make them inf.
+    if (std::isinf(static_cast<float>(d)))
+      throw Error(what + " is " + (std::isfinite(d) ? Json(d).dump() : std::string("too large")) +
+                  ", outside the float32 range (largest 3.4028235e+38); write \"inf\" or "
+                  "\"-inf\" for infinity");
+    return static_cast<float>(d);
   }
   if (v.is_string()) {
     const std::string& s = v.get_ref<const std::string&>();
@@ -251,7 +348,8 @@ float floatFromJson(const Json& v, const std::string& what) {
       return std::numeric_limits<float>::infinity();
     if (s == "-inf" || s == "-Infinity" || s == "-infinity")
       return -std::numeric_limits<float>::infinity();
-    throw Error(what + " is the string \"" + s + "\", not a number (use \"nan\", \"inf\" or \"-inf\" for non-finite values)");
+    throw Error(what + " is the string \"" + s +
+                "\", not a number (use \"nan\", \"inf\" or \"-inf\" for non-finite values)");
   }
   throw Error(what + " must be a number, not " + std::string(v.type_name()));
 }

@@ -1,10 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace qs {
 
@@ -12,9 +11,14 @@ using Json = nlohmann::json;
 // For documents whose keys have a fixed, meaningful order (the page file).
 using OrderedJson = nlohmann::ordered_json;
 
+// Deepest nesting of arrays and objects parseJson accepts.
+constexpr size_t kMaxJsonDepth = 256;
+
 // Parses JSON text the way Quant Space documents mean it: every non-integer number is a float32
 // read straight from its decimal text (no double rounding), and a key given twice in one object
-// is an error rather than a silent overwrite. Throws qs::Error naming `source`, line and column.
+// is an error rather than a silent overwrite; a number beyond float32's range is kept as a double
+// (floatFromJson refuses it). Nesting deeper than kMaxJsonDepth is an error. Throws qs::Error as
+// "source:line:column: message".
 Json parseJson(std::string_view text, const std::string& source);
 
 // Writes JSON in Quant Space's stable form: keys in the order the object holds them (sorted for
@@ -23,9 +27,13 @@ Json parseJson(std::string_view text, const std::string& source);
 std::string writeJson(const Json& value, bool pretty = true);
 std::string writeJson(const OrderedJson& value, bool pretty = true);
 
-// Shortest decimal text that reads back to exactly `v` as a float32 ("0.1", "1e-07", "-0").
-// Non-finite values give "nan", "inf", "-inf".
+// Shortest decimal text that reads back to exactly `v` as a float32 ("0.1", "1e-07", "5").
+// Negative zero is "-0.0": JSON readers (nlohmann, Python) read "-0" as the integer 0 and lose the
+// sign. Non-finite values give "nan", "inf", "-inf".
 std::string formatFloat(float v);
+
+// The value as compact JSON for a message, cut to about `maxChars` on a character boundary.
+std::string jsonSnippet(const Json& v, size_t maxChars = 40);
 
 // A JSON value holding a float32 tensor element: a number, or the strings of CONTRACTS.md §1 for
 // non-finite values.

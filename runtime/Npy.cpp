@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include "runtime/Error.h"
 #include "runtime/FileIo.h"
@@ -67,7 +68,9 @@ class DictParser {
   }
 
  private:
-  [[noreturn]] void fail(const std::string& m) { throw Error(source_ + ": not a valid .npy file: " + m); }
+  [[noreturn]] void fail(const std::string& m) {
+    throw Error(source_ + ": not a valid .npy file: " + m);
+  }
   void skip() {
     while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n')) ++pos_;
   }
@@ -117,8 +120,10 @@ class DictParser {
       skip();
       if (peek() == 'L') ++pos_;  // Python 2 longs
       skip();
-      if (peek() == ',') ++pos_;
-      else if (peek() != ')') fail("expected ',' or ')' in the shape");
+      if (peek() == ',')
+        ++pos_;
+      else if (peek() != ')')
+        fail("expected ',' or ')' in the shape");
     }
   }
   void parseDescr(const std::string& d, Header& h) {
@@ -129,7 +134,8 @@ class DictParser {
     if (h.byteOrder != '<' && h.byteOrder != '>' && h.byteOrder != '|')
       fail("unsupported dtype '" + d + "'");
     std::string size = d.substr(2);
-    if (size.empty() || size.size() > 2 || size.find_first_not_of("0123456789") != std::string::npos)
+    if (size.empty() || size.size() > 2 ||
+        size.find_first_not_of("0123456789") != std::string::npos)
       fail("unsupported dtype '" + d + "'");
     h.itemSize = std::stoi(size);
     bool ok = (h.kind == 'f' && (h.itemSize == 2 || h.itemSize == 4 || h.itemSize == 8)) ||
@@ -137,8 +143,9 @@ class DictParser {
                (h.itemSize == 1 || h.itemSize == 2 || h.itemSize == 4 || h.itemSize == 8)) ||
               (h.kind == 'b' && h.itemSize == 1);
     if (!ok)
-      throw Error(source_ + ": dtype '" + d +
-                  "' cannot be read as float32 (Quant Space reads float, int, uint and bool arrays)");
+      throw Error(
+          source_ + ": dtype '" + d +
+          "' cannot be read as float32 (Quant Space reads float, int, uint and bool arrays)");
   }
 
   std::string_view s_;
@@ -157,7 +164,8 @@ Header parseHeader(const std::string& bytes, const std::string& source) {
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) throw Error(source + ": truncated .npy header");
     headerLen = 0;
-    for (int i = 0; i < 4; ++i) headerLen |= size_t(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      headerLen |= size_t(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
     start = 12;
   } else {
     throw Error(source + ": unsupported .npy format version " + std::to_string(major));
@@ -168,38 +176,62 @@ Header parseHeader(const std::string& bytes, const std::string& source) {
   return h;
 }
 
-double readElement(const unsigned char* p, const Header& h) {
+// One element converted to float32 with a single rounding (numpy's astype(float32)): going
+// through double first would round a large int64 twice.
+float readElement(const unsigned char* p, const Header& h) {
   unsigned char buf[8];
   std::memcpy(buf, p, h.itemSize);
   const bool swap = h.byteOrder == '>' && h.itemSize > 1;
   if (swap) std::reverse(buf, buf + h.itemSize);
   switch (h.kind) {
-    case 'b': return buf[0] ? 1.0 : 0.0;
+    case 'b':
+      return buf[0] ? 1.0f : 0.0f;
     case 'f':
-      if (h.itemSize == 8) { double d; std::memcpy(&d, buf, 8); return d; }
-      if (h.itemSize == 4) { float f; std::memcpy(&f, buf, 4); return f; }
+      if (h.itemSize == 8) {
+        double d;
+        std::memcpy(&d, buf, 8);
+        return static_cast<float>(d);
+      }
+      if (h.itemSize == 4) {
+        float f;
+        std::memcpy(&f, buf, 4);
+        return f;
+      }
       {
+        // float16: every value is exact in float32.
         uint16_t bits;
         std::memcpy(&bits, buf, 2);
         const int exp = (bits >> 10) & 0x1f;
         const int mant = bits & 0x3ff;
-        const double sign = (bits & 0x8000) ? -1.0 : 1.0;
-        if (exp == 0) return sign * std::ldexp(mant, -24);
-        if (exp == 31) return mant ? std::nan("") : sign * INFINITY;
-        return sign * std::ldexp(mant + 1024, exp - 25);
+        const float sign = (bits & 0x8000) ? -1.0f : 1.0f;
+        if (exp == 0) return sign * std::ldexp(static_cast<float>(mant), -24);
+        if (exp == 31) return mant ? std::numeric_limits<float>::quiet_NaN() : sign * INFINITY;
+        return sign * std::ldexp(static_cast<float>(mant + 1024), exp - 25);
       }
     case 'i': {
-      int64_t v = 0;
-      if (h.itemSize == 1) { int8_t x; std::memcpy(&x, buf, 1); v = x; }
-      else if (h.itemSize == 2) { int16_t x; std::memcpy(&x, buf, 2); v = x; }
-      else if (h.itemSize == 4) { int32_t x; std::memcpy(&x, buf, 4); v = x; }
-      else { std::memcpy(&v, buf, 8); }
-      return static_cast<double>(v);
+      if (h.itemSize == 1) {
+        int8_t x;
+        std::memcpy(&x, buf, 1);
+        return x;
+      }
+      if (h.itemSize == 2) {
+        int16_t x;
+        std::memcpy(&x, buf, 2);
+        return x;
+      }
+      if (h.itemSize == 4) {
+        int32_t x;
+        std::memcpy(&x, buf, 4);
+        return static_cast<float>(x);
+      }
+      int64_t x;
+      std::memcpy(&x, buf, 8);
+      return static_cast<float>(x);
     }
     case 'u': {
       uint64_t v = 0;
       std::memcpy(&v, buf, h.itemSize);
-      return static_cast<double>(v);
+      return static_cast<float>(v);
     }
   }
   return 0;
@@ -219,8 +251,8 @@ Tensor parseNpy(const std::string& bytes, const std::string& source, std::string
   const size_t have = bytes.size() - h.dataOffset;
   if (need != have)
     throw Error(source + ": the header promises shape " + shapeToString(h.shape) + " (" +
-                std::to_string(static_cast<uint64_t>(need)) + " bytes of data) but the file holds " +
-                std::to_string(have) + " bytes");
+                std::to_string(static_cast<uint64_t>(need)) +
+                " bytes of data) but the file holds " + std::to_string(have) + " bytes");
   Tensor t = Tensor::uninitialized(h.shape);
   const unsigned char* src = reinterpret_cast<const unsigned char*>(bytes.data()) + h.dataOffset;
   const bool native = h.kind == 'f' && h.itemSize == 4 && h.byteOrder != '>';
@@ -229,7 +261,7 @@ Tensor parseNpy(const std::string& bytes, const std::string& source, std::string
     if (native) {
       if (count) std::memcpy(dst, src, static_cast<size_t>(count) * 4);
     } else {
-      for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<float>(readElement(src + i * h.itemSize, h));
+      for (int64_t i = 0; i < count; ++i) dst[i] = readElement(src + i * h.itemSize, h);
     }
   } else {
     // Fortran order: the first index varies fastest. Walk the C-order output and compute each
@@ -240,7 +272,7 @@ Tensor parseNpy(const std::string& bytes, const std::string& source, std::string
     for (int64_t i = 0; i < count; ++i) {
       int64_t off = 0;
       for (int d = 0; d < r; ++d) off += idx[d] * fstride[d];
-      dst[i] = static_cast<float>(readElement(src + off * h.itemSize, h));
+      dst[i] = readElement(src + off * h.itemSize, h);
       for (int d = r - 1; d >= 0; --d) {
         if (++idx[d] < h.shape[d]) break;
         idx[d] = 0;
@@ -251,7 +283,8 @@ Tensor parseNpy(const std::string& bytes, const std::string& source, std::string
     note->clear();
     std::string descr = std::string(1, h.byteOrder) + h.kind + std::to_string(h.itemSize);
     if (!native) *note = "converted from dtype '" + descr + "' to float32";
-    if (h.fortran && t.rank() >= 2) *note += std::string(note->empty() ? "" : "; ") + "converted from Fortran order";
+    if (h.fortran && t.rank() >= 2)
+      *note += std::string(note->empty() ? "" : "; ") + "converted from Fortran order";
   }
   return t;
 }
@@ -267,7 +300,8 @@ Header readHeaderFromFile(std::ifstream& in, const std::filesystem::path& path) 
   if (head.size() < 10 || std::memcmp(head.data(), kMagic, 6) != 0)
     throw Error(path.string() + ": not a .npy file (no \\x93NUMPY magic)");
   const unsigned major = static_cast<unsigned char>(head[6]);
-  size_t len = 10 + (static_cast<unsigned char>(head[8]) | (static_cast<unsigned char>(head[9]) << 8));
+  size_t len =
+      10 + (static_cast<unsigned char>(head[8]) | (static_cast<unsigned char>(head[9]) << 8));
   if (major != 1 && head.size() >= 12)
     len = 12 + (size_t(static_cast<unsigned char>(head[8])) |
                 size_t(static_cast<unsigned char>(head[9])) << 8 |
@@ -307,8 +341,8 @@ Tensor readNpy(const std::filesystem::path& path, std::string* note) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open '" + path.string() + "': " + std::strerror(errno));
   const Header h = readHeaderFromFile(in, path);
-  const bool native = h.kind == 'f' && h.itemSize == 4 && h.byteOrder != '>' &&
-                      !(h.fortran && h.shape.size() >= 2);
+  const bool native =
+      h.kind == 'f' && h.itemSize == 4 && h.byteOrder != '>' && !(h.fortran && h.shape.size() >= 2);
   if (native) {
     // Straight into the tensor's storage: no second copy of a large array.
     Tensor t = Tensor::uninitialized(h.shape);

@@ -1,5 +1,7 @@
 #include "runtime/PageJson.h"
 
+#include <cmath>
+
 #include "runtime/Error.h"
 #include "runtime/FileIo.h"
 
@@ -9,7 +11,9 @@ namespace {
 
 const char* kFormat = "quantspace-page";
 
-std::string typeOf(const Json& v) { return v.type_name(); }
+std::string typeOf(const Json& v) {
+  return v.type_name();
+}
 
 Json takeExtra(const Json& obj, std::initializer_list<const char*> known) {
   Json extra = Json::object();
@@ -21,9 +25,39 @@ Json takeExtra(const Json& obj, std::initializer_list<const char*> known) {
   return extra;
 }
 
+// nlohmann::json keeps keys sorted, which is the stable order we save attributes and unknown keys
+// in. Converted directly rather than through text so that nothing (a NaN put there through the
+// API, a double that is not a float32) is changed on the way.
+OrderedJson toOrdered(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::object: {
+      OrderedJson o = OrderedJson::object();
+      for (auto it = v.begin(); it != v.end(); ++it) o[it.key()] = toOrdered(it.value());
+      return o;
+    }
+    case Json::value_t::array: {
+      OrderedJson a = OrderedJson::array();
+      for (const Json& e : v) a.push_back(toOrdered(e));
+      return a;
+    }
+    case Json::value_t::string:
+      return v.get<std::string>();
+    case Json::value_t::boolean:
+      return v.get<bool>();
+    case Json::value_t::number_integer:
+      return v.get<int64_t>();
+    case Json::value_t::number_unsigned:
+      return v.get<uint64_t>();
+    case Json::value_t::number_float:
+      return v.get<double>();
+    default:
+      return nullptr;
+  }
+}
+
 PortRef parsePortRef(const Json& v, const std::string& where) {
   if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_string())
-    throw Error(where + " must be [\"block\", \"port\"], not " + v.dump());
+    throw Error(where + " must be [\"block\", \"port\"], not " + jsonSnippet(v));
   return {BlockId(v[0].get<std::string>()), PortName(v[1].get<std::string>())};
 }
 
@@ -31,7 +65,8 @@ PortRef parsePortRef(const Json& v, const std::string& where) {
 
 Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::string>* warnings) {
   auto err = [&](const std::string& m) { return Error(source + ": " + m); };
-  if (!doc.is_object()) throw err("not a Quant Space page: the top level is a " + typeOf(doc) + ", not an object");
+  if (!doc.is_object())
+    throw err("not a Quant Space page: the top level is a " + typeOf(doc) + ", not an object");
   auto fmt = doc.find("format");
   if (fmt == doc.end() || !fmt->is_string() || fmt->get<std::string>() != kFormat)
     throw err(std::string("not a Quant Space page: \"format\" must be \"") + kFormat + "\"");
@@ -39,8 +74,8 @@ Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::s
   if (ver == doc.end() || !ver->is_number_integer())
     throw err("the page has no integer \"version\"");
   if (ver->get<int64_t>() != kPageFormatVersion)
-    throw err("unknown page format version " + ver->dump() + " (this Quant Space reads version " +
-              std::to_string(kPageFormatVersion) + ")");
+    throw err("unknown page format version " + jsonSnippet(*ver) +
+              " (this Quant Space reads version " + std::to_string(kPageFormatVersion) + ")");
 
   Page page;
   if (auto n = doc.find("name"); n != doc.end()) {
@@ -69,9 +104,18 @@ Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::s
     block.id = BlockId(idText);
     block.type = type->get<std::string>();
     if (auto pos = b.find("position"); pos != b.end()) {
-      if (!pos->is_array() || pos->size() != 2 || !(*pos)[0].is_number() || !(*pos)[1].is_number())
-        throw err("block '" + idText + "': \"position\" must be [x, y], not " + pos->dump());
-      block.position = std::array<double, 2>{(*pos)[0].get<double>(), (*pos)[1].get<double>()};
+      // Positions are layout: float32 is plenty, and rounding them on load (not on save) is what
+      // makes a loaded page save back to the same bytes.
+      auto coord = [&](size_t k) {
+        return pos->is_array() && pos->size() == 2 && (*pos)[k].is_number()
+                   ? static_cast<float>((*pos)[k].get<double>())
+                   : NAN;
+      };
+      const float x = coord(0), y = coord(1);
+      if (!std::isfinite(x) || !std::isfinite(y))
+        throw err("block '" + idText + "': \"position\" must be [x, y] with finite numbers, not " +
+                  jsonSnippet(*pos));
+      block.position = std::array<double, 2>{x, y};
     }
     if (auto attrs = b.find("attrs"); attrs != b.end()) {
       if (!attrs->is_object())
@@ -136,10 +180,11 @@ OrderedJson pageToJson(const Page& page) {
     OrderedJson jb;
     jb["id"] = b.id.str();
     jb["type"] = b.type;
-    if (b.position) jb["position"] = {(*b.position)[0], (*b.position)[1]};
-    jb["attrs"] = OrderedJson::parse(b.attrs.dump());  // nlohmann::json keeps keys sorted
-    for (auto it = b.extra.begin(); it != b.extra.end(); ++it)
-      jb[it.key()] = OrderedJson::parse(it.value().dump());
+    if (b.position)
+      jb["position"] = {static_cast<double>(static_cast<float>((*b.position)[0])),
+                        static_cast<double>(static_cast<float>((*b.position)[1]))};
+    jb["attrs"] = toOrdered(b.attrs);
+    for (auto it = b.extra.begin(); it != b.extra.end(); ++it) jb[it.key()] = toOrdered(it.value());
     blocks.push_back(std::move(jb));
   }
   doc["blocks"] = std::move(blocks);
@@ -152,11 +197,13 @@ OrderedJson pageToJson(const Page& page) {
   }
   doc["links"] = std::move(links);
   for (auto it = page.extra.begin(); it != page.extra.end(); ++it)
-    doc[it.key()] = OrderedJson::parse(it.value().dump());
+    doc[it.key()] = toOrdered(it.value());
   return doc;
 }
 
-std::string pageToText(const Page& page) { return writeJson(pageToJson(page)); }
+std::string pageToText(const Page& page) {
+  return writeJson(pageToJson(page));
+}
 
 void savePage(const Page& page, const std::filesystem::path& path, bool keepBackup) {
   writeFileAtomically(path, pageToText(page), keepBackup);

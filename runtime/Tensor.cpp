@@ -40,7 +40,9 @@ std::string formatBytes(uint64_t bytes) {
   else if (b < 1e6) std::snprintf(buf, sizeof buf, "%.1f kB", b / 1e3);
   else if (b < 1e9) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
   else if (b < 1e12) std::snprintf(buf, sizeof buf, "%.1f GB", b / 1e9);
-  else std::snprintf(buf, sizeof buf, "%.3g TB", b / 1e12);
+  else if (b < 1e15) std::snprintf(buf, sizeof buf, "%.1f TB", b / 1e12);
+  else if (b < 1e18) std::snprintf(buf, sizeof buf, "%.1f PB", b / 1e15);
+  else std::snprintf(buf, sizeof buf, "%.1f EB", b / 1e18);
   return buf;
 }
 

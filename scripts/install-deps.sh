@@ -6,6 +6,7 @@ packages=(
   qt6-base-dev qt6-base-dev-tools libqt6svg6-dev libgl-dev
   nlohmann-json3-dev libeigen3-dev catch2 libbenchmark-dev
   python3 python3-numpy
+  clang libclang-rt-14-dev
   "$@"
 )
 missing=()

@@ -1,6 +1,9 @@
+#include <string>
+
 #include "blocks/RegisterBlocks.h"
 #include "blocks/array_ops/FakeQuantKernels.h"
 #include "runtime/Error.h"
+#include "runtime/Json.h"
 
 namespace qs {
 
@@ -20,8 +23,13 @@ AttrDescriptor narrowRangeAttr() {
   return {.name = "narrow_range",
           .type = AttrType::Bool,
           .defaultValue = AttrValue{false},
-          .doc = "If true, the lowest level is not used: quantization runs over [1, 2^num_bits - 1] "
-                 "instead of [0, 2^num_bits - 1]."};
+          .doc =
+              "If true, the lowest level is not used: quantization runs over [1, 2^num_bits - 1] "
+              "instead of [0, 2^num_bits - 1]."};
+}
+
+AttrDescriptor argsBoundAttr(const char* name, double value, const char* doc) {
+  return {.name = name, .type = AttrType::Float, .defaultValue = AttrValue{value}, .doc = doc};
 }
 
 fq::QuantRange rangeOf(const BlockContext& ctx) {
@@ -29,34 +37,8 @@ fq::QuantRange rangeOf(const BlockContext& ctx) {
                         ctx.attrs().getBool("narrow_range"));
 }
 
-// TensorFlow's checks for the per-channel ops, in its order and with its messages.
-void checkPerChannelMinMax(const BlockContext& ctx, const Shape& inputs) {
-  if (inputs.empty()) throw Error("input must be at least rank 1");
-  const int64_t d = inputs.back();
-  for (const char* name : {"min", "max"}) {
-    const Shape& s = ctx.inputShape(name);
-    if (s.size() != 1)
-      throw Error(std::string("`") + name + "` must be rank 1 but is rank " + std::to_string(s.size()));
-    if (s[0] != d)
-      throw Error(std::string(name) + " has incorrect size, expected " + std::to_string(d) +
-                  " was " + std::to_string(s[0]));
-  }
-}
-
-void perChannelCheck(BlockContext& ctx) {
-  const Shape& inputs = ctx.inputShape("inputs");
-  checkPerChannelMinMax(ctx, inputs);
-  ctx.setOutputShape("output", inputs);
-}
-
-void perChannelCompute(BlockContext& ctx) {
-  const Tensor& x = ctx.input("inputs");
-  const int64_t d = x.shape().back();
-  Tensor out = Tensor::uninitialized(x.shape());
-  const int64_t outer = d == 0 ? 0 : x.size() / d;
-  fq::perChannelForward(x.data(), outer, d, ctx.input("min").data(), ctx.input("max").data(),
-                        rangeOf(ctx), out.mutableData(), ctx.pool(), ctx.threads());
-  ctx.setOutput("output", std::move(out));
+fq::Exec execOf(const BlockContext& ctx) {
+  return {ctx.pool(), ctx.threads()};
 }
 
 PortDescriptor tensorIn(std::string name, RankRule rank, std::string doc) {
@@ -67,30 +49,354 @@ PortDescriptor tensorOut(std::string name, std::string doc) {
           std::move(doc)};
 }
 
+// ---- Checks: TensorFlow's, in its order, with its messages -------------------------------------
+
+void checkSameSize(const BlockContext& ctx) {
+  if (ctx.inputShape("gradients") != ctx.inputShape("inputs"))
+    throw Error("gradient and input must be the same size");
+}
+
+void checkPerChannelMinMax(const BlockContext& ctx, const Shape& inputs) {
+  if (inputs.empty()) throw Error("input must be at least rank 1");
+  const int64_t d = inputs.back();
+  for (const char* name : {"min", "max"}) {
+    const Shape& s = ctx.inputShape(name);
+    if (s.size() != 1)
+      throw Error(std::string("`") + name + "` must be rank 1 but is rank " +
+                  std::to_string(s.size()));
+    if (s[0] != d)
+      throw Error(std::string(name) + " has incorrect size, expected " + std::to_string(d) +
+                  " was " + std::to_string(s[0]));
+  }
+}
+
+void checkScalarMinMax(const BlockContext& ctx) {
+  for (const char* name : {"min", "max"}) {
+    const Shape& s = ctx.inputShape(name);
+    if (!s.empty())
+      throw Error(std::string("`") + name + "` must be rank 0 but is rank " +
+                  std::to_string(s.size()));
+  }
+}
+
+// The Args ops' range, checked as TensorFlow's constructor does.
+fq::Nudged argsRange(const BlockContext& ctx) {
+  const float min = static_cast<float>(ctx.attrs().getFloat("min"));
+  const float max = static_cast<float>(ctx.attrs().getFloat("max"));
+  if (!(min < max))
+    throw Error("min has to be smaller than max, was: " + formatFloat(min) +
+                " >= " + formatFloat(max));
+  return fq::nudge(min, max, rangeOf(ctx));
+}
+
+int64_t channelsOf(const Shape& inputs) {
+  return inputs.back();
+}
+
+// ---- PerChannel ------------------------------------------------------------------------------
+
+void perChannelCheck(BlockContext& ctx) {
+  const Shape& inputs = ctx.inputShape("inputs");
+  checkPerChannelMinMax(ctx, inputs);
+  ctx.setOutputShape("output", inputs);
+}
+
+void perChannelCompute(BlockContext& ctx) {
+  const Tensor& x = ctx.input("inputs");
+  const int64_t d = channelsOf(x.shape());
+  Tensor out = Tensor::uninitialized(x.shape());
+  const int64_t outer = d == 0 ? 0 : x.size() / d;
+  fq::perChannelForward(x.data(), outer, d, ctx.input("min").data(), ctx.input("max").data(),
+                        rangeOf(ctx), out.mutableData(), ctx.pool(), ctx.threads());
+  ctx.setOutput("output", std::move(out));
+}
+
+void perChannelGradientCheck(BlockContext& ctx) {
+  checkSameSize(ctx);
+  const Shape& inputs = ctx.inputShape("inputs");
+  checkPerChannelMinMax(ctx, inputs);
+  ctx.setOutputShape("backprops_wrt_input", inputs);
+  ctx.setOutputShape("backprop_wrt_min", {channelsOf(inputs)});
+  ctx.setOutputShape("backprop_wrt_max", {channelsOf(inputs)});
+}
+
+void perChannelGradientCompute(BlockContext& ctx) {
+  const Tensor& g = ctx.input("gradients");
+  const Tensor& x = ctx.input("inputs");
+  const int64_t d = channelsOf(x.shape());
+  Tensor dx = Tensor::uninitialized(x.shape());
+  Tensor dmin = Tensor::uninitialized({d});
+  Tensor dmax = Tensor::uninitialized({d});
+  const int64_t outer = d == 0 ? 0 : x.size() / d;
+  fq::perChannelGradient(g.data(), x.data(), outer, d, ctx.input("min").data(),
+                         ctx.input("max").data(), rangeOf(ctx), dx.mutableData(),
+                         dmin.mutableData(), dmax.mutableData(), ctx.pool(), ctx.threads());
+  ctx.setOutput("backprops_wrt_input", std::move(dx));
+  ctx.setOutput("backprop_wrt_min", std::move(dmin));
+  ctx.setOutput("backprop_wrt_max", std::move(dmax));
+}
+
+// ---- Vars --------------------------------------------------------------------------------------
+
+fq::Nudged varsRange(const BlockContext& ctx) {
+  return fq::nudge(ctx.input("min").data()[0], ctx.input("max").data()[0], rangeOf(ctx));
+}
+
+void varsCheck(BlockContext& ctx) {
+  checkScalarMinMax(ctx);
+  ctx.setOutputShape("output", ctx.inputShape("inputs"));
+}
+
+void varsCompute(BlockContext& ctx) {
+  const Tensor& x = ctx.input("inputs");
+  Tensor out = Tensor::uninitialized(x.shape());
+  const fq::Nudged n = varsRange(ctx);
+  fq::forward(x.data(), x.size(), 1, &n, fq::ScaleOp::DivScale, out.mutableData(), execOf(ctx));
+  ctx.setOutput("output", std::move(out));
+}
+
+void varsGradientCheck(BlockContext& ctx) {
+  checkSameSize(ctx);
+  checkScalarMinMax(ctx);
+  ctx.setOutputShape("backprops_wrt_input", ctx.inputShape("inputs"));
+  ctx.setOutputShape("backprop_wrt_min", {});
+  ctx.setOutputShape("backprop_wrt_max", {});
+}
+
+void varsGradientCompute(BlockContext& ctx) {
+  const Tensor& g = ctx.input("gradients");
+  const Tensor& x = ctx.input("inputs");
+  Tensor dx = Tensor::uninitialized(x.shape());
+  Tensor dmin = Tensor::uninitialized({});
+  Tensor dmax = Tensor::uninitialized({});
+  const fq::Nudged n = varsRange(ctx);
+  fq::gradient(g.data(), x.data(), x.size(), 1, &n, dx.mutableData(), dmin.mutableData(),
+               dmax.mutableData(), execOf(ctx));
+  ctx.setOutput("backprops_wrt_input", std::move(dx));
+  ctx.setOutput("backprop_wrt_min", std::move(dmin));
+  ctx.setOutput("backprop_wrt_max", std::move(dmax));
+}
+
+// ---- Args --------------------------------------------------------------------------------------
+
+void argsCheck(BlockContext& ctx) {
+  argsRange(ctx);
+  ctx.setOutputShape("output", ctx.inputShape("inputs"));
+}
+
+void argsCompute(BlockContext& ctx) {
+  const Tensor& x = ctx.input("inputs");
+  Tensor out = Tensor::uninitialized(x.shape());
+  const fq::Nudged n = argsRange(ctx);
+  fq::forward(x.data(), x.size(), 1, &n, fq::ScaleOp::DivScale, out.mutableData(), execOf(ctx));
+  ctx.setOutput("output", std::move(out));
+}
+
+void argsGradientCheck(BlockContext& ctx) {
+  argsRange(ctx);
+  checkSameSize(ctx);
+  ctx.setOutputShape("backprops", ctx.inputShape("inputs"));
+}
+
+void argsGradientCompute(BlockContext& ctx) {
+  const Tensor& g = ctx.input("gradients");
+  const Tensor& x = ctx.input("inputs");
+  Tensor dx = Tensor::uninitialized(x.shape());
+  const fq::Nudged n = argsRange(ctx);
+  fq::gradient(g.data(), x.data(), x.size(), 1, &n, dx.mutableData(), nullptr, nullptr,
+               execOf(ctx));
+  ctx.setOutput("backprops", std::move(dx));
+}
+
+// ---- Shared docs -------------------------------------------------------------------------------
+
+const char* kNudgeDoc =
+    "The range [min, max] is first nudged so that 0.0 is exactly representable: scale = (max - "
+    "min) / (quant_max - quant_min), the zero point is rounded (half away from zero) and clamped "
+    "to [quant_min, quant_max], and the nudged range is [(quant_min - zp) * scale, (quant_max - "
+    "zp) * scale], where quant_min is 0 (1 with narrow_range) and quant_max is 2^num_bits - 1. "
+    "Every step is float32 arithmetic, in TensorFlow's order, so results are bit-exact to "
+    "TensorFlow's CPU kernel.";
+
+const char* kForwardDoc =
+    " Values are clamped to the nudged range and rounded to the nearest level (ties towards "
+    "+infinity); every output is an integer multiple of the scale, so 0 stays exactly 0. NaN "
+    "inputs give NaN; +/-inf clamp to the ends of the range. min == max == 0 gives 0 everywhere; "
+    "min == max != 0 gives NaN; min > max gives the nudged minimum everywhere. None of these is an "
+    "error, as in TensorFlow.";
+
+const char* kGradientDoc =
+    " The gradient is the straight-through estimator: `gradients` pass to the input where the "
+    "input lies inside the nudged range (inclusive) and are 0 elsewhere (a multiply, so a NaN or "
+    "infinite gradient gives NaN and -g gives -0); gradients where the input is below the range "
+    "sum into the gradient of min, above the range into that of max. With min == max == 0 the "
+    "gradients pass unchanged and the min/max gradients are 0. dx, dmin and dmax are computed in "
+    "one pass; dx is bit-exact, the sums match TensorFlow to float rounding (the order of the "
+    "additions differs).";
+
 }  // namespace
 
 void registerFakeQuantBlocks(BlockRegistry& registry) {
-  BlockDescriptor d;
-  d.type = "FakeQuantWithMinMaxVarsPerChannel";
-  d.category = "Quantization";
-  d.summary = "Fake-quantize the 'inputs' tensor of type float, per channel, with per-channel "
-              "min and max.";
-  d.doc =
-      "`inputs` has any shape [..., d] (rank >= 1); the last dimension is the channel axis and "
-      "every other dimension is a batch. `min` and `max` have shape [d]. Each channel's range "
-      "[min, max] is nudged so that 0.0 is exactly representable, values are clamped to the nudged "
-      "range and rounded to one of 2^num_bits levels (or 2^num_bits - 1 with narrow_range), and "
-      "returned as floats. Bit-exact to TensorFlow's CPU kernel. The op has a gradient "
-      "(FakeQuantWithMinMaxVarsPerChannelGradient) and thus allows for training min and max.";
-  d.ports = opPorts(
-      {tensorIn("inputs", RankRule::atLeast(1), "Float tensor of shape [..., d]."),
-       tensorIn("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
-       tensorIn("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
-      {tensorOut("output", "The fake-quantized tensor, same shape as `inputs`.")});
-  d.attrs = {numBitsAttr(), narrowRangeAttr()};
-  d.check = perChannelCheck;
-  d.compute = perChannelCompute;
-  registry.add(std::move(d));
+  const std::string nudge = kNudgeDoc;
+  {
+    BlockDescriptor d;
+    d.type = "FakeQuantWithMinMaxVarsPerChannel";
+    d.category = "Quantization";
+    d.summary =
+        "Fake-quantize the 'inputs' tensor of type float, per channel, with per-channel min and "
+        "max.";
+    d.doc =
+        "`inputs` has any shape [..., d] (rank >= 1); the last dimension is the channel axis and "
+        "every other dimension is a batch. `min` and `max` have shape [d]. Each channel's range "
+        "is nudged and its values quantized to 2^num_bits levels (2^num_bits - 1 with "
+        "narrow_range) and returned as floats. " +
+        nudge +
+        " This op multiplies by the inverse scale, (quant_max - quant_min) / (max - min), "
+        "computed separately rather than as 1 / scale." +
+        kForwardDoc +
+        " The op has a gradient (FakeQuantWithMinMaxVarsPerChannelGradient) and thus allows for "
+        "training min and max.";
+    d.ports = opPorts({tensorIn("inputs", RankRule::atLeast(1), "Float tensor of shape [..., d]."),
+                       tensorIn("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
+                       tensorIn("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
+                      {tensorOut("output", "The fake-quantized tensor, same shape as `inputs`.")});
+    d.attrs = {numBitsAttr(), narrowRangeAttr()};
+    d.check = perChannelCheck;
+    d.compute = perChannelCompute;
+    registry.add(std::move(d));
+  }
+  {
+    BlockDescriptor d;
+    d.type = "FakeQuantWithMinMaxVarsPerChannelGradient";
+    d.category = "Quantization";
+    d.summary = "Compute gradients for a FakeQuantWithMinMaxVarsPerChannel operation.";
+    d.doc =
+        "`gradients` is the backpropagated gradient above the FakeQuantWithMinMaxVarsPerChannel "
+        "op, with the shape [..., d] of `inputs`, the values that were quantized; `min` and `max` "
+        "have shape [d]. Each channel's range is nudged as in the forward op. " +
+        nudge + kGradientDoc +
+        " The min/max gradients are summed over every batch dimension, per channel.";
+    d.ports = opPorts(
+        {tensorIn("gradients", RankRule::atLeast(1),
+                  "Backpropagated gradients above the forward op, shape [..., d]."),
+         tensorIn("inputs", RankRule::atLeast(1),
+                  "Values passed as inputs to the forward op, shape [..., d]."),
+         tensorIn("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
+         tensorIn("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
+        {tensorOut("backprops_wrt_input",
+                   "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
+                   "nudged_max), same shape as `inputs`."),
+         tensorOut("backprop_wrt_min",
+                   "Gradient with respect to `min`, shape [d]: per channel, the sum of gradients "
+                   "where inputs < nudged_min."),
+         tensorOut("backprop_wrt_max",
+                   "Gradient with respect to `max`, shape [d]: per channel, the sum of gradients "
+                   "where inputs > nudged_max.")});
+    d.attrs = {numBitsAttr(), narrowRangeAttr()};
+    d.check = perChannelGradientCheck;
+    d.compute = perChannelGradientCompute;
+    registry.add(std::move(d));
+  }
+  {
+    BlockDescriptor d;
+    d.type = "FakeQuantWithMinMaxVars";
+    d.category = "Quantization";
+    d.summary =
+        "Fake-quantize the 'inputs' tensor of type float via global float scalars `min` and "
+        "`max`.";
+    d.doc =
+        "`inputs` has any shape; `min` and `max` are scalars (rank 0) giving one range for the "
+        "whole tensor, e.g. trained variables. " +
+        nudge +
+        " Unlike the per-channel op, this op divides by the scale: (clamped - nudged_min) / "
+        "scale, which can differ from the per-channel op in the last bit." +
+        kForwardDoc +
+        " The op has a gradient (FakeQuantWithMinMaxVarsGradient) and thus allows for training "
+        "min and max.";
+    d.ports = opPorts({tensorIn("inputs", RankRule::any(), "Float tensor of any shape."),
+                       tensorIn("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
+                       tensorIn("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
+                      {tensorOut("output", "The fake-quantized tensor, same shape as `inputs`.")});
+    d.attrs = {numBitsAttr(), narrowRangeAttr()};
+    d.check = varsCheck;
+    d.compute = varsCompute;
+    registry.add(std::move(d));
+  }
+  {
+    BlockDescriptor d;
+    d.type = "FakeQuantWithMinMaxVarsGradient";
+    d.category = "Quantization";
+    d.summary = "Compute gradients for a FakeQuantWithMinMaxVars operation.";
+    d.doc =
+        "`gradients` is the backpropagated gradient above the FakeQuantWithMinMaxVars op, with "
+        "the shape of `inputs`, the values that were quantized; `min` and `max` are scalars. " +
+        nudge + kGradientDoc + " The min/max gradients are summed over the whole tensor.";
+    d.ports = opPorts(
+        {tensorIn("gradients", RankRule::any(), "Backpropagated gradients above the forward op."),
+         tensorIn("inputs", RankRule::any(), "Values passed as inputs to the forward op."),
+         tensorIn("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
+         tensorIn("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
+        {tensorOut("backprops_wrt_input",
+                   "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
+                   "nudged_max), same shape as `inputs`."),
+         tensorOut("backprop_wrt_min",
+                   "Gradient with respect to `min`, a scalar: the sum of gradients where inputs < "
+                   "nudged_min."),
+         tensorOut("backprop_wrt_max",
+                   "Gradient with respect to `max`, a scalar: the sum of gradients where inputs > "
+                   "nudged_max.")});
+    d.attrs = {numBitsAttr(), narrowRangeAttr()};
+    d.check = varsGradientCheck;
+    d.compute = varsGradientCompute;
+    registry.add(std::move(d));
+  }
+  {
+    BlockDescriptor d;
+    d.type = "FakeQuantWithMinMaxArgs";
+    d.category = "Quantization";
+    d.summary =
+        "Fake-quantize the 'inputs' tensor, type float to 'outputs' tensor of same type, with a "
+        "fixed range given by the attributes `min` and `max`.";
+    d.doc =
+        "`inputs` has any shape; the range [min, max] is a pair of attributes (default [-6, 6]) "
+        "and must satisfy min < max. " +
+        nudge + " Like FakeQuantWithMinMaxVars, this op divides by the scale." + kForwardDoc +
+        " Its gradient is FakeQuantWithMinMaxArgsGradient.";
+    d.ports = opPorts({tensorIn("inputs", RankRule::any(), "Float tensor of any shape.")},
+                      {tensorOut("output", "The fake-quantized tensor, same shape as `inputs`.")});
+    d.attrs = {argsBoundAttr("min", -6.0, "Minimum of the quantization range; must be < max."),
+               argsBoundAttr("max", 6.0, "Maximum of the quantization range; must be > min."),
+               numBitsAttr(), narrowRangeAttr()};
+    d.check = argsCheck;
+    d.compute = argsCompute;
+    registry.add(std::move(d));
+  }
+  {
+    BlockDescriptor d;
+    d.type = "FakeQuantWithMinMaxArgsGradient";
+    d.category = "Quantization";
+    d.summary = "Compute gradients for a FakeQuantWithMinMaxArgs operation.";
+    d.doc =
+        "`gradients` is the backpropagated gradient above the FakeQuantWithMinMaxArgs op, with "
+        "the shape of `inputs`, the values that were quantized; the range comes from the "
+        "attributes `min` and `max` (default [-6, 6], min < max). " +
+        nudge +
+        " The result is gradients * (nudged_min <= inputs <= nudged_max): a multiply, so a NaN or "
+        "infinite gradient gives NaN and -g gives -0. The range is fixed, so there are no min/max "
+        "gradients.";
+    d.ports = opPorts(
+        {tensorIn("gradients", RankRule::any(), "Backpropagated gradients above the forward op."),
+         tensorIn("inputs", RankRule::any(), "Values passed as inputs to the forward op.")},
+        {tensorOut("backprops",
+                   "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
+                   "nudged_max), same shape as `inputs`.")});
+    d.attrs = {argsBoundAttr("min", -6.0, "Minimum of the quantization range; must be < max."),
+               argsBoundAttr("max", 6.0, "Maximum of the quantization range; must be > min."),
+               numBitsAttr(), narrowRangeAttr()};
+    d.check = argsGradientCheck;
+    d.compute = argsGradientCompute;
+    registry.add(std::move(d));
+  }
 }
 
 }  // namespace qs

@@ -23,8 +23,8 @@ struct Nudged {
   float nudgedMin = 0;
   float nudgedMax = 0;
   float scale = 0;
-  float invScale = 0;     // (qmax - qmin) / (max - min), computed again, not 1 / scale
-  float quantZero = 0;    // floor(-nudgedMin * invScale + 0.5)
+  float invScale = 0;   // (qmax - qmin) / (max - min), computed again, not 1 / scale
+  float quantZero = 0;  // floor(-nudgedMin * invScale + 0.5)
   uint16_t zeroPoint = 0;
   bool zeroRange = false;  // min == 0 and max == 0: the channel short-circuits
 };

@@ -1,55 +1,480 @@
-// Placeholder until the viewer helper's TensorViewer lands (it replaces this file). It keeps the
-// shown result in a property-free way: one label, the values recomputed from the label's data.
 #include "editor_bridge/viewer/TensorViewer.h"
 
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QFileDialog>
+#include <QFutureWatcher>
+#include <QHBoxLayout>
+#include <QHeaderView>
 #include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QStackedWidget>
+#include <QTabWidget>
+#include <QTableView>
+#include <QThread>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrent>
+#include <cmath>
+
+#include "editor_bridge/viewer/PlotWidget.h"
+#include "editor_bridge/viewer/QuantInspector.h"
+#include "editor_bridge/viewer/QuantPlots.h"
+#include "editor_bridge/viewer/SliceTableModel.h"
+#include "runtime/Error.h"
+#include "runtime/Npy.h"
 
 namespace qs::editor {
 
 namespace {
-struct Shown {
-  QString name;
-  std::vector<float> values;
-};
-Shown& shownOf(const TensorViewer* v) {
-  static std::map<const TensorViewer*, Shown> all;
-  return all[v];
+
+// Below this many elements statistics are computed at once; above, on a worker thread.
+constexpr int64_t kSyncElements = 1 << 18;
+constexpr int kHistogramBins = 100;
+
+QString resultName(const std::string& port) {
+  return QStringLiteral("result_") + QString::fromStdString(port);
 }
+
+struct Summary {
+  TensorStats stats;
+  ValueHistogramData hist;
+};
+
+Summary summarise(const Tensor& t) {
+  Summary s;
+  s.stats = computeStats(t);
+  double lo = s.stats.min, hi = s.stats.max;
+  if (!(hi > lo)) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
+  s.hist.hist = makeHistogram(t.values(), lo, hi, kHistogramBins);
+  s.hist.nonFinite = s.stats.count - s.stats.finite;
+  return s;
+}
+
 }  // namespace
 
 TensorViewer::TensorViewer(QWidget* parent) : QWidget(parent) {
+  setObjectName(QStringLiteral("tensorViewer"));
   auto* layout = new QVBoxLayout(this);
-  auto* label = new QLabel(tr("No result selected"), this);
-  label->setObjectName("stubLabel");
-  label->setWordWrap(true);
-  layout->addWidget(label);
-  layout->addStretch();
-}
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->setSpacing(4);
 
-void TensorViewer::showBlock(const BlockResultsView& view, const std::string& port) {
-  Shown& s = shownOf(this);
-  s = {};
-  auto it = port.empty() ? view.outputs.begin() : view.outputs.find(port);
-  auto* label = findChild<QLabel*>("stubLabel");
-  if (it == view.outputs.end()) {
-    label->setText(view.blockId + ": " + (view.error.isEmpty() ? tr("no result") : view.error));
-    return;
-  }
-  s.name = view.blockId + ".result_" + QString::fromStdString(it->first);
-  s.values = it->second.toVector();
-  QStringList parts;
-  for (float v : s.values) parts << QString::number(v);
-  label->setText(s.name + " " + QString::fromStdString(qs::shapeToString(it->second.shape())) +
-                 "\n" + parts.mid(0, 64).join(", "));
+  auto* top = new QHBoxLayout;
+  header_ = new QLabel(this);
+  header_->setObjectName(QStringLiteral("viewerHeader"));
+  header_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  // The header may be long (type names, "previous results"): it may shrink, the controls not.
+  header_->setMinimumWidth(60);
+  header_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+  top->addWidget(header_, 1);
+  top->addWidget(new QLabel(tr("Result:"), this));
+  outputs_ = new QComboBox(this);
+  outputs_->setObjectName(QStringLiteral("outputSelector"));
+  outputs_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  top->addWidget(outputs_);
+  saveNpy_ = new QPushButton(tr("Save .npy…"), this);
+  saveNpy_->setToolTip(tr("Save the shown result as a NumPy .npy file (float32, C order)"));
+  savePicture_ = new QPushButton(tr("Save picture…"), this);
+  savePicture_->setToolTip(tr("Save the current tab's picture as PNG"));
+  top->addWidget(saveNpy_);
+  top->addWidget(savePicture_);
+  layout->addLayout(top);
+
+  stack_ = new QStackedWidget(this);
+  message_ = new QLabel(stack_);
+  message_->setObjectName(QStringLiteral("viewerMessage"));
+  message_->setAlignment(Qt::AlignCenter);
+  message_->setWordWrap(true);
+  message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  message_->setMargin(20);
+  stack_->addWidget(message_);
+
+  tabs_ = new QTabWidget(stack_);
+  tabs_->setObjectName(QStringLiteral("viewerTabs"));
+  inspector_ = new QuantInspector(tabs_);
+  inspector_->hide();
+
+  valuesTab_ = new QWidget(tabs_);
+  auto* vl = new QVBoxLayout(valuesTab_);
+  vl->setContentsMargins(4, 4, 4, 4);
+  statsLabel_ = new QLabel(valuesTab_);
+  statsLabel_->setObjectName(QStringLiteral("statsLabel"));
+  statsLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  statsLabel_->setWordWrap(true);
+  vl->addWidget(statsLabel_);
+  sliceBar_ = new QWidget(valuesTab_);
+  sliceLayout_ = new QHBoxLayout(sliceBar_);
+  sliceLayout_->setContentsMargins(0, 0, 0, 0);
+  sliceLabel_ = new QLabel(tr("Slice:"), sliceBar_);
+  sliceLayout_->addWidget(sliceLabel_);
+  sliceLayout_->addStretch(1);
+  vl->addWidget(sliceBar_);
+  model_ = new SliceTableModel(this);
+  table_ = new QTableView(valuesTab_);
+  table_->setObjectName(QStringLiteral("valueTable"));
+  table_->setModel(model_);
+  // Fixed section sizes: the header never measures a million rows.
+  table_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+  table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+  table_->horizontalHeader()->setDefaultSectionSize(
+      table_->fontMetrics().horizontalAdvance(QStringLiteral("-0.123456789")) + 10);
+  vl->addWidget(table_, 1);
+
+  heatmap_ = new PlotWidget(QStringLiteral("heatmap"), tabs_);
+  histogram_ = new PlotWidget(QStringLiteral("histogram"), tabs_);
+  tabs_->addTab(valuesTab_, tr("Values"));
+  tabs_->addTab(heatmap_, tr("Heatmap"));
+  tabs_->addTab(histogram_, tr("Histogram"));
+  stack_->addWidget(tabs_);
+  layout->addWidget(stack_, 1);
+
+  connect(outputs_, &QComboBox::currentIndexChanged, this, [this](int i) {
+    if (i < 0 || !hasView_) return;
+    showOutput(outputs_->itemData(i).toString().toStdString());
+  });
+  connect(saveNpy_, &QPushButton::clicked, this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save result as .npy"),
+                                                      currentResultName() + QStringLiteral(".npy"),
+                                                      tr("NumPy array (*.npy)"));
+    QString error;
+    if (!path.isEmpty() && !saveNpy(path, &error)) {
+      QMessageBox::warning(this, tr("Save .npy"), error);
+    }
+  });
+  connect(savePicture_, &QPushButton::clicked, this, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save picture as PNG"),
+                                                      currentResultName() + QStringLiteral(".png"),
+                                                      tr("PNG image (*.png)"));
+    QString error;
+    if (!path.isEmpty() && !savePicture(path, &error)) {
+      QMessageBox::warning(this, tr("Save picture"), error);
+    }
+  });
+  clear();
 }
 
 void TensorViewer::clear() {
-  shownOf(this) = {};
-  findChild<QLabel*>("stubLabel")->setText(tr("No result selected"));
+  hasView_ = false;
+  view_ = {};
+  port_.clear();
+  ++statsGeneration_;
+  statsPending_ = false;
+  {
+    const QSignalBlocker block(outputs_);
+    outputs_->clear();
+  }
+  header_->setText(tr("No block selected"));
+  inspector_->clear();
+  model_->clear();
+  showMessage(tr("Select a block on the page to see its results."));
 }
 
-QString TensorViewer::currentResultName() const { return shownOf(this).name; }
-std::vector<float> TensorViewer::shownValues() const { return shownOf(this).values; }
+void TensorViewer::showMessage(const QString& text) {
+  message_->setText(text);
+  stack_->setCurrentWidget(message_);
+  saveNpy_->setEnabled(false);
+  savePicture_->setEnabled(false);
+}
+
+bool TensorViewer::showsMessage() const {
+  return stack_->currentWidget() == message_;
+}
+
+QString TensorViewer::messageText() const {
+  return showsMessage() ? message_->text() : QString();
+}
+
+bool TensorViewer::busy() const {
+  return statsPending_ || inspector_->busy();
+}
+
+bool TensorViewer::waitForIdle(int timeoutMs) {
+  QDeadlineTimer deadline(timeoutMs);
+  while (busy()) {
+    if (deadline.hasExpired()) return false;
+    // The workers' results arrive as queued signals: let them in, without spinning hot.
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+    if (busy()) QThread::msleep(2);
+  }
+  QCoreApplication::processEvents();
+  return true;
+}
+
+bool TensorViewer::inspectorShown() const {
+  return !showsMessage() && tabs_->indexOf(inspector_) >= 0;
+}
+
+void TensorViewer::showInspectorTab() {
+  if (tabs_->indexOf(inspector_) >= 0) tabs_->setCurrentWidget(inspector_);
+}
+
+void TensorViewer::showBlock(const BlockResultsView& view, const std::string& port) {
+  const bool sameBlock = hasView_ && view_.blockId == view.blockId && view_.type == view.type;
+  QWidget* previousTab = tabs_->currentWidget();
+  std::string keepPort = port.empty() && sameBlock ? port_ : port;
+  view_ = view;
+  hasView_ = true;
+
+  QString status = QString::fromStdString(statusName(view.status));
+  header_->setText(QStringLiteral("<b>%1</b> · %2 · %3")
+                       .arg(view.blockId.toHtmlEscaped(), view.type.toHtmlEscaped(), status));
+  {
+    const QSignalBlocker block(outputs_);
+    outputs_->clear();
+    for (const auto& [name, tensor] : view.outputs) {
+      outputs_->addItem(resultName(name), QString::fromStdString(name));
+    }
+  }
+  if (view.status == BlockStatus::Error) {
+    inspector_->clear();
+    port_.clear();
+    showMessage(tr("<b>Block '%1' (%2) failed</b><br><br>%3")
+                    .arg(view.blockId.toHtmlEscaped(), view.type.toHtmlEscaped(),
+                         view.error.isEmpty() ? tr("(no message)") : view.error.toHtmlEscaped()));
+    emit resultShown({});
+    return;
+  }
+  if (view.outputs.empty()) {
+    inspector_->clear();
+    port_.clear();
+    showMessage(view.status == BlockStatus::Running
+                    ? tr("Block '%1' is running…").arg(view.blockId)
+                    : tr("Block '%1' has no results yet (%2): run the page, or wire its "
+                         "required inputs.")
+                          .arg(view.blockId, status));
+    emit resultShown({});
+    return;
+  }
+  if (view.status != BlockStatus::Ok) {
+    // Old results stay visible while a re-run is on its way, marked as such.
+    header_->setText(header_->text() +
+                     tr(" <span style='color:#b35900'>(showing the previous results)</span>"));
+  }
+
+  // The inspector tab: first, and only for FakeQuant blocks with their inputs.
+  QString why;
+  std::optional<InspectorInput> in = inspectorInputFor(view, &why);
+  const int inspectorIndex = tabs_->indexOf(inspector_);
+  if (in) {
+    if (inspectorIndex < 0) tabs_->insertTab(0, inspector_, tr("Quantization"));
+    inspector_->setInput(std::move(*in));
+  } else {
+    if (inspectorIndex >= 0) tabs_->removeTab(inspectorIndex);
+    inspector_->clear(why);
+  }
+  stack_->setCurrentWidget(tabs_);
+  saveNpy_->setEnabled(true);
+  savePicture_->setEnabled(true);
+
+  if (keepPort.empty() || !view.outputs.count(keepPort)) keepPort = view.outputs.begin()->first;
+  {
+    const QSignalBlocker block(outputs_);
+    outputs_->setCurrentIndex(outputs_->findData(QString::fromStdString(keepPort)));
+  }
+  showOutput(keepPort);
+  // Live update: stay on the tab the user is looking at.
+  if (sameBlock && previousTab && tabs_->indexOf(previousTab) >= 0) {
+    tabs_->setCurrentWidget(previousTab);
+  } else {
+    tabs_->setCurrentIndex(0);
+  }
+}
+
+bool TensorViewer::selectOutput(const std::string& port) {
+  if (!hasView_ || !view_.outputs.count(port)) return false;
+  outputs_->setCurrentIndex(outputs_->findData(QString::fromStdString(port)));
+  if (port_ != port) showOutput(port);
+  return true;
+}
+
+const Tensor* TensorViewer::currentTensor() const {
+  if (!hasView_) return nullptr;
+  const auto it = view_.outputs.find(port_);
+  return it == view_.outputs.end() ? nullptr : &it->second;
+}
+
+QString TensorViewer::currentResultName() const {
+  if (!hasView_ || port_.empty() || showsMessage()) return {};
+  return view_.blockId + QStringLiteral(".") + resultName(port_);
+}
+
+std::vector<float> TensorViewer::shownValues() const {
+  if (showsMessage()) return {};
+  return model_->values();
+}
+
+void TensorViewer::showOutput(const std::string& port) {
+  const auto it = view_.outputs.find(port);
+  if (it == view_.outputs.end()) return;
+  const bool samePort = port == port_;
+  port_ = port;
+  const Tensor& t = it->second;
+  // Keep the slice the user picked when a live update brings a tensor of the same shape.
+  const bool keepSlice =
+      samePort && static_cast<int>(sliceSpins_.size()) == std::max(0, t.rank() - 2);
+  bool shapeFits = keepSlice;
+  for (size_t i = 0; keepSlice && i < sliceSpins_.size(); ++i) {
+    shapeFits = shapeFits && sliceSpins_[i]->maximum() == t.dim(static_cast<int>(i)) - 1;
+  }
+  if (!shapeFits) rebuildSliceControls(t);
+  updateSlice();
+
+  const uint64_t gen = ++statsGeneration_;
+  statsPending_ = true;
+  updateStatsLabel();
+  if (t.size() <= kSyncElements) {
+    const Summary s = summarise(t);
+    applyStats(gen, s.stats, s.hist);
+  } else {
+    auto* watcher = new QFutureWatcher<Summary>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, gen] {
+      watcher->deleteLater();
+      const Summary s = watcher->result();
+      applyStats(gen, s.stats, s.hist);
+    });
+    watcher->setFuture(QtConcurrent::run(summarise, t));
+  }
+  emit resultShown(currentResultName());
+}
+
+void TensorViewer::applyStats(uint64_t generation, const TensorStats& stats,
+                              const ValueHistogramData& hist) {
+  if (generation != statsGeneration_) return;  // a newer result is on its way
+  statsPending_ = false;
+  stats_ = stats;
+  updateStatsLabel();
+  ValueHistogramData d = hist;
+  d.title = tr("%1: all %2 values").arg(currentResultName()).arg(stats.count);
+  if (stats.finite == 0) {
+    histogram_->clearPlot(tr("No finite values to plot"));
+  } else {
+    histogram_->setPainter(
+        [d = std::move(d)](QPainter& p, const QRectF& r) { paintValueHistogram(p, r, d); });
+  }
+}
+
+void TensorViewer::updateStatsLabel() {
+  const Tensor* t = currentTensor();
+  if (!t) {
+    statsLabel_->clear();
+    return;
+  }
+  QString text = tr("<b>%1</b> · shape %2 · float32 · %3 elements")
+                     .arg(currentResultName().toHtmlEscaped(),
+                          QString::fromStdString(shapeToString(t->shape())))
+                     .arg(t->size());
+  if (statsPending_) {
+    text += tr("<br>computing statistics…");
+  } else {
+    const TensorStats& s = stats_;
+    text += tr("<br>min %1 · max %2 · mean %3 · std %4 · NaN %5 · +inf %6 · -inf %7")
+                .arg(formatNumber(s.min, 8), formatNumber(s.max, 8), formatNumber(s.mean, 8),
+                     formatNumber(s.stddev, 8))
+                .arg(s.nan)
+                .arg(s.posInf)
+                .arg(s.negInf);
+  }
+  statsLabel_->setText(text);
+}
+
+void TensorViewer::rebuildSliceControls(const Tensor& t) {
+  for (QSpinBox* s : sliceSpins_) delete s;
+  sliceSpins_.clear();
+  const int leading = std::max(0, t.rank() - 2);
+  for (int i = 0; i < leading; ++i) {
+    auto* spin = new QSpinBox(sliceBar_);
+    spin->setObjectName(QStringLiteral("sliceIndex%1").arg(i));
+    spin->setPrefix(QStringLiteral("[%1] ").arg(i));
+    spin->setRange(0, static_cast<int>(std::max<int64_t>(0, t.dim(i) - 1)));
+    spin->setToolTip(tr("Index along axis %1 (size %2)").arg(i).arg(t.dim(i)));
+    spin->setKeyboardTracking(true);
+    sliceLayout_->insertWidget(1 + i, spin);
+    connect(spin, &QSpinBox::valueChanged, this, [this] { updateSlice(); });
+    sliceSpins_.push_back(spin);
+  }
+  sliceBar_->setVisible(leading > 0);
+}
+
+void TensorViewer::updateSlice() {
+  const Tensor* t = currentTensor();
+  if (!t) return;
+  int64_t rows = 1, cols = 1, offset = 0;
+  if (t->rank() == 1) {
+    rows = t->dim(0);
+  } else if (t->rank() >= 2) {
+    rows = t->dim(-2);
+    cols = t->dim(-1);
+    int64_t stride = rows * cols;
+    for (int i = t->rank() - 3; i >= 0; --i) {
+      offset += static_cast<int64_t>(sliceSpins_[static_cast<size_t>(i)]->value()) * stride;
+      stride *= t->dim(i);
+    }
+  }
+  if (t->size() == 0) rows = cols = 0;
+  model_->setSlice(*t, offset, rows, cols);
+
+  QString where = currentResultName();
+  if (!sliceSpins_.empty()) {
+    QStringList idx;
+    for (QSpinBox* s : sliceSpins_) idx << QString::number(s->value());
+    where += QStringLiteral("[%1, :, :]").arg(idx.join(QStringLiteral(", ")));
+  }
+  if (rows * cols == 0) {
+    heatmap_->clearPlot(tr("Empty tensor"));
+    return;
+  }
+  HeatmapData d;
+  d.title = tr("%1 (%2 x %3)").arg(where).arg(rows).arg(cols);
+  d.rows = rows;
+  d.cols = cols;
+  d.values = model_->values();
+  double lo = INFINITY, hi = -INFINITY;
+  for (float v : d.values) {
+    if (!std::isfinite(v)) continue;
+    lo = std::min(lo, static_cast<double>(v));
+    hi = std::max(hi, static_cast<double>(v));
+  }
+  if (!(lo <= hi)) lo = 0, hi = 1;
+  if (hi == lo) hi = lo + 1;
+  d.lo = lo;
+  d.hi = hi;
+  heatmap_->setPainter([d = std::move(d)](QPainter& p, const QRectF& r) { paintHeatmap(p, r, d); });
+}
+
+bool TensorViewer::saveNpy(const QString& path, QString* error) const {
+  const Tensor* t = currentTensor();
+  if (!t || showsMessage()) {
+    if (error) *error = tr("No result is shown.");
+    return false;
+  }
+  try {
+    writeNpy(path.toStdString(), *t);
+    return true;
+  } catch (const std::exception& e) {
+    if (error) *error = QString::fromStdString(e.what());
+    return false;
+  }
+}
+
+bool TensorViewer::savePicture(const QString& path, QString* error) const {
+  if (showsMessage()) {
+    if (error) *error = tr("No result is shown.");
+    return false;
+  }
+  bool ok = false;
+  if (auto* plot = qobject_cast<PlotWidget*>(tabs_->currentWidget())) {
+    ok = plot->savePng(path);
+  } else {
+    ok = tabs_->currentWidget()->grab().save(path, "PNG");
+  }
+  if (!ok && error) *error = tr("Could not write %1").arg(path);
+  return ok;
+}
 
 }  // namespace qs::editor

@@ -1,12 +1,31 @@
-// editor_bridge/viewer/TensorViewer.h
 #pragma once
+
 #include <QWidget>
 #include <map>
 #include <string>
+#include <vector>
+
 #include "runtime/BlockDescriptor.h"
 #include "runtime/Evaluator.h"
 #include "runtime/Tensor.h"
+#include "runtime/TensorStats.h"
+
+class QComboBox;
+class QLabel;
+class QPushButton;
+class QSpinBox;
+class QStackedWidget;
+class QTabWidget;
+class QTableView;
+class QHBoxLayout;
+
 namespace qs::editor {
+
+class PlotWidget;
+class QuantInspector;
+class SliceTableModel;
+struct ValueHistogramData;
+
 // Everything the viewer may show about one block.
 struct BlockResultsView {
   QString blockId;
@@ -17,6 +36,9 @@ struct BlockResultsView {
   std::map<std::string, qs::Tensor> inputs;   // tensors on the block's input ports, by port
   std::map<std::string, qs::Tensor> outputs;  // results by output port
 };
+
+// The result viewer: statistics, a table, a heatmap and a histogram of one result of a block,
+// and, for FakeQuant blocks, the quantization inspector as the first tab.
 class TensorViewer : public QWidget {
   Q_OBJECT
  public:
@@ -28,5 +50,77 @@ class TensorViewer : public QWidget {
   QString currentResultName() const;
   // The values of the shown result, as the table shows them (for tests).
   std::vector<float> shownValues() const;
+
+  // ---- Beyond the interface: inspection by tests, the editor and --screenshot ----
+  // Selects which output is shown ("output", ...). False if the block has no such output.
+  bool selectOutput(const std::string& port);
+  std::string currentPort() const { return port_; }
+  // True while a message (error, stale, nothing selected) is shown instead of results.
+  bool showsMessage() const;
+  QString messageText() const;
+  // Statistics of the shown result; valid once statsReady().
+  const TensorStats& shownStats() const { return stats_; }
+  bool statsReady() const { return !statsPending_; }
+  // Background work that will still change what is shown (statistics, inspector).
+  bool busy() const;
+  // Processes events until that work is done, e.g. before --screenshot grabs the window, so that
+  // the picture has the statistics and the sweep. False if it took longer than `timeoutMs`.
+  bool waitForIdle(int timeoutMs = 60000);
+  bool inspectorShown() const;
+  void showInspectorTab();
+
+  QComboBox* outputSelector() const { return outputs_; }
+  QTabWidget* tabs() const { return tabs_; }
+  QuantInspector* inspector() const { return inspector_; }
+  QTableView* valueTable() const { return table_; }
+  QLabel* statsLabel() const { return statsLabel_; }
+  const std::vector<QSpinBox*>& sliceSpins() const { return sliceSpins_; }
+  PlotWidget* heatmap() const { return heatmap_; }
+  PlotWidget* histogram() const { return histogram_; }
+
+  // Export, also behind the buttons. Return false and say why in `error`.
+  bool saveNpy(const QString& path, QString* error = nullptr) const;
+  // The picture of the current tab (a plot, or the tab's widgets) as PNG.
+  bool savePicture(const QString& path, QString* error = nullptr) const;
+
+ signals:
+  // The shown result changed (another block, output or new values).
+  void resultShown(const QString& resultName);
+
+ private:
+  void showMessage(const QString& text);
+  void showOutput(const std::string& port);
+  void rebuildSliceControls(const Tensor& t);
+  void updateSlice();
+  void applyStats(uint64_t generation, const TensorStats& stats, const ValueHistogramData& hist);
+  void updateStatsLabel();
+  const Tensor* currentTensor() const;
+
+  BlockResultsView view_;
+  bool hasView_ = false;
+  std::string port_;
+  TensorStats stats_;
+  bool statsPending_ = false;
+  uint64_t statsGeneration_ = 0;
+
+  QLabel* header_ = nullptr;
+  QComboBox* outputs_ = nullptr;
+  QPushButton* saveNpy_ = nullptr;
+  QPushButton* savePicture_ = nullptr;
+  QStackedWidget* stack_ = nullptr;
+  QLabel* message_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
+  QuantInspector* inspector_ = nullptr;
+  QWidget* valuesTab_ = nullptr;
+  QLabel* statsLabel_ = nullptr;
+  QWidget* sliceBar_ = nullptr;
+  QHBoxLayout* sliceLayout_ = nullptr;
+  QLabel* sliceLabel_ = nullptr;
+  std::vector<QSpinBox*> sliceSpins_;
+  QTableView* table_ = nullptr;
+  SliceTableModel* model_ = nullptr;
+  PlotWidget* heatmap_ = nullptr;
+  PlotWidget* histogram_ = nullptr;
 };
+
 }  // namespace qs::editor

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <new>
 #include <ostream>
 #include <set>
 
@@ -104,7 +105,8 @@ void writeTensorJson(std::ostream& out, const Tensor& t) {
   for (int64_t i = 0; i < t.size(); ++i) {
     if (i) chunk += ", ";
     const float v = t.data()[i];
-    if (std::isfinite(v)) chunk += formatFloat(v);
+    if (std::isfinite(v))
+      chunk += formatFloat(v);
     else {
       chunk += '"';
       chunk += formatFloat(v);
@@ -120,8 +122,10 @@ void writeTensorJson(std::ostream& out, const Tensor& t) {
 
 }  // namespace
 
-int runCli(const std::vector<std::string>& argList, const BlockRegistry& registry,
-           std::ostream& out, std::ostream& err) {
+namespace {
+
+int run(const std::vector<std::string>& argList, const BlockRegistry& registry, std::ostream& out,
+        std::ostream& err) {
   Args args;
   try {
     args = parseArgs(argList);
@@ -137,7 +141,10 @@ int runCli(const std::vector<std::string>& argList, const BlockRegistry& registr
   LoadedPage loaded;
   try {
     loaded = loadPage(args.page);
-  } catch (const Error& e) {
+  } catch (const std::bad_alloc&) {
+    err << "error: " << args.page << ": out of memory reading the page\n";
+    return 2;
+  } catch (const std::exception& e) {
     err << "error: " << e.what() << "\n";
     return 2;
   }
@@ -145,18 +152,44 @@ int runCli(const std::vector<std::string>& argList, const BlockRegistry& registr
   const Page& page = loaded.page;
 
   Evaluator evaluator(registry);
-  int status = 0;
   for (const auto& [block, file] : args.feeds) {
     const Block* b = page.find(BlockId(block));
     if (!b) {
-      err << "error: --feed names block '" << block << "', which is not on the page\n";
-      status = 1;
-      continue;
+      err << "error: --feed " << block << "=" << file << ": no block '" << block
+          << "' on the page\n";
+      return 2;
     }
     try {
-      evaluator.setFeed(b->id, readNpy(file));
+      std::string note;
+      evaluator.setFeed(b->id, readNpy(file, &note));
+      if (!note.empty()) err << "note: --feed " << block << "=" << file << ": " << note << "\n";
     } catch (const Error& e) {
       evaluator.setFeedError(b->id, std::string("cannot use --feed: ") + e.what());
+    }
+  }
+
+  // A --fetch that names no result of the page is a mistake on the command line: say so before
+  // anything runs.
+  for (const std::string& name : args.fetch) {
+    auto ref = parseResultName(name);
+    std::string problem;
+    if (!ref) {
+      problem = "'" + name + "' is not a result name (expected BLOCK.result_PORT)";
+    } else if (const Block* b = page.find(ref->block); !b) {
+      problem = "no block '" + ref->block.str() + "' on the page";
+    } else if (const BlockDescriptor* d = registry.find(b->type)) {
+      const PortDescriptor* p = d->findPort(ref->port);
+      if (!p || p->direction != PortDirection::Output || p->kind != PortKind::Tensor) {
+        std::string names;
+        for (const PortDescriptor* o : d->outputs())
+          names += (names.empty() ? "" : ", ") + b->id.str() + "." + resultName(o->name);
+        problem = "block '" + b->id.str() + "' (" + d->type + ") has no result '" +
+                  resultName(ref->port) + "' (it has: " + (names.empty() ? "none" : names) + ")";
+      }
+    }
+    if (!problem.empty()) {
+      err << "error: --fetch " << name << ": " << problem << "\n";
+      return 2;
     }
   }
 
@@ -200,7 +233,7 @@ int runCli(const std::vector<std::string>& argList, const BlockRegistry& registr
     errors.emplace_back(id.str(), st ? st->error : "failed");
     err << errorLine(id, page.find(id)->type, st ? st->error : "failed") << "\n";
   }
-  if (!errors.empty()) status = 1;
+  int status = errors.empty() ? 0 : 1;
 
   if (!args.saveNpy.empty()) {
     std::error_code ec;
@@ -223,7 +256,8 @@ int runCli(const std::vector<std::string>& argList, const BlockRegistry& registr
     }
     out << "}, \"errors\": {";
     for (size_t i = 0; i < errors.size(); ++i)
-      out << (i ? ", " : "") << Json(errors[i].first).dump(-1, ' ', false, Json::error_handler_t::replace) << ": "
+      out << (i ? ", " : "")
+          << Json(errors[i].first).dump(-1, ' ', false, Json::error_handler_t::replace) << ": "
           << Json(errors[i].second).dump(-1, ' ', false, Json::error_handler_t::replace);
     out << "}}\n";
   } else {
@@ -231,6 +265,23 @@ int runCli(const std::vector<std::string>& argList, const BlockRegistry& registr
   }
   out.flush();
   return status;
+}
+
+}  // namespace
+
+int runCli(const std::vector<std::string>& argList, const BlockRegistry& registry,
+           std::ostream& out, std::ostream& err) {
+  // "Never a crash, whatever the input": whatever slipped past the specific handlers is still a
+  // message and an exit status, not an abort.
+  try {
+    return run(argList, registry, out, err);
+  } catch (const std::bad_alloc&) {
+    err << "error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    err << "error: internal error: " << e.what() << "\n";
+    return 1;
+  }
 }
 
 }  // namespace qs

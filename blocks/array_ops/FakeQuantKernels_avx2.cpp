@@ -1,0 +1,160 @@
+// Built with -mavx2 (blocks/CMakeLists.txt); only called when the CPU has it. No FMA: the build
+// keeps every multiply and add separately rounded, as TensorFlow's kernel does.
+#include "blocks/array_ops/FakeQuantLanes.h"
+
+#ifdef QS_FQ_HAVE_X86
+#include <immintrin.h>
+
+#include <cstdint>
+#include <type_traits>
+
+namespace qs::fq::detail {
+
+namespace {
+
+// Lanes [0, n) of a tail, as a maskload/maskstore mask.
+inline __m256i tailMask(int64_t n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
+}
+
+// See the AVX-512 file: vminps/vmaxps return the second operand when unordered, which keeps a
+// NaN input exactly as std::min(x, hi) / std::max(c, lo) do.
+inline __m256 forward8(__m256 x, __m256 lo, __m256 hi, __m256 mul, __m256 scale, __m256 qz,
+                       __m256 keep, bool divide) {
+  __m256 c = _mm256_min_ps(hi, x);
+  c = _mm256_max_ps(lo, c);
+  const __m256 shifted = _mm256_sub_ps(c, lo);
+  __m256 t = divide ? _mm256_div_ps(shifted, scale) : _mm256_mul_ps(shifted, mul);
+  t = _mm256_add_ps(_mm256_sub_ps(t, qz), _mm256_set1_ps(0.5f));
+  const __m256 r =
+      _mm256_mul_ps(_mm256_round_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), scale);
+  return _mm256_and_ps(r, keep);
+}
+
+}  // namespace
+
+static inline void forwardSegmentAvx2(const float* x, float* out, int64_t n, const ForwardLanes& k,
+                                      int64_t phase) {
+  const float* lo = k.nudgedMin + phase;
+  const float* hi = k.nudgedMax + phase;
+  const float* mul = k.invScale + phase;
+  const float* sc = k.scale + phase;
+  const float* qz = k.quantZero + phase;
+  const float* keep = reinterpret_cast<const float*>(k.keep + phase);
+  int64_t i = 0;
+  const bool stream = k.stream && (reinterpret_cast<uintptr_t>(out) & 31) == 0;
+  auto loop = [&](auto divide, auto streaming) {
+    for (; i + 8 <= n; i += 8) {
+      const __m256 r =
+          forward8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(lo + i), _mm256_loadu_ps(hi + i),
+                   _mm256_loadu_ps(mul + i), _mm256_loadu_ps(sc + i), _mm256_loadu_ps(qz + i),
+                   _mm256_loadu_ps(keep + i), divide);
+      if constexpr (streaming)
+        _mm256_stream_ps(out + i, r);
+      else
+        _mm256_storeu_ps(out + i, r);
+    }
+  };
+  if (k.divide) {
+    stream ? loop(std::true_type{}, std::true_type{}) : loop(std::true_type{}, std::false_type{});
+  } else {
+    stream ? loop(std::false_type{}, std::true_type{}) : loop(std::false_type{}, std::false_type{});
+  }
+  if (i < n) {
+    const __m256i m = tailMask(n - i);
+    const __m256 r = forward8(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(lo + i, m),
+                              _mm256_maskload_ps(hi + i, m), _mm256_maskload_ps(mul + i, m),
+                              _mm256_maskload_ps(sc + i, m), _mm256_maskload_ps(qz + i, m),
+                              _mm256_maskload_ps(keep + i, m), k.divide);
+    _mm256_maskstore_ps(out + i, m, r);
+  }
+}
+
+namespace {
+
+template <bool kTail, bool kStream>
+inline void gradient8(__m256i m, const float* g, const float* x, float* dx, const float* lo,
+                      const float* hi, const float* pass, float* accMin, float* accMax) {
+  auto load = [&](const float* p) { return kTail ? _mm256_maskload_ps(p, m) : _mm256_loadu_ps(p); };
+  auto store = [&](float* p, __m256 v) {
+    if (kTail)
+      _mm256_maskstore_ps(p, m, v);
+    else
+      _mm256_storeu_ps(p, v);
+  };
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 xv = load(x);
+  const __m256 gv = load(g);
+  const __m256 lov = load(lo);
+  const __m256 hiv = load(hi);
+  const __m256 between = _mm256_or_ps(
+      _mm256_and_ps(_mm256_cmp_ps(xv, lov, _CMP_GE_OQ), _mm256_cmp_ps(xv, hiv, _CMP_LE_OQ)),
+      load(pass));
+  const __m256 below = _mm256_cmp_ps(xv, lov, _CMP_LT_OQ);
+  const __m256 above = _mm256_cmp_ps(xv, hiv, _CMP_GT_OQ);
+  // Multiplies, not selects: NaN or infinite g times 0 is NaN, -g times 0 is -0 (TensorFlow).
+  const __m256 d = _mm256_mul_ps(gv, _mm256_and_ps(between, one));
+  if constexpr (kStream)
+    _mm256_stream_ps(dx, d);
+  else
+    store(dx, d);
+  store(accMin, _mm256_add_ps(load(accMin), _mm256_mul_ps(gv, _mm256_and_ps(below, one))));
+  store(accMax, _mm256_add_ps(load(accMax), _mm256_mul_ps(gv, _mm256_and_ps(above, one))));
+}
+
+}  // namespace
+
+static inline void gradientSegmentAvx2(const float* g, const float* x, float* dx, int64_t n,
+                                       const GradientLanes& k, int64_t phase, float* accMin,
+                                       float* accMax) {
+  const float* lo = k.nudgedMin + phase;
+  const float* hi = k.nudgedMax + phase;
+  const float* pass = reinterpret_cast<const float*>(k.passAll + phase);
+  accMin += phase;
+  accMax += phase;
+  int64_t i = 0;
+  const __m256i all = _mm256_set1_epi32(-1);
+  if (k.stream && (reinterpret_cast<uintptr_t>(dx) & 31) == 0) {
+    for (; i + 8 <= n; i += 8)
+      gradient8<false, true>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
+                             accMax + i);
+  } else {
+    for (; i + 8 <= n; i += 8)
+      gradient8<false, false>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
+                              accMax + i);
+  }
+  if (i < n)
+    gradient8<true, false>(tailMask(n - i), g + i, x + i, dx + i, lo + i, hi + i, pass + i,
+                           accMin + i, accMax + i);
+}
+
+// The whole span: segments of the pattern, one after the other.
+void forwardSpanAvx2(const float* x, float* out, int64_t n, const ForwardLanes& k, int64_t phase,
+                     int64_t period) {
+  while (n > 0) {
+    const int64_t m = period - phase < n ? period - phase : n;
+    forwardSegmentAvx2(x, out, m, k, phase);
+    x += m;
+    out += m;
+    n -= m;
+    phase = 0;
+  }
+}
+
+void gradientSpanAvx2(const float* g, const float* x, float* dx, int64_t n, const GradientLanes& k,
+                      int64_t phase, int64_t period, float* accMin, float* accMax) {
+  while (n > 0) {
+    const int64_t m = period - phase < n ? period - phase : n;
+    gradientSegmentAvx2(g, x, dx, m, k, phase, accMin, accMax);
+    g += m;
+    x += m;
+    dx += m;
+    n -= m;
+    phase = 0;
+  }
+}
+
+}  // namespace qs::fq::detail
+
+#endif

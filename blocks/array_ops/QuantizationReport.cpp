@@ -1,0 +1,211 @@
+#include "blocks/array_ops/QuantizationReport.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "blocks/RegisterBlocks.h"
+#include "runtime/Error.h"
+
+namespace qs {
+
+namespace fq {
+
+double sqnrDb(double signalPower, double noisePower) {
+  if (std::isnan(signalPower) || std::isnan(noisePower)) return std::nan("");
+  if (std::isinf(signalPower) && std::isinf(noisePower)) return std::nan("");
+  if (noisePower == 0.0) return std::numeric_limits<double>::infinity();
+  if (signalPower == 0.0) return -std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(signalPower / noisePower);
+}
+
+namespace {
+
+// Per-channel accumulators; the statistics are filled in by finish().
+struct Acc {
+  Nudged n;
+  int64_t below = 0, above = 0;
+  double signal = 0, noise = 0;
+
+  void add(float x) {
+    below += x < n.nudgedMin;
+    above += x > n.nudgedMax;
+    const double xd = x;
+    const double err = static_cast<double>(quantizeMul(x, n)) - xd;
+    signal += xd * xd;
+    noise += err * err;
+  }
+};
+
+QuantChannelStats finish(const Acc& a, float min, float max, int64_t count) {
+  QuantChannelStats s;
+  s.min = min;
+  s.max = max;
+  s.nudgedMin = a.n.nudgedMin;
+  s.nudgedMax = a.n.nudgedMax;
+  s.scale = a.n.scale;
+  s.zeroPoint = a.n.zeroPoint;
+  s.count = count;
+  s.below = a.below;
+  s.above = a.above;
+  const double c = static_cast<double>(count);
+  // 0 / 0 gives NaN for an empty channel, which is what we want to show.
+  s.clippedBelow = static_cast<double>(a.below) / c;
+  s.clippedAbove = static_cast<double>(a.above) / c;
+  s.signalPower = a.signal / c;
+  s.mse = a.noise / c;
+  s.sqnrDb = sqnrDb(s.signalPower, s.mse);
+  return s;
+}
+
+}  // namespace
+
+std::vector<QuantChannelStats> computeChannelReport(const float* inputs, int64_t outer,
+                                                    int64_t channels, const float* min,
+                                                    const float* max, QuantRange q) {
+  std::vector<Acc> acc(static_cast<size_t>(channels));
+  for (int64_t c = 0; c < channels; ++c) acc[c].n = nudge(min[c], max[c], q);
+  // Row by row, so that memory is read in order.
+  for (int64_t r = 0; r < outer; ++r) {
+    const float* row = inputs + r * channels;
+    for (int64_t c = 0; c < channels; ++c) acc[c].add(row[c]);
+  }
+  std::vector<QuantChannelStats> out;
+  out.reserve(acc.size());
+  for (int64_t c = 0; c < channels; ++c) out.push_back(finish(acc[c], min[c], max[c], outer));
+  return out;
+}
+
+QuantChannelStats computeOneChannel(const float* inputs, int64_t outer, int64_t channels, int64_t c,
+                                    float min, float max, QuantRange q) {
+  Acc a;
+  a.n = nudge(min, max, q);
+  for (int64_t r = 0; r < outer; ++r) a.add(inputs[r * channels + c]);
+  return finish(a, min, max, outer);
+}
+
+std::vector<QuantChannelStats> computeChannelReport(const Tensor& inputs, const Tensor& min,
+                                                    const Tensor& max, QuantRange q) {
+  checkPerChannelShapes(inputs.shape(), min.shape(), max.shape());
+  const int64_t d = inputs.shape().back();
+  const int64_t outer = d == 0 ? 0 : inputs.size() / d;
+  // d == 0: no channels; a zero batch dimension: every channel is empty (NaN statistics).
+  return computeChannelReport(inputs.data(), outer, d, min.data(), max.data(), q);
+}
+
+void checkPerChannelShapes(const Shape& inputs, const Shape& min, const Shape& max) {
+  if (inputs.empty()) throw Error("input must be at least rank 1");
+  const int64_t d = inputs.back();
+  const std::pair<const char*, const Shape*> ranges[] = {{"min", &min}, {"max", &max}};
+  for (const auto& [name, s] : ranges) {
+    if (s->size() != 1)
+      throw Error(std::string("`") + name + "` must be rank 1 but is rank " +
+                  std::to_string(s->size()));
+    if ((*s)[0] != d)
+      throw Error(std::string(name) + " has incorrect size, expected " + std::to_string(d) +
+                  " was " + std::to_string((*s)[0]));
+  }
+}
+
+}  // namespace fq
+
+namespace {
+
+const char* const kOutputs[] = {"nudged_min",    "nudged_max",    "scale", "zero_point",
+                                "clipped_below", "clipped_above", "mse",   "sqnr_db"};
+
+fq::QuantRange rangeOf(const BlockContext& ctx) {
+  return fq::quantRange(static_cast<int>(ctx.attrs().getInt("num_bits")),
+                        ctx.attrs().getBool("narrow_range"));
+}
+
+void reportCheck(BlockContext& ctx) {
+  fq::checkPerChannelShapes(ctx.inputShape("inputs"), ctx.inputShape("min"), ctx.inputShape("max"));
+  const int64_t d = ctx.inputShape("inputs").back();
+  for (const char* name : kOutputs) ctx.setOutputShape(name, {d});
+}
+
+void reportCompute(BlockContext& ctx) {
+  const auto stats = fq::computeChannelReport(ctx.input("inputs"), ctx.input("min"),
+                                              ctx.input("max"), rangeOf(ctx));
+  const int64_t d = static_cast<int64_t>(stats.size());
+  std::vector<Tensor> outs;
+  for (size_t k = 0; k < std::size(kOutputs); ++k) outs.push_back(Tensor::uninitialized({d}));
+  for (int64_t c = 0; c < d; ++c) {
+    const fq::QuantChannelStats& s = stats[c];
+    const float values[] = {s.nudgedMin,
+                            s.nudgedMax,
+                            s.scale,
+                            static_cast<float>(s.zeroPoint),
+                            static_cast<float>(s.clippedBelow),
+                            static_cast<float>(s.clippedAbove),
+                            static_cast<float>(s.mse),
+                            static_cast<float>(s.sqnrDb)};
+    for (size_t k = 0; k < std::size(kOutputs); ++k) outs[k].mutableData()[c] = values[k];
+  }
+  for (size_t k = 0; k < std::size(kOutputs); ++k) ctx.setOutput(kOutputs[k], std::move(outs[k]));
+}
+
+PortDescriptor outPort(const char* name, std::string doc) {
+  return {name, PortDirection::Output,         PortKind::Tensor, RankRule::exactly(1),
+          true, std::move(doc) + " Shape [d]."};
+}
+
+}  // namespace
+
+void registerQuantizationReportBlock(BlockRegistry& registry) {
+  BlockDescriptor d;
+  d.type = "QuantizationReport";
+  d.category = "Quantization";
+  d.summary =
+      "Per-channel statistics of FakeQuantWithMinMaxVarsPerChannel: nudged range, scale, "
+      "zero point, fraction clipped, MSE and SQNR.";
+  d.doc =
+      "Takes the same inputs and attributes as FakeQuantWithMinMaxVarsPerChannel (`inputs` "
+      "[..., d], `min` [d], `max` [d], `num_bits`, `narrow_range`), validates them in the same "
+      "order with the same messages, and reports per channel what the op does to it, using the "
+      "op's own arithmetic (so it agrees with the op's output to the bit). "
+      "`clipped_below` / `clipped_above` are the fractions of the channel's values strictly below "
+      "the nudged min / above the nudged max (NaN counts as neither). `mse` is the mean over the "
+      "channel of (fake-quantized - input)^2, accumulated in double. `sqnr_db` is "
+      "10 log10(mean(x^2) / mse): +inf when mse is 0 (the channel is represented exactly, an "
+      "all-zero channel included); -inf when the signal is 0 but the error is not (an all-zero "
+      "channel with min > max, which the op maps to the nudged min); NaN when the channel holds "
+      "a NaN or an infinity, has min == max != 0 (the op gives NaN), or is empty (then the "
+      "clipped fractions and mse are NaN too). "
+      "`zero_point` is the integer zero point as a float; for a channel with min == max == 0 "
+      "(which the op sets to 0) the nudged range is [0, 0].";
+  d.ports = opPorts(
+      {{"inputs", PortDirection::Input, PortKind::Tensor, RankRule::atLeast(1), true,
+        "Float tensor of shape [..., d]."},
+       {"min", PortDirection::Input, PortKind::Tensor, RankRule::exactly(1), true,
+        "Per-channel minimum, shape [d]."},
+       {"max", PortDirection::Input, PortKind::Tensor, RankRule::exactly(1), true,
+        "Per-channel maximum, shape [d]."}},
+      {outPort("nudged_min", "Nudged minimum of each channel."),
+       outPort("nudged_max", "Nudged maximum of each channel."),
+       outPort("scale", "Quantization step of each channel: (max - min) / (qmax - qmin)."),
+       outPort("zero_point", "Integer zero point of each channel."),
+       outPort("clipped_below", "Fraction of the channel's values below the nudged minimum."),
+       outPort("clipped_above", "Fraction of the channel's values above the nudged maximum."),
+       outPort("mse", "Mean squared error of the fake-quantized channel."),
+       outPort("sqnr_db", "Signal-to-quantization-noise ratio of the channel in dB.")});
+  d.attrs = {
+      {.name = "num_bits",
+       .type = AttrType::Int,
+       .defaultValue = AttrValue{int64_t{8}},
+       .minValue = 2,
+       .maxValue = 16,
+       .rangeMessage = "num_bits must be between 2 and 16, inclusive",
+       .doc = "Bit width of the quantization, as for the PerChannel op."},
+      {.name = "narrow_range",
+       .type = AttrType::Bool,
+       .defaultValue = AttrValue{false},
+       .doc = "If true, quantization runs over [1, 2^num_bits - 1], as for the PerChannel op."},
+  };
+  d.check = reportCheck;
+  d.compute = reportCompute;
+  registry.add(std::move(d));
+}
+
+}  // namespace qs

@@ -1,0 +1,58 @@
+#pragma once
+
+// Per-channel statistics of FakeQuantWithMinMaxVarsPerChannel: what the QuantizationReport block
+// outputs and what the editor's quantization inspector shows. Qt-free, and built on the kernel's
+// own nudge() and quantizeMul(), so the numbers agree with the op's output to the bit.
+
+#include <cstdint>
+#include <vector>
+
+#include "blocks/array_ops/FakeQuantMath.h"
+#include "runtime/Tensor.h"
+
+namespace qs::fq {
+
+struct QuantChannelStats {
+  float min = 0;  // the channel's range as given
+  float max = 0;
+  float nudgedMin = 0;
+  float nudgedMax = 0;
+  float scale = 0;
+  uint16_t zeroPoint = 0;
+  int64_t count = 0;        // values in the channel (the product of the batch dimensions)
+  int64_t below = 0;        // values x < nudgedMin (NaN is neither below nor above)
+  int64_t above = 0;        // values x > nudgedMax
+  double clippedBelow = 0;  // below / count; NaN when count == 0
+  double clippedAbove = 0;  // above / count; NaN when count == 0
+  double signalPower = 0;   // mean of x^2, in double
+  double mse = 0;           // mean of (quantizeMul(x) - x)^2, in double (the noise power)
+  double sqnrDb = 0;        // see sqnrDb() below
+};
+
+// 10 * log10(signal / noise) in dB, with the edge cases defined:
+//   noise == 0 (the channel is represented exactly, zero signal included) -> +inf
+//   signal == 0 and noise > 0                                             -> -inf
+//   a NaN in either (NaN inputs, or an empty channel: 0 / 0)              -> NaN
+// An infinite input makes both powers infinite, which also gives NaN.
+double sqnrDb(double signalPower, double noisePower);
+
+// Statistics of every channel of a row-major [outer, channels] view of `inputs`, with the
+// per-channel ranges min[c], max[c] (the PerChannel op's arithmetic, num_bits/narrow_range in q).
+std::vector<QuantChannelStats> computeChannelReport(const float* inputs, int64_t outer,
+                                                    int64_t channels, const float* min,
+                                                    const float* max, QuantRange q);
+
+// The same for one channel only (e.g. the inspector's bit-width sweep): channel c of the view.
+QuantChannelStats computeOneChannel(const float* inputs, int64_t outer, int64_t channels, int64_t c,
+                                    float min, float max, QuantRange q);
+
+// Convenience over tensors: inputs [..., d], min [d], max [d] (shapes must already be valid, see
+// checkPerChannelShapes()).
+std::vector<QuantChannelStats> computeChannelReport(const Tensor& inputs, const Tensor& min,
+                                                    const Tensor& max, QuantRange q);
+
+// The PerChannel op's shape checks, in TensorFlow's order and with its messages (SPEC.md):
+// inputs rank >= 1, then min (rank 1, length d), then max. Throws qs::Error.
+void checkPerChannelShapes(const Shape& inputs, const Shape& min, const Shape& max);
+
+}  // namespace qs::fq

@@ -1,0 +1,212 @@
+// Add, Sub, Mul (with NumPy/TensorFlow broadcasting), Square and Abs.
+
+#include <Eigen/Core>
+#include <vector>
+
+#include "blocks/RegisterBlocks.h"
+#include "runtime/Error.h"
+
+namespace qs {
+
+namespace {
+
+enum class Binary { Add, Sub, Mul };
+
+using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
+using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
+using RowsMap = Eigen::Map<Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+using ConstRowsMap =
+    Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+using ConstRowMap = Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>>;
+
+// TensorShape::DebugString: "[2,3]", "[]".
+std::string tfShape(const Shape& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+// NumPy broadcasting: shapes aligned on the right; each pair of dimensions equal or one of them 1.
+Shape broadcastShape(const Shape& a, const Shape& b) {
+  const size_t rank = std::max(a.size(), b.size());
+  Shape out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw Error("Incompatible shapes: " + tfShape(a) + " vs. " + tfShape(b));
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+template <typename Z, typename A, typename B>
+void apply(Binary op, Z&& z, const A& a, const B& b) {
+  switch (op) {
+    case Binary::Add:
+      z = a + b;
+      break;
+    case Binary::Sub:
+      z = a - b;
+      break;
+    case Binary::Mul:
+      z = a * b;
+      break;
+  }
+}
+
+float apply1(Binary op, float a, float b) {
+  switch (op) {
+    case Binary::Add:
+      return a + b;
+    case Binary::Sub:
+      return a - b;
+    case Binary::Mul:
+      return a * b;
+  }
+  return 0;
+}
+
+// `small` is `big`'s trailing dimensions (after dropping leading 1s), e.g. a per-channel [d]
+// against [..., d]; returns the product of those dimensions, or -1 if it is not.
+int64_t suffixLength(const Shape& big, const Shape& small) {
+  size_t first = 0;
+  while (first < small.size() && small[first] == 1) ++first;
+  const size_t n = small.size() - first;
+  if (n > big.size()) return -1;
+  int64_t len = 1;
+  for (size_t i = 0; i < n; ++i) {
+    if (small[first + i] != big[big.size() - n + i]) return -1;
+    len *= small[first + i];
+  }
+  return len;
+}
+
+void binaryCheck(BlockContext& ctx) {
+  ctx.setOutputShape("z", broadcastShape(ctx.inputShape("x"), ctx.inputShape("y")));
+}
+
+void binaryCompute(BlockContext& ctx, Binary op) {
+  const Tensor& x = ctx.input("x");
+  const Tensor& y = ctx.input("y");
+  const Shape shape = broadcastShape(x.shape(), y.shape());
+  Tensor out = Tensor::uninitialized(shape);
+  const int64_t n = out.size();
+  ArrayMap z(out.mutableData(), n);
+  if (n == 0) {
+    // nothing to compute
+  } else if (x.shape() == y.shape()) {
+    apply(op, z, ConstArrayMap(x.data(), n), ConstArrayMap(y.data(), n));
+  } else if (y.size() == 1 && x.size() == n) {
+    apply(op, z, ConstArrayMap(x.data(), n), Eigen::ArrayXf::Constant(n, y.data()[0]));
+  } else if (x.size() == 1 && y.size() == n) {
+    apply(op, z, Eigen::ArrayXf::Constant(n, x.data()[0]), ConstArrayMap(y.data(), n));
+  } else if (int64_t d = suffixLength(x.shape(), y.shape()); d > 0 && x.size() == n) {
+    // The per-channel case: each row of x (viewed as [n/d, d]) with the vector y.
+    RowsMap zr(out.mutableData(), n / d, d);
+    apply(op, zr, ConstRowsMap(x.data(), n / d, d), ConstRowMap(y.data(), d).replicate(n / d, 1));
+  } else if (int64_t e = suffixLength(y.shape(), x.shape()); e > 0 && y.size() == n) {
+    RowsMap zr(out.mutableData(), n / e, e);
+    apply(op, zr, ConstRowMap(x.data(), e).replicate(n / e, 1), ConstRowsMap(y.data(), n / e, e));
+  } else {
+    // General broadcasting: walk the output index, stepping each input by its own strides
+    // (0 along a dimension it broadcasts).
+    const size_t rank = shape.size();
+    auto strides = [&](const Shape& s) {
+      std::vector<int64_t> st(rank, 0);
+      int64_t acc = 1;
+      for (size_t i = s.size(); i-- > 0;) {
+        st[i + rank - s.size()] = s[i] == 1 ? 0 : acc;
+        acc *= s[i];
+      }
+      return st;
+    };
+    const std::vector<int64_t> sx = strides(x.shape()), sy = strides(y.shape());
+    std::vector<int64_t> idx(rank, 0);
+    const int64_t last = shape[rank - 1];
+    float* zp = out.mutableData();
+    for (int64_t base = 0; base < n; base += last) {
+      int64_t ox = 0, oy = 0;
+      for (size_t i = 0; i + 1 < rank; ++i) {
+        ox += idx[i] * sx[i];
+        oy += idx[i] * sy[i];
+      }
+      for (int64_t k = 0; k < last; ++k)
+        zp[base + k] = apply1(op, x.data()[ox + k * sx[rank - 1]], y.data()[oy + k * sy[rank - 1]]);
+      for (size_t i = rank - 1; i-- > 0;) {
+        if (++idx[i] < shape[i]) break;
+        idx[i] = 0;
+      }
+    }
+  }
+  ctx.setOutput("z", std::move(out));
+}
+
+enum class Unary { Square, Abs };
+
+void unaryCheck(BlockContext& ctx) {
+  ctx.setOutputShape("y", ctx.inputShape("x"));
+}
+
+void unaryCompute(BlockContext& ctx, Unary op) {
+  const Tensor& x = ctx.input("x");
+  Tensor out = Tensor::uninitialized(x.shape());
+  ConstArrayMap a(x.data(), x.size());
+  ArrayMap y(out.mutableData(), out.size());
+  if (op == Unary::Square)
+    y = a.square();
+  else
+    y = a.abs();
+  ctx.setOutput("y", std::move(out));
+}
+
+PortDescriptor in(std::string name, std::string doc) {
+  return {std::move(name), PortDirection::Input, PortKind::Tensor, RankRule::any(), true,
+          std::move(doc)};
+}
+PortDescriptor out(std::string name, std::string doc) {
+  return {std::move(name), PortDirection::Output, PortKind::Tensor, RankRule::any(), true,
+          std::move(doc)};
+}
+
+void addBinary(BlockRegistry& registry, const char* type, Binary op, std::string summary) {
+  BlockDescriptor d;
+  d.type = type;
+  d.category = "Math";
+  d.summary = std::move(summary);
+  d.doc =
+      "Element-wise in float32, with NumPy/TensorFlow broadcasting: the shapes are aligned on "
+      "the right and each pair of dimensions must be equal or one of them 1 (a scalar, or a "
+      "per-channel vector [d] against [..., d], broadcasts). Otherwise it fails with "
+      "TensorFlow's message `Incompatible shapes: [a,b] vs. [c]`.";
+  d.ports = opPorts({in("x", "First operand."), in("y", "Second operand.")},
+                    {out("z", "The result, of the broadcast shape.")});
+  d.check = binaryCheck;
+  d.compute = [op](BlockContext& ctx) { binaryCompute(ctx, op); };
+  registry.add(std::move(d));
+}
+
+void addUnary(BlockRegistry& registry, const char* type, Unary op, std::string summary) {
+  BlockDescriptor d;
+  d.type = type;
+  d.category = "Math";
+  d.summary = std::move(summary);
+  d.doc = "Element-wise in float32; the output has the shape of `x`.";
+  d.ports = opPorts({in("x", "The input.")}, {out("y", "The result, same shape as `x`.")});
+  d.check = unaryCheck;
+  d.compute = [op](BlockContext& ctx) { unaryCompute(ctx, op); };
+  registry.add(std::move(d));
+}
+
+}  // namespace
+
+void registerElementwiseBlocks(BlockRegistry& registry) {
+  addBinary(registry, "Add", Binary::Add, "Returns x + y element-wise (with broadcasting).");
+  addBinary(registry, "Sub", Binary::Sub, "Returns x - y element-wise (with broadcasting).");
+  addBinary(registry, "Mul", Binary::Mul, "Returns x * y element-wise (with broadcasting).");
+  addUnary(registry, "Square", Unary::Square, "Computes the square of x element-wise: x * x.");
+  addUnary(registry, "Abs", Unary::Abs,
+           "Computes the absolute value of x element-wise (|-0| = +0, NaN stays NaN).");
+}
+
+}  // namespace qs

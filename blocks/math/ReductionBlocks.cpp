@@ -1,0 +1,206 @@
+// Min, Max, Mean, Sum over an `axis` list, as TensorFlow's reduction ops.
+
+#include <Eigen/Core>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "blocks/RegisterBlocks.h"
+#include "runtime/Error.h"
+
+namespace qs {
+
+namespace {
+
+enum class Reduce { Min, Max, Sum, Mean };
+
+template <typename T>
+using RowMajorMap =
+    Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+
+// NaN wins, as in TensorFlow's Min/Max since 2.4 (NumPy's max does the same).
+struct NanMin {
+  double operator()(double a, double b) const { return (std::isnan(a) || a < b) ? a : b; }
+};
+struct NanMax {
+  double operator()(double a, double b) const { return (std::isnan(a) || a > b) ? a : b; }
+};
+
+// The dimensions after collapsing neighbours that are all reduced or all kept.
+struct Group {
+  int64_t size;
+  bool reduced;
+};
+
+struct Plan {
+  Shape outShape;
+  std::vector<Group> groups;
+  int64_t reducedCount = 1;  // elements per output element
+};
+
+Plan plan(const BlockContext& ctx, const Shape& in) {
+  const int rank = static_cast<int>(in.size());
+  std::vector<char> reduced(in.size(), 0);
+  const auto& axes = ctx.attrs().getInts("axis");
+  for (int64_t a : axes) {
+    if (a < -rank || a >= rank)
+      throw Error("Invalid reduction dimension (" + std::to_string(a) + " for input with " +
+                  std::to_string(rank) + " dimension(s)");
+    reduced[a < 0 ? a + rank : a] = 1;
+  }
+  // An empty list reduces everything (TensorFlow's Python axis=None).
+  if (axes.empty()) std::fill(reduced.begin(), reduced.end(), 1);
+  Plan p;
+  const bool keep = ctx.attrs().getBool("keep_dims");
+  for (int i = 0; i < rank; ++i) {
+    if (reduced[i]) p.reducedCount *= in[i];
+    if (!reduced[i])
+      p.outShape.push_back(in[i]);
+    else if (keep)
+      p.outShape.push_back(1);
+    if (!p.groups.empty() && p.groups.back().reduced == static_cast<bool>(reduced[i]))
+      p.groups.back().size *= in[i];
+    else
+      p.groups.push_back({in[i], static_cast<bool>(reduced[i])});
+  }
+  return p;
+}
+
+void reductionCheck(BlockContext& ctx) {
+  ctx.setOutputShape("output", plan(ctx, ctx.inputShape("input")).outShape);
+}
+
+double identity(Reduce r) {
+  if (r == Reduce::Min) return std::numeric_limits<double>::infinity();
+  if (r == Reduce::Max) return -std::numeric_limits<double>::infinity();
+  return 0.0;
+}
+
+// Reduces the middle axis of a row-major [outer, r, inner] view into [outer, inner]. Sums run in
+// double; min and max are exact in double.
+template <typename T>
+void reducePass(const T* in, int64_t outer, int64_t r, int64_t inner, Reduce op, double* out) {
+  if (outer == 0 || inner == 0) return;
+  Eigen::Map<Eigen::ArrayXd> all(out, outer * inner);
+  if (r == 0) {
+    all.setConstant(identity(op));
+    return;
+  }
+  if (inner == 1) {
+    // Reducing the last axis: each row is contiguous.
+    RowMajorMap<T> m(in, outer, r);
+    if (op == Reduce::Min)
+      all = m.template cast<double>().rowwise().redux(NanMin());
+    else if (op == Reduce::Max)
+      all = m.template cast<double>().rowwise().redux(NanMax());
+    else
+      all = m.template cast<double>().rowwise().sum();
+    return;
+  }
+  // Otherwise accumulate row by row, so that memory is read in order.
+  for (int64_t o = 0; o < outer; ++o) {
+    RowMajorMap<T> m(in + o * r * inner, r, inner);
+    Eigen::Map<Eigen::Array<double, 1, Eigen::Dynamic>> acc(out + o * inner, inner);
+    acc = m.row(0).template cast<double>();
+    for (int64_t k = 1; k < r; ++k) {
+      if (op == Reduce::Min)
+        acc = acc.binaryExpr(m.row(k).template cast<double>(), NanMin());
+      else if (op == Reduce::Max)
+        acc = acc.binaryExpr(m.row(k).template cast<double>(), NanMax());
+      else
+        acc += m.row(k).template cast<double>();
+    }
+  }
+}
+
+void reductionCompute(BlockContext& ctx, Reduce op) {
+  const Tensor& x = ctx.input("input");
+  Plan p = plan(ctx, x.shape());
+  Tensor out = Tensor::uninitialized(p.outShape);
+  // One pass per reduced group, last first; the first pass reads the float input.
+  std::vector<Group> groups = p.groups;
+  std::vector<double> cur, next;
+  bool fromInput = true;
+  for (;;) {
+    int j = static_cast<int>(groups.size()) - 1;
+    while (j >= 0 && !groups[j].reduced) --j;
+    if (j < 0) break;
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < j; ++i) outer *= groups[i].size;
+    for (size_t i = j + 1; i < groups.size(); ++i) inner *= groups[i].size;
+    next.assign(static_cast<size_t>(outer * inner), 0.0);
+    if (fromInput)
+      reducePass<float>(x.data(), outer, groups[j].size, inner, op, next.data());
+    else
+      reducePass<double>(cur.data(), outer, groups[j].size, inner, op, next.data());
+    cur.swap(next);
+    fromInput = false;
+    groups.erase(groups.begin() + j);
+  }
+  Eigen::Map<Eigen::ArrayXf> y(out.mutableData(), out.size());
+  if (fromInput) {
+    // Nothing to reduce (a scalar input): the value itself (Mean divides by 1).
+    y = Eigen::Map<const Eigen::ArrayXf>(x.data(), x.size());
+  } else {
+    Eigen::Map<const Eigen::ArrayXd> r(cur.data(), out.size());
+    if (op == Reduce::Mean)
+      y = (r / static_cast<double>(p.reducedCount)).cast<float>();
+    else
+      y = r.cast<float>();
+  }
+  ctx.setOutput("output", std::move(out));
+}
+
+void add(BlockRegistry& registry, const char* type, Reduce op, std::string summary,
+         std::string detail) {
+  BlockDescriptor d;
+  d.type = type;
+  d.category = "Math";
+  d.summary = std::move(summary);
+  d.doc =
+      "Reduces `input` along the dimensions in `axis` (negative values count from the end; "
+      "a repeated axis counts once). An empty `axis` list (the default) reduces over every "
+      "dimension, like TensorFlow's Python `axis=None` (TensorFlow's raw op would instead "
+      "return the input unchanged for an empty axis tensor). Without `keep_dims` the reduced "
+      "dimensions are removed; with it they are kept with length 1. An axis outside "
+      "[-rank, rank) fails with TensorFlow's message. " +
+      std::move(detail);
+  d.ports = opPorts({{"input", PortDirection::Input, PortKind::Tensor, RankRule::any(), true,
+                      "The tensor to reduce."}},
+                    {{"output", PortDirection::Output, PortKind::Tensor, RankRule::any(), true,
+                      "The reduced tensor."}});
+  d.attrs = {
+      {.name = "axis",
+       .type = AttrType::IntList,
+       .defaultValue = AttrValue{std::vector<int64_t>{}},
+       .doc = "The dimensions to reduce; [] reduces all."},
+      {.name = "keep_dims",
+       .type = AttrType::Bool,
+       .defaultValue = AttrValue{false},
+       .doc = "If true, keep the reduced dimensions with length 1."},
+  };
+  d.check = reductionCheck;
+  d.compute = [op](BlockContext& ctx) { reductionCompute(ctx, op); };
+  registry.add(std::move(d));
+}
+
+}  // namespace
+
+void registerReductionBlocks(BlockRegistry& registry) {
+  add(registry, "Min", Reduce::Min,
+      "Computes the minimum of elements across dimensions of a tensor.",
+      "A NaN in the reduced values gives NaN. Reducing no elements gives +inf.");
+  add(registry, "Max", Reduce::Max,
+      "Computes the maximum of elements across dimensions of a tensor.",
+      "A NaN in the reduced values gives NaN. Reducing no elements gives -inf.");
+  add(registry, "Sum", Reduce::Sum, "Computes the sum of elements across dimensions of a tensor.",
+      "The sum is accumulated in double and rounded to float32 once, so it can differ from "
+      "TensorFlow's float32 sum in the last bits (it is the more accurate). Reducing no elements "
+      "gives 0.");
+  add(registry, "Mean", Reduce::Mean,
+      "Computes the mean of elements across dimensions of a tensor.",
+      "The sum is accumulated in double, divided by the count in double and rounded to float32 "
+      "once. Reducing no elements gives NaN (0 / 0).");
+}
+
+}  // namespace qs

@@ -1,0 +1,228 @@
+#include "editor_bridge/viewer/PlotWidget.h"
+
+#include <QContextMenuEvent>
+#include <QFileDialog>
+#include <QImage>
+#include <QMenu>
+#include <QMessageBox>
+#include <QPainter>
+#include <QSvgGenerator>
+#include <cmath>
+
+namespace qs::editor {
+
+std::vector<double> niceTicks(double lo, double hi, int target) {
+  std::vector<double> ticks;
+  if (!std::isfinite(lo) || !std::isfinite(hi) || !(hi > lo) || target < 1) return ticks;
+  const double raw = (hi - lo) / target;
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    step = m * mag;
+    if (step >= raw) break;
+  }
+  const double first = std::ceil(lo / step) * step;
+  for (double t = first; t <= hi + step * 1e-9 && ticks.size() < 100; t += step) {
+    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  }
+  return ticks;
+}
+
+QString formatNumber(double v, int precision) {
+  if (std::isnan(v)) return QStringLiteral("nan");
+  if (std::isinf(v)) return v > 0 ? QStringLiteral("inf") : QStringLiteral("-inf");
+  return QString::number(v, 'g', precision);
+}
+
+PlotAxes::PlotAxes(const QRectF& outer, double x0, double x1, double y0, double y1)
+    : outer_(outer), x0_(x0), x1_(x1), y0_(y0), y1_(y1) {
+  if (!(x1_ > x0_)) x1_ = x0_ + 1;
+  if (!(y1_ > y0_)) y1_ = y0_ + 1;
+  layout();
+}
+
+void PlotAxes::setLabels(QString title, QString xLabel, QString yLabel) {
+  title_ = std::move(title);
+  xLabel_ = std::move(xLabel);
+  yLabel_ = std::move(yLabel);
+  layout();
+}
+
+void PlotAxes::setRightMargin(double px) {
+  rightMargin_ = px;
+  layout();
+}
+
+void PlotAxes::layout() {
+  const double left = 62, top = title_.isEmpty() ? 10 : 28, bottom = xLabel_.isEmpty() ? 26 : 42;
+  area_ = outer_.adjusted(left, top, -rightMargin_, -bottom);
+  if (area_.width() < 10) area_.setWidth(10);
+  if (area_.height() < 10) area_.setHeight(10);
+}
+
+double PlotAxes::px(double x) const {
+  return area_.left() + (x - x0_) / (x1_ - x0_) * area_.width();
+}
+
+double PlotAxes::py(double y) const {
+  return area_.bottom() - (y - y0_) / (y1_ - y0_) * area_.height();
+}
+
+void PlotAxes::drawBackground(QPainter& p) const {
+  p.save();
+  p.fillRect(outer_, Qt::white);
+  p.setPen(QPen(QColor(232, 232, 232), 1));
+  for (double t : niceTicks(x0_, x1_, std::max(2, static_cast<int>(area_.width() / 90)))) {
+    p.drawLine(QPointF(px(t), area_.top()), QPointF(px(t), area_.bottom()));
+  }
+  for (double t : niceTicks(y0_, y1_, std::max(2, static_cast<int>(area_.height() / 45)))) {
+    p.drawLine(QPointF(area_.left(), py(t)), QPointF(area_.right(), py(t)));
+  }
+  p.restore();
+}
+
+void PlotAxes::drawForeground(QPainter& p) const {
+  p.save();
+  QFont font = p.font();
+  font.setPointSizeF(8.5);
+  p.setFont(font);
+  const QFontMetricsF fm(font);
+  p.setPen(QPen(QColor(60, 60, 60), 1));
+  p.setBrush(Qt::NoBrush);
+  p.drawRect(area_);
+  // Ticks, skipping labels that would overlap the previous one.
+  double lastRight = -1e9;
+  for (double t : niceTicks(x0_, x1_, std::max(2, static_cast<int>(area_.width() / 90)))) {
+    const double x = px(t);
+    p.drawLine(QPointF(x, area_.bottom()), QPointF(x, area_.bottom() + 4));
+    const QString s = formatNumber(t, 4);
+    const double w = fm.horizontalAdvance(s);
+    if (x - w / 2 > lastRight + 6) {
+      p.drawText(QRectF(x - w / 2 - 2, area_.bottom() + 5, w + 4, fm.height()), Qt::AlignCenter, s);
+      lastRight = x + w / 2;
+    }
+  }
+  for (double t : niceTicks(y0_, y1_, std::max(2, static_cast<int>(area_.height() / 45)))) {
+    const double y = py(t);
+    p.drawLine(QPointF(area_.left() - 4, y), QPointF(area_.left(), y));
+    p.drawText(
+        QRectF(outer_.left(), y - fm.height() / 2, area_.left() - outer_.left() - 6, fm.height()),
+        Qt::AlignRight | Qt::AlignVCenter, formatNumber(t, 4));
+  }
+  if (!xLabel_.isEmpty()) {
+    const double w = outer_.right() - area_.left() - 4;
+    p.drawText(QRectF(area_.left(), area_.bottom() + 6 + fm.height(), w, fm.height()),
+               (fm.horizontalAdvance(xLabel_) > area_.width() ? Qt::AlignLeft : Qt::AlignHCenter) |
+                   Qt::AlignVCenter,
+               fm.elidedText(xLabel_, Qt::ElideRight, w));
+  }
+  if (!yLabel_.isEmpty()) {
+    p.save();
+    p.translate(outer_.left() + fm.height() * 0.2, area_.center().y());
+    p.rotate(-90);
+    p.drawText(QRectF(-area_.height() / 2, 0, area_.height(), fm.height()), Qt::AlignCenter,
+               yLabel_);
+    p.restore();
+  }
+  if (!title_.isEmpty()) {
+    QFont tf = font;
+    tf.setPointSizeF(9.5);
+    tf.setBold(true);
+    p.setFont(tf);
+    p.setPen(QColor(25, 25, 25));
+    p.drawText(QRectF(outer_.left() + 8, outer_.top() + 4, outer_.width() - 16, 20),
+               Qt::AlignLeft | Qt::AlignVCenter,
+               QFontMetricsF(tf).elidedText(title_, Qt::ElideRight, outer_.width() - 16));
+  }
+  p.restore();
+}
+
+PlotWidget::PlotWidget(const QString& name, QWidget* parent) : QWidget(parent), name_(name) {
+  setObjectName(name);
+  setMinimumSize(240, 170);
+  setContextMenuPolicy(Qt::DefaultContextMenu);
+  setToolTip(tr("Right-click to save this plot as PNG or SVG"));
+}
+
+void PlotWidget::setPainter(Painter painter) {
+  painter_ = std::move(painter);
+  message_.clear();
+  update();
+}
+
+void PlotWidget::clearPlot(const QString& message) {
+  painter_ = nullptr;
+  message_ = message;
+  update();
+}
+
+void PlotWidget::render(QPainter& p, const QRectF& rect) const {
+  p.save();
+  p.setRenderHint(QPainter::Antialiasing, true);
+  p.setRenderHint(QPainter::TextAntialiasing, true);
+  p.setClipRect(rect);
+  if (painter_) {
+    painter_(p, rect);
+  } else {
+    p.fillRect(rect, Qt::white);
+    p.setPen(QColor(110, 110, 110));
+    p.drawText(rect.adjusted(10, 10, -10, -10), Qt::AlignCenter | Qt::TextWordWrap,
+               message_.isEmpty() ? tr("No data") : message_);
+  }
+  p.restore();
+}
+
+void PlotWidget::paintEvent(QPaintEvent*) {
+  QPainter p(this);
+  render(p, QRectF(rect()));
+}
+
+QSize PlotWidget::exportSize(QSize size) const {
+  if (size.isValid() && !size.isEmpty()) return size;
+  return QSize(std::max(width(), 640), std::max(height(), 400));
+}
+
+bool PlotWidget::savePng(const QString& path, QSize size) const {
+  size = exportSize(size);
+  QImage image(size * 2, QImage::Format_ARGB32);
+  image.setDevicePixelRatio(2);  // crisp in documents
+  image.fill(Qt::white);
+  {
+    QPainter p(&image);
+    render(p, QRectF(QPointF(0, 0), QSizeF(size)));
+  }
+  return image.save(path, "PNG");
+}
+
+bool PlotWidget::saveSvg(const QString& path, QSize size) const {
+  size = exportSize(size);
+  QSvgGenerator gen;
+  gen.setFileName(path);
+  gen.setSize(size);
+  gen.setViewBox(QRect(QPoint(0, 0), size));
+  gen.setTitle(name_);
+  gen.setDescription(QStringLiteral("Quant Space plot"));
+  QPainter p;
+  if (!p.begin(&gen)) return false;
+  render(p, QRectF(QPointF(0, 0), QSizeF(size)));
+  return p.end();
+}
+
+void PlotWidget::contextMenuEvent(QContextMenuEvent* event) {
+  QMenu menu(this);
+  QAction* png = menu.addAction(tr("Save as PNG…"));
+  QAction* svg = menu.addAction(tr("Save as SVG…"));
+  png->setEnabled(hasPlot());
+  svg->setEnabled(hasPlot());
+  QAction* chosen = menu.exec(event->globalPos());
+  if (!chosen) return;
+  const bool isPng = chosen == png;
+  const QString path = QFileDialog::getSaveFileName(
+      this, isPng ? tr("Save plot as PNG") : tr("Save plot as SVG"),
+      name_ + (isPng ? ".png" : ".svg"), isPng ? tr("PNG image (*.png)") : tr("SVG image (*.svg)"));
+  if (path.isEmpty()) return;
+  const bool ok = isPng ? savePng(path) : saveSvg(path);
+  if (!ok) QMessageBox::warning(this, tr("Save plot"), tr("Could not write %1").arg(path));
+}
+
+}  // namespace qs::editor

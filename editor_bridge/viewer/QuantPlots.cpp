@@ -1,0 +1,508 @@
+#include "editor_bridge/viewer/QuantPlots.h"
+
+#include <QPainter>
+#include <QPainterPath>
+#include <algorithm>
+#include <cmath>
+
+#include "editor_bridge/viewer/PlotWidget.h"
+
+namespace qs::editor {
+
+namespace {
+
+const QColor kBars(70, 120, 180);
+const QColor kOutputBars(40, 140, 90);
+const QColor kLevel(230, 140, 20);
+const QColor kNudged(200, 90, 0);
+const QColor kClip(220, 50, 50);
+
+QString percent(double f) {
+  return QString::number(f * 100.0, 'g', 3) + QStringLiteral("%");
+}
+
+// A label in a white box so that it stays readable over bars and lines; elided to fit `bounds`.
+QRectF boxedText(QPainter& p, const QPointF& anchor, QString text, Qt::Alignment align,
+                 const QColor& colour, const QRectF& bounds) {
+  const QFontMetricsF fm(p.font());
+  if (fm.horizontalAdvance(text) + 8 > bounds.width() - 2) {
+    text = fm.elidedText(text, Qt::ElideRight, std::max(10.0, bounds.width() - 10));
+  }
+  const double w = fm.horizontalAdvance(text) + 8, h = fm.height() + 2;
+  double x = anchor.x();
+  if (align & Qt::AlignRight) x -= w;
+  if (align & Qt::AlignHCenter) x -= w / 2;
+  x = std::clamp(x, bounds.left() + 1, std::max(bounds.left() + 1, bounds.right() - w - 1));
+  const QRectF box(x, anchor.y(), w, h);
+  p.save();
+  p.setPen(Qt::NoPen);
+  p.setBrush(QColor(255, 255, 255, 225));
+  p.drawRect(box);
+  p.setPen(colour);
+  p.drawText(box, Qt::AlignCenter, text);
+  p.restore();
+  return box;
+}
+
+// Width of a boxed label, to lay labels out before drawing them.
+double boxedWidth(const QPainter& p, const QString& text) {
+  return QFontMetricsF(p.font()).horizontalAdvance(text) + 8;
+}
+
+void smallFont(QPainter& p, double size = 8.5) {
+  QFont f = p.font();
+  f.setPointSizeF(size);
+  p.setFont(f);
+}
+
+// Levels of the channel that fall in [x0, x1], walked in order without materialising 65536 of
+// them when most are off screen.
+template <typename F>
+void forEachLevel(const ChannelQuantStats& s, double x0, double x1, F&& f) {
+  const double scale = s.nudged.scale;
+  const int levels = s.levels();
+  if (!(scale > 0) || !std::isfinite(scale)) return;
+  const double base = static_cast<double>(s.quantMin - static_cast<int>(s.nudged.zeroPoint));
+  int first = static_cast<int>(std::floor(x0 / scale - base)) - 1;
+  int last = static_cast<int>(std::ceil(x1 / scale - base)) + 1;
+  first = std::max(first, 0);
+  last = std::min(last, levels - 1);
+  for (int k = first; k <= last; ++k) f(k, static_cast<double>(levelValue(s, k)));
+}
+
+// Shading and labels of the clipped tails and the nudged range, shared by histograms and curve.
+void drawNudgedRange(QPainter& p, const PlotAxes& ax, const ChannelQuantStats& s, bool labels) {
+  const QRectF a = ax.area();
+  const double lo = ax.px(s.nudged.nudgedMin), hi = ax.px(s.nudged.nudgedMax);
+  p.save();
+  p.setClipRect(a);
+  QColor shade = kClip;
+  shade.setAlpha(38);
+  if (lo > a.left()) p.fillRect(QRectF(a.left(), a.top(), lo - a.left(), a.height()), shade);
+  if (hi < a.right()) p.fillRect(QRectF(hi, a.top(), a.right() - hi, a.height()), shade);
+  p.setPen(QPen(kNudged, 1.6));
+  p.drawLine(QPointF(lo, a.top()), QPointF(lo, a.bottom()));
+  p.drawLine(QPointF(hi, a.top()), QPointF(hi, a.bottom()));
+  p.restore();
+  if (!labels) return;
+  p.save();
+  smallFont(p);
+  const QFontMetricsF fm(p.font());
+  const double line = fm.height() + 4;
+  const QString clipLo = QStringLiteral("clipped %1").arg(percent(s.fractionBelow()));
+  const QString clipHi = QStringLiteral("clipped %1").arg(percent(s.fractionAbove()));
+  const QString nudLo = QStringLiteral("nudged min %1").arg(formatNumber(s.nudged.nudgedMin));
+  const QString nudHi = QStringLiteral("nudged max %1").arg(formatNumber(s.nudged.nudgedMax));
+  // Where the left labels end and the right ones start once clamped into the plot: if they would
+  // overlap, the right-hand pair goes on the lines below.
+  const double leftEnd =
+      std::max(a.left() + 1 + std::max(boxedWidth(p, clipLo), boxedWidth(p, nudLo)), lo - 3);
+  const double rightStart =
+      std::min(a.right() - 1 - std::max(boxedWidth(p, clipHi), boxedWidth(p, nudHi)), hi + 3);
+  const double y = a.top() + 3;
+  const double yRight = rightStart < leftEnd + 4 ? y + 2 * line : y;
+  boxedText(p, QPointF(lo - 3, y), clipLo, Qt::AlignRight, kClip, a);
+  boxedText(p, QPointF(lo - 3, y + line), nudLo, Qt::AlignRight, kNudged, a);
+  boxedText(p, QPointF(hi + 3, yRight), clipHi, Qt::AlignLeft, kClip, a);
+  boxedText(p, QPointF(hi + 3, yRight + line), nudHi, Qt::AlignLeft, kNudged, a);
+  p.restore();
+}
+
+}  // namespace
+
+void countLevels(std::span<const float> outputs, const ChannelQuantStats& s,
+                 std::vector<int64_t>& counts, int64_t& offLevel) {
+  counts.assign(static_cast<size_t>(s.levels()), 0);
+  offLevel = 0;
+  const double scale = s.nudged.scale;
+  const int base = s.quantMin - static_cast<int>(s.nudged.zeroPoint);
+  for (float q : outputs) {
+    if (std::isnan(q)) continue;
+    if (!(scale > 0) || !std::isfinite(scale)) {
+      ++offLevel;
+      continue;
+    }
+    const double m = std::nearbyint(static_cast<double>(q) / scale);
+    const int64_t k = static_cast<int64_t>(m) - base;
+    // "On a level" means bit-equal to the level's value, the way the op computes it.
+    if (k >= 0 && k < s.levels() && levelValue(s, static_cast<int>(k)) == q) {
+      ++counts[static_cast<size_t>(k)];
+    } else {
+      ++offLevel;
+    }
+  }
+}
+
+void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramData& d) {
+  const ChannelQuantStats& s = d.stats;
+  // Counts per pixel column: the same code draws 4 levels or 65536.
+  const double plotW = std::max(10.0, rect.width() - 74);
+  std::vector<double> columns;
+  double peak = 1;
+  if (d.output) {
+    columns.assign(static_cast<size_t>(plotW) + 1, 0.0);
+    forEachLevel(s, d.x0, d.x1, [&](int k, double v) {
+      const double c = (v - d.x0) / (d.x1 - d.x0) * plotW;
+      if (c >= 0 && c <= plotW) columns[static_cast<size_t>(c)] += d.levelCounts[k];
+    });
+    // Clipped values pile up on the two end levels; scale to the other levels so that the
+    // shape stays visible, and label an end column that goes off the top with its count.
+    const auto endColumn = [&](double v) {
+      const double c = (v - d.x0) / (d.x1 - d.x0) * plotW;
+      return (c >= 0 && c <= plotW) ? static_cast<int64_t>(c) : int64_t{-1};
+    };
+    const int64_t e0 = endColumn(s.nudged.nudgedMin), e1 = endColumn(s.nudged.nudgedMax);
+    double ends = 1;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (static_cast<int64_t>(i) == e0 || static_cast<int64_t>(i) == e1) {
+        ends = std::max(ends, columns[i]);
+      } else {
+        peak = std::max(peak, columns[i]);
+      }
+    }
+    if (ends <= peak * 1.5) peak = std::max(peak, ends);
+  } else {
+    for (int64_t c : d.hist.bins) peak = std::max(peak, static_cast<double>(c));
+  }
+  PlotAxes ax(rect, d.x0, d.x1, 0, peak * 1.4);  // headroom for the labels at the top
+  const double spacing = (rect.width() - 74) * s.nudged.scale / (d.x1 - d.x0);
+  const bool eachLevel = spacing >= kMinLevelSpacingPx;
+  // The axis label carries the grid's numbers, where it never covers data.
+  QString xLabel = QStringLiteral("%1 · %2 levels · scale %3 · zero point %4")
+                       .arg(d.output ? QStringLiteral("output") : QStringLiteral("input"))
+                       .arg(s.levels())
+                       .arg(formatNumber(s.nudged.scale, 4))
+                       .arg(s.nudged.zeroPoint);
+  if (!eachLevel) {
+    xLabel += QStringLiteral(" · %1 levels/px, drawn as density")
+                  .arg(formatNumber(1.0 / std::max(spacing, 1e-12), 3));
+  }
+  if (d.output) xLabel += QStringLiteral(" · off-level values: %1").arg(d.offLevel);
+  ax.setLabels(d.title, xLabel, QStringLiteral("count"));
+  ax.drawBackground(p);
+  const QRectF a = ax.area();
+
+  p.save();
+  p.setClipRect(a);
+  // Levels first, under the data.
+  QColor levelColour = kLevel;
+  if (!d.output && eachLevel) {
+    levelColour.setAlpha(110);
+    p.setPen(QPen(levelColour, 1));
+    forEachLevel(s, d.x0, d.x1, [&](int, double v) {
+      p.drawLine(QPointF(ax.px(v), a.top()), QPointF(ax.px(v), a.bottom()));
+    });
+  }
+  // Data; crisp edges, since a bar may be a single pixel wide.
+  p.setRenderHint(QPainter::Antialiasing, false);
+  p.setPen(Qt::NoPen);
+  if (d.output) {
+    p.setBrush(kOutputBars);
+    const double colW = a.width() / plotW;
+    const double w = eachLevel ? std::clamp(spacing * 0.5, 1.5, 8.0) : std::max(1.0, colW);
+    QFont f = p.font();
+    f.setPointSizeF(8);
+    p.setFont(f);
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (columns[i] <= 0) continue;
+      const double x = a.left() + (static_cast<double>(i) + 0.5) * colW;
+      const bool offTop = columns[i] > ax.y1();
+      const double top = offTop ? a.top() : ax.py(columns[i]);
+      p.drawRect(QRectF(x - w / 2, top, w, a.bottom() - top));
+      if (offTop) {
+        // A clipped pile-up taller than the scale: say how tall.
+        p.save();
+        p.setRenderHint(QPainter::Antialiasing, true);
+        boxedText(p, QPointF(x, a.center().y()),
+                  QStringLiteral("%1 ↑").arg(static_cast<int64_t>(columns[i])), Qt::AlignHCenter,
+                  kOutputBars.darker(140), a);
+        p.restore();
+      }
+    }
+  } else {
+    p.setBrush(kBars);
+    const size_t n = d.hist.bins.size();
+    const double bw = a.width() / static_cast<double>(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (d.hist.bins[i] == 0) continue;
+      const double top = ax.py(static_cast<double>(d.hist.bins[i]));
+      // At least one pixel tall: a single clipped sample must stay visible.
+      p.drawRect(QRectF(a.left() + i * bw, std::min(top, a.bottom() - 1), std::max(bw - 0.5, 0.8),
+                        std::max(a.bottom() - top, 1.0)));
+    }
+  }
+  if (!eachLevel) {
+    // Too dense to draw one by one: a band along the axis over the nudged range.
+    levelColour.setAlpha(150);
+    const double lo = ax.px(s.nudged.nudgedMin), hi = ax.px(s.nudged.nudgedMax);
+    p.fillRect(QRectF(lo, a.bottom() - 5, hi - lo, 5), levelColour);
+  }
+  p.restore();
+  drawNudgedRange(p, ax, s, true);
+  ax.drawForeground(p);
+}
+
+void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData& d) {
+  const ChannelQuantStats& s = d.stats;
+  const double ySpan =
+      std::max(1e-30, static_cast<double>(s.nudged.nudgedMax - s.nudged.nudgedMin));
+  PlotAxes ax(rect, d.x0, d.x1, s.nudged.nudgedMin - 0.08 * ySpan,
+              s.nudged.nudgedMax + 0.08 * ySpan);
+  ax.setLabels(d.title, QStringLiteral("input"), QStringLiteral("output"));
+  ax.drawBackground(p);
+  const QRectF a = ax.area();
+  drawNudgedRange(p, ax, s, false);
+  p.save();
+  p.setClipRect(a);
+  // Identity, for reference.
+  p.setPen(QPen(QColor(170, 170, 170), 1, Qt::DashLine));
+  p.drawLine(QPointF(ax.px(d.x0), ax.py(d.x0)), QPointF(ax.px(d.x1), ax.py(d.x1)));
+  // The staircase, from the op's own arithmetic at two points per pixel.
+  QPainterPath path;
+  const int n = std::max(2, static_cast<int>(a.width() * 2));
+  float prev = 0;
+  for (int i = 0; i <= n; ++i) {
+    const float x = static_cast<float>(d.x0 + (d.x1 - d.x0) * i / n);
+    const float q = quantizeValue(x, s.nudged, d.divides);
+    if (i == 0) {
+      path.moveTo(ax.px(x), ax.py(q));
+    } else {
+      if (q != prev) path.lineTo(ax.px(x), ax.py(prev));
+      path.lineTo(ax.px(x), ax.py(q));
+    }
+    prev = q;
+  }
+  p.setPen(QPen(kNudged, 1.5));
+  p.setBrush(Qt::NoBrush);
+  p.drawPath(path);
+  // The channel's samples, on the curve.
+  QColor dot = kBars;
+  dot.setAlpha(120);
+  p.setPen(Qt::NoPen);
+  p.setBrush(dot);
+  for (float x : d.samples) {
+    if (!std::isfinite(x)) continue;
+    const float q = quantizeValue(x, s.nudged, d.divides);
+    p.drawEllipse(QPointF(ax.px(x), ax.py(q)), 2.2, 2.2);
+  }
+  p.restore();
+  ax.drawForeground(p);
+  p.save();
+  smallFont(p);
+  boxedText(p, QPointF(a.left() + 4, a.top() + 3),
+            QStringLiteral("%1 samples shown on the staircase").arg(d.samples.size()),
+            Qt::AlignLeft, QColor(50, 50, 50), a);
+  p.restore();
+}
+
+void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
+  double lo = 1e300, hi = -1e300;
+  for (const auto* curve : {&d.wide, &d.narrow}) {
+    for (const SweepPoint& pt : *curve) {
+      if (!std::isfinite(pt.sqnrDb)) continue;
+      lo = std::min(lo, pt.sqnrDb);
+      hi = std::max(hi, pt.sqnrDb);
+    }
+  }
+  if (lo > hi) lo = 0, hi = 1;
+  const double pad = std::max(1.0, (hi - lo) * 0.08);
+  PlotAxes ax(rect, 1.5, 16.5, lo - pad, hi + pad);
+  ax.setLabels(d.title, QStringLiteral("num_bits"), QStringLiteral("SQNR (dB)"));
+  ax.drawBackground(p);
+  const QRectF a = ax.area();
+  p.save();
+  p.setClipRect(a);
+  p.setPen(QPen(QColor(120, 120, 120), 1, Qt::DashLine));
+  p.drawLine(QPointF(ax.px(d.currentBits), a.top()), QPointF(ax.px(d.currentBits), a.bottom()));
+  struct Curve {
+    const std::vector<SweepPoint>* pts;
+    QColor colour;
+    QString name;
+  };
+  const Curve curves[] = {{&d.wide, kBars, QStringLiteral("narrow_range = false")},
+                          {&d.narrow, kNudged, QStringLiteral("narrow_range = true")}};
+  for (const Curve& c : curves) {
+    QPainterPath path;
+    bool started = false;
+    for (const SweepPoint& pt : *c.pts) {
+      if (!std::isfinite(pt.sqnrDb)) {
+        started = false;
+        continue;
+      }
+      const QPointF q(ax.px(pt.numBits), ax.py(pt.sqnrDb));
+      if (started) {
+        path.lineTo(q);
+      } else {
+        path.moveTo(q);
+        started = true;
+      }
+    }
+    p.setPen(QPen(c.colour, 1.8));
+    p.setBrush(Qt::NoBrush);
+    p.drawPath(path);
+    p.setBrush(c.colour);
+    p.setPen(Qt::NoPen);
+    for (const SweepPoint& pt : *c.pts) {
+      if (std::isfinite(pt.sqnrDb))
+        p.drawEllipse(QPointF(ax.px(pt.numBits), ax.py(pt.sqnrDb)), 3, 3);
+    }
+  }
+  // The point of the block's own setting.
+  for (const SweepPoint& pt : d.currentNarrow ? d.narrow : d.wide) {
+    if (pt.numBits == d.currentBits && std::isfinite(pt.sqnrDb)) {
+      p.setPen(QPen(Qt::black, 1.5));
+      p.setBrush(Qt::NoBrush);
+      p.drawEllipse(QPointF(ax.px(pt.numBits), ax.py(pt.sqnrDb)), 6, 6);
+    }
+  }
+  p.restore();
+  ax.drawForeground(p);
+  // Legend, bottom right where the curves (rising with bits) leave room.
+  p.save();
+  smallFont(p);
+  const QFontMetricsF fm(p.font());
+  double y = a.bottom() - 2 * (fm.height() + 2) - 6;
+  for (const Curve& c : curves) {
+    const double w = fm.horizontalAdvance(c.name) + 30;
+    const QRectF box(a.right() - w - 6, y, w, fm.height() + 2);
+    p.setPen(Qt::NoPen);
+    p.setBrush(QColor(255, 255, 255, 230));
+    p.drawRect(box);
+    p.setPen(QPen(c.colour, 2));
+    p.drawLine(QPointF(box.left() + 4, box.center().y()),
+               QPointF(box.left() + 20, box.center().y()));
+    p.setPen(QColor(40, 40, 40));
+    p.drawText(box.adjusted(24, 0, 0, 0), Qt::AlignLeft | Qt::AlignVCenter, c.name);
+    y += fm.height() + 2;
+  }
+  p.restore();
+}
+
+unsigned colourScale(double t) {
+  // Stops of matplotlib's viridis.
+  static const double stops[][3] = {
+      {68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+  if (!(t >= 0)) t = 0;
+  if (t > 1) t = 1;
+  const double f = t * 4;
+  const int i = std::min(3, static_cast<int>(f));
+  const double u = f - i;
+  auto mix = [&](int ch) {
+    return static_cast<unsigned>(stops[i][ch] * (1 - u) + stops[i + 1][ch] * u + 0.5);
+  };
+  return 0xff000000u | (mix(0) << 16) | (mix(1) << 8) | mix(2);
+}
+
+void paintHeatmap(QPainter& p, const QRectF& rect, const HeatmapData& d) {
+  PlotAxes ax(rect, 0, static_cast<double>(std::max<int64_t>(d.cols, 1)), 0,
+              static_cast<double>(std::max<int64_t>(d.rows, 1)));
+  ax.setLabels(d.title, QStringLiteral("column"), QStringLiteral("row"));
+  ax.setRightMargin(92);
+  p.fillRect(rect, Qt::white);
+  const QRectF a = ax.area();
+  // At most one image pixel per screen pixel (times two for export), so that a 4096 x 1024 slice
+  // costs what the screen shows, not 4M lookups.
+  const int64_t maxW = std::max<int64_t>(1, static_cast<int64_t>(a.width() * 2));
+  const int64_t maxH = std::max<int64_t>(1, static_cast<int64_t>(a.height() * 2));
+  const int w = static_cast<int>(std::min(d.cols, maxW)),
+            h = static_cast<int>(std::min(d.rows, maxH));
+  if (w > 0 && h > 0) {
+    QImage img(w, h, QImage::Format_ARGB32);
+    const double span = d.hi > d.lo ? d.hi - d.lo : 1.0;
+    for (int y = 0; y < h; ++y) {
+      const int64_t r = static_cast<int64_t>(y) * d.rows / h;
+      auto* line = reinterpret_cast<unsigned*>(img.scanLine(y));
+      for (int x = 0; x < w; ++x) {
+        const int64_t c = static_cast<int64_t>(x) * d.cols / w;
+        const float v = d.values[static_cast<size_t>(r * d.cols + c)];
+        if (std::isnan(v)) {
+          line[x] = 0xffff00ffu;  // magenta: impossible to mistake for data
+        } else {
+          line[x] = colourScale((v - d.lo) / span);
+        }
+      }
+    }
+    p.save();
+    p.setRenderHint(QPainter::SmoothPixmapTransform, false);
+    p.drawImage(a, img);
+    p.restore();
+  }
+  // Rows grow downwards like the table: label the y ticks as row indices from the top.
+  p.save();
+  QFont f = p.font();
+  f.setPointSizeF(8.5);
+  p.setFont(f);
+  const QFontMetricsF fm(f);
+  p.setPen(QColor(60, 60, 60));
+  p.drawRect(a);
+  // Ticks at the centres of the cells they name.
+  for (double t : niceTicks(0, static_cast<double>(std::max<int64_t>(d.cols - 1, 1)),
+                            std::max(2, static_cast<int>(a.width() / 80)))) {
+    const double x = a.left() + (t + 0.5) / std::max<int64_t>(d.cols, 1) * a.width();
+    p.drawLine(QPointF(x, a.bottom()), QPointF(x, a.bottom() + 4));
+    p.drawText(QRectF(x - 30, a.bottom() + 5, 60, fm.height()), Qt::AlignCenter, formatNumber(t));
+  }
+  for (double t : niceTicks(0, static_cast<double>(std::max<int64_t>(d.rows - 1, 1)),
+                            std::max(2, static_cast<int>(a.height() / 40)))) {
+    const double y = a.top() + (t + 0.5) / std::max<int64_t>(d.rows, 1) * a.height();
+    p.drawLine(QPointF(a.left() - 4, y), QPointF(a.left(), y));
+    p.drawText(QRectF(rect.left(), y - fm.height() / 2, a.left() - rect.left() - 6, fm.height()),
+               Qt::AlignRight | Qt::AlignVCenter, formatNumber(t));
+  }
+  p.drawText(QRectF(a.left(), a.bottom() + 6 + fm.height(), a.width(), fm.height()),
+             Qt::AlignCenter, QStringLiteral("column"));
+  QFont tf = f;
+  tf.setBold(true);
+  tf.setPointSizeF(9.5);
+  p.setFont(tf);
+  p.drawText(QRectF(rect.left() + 8, rect.top() + 4, rect.width() - 16, 20),
+             Qt::AlignLeft | Qt::AlignVCenter, d.title);
+  p.setFont(f);
+  // Colour legend.
+  const QRectF bar(a.right() + 14, a.top(), 16, a.height());
+  QLinearGradient g(bar.bottomLeft(), bar.topLeft());
+  for (int i = 0; i <= 8; ++i) g.setColorAt(i / 8.0, QColor::fromRgb(colourScale(i / 8.0)));
+  p.fillRect(bar, g);
+  p.drawRect(bar);
+  const double span = d.hi > d.lo ? d.hi - d.lo : 1.0;
+  for (double t : niceTicks(d.lo, d.lo + span, std::max(2, static_cast<int>(a.height() / 40)))) {
+    const double y = bar.bottom() - (t - d.lo) / span * bar.height();
+    p.drawLine(QPointF(bar.right(), y), QPointF(bar.right() + 3, y));
+    p.drawText(QRectF(bar.right() + 5, y - fm.height() / 2, 60, fm.height()),
+               Qt::AlignLeft | Qt::AlignVCenter, formatNumber(t, 4));
+  }
+  p.restore();
+}
+
+void paintValueHistogram(QPainter& p, const QRectF& rect, const ValueHistogramData& d) {
+  double peak = 1;
+  for (int64_t c : d.hist.bins) peak = std::max(peak, static_cast<double>(c));
+  PlotAxes ax(rect, d.hist.lo, d.hist.hi, 0, peak * 1.1);
+  ax.setLabels(d.title, QStringLiteral("value"), QStringLiteral("count"));
+  ax.drawBackground(p);
+  const QRectF a = ax.area();
+  p.save();
+  p.setClipRect(a);
+  p.setPen(Qt::NoPen);
+  p.setBrush(kBars);
+  const size_t n = d.hist.bins.size();
+  const double bw = a.width() / static_cast<double>(std::max<size_t>(n, 1));
+  for (size_t i = 0; i < n; ++i) {
+    if (d.hist.bins[i] == 0) continue;
+    const double top = ax.py(static_cast<double>(d.hist.bins[i]));
+    p.drawRect(QRectF(a.left() + i * bw, std::min(top, a.bottom() - 1), std::max(bw - 0.5, 0.8),
+                      std::max(a.bottom() - top, 1.0)));
+  }
+  p.restore();
+  ax.drawForeground(p);
+  if (d.nonFinite > 0) {
+    p.save();
+    smallFont(p);
+    boxedText(p, QPointF(a.right() - 4, a.top() + 4),
+              QStringLiteral("%1 NaN/inf values not shown").arg(d.nonFinite), Qt::AlignRight, kClip,
+              a);
+    p.restore();
+  }
+}
+
+}  // namespace qs::editor

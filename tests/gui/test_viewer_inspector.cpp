@@ -1,0 +1,298 @@
+// GUI tests of the quantization inspector (issue 7): the numbers it shows, checked against hand
+// computations and against the Qt-free per-channel report; sorting, channel switching, the sweep,
+// exports.
+
+#include <QFile>
+#include <QHeaderView>
+#include <QSortFilterProxyModel>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+
+#include "blocks/array_ops/QuantizationReport.h"
+#include "editor_bridge/viewer/ChannelQuantStats.h"
+#include "editor_bridge/viewer/PlotWidget.h"
+#include "editor_bridge/viewer/QuantInspector.h"
+#include "editor_bridge/viewer/TensorViewer.h"
+#include "test_viewer_helpers.h"
+
+using namespace qs;
+using namespace qs::editor;
+
+namespace {
+
+// inputs [4, 2] (channel = column), 2 bits, narrow_range false: quant_min 0, quant_max 3.
+//
+// Channel 0: min -1, max 2. scale = 3 / 3 = 1; zp_from_min = 0 - (-1) / 1 = 1, so zp = 1;
+//   nudged min = (0 - 1) * 1 = -1, nudged max = (3 - 1) * 1 = 2; levels -1, 0, 1, 2.
+//   samples -3, -0.4, 0.6, 2.5: -3 < -1 clipped below (1/4 = 25%), 2.5 > 2 clipped above (25%).
+//   quant_zero = floor(1 * 1 + 0.5) = 1. outputs: -3 -> -1; -0.4 -> floor(0.6 - 1 + 0.5) = 0
+//   -> 0; 0.6 -> floor(1.6 - 1 + 0.5) = 1 -> 1; 2.5 -> clamp 2 -> floor(3 - 1 + 0.5) = 2 -> 2.
+//   errors^2: 4, 0.16, 0.16, 0.25: sum 4.57, MSE 1.1425.
+//   signal: 9 + 0.16 + 0.36 + 6.25 = 15.77. SQNR = 10 log10(15.77 / 4.57) = 5.3792 dB.
+// Channel 1: min 0, max 1.5. scale = 1.5 / 3 = 0.5; zp_from_min = 0 - 0 / 0.5 = 0, zp = 0;
+//   nudged [0, 1.5]; levels 0, 0.5, 1, 1.5.
+//   samples 0.2, 0.3, 1.0, -0.1: -0.1 clipped below (25%), none above (0%).
+//   quant_zero = 0. outputs: 0.2 -> floor(0.4 + 0.5) = 0 -> 0; 0.3 -> floor(0.6 + 0.5) = 1
+//   -> 0.5; 1.0 -> floor(2 + 0.5) = 2 -> 1; -0.1 -> clamp 0 -> 0.
+//   errors^2: 0.04, 0.04, 0, 0.01: sum 0.09, MSE 0.0225.
+//   signal: 0.04 + 0.09 + 1 + 0.01 = 1.14. SQNR = 10 log10(1.14 / 0.09) = 11.0266 dB.
+Tensor smallInputs() {
+  return Tensor::fromValues({4, 2}, {-3.0f, 0.2f, -0.4f, 0.3f, 0.6f, 1.0f, 2.5f, -0.1f});
+}
+const std::vector<float> kMins = {-1.0f, 0.0f};
+const std::vector<float> kMaxs = {2.0f, 1.5f};
+
+struct Shown {
+  TensorViewer viewer;
+  QuantInspector* inspector = nullptr;
+  explicit Shown(const BlockResultsView& v) {
+    viewer.resize(1200, 800);
+    viewer.show();
+    viewer.showBlock(v);
+    inspector = viewer.inspector();
+  }
+};
+
+// Clicks the table row that shows `channel` (wherever sorting put it).
+void clickChannelRow(QuantInspector* in, int channel) {
+  QTableView* table = in->table();
+  const QModelIndex row = in->proxy()->mapFromSource(in->model()->index(channel, 0));
+  table->scrollTo(row);
+  const QRect r = table->visualRect(row);
+  QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, r.center());
+}
+
+void clickHeader(QuantInspector* in, int column) {
+  QHeaderView* header = in->table()->horizontalHeader();
+  const int x = header->sectionViewportPosition(column) + header->sectionSize(column) / 2;
+  QTest::mouseClick(header->viewport(), Qt::LeftButton, {}, QPoint(x, header->height() / 2));
+}
+
+int channelAtRow(QuantInspector* in, int row) {
+  return in->proxy()->mapToSource(in->proxy()->index(row, 0)).row();
+}
+
+}  // namespace
+
+TEST_CASE("inspector is the first tab of a FakeQuant block", "[viewer][inspector]") {
+  Shown s(testing::perChannelBlock(smallInputs(), kMins, kMaxs, 2));
+  REQUIRE(s.viewer.inspectorShown());
+  CHECK(s.viewer.tabs()->currentWidget() == s.inspector);
+  CHECK(s.viewer.tabs()->tabText(0) == "Quantization");
+  CHECK(s.inspector->channelCount() == 2);
+  // It opens on the channel with the lowest SQNR: channel 0 (5.38 dB against 11.03 dB).
+  CHECK(s.inspector->currentChannel() == 0);
+
+  // Without min/max the inspector cannot work: the tab goes, the values stay.
+  BlockResultsView v = testing::perChannelBlock(smallInputs(), kMins, kMaxs, 2);
+  v.inputs.erase("min");
+  s.viewer.showBlock(v);
+  CHECK_FALSE(s.viewer.inspectorShown());
+  CHECK(s.viewer.currentResultName() == "fq.result_output");
+}
+
+TEST_CASE("inspector numbers match the hand computation", "[viewer][inspector]") {
+  Shown s(testing::perChannelBlock(smallInputs(), kMins, kMaxs, 2));
+  REQUIRE(s.inspector->channelCount() == 2);
+  const auto& st = s.inspector->channelStats();
+  // Channel 0.
+  CHECK(st[0].nudged.scale == 1.0f);
+  CHECK(st[0].nudged.zeroPoint == 1);
+  CHECK(st[0].nudged.nudgedMin == -1.0f);
+  CHECK(st[0].nudged.nudgedMax == 2.0f);
+  CHECK(st[0].levels() == 4);
+  const float levels0[] = {-1, 0, 1, 2};
+  for (int k = 0; k < 4; ++k) CHECK(levelValue(st[0], k) == levels0[k]);
+  CHECK(st[0].fractionBelow() == 0.25);
+  CHECK(st[0].fractionAbove() == 0.25);
+  CHECK(st[0].mse() == Approx(1.1425).epsilon(1e-6));
+  CHECK(st[0].sqnrDb() == Approx(10 * std::log10(15.77 / 4.57)).epsilon(1e-6));
+  // Channel 1.
+  CHECK(st[1].nudged.scale == 0.5f);
+  CHECK(st[1].nudged.zeroPoint == 0);
+  CHECK(st[1].nudged.nudgedMin == 0.0f);
+  CHECK(st[1].nudged.nudgedMax == 1.5f);
+  const float levels1[] = {0, 0.5f, 1, 1.5f};
+  for (int k = 0; k < 4; ++k) CHECK(levelValue(st[1], k) == levels1[k]);
+  CHECK(st[1].fractionBelow() == 0.25);
+  CHECK(st[1].fractionAbove() == 0.0);
+  CHECK(st[1].mse() == Approx(0.0225).epsilon(1e-6));
+  CHECK(st[1].sqnrDb() == Approx(10 * std::log10(1.14 / 0.09)).epsilon(1e-6));
+
+  // What the table shows.
+  ChannelTableModel* m = s.inspector->model();
+  CHECK(m->index(0, ChannelTableModel::NudgedMin).data().toString() == "-1");
+  CHECK(m->index(0, ChannelTableModel::ZeroPoint).data().toString() == "1");
+  CHECK(m->index(0, ChannelTableModel::ClippedBelow).data().toString() == "25");
+  CHECK(m->index(1, ChannelTableModel::Scale).data().toString() == "0.5");
+  CHECK(m->index(1, ChannelTableModel::ClippedAbove).data().toString() == "0");
+  CHECK(m->index(1, ChannelTableModel::SqnrDb).data().toString() == "11.03");
+
+  // The output histogram of channel 0 counts the block's real output on the levels: one value on
+  // each of -1, 0, 1, 2 and none off them.
+  CHECK(s.inspector->outputHistogram().levelCounts == std::vector<int64_t>{1, 1, 1, 1});
+  CHECK(s.inspector->outputHistogram().offLevel == 0);
+  // Input histogram of channel 0: every sample counted, the tails marked by the nudged range.
+  int64_t total = 0;
+  for (int64_t b : s.inspector->inputHistogram().hist.bins) total += b;
+  CHECK(total == 4);
+  CHECK(s.inspector->inputHistogram().x0 < -3.0);
+  CHECK(s.inspector->inputHistogram().x1 > 2.5);
+}
+
+TEST_CASE("inspector agrees with the Qt-free per-channel report", "[viewer][inspector]") {
+  // A realistic channel mix with a NaN and an infinity: every number of the inspector's table
+  // must be the QuantizationReport of the same data (the block the page can also compute).
+  std::vector<float> v(64 * 3);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(static_cast<float>(i) * 0.37f) * 3.0f;
+  v[7] = std::numeric_limits<float>::quiet_NaN();  // channel 1
+  v[11] = std::numeric_limits<float>::infinity();  // channel 2
+  const Tensor x = Tensor::fromValues({64, 3}, v);
+  const std::vector<float> mins = {-2.0f, -1.0f, -3.5f}, maxs = {2.0f, 3.0f, 0.5f};
+  Shown s(testing::perChannelBlock(x, mins, maxs, 4, true));
+  const auto report = fq::computeChannelReport(
+      x, Tensor::fromValues({3}, mins), Tensor::fromValues({3}, maxs), fq::quantRange(4, true));
+  REQUIRE(s.inspector->channelCount() == 3);
+  ChannelTableModel* m = s.inspector->model();
+  for (int c = 0; c < 3; ++c) {
+    const fq::QuantChannelStats& r = report[c];
+    const ChannelQuantStats& a = s.inspector->channelStats()[c];
+    CHECK(m->index(c, ChannelTableModel::NudgedMin).data(Qt::UserRole).toDouble() == r.nudgedMin);
+    CHECK(m->index(c, ChannelTableModel::NudgedMax).data(Qt::UserRole).toDouble() == r.nudgedMax);
+    CHECK(m->index(c, ChannelTableModel::Scale).data(Qt::UserRole).toDouble() == r.scale);
+    CHECK(m->index(c, ChannelTableModel::ZeroPoint).data(Qt::UserRole).toDouble() == r.zeroPoint);
+    CHECK(m->index(c, ChannelTableModel::ClippedBelow).data(Qt::UserRole).toDouble() ==
+          100.0 * r.clippedBelow);
+    CHECK(m->index(c, ChannelTableModel::ClippedAbove).data(Qt::UserRole).toDouble() ==
+          100.0 * r.clippedAbove);
+    // The levels the plots draw are the report's nudged range.
+    CHECK(levelValue(a, 0) == r.nudgedMin);
+    CHECK(levelValue(a, a.levels() - 1) == r.nudgedMax);
+    // narrow_range at 4 bits: quant levels 1..15, 15 levels.
+    CHECK(a.levels() == 15);
+  }
+  CHECK(m->index(0, ChannelTableModel::SqnrDb).data(Qt::UserRole).toDouble() == report[0].sqnrDb);
+  // A NaN or an infinity in the channel makes MSE and SQNR undefined, as the report says.
+  CHECK(std::isnan(report[1].sqnrDb));
+  CHECK(m->index(1, ChannelTableModel::SqnrDb).data().toString() == "nan");
+  CHECK(m->index(2, ChannelTableModel::SqnrDb).data().toString() == "nan");
+  // Opened on the first channel whose SQNR is undefined.
+  CHECK(s.inspector->currentChannel() == 1);
+  // Every output value of the real kernel sits on one of the channel's levels.
+  for (int c = 0; c < 3; ++c) {
+    s.inspector->selectChannel(c);
+    CHECK(s.inspector->outputHistogram().offLevel == 0);
+  }
+}
+
+TEST_CASE("inspector table sorts by a clicked header", "[viewer][inspector]") {
+  Shown s(testing::perChannelBlock(smallInputs(), kMins, kMaxs, 2));
+  QuantInspector* in = s.inspector;
+  // SQNR: channel 0 has 5.38 dB, channel 1 has 11.03 dB.
+  clickHeader(in, ChannelTableModel::SqnrDb);
+  const Qt::SortOrder first = in->table()->horizontalHeader()->sortIndicatorOrder();
+  CHECK(in->table()->horizontalHeader()->sortIndicatorSection() == ChannelTableModel::SqnrDb);
+  CHECK(channelAtRow(in, 0) == (first == Qt::AscendingOrder ? 0 : 1));
+  clickHeader(in, ChannelTableModel::SqnrDb);
+  CHECK(in->table()->horizontalHeader()->sortIndicatorOrder() != first);
+  CHECK(channelAtRow(in, 0) == (first == Qt::AscendingOrder ? 1 : 0));
+  // % clipped above: channel 1 (0%) before channel 0 (25%) ascending.
+  clickHeader(in, ChannelTableModel::ClippedAbove);
+  const Qt::SortOrder o = in->table()->horizontalHeader()->sortIndicatorOrder();
+  CHECK(channelAtRow(in, 0) == (o == Qt::AscendingOrder ? 1 : 0));
+  // Sorting does not change which channel is shown.
+  CHECK(in->currentChannel() == 0);
+}
+
+TEST_CASE("inspector shows the channel of the clicked row", "[viewer][inspector]") {
+  Shown s(testing::perChannelBlock(smallInputs(), kMins, kMaxs, 2));
+  QuantInspector* in = s.inspector;
+  clickChannelRow(in, 1);
+  CHECK(in->currentChannel() == 1);
+  CHECK(in->inputHistogram().stats.channel == 1);
+  CHECK(in->inputHistogram().stats.nudged.nudgedMax == 1.5f);
+  // Channel 1's real outputs: 0 twice (0.2 and -0.1), 0.5 once, 1 once, 1.5 never.
+  CHECK(in->outputHistogram().levelCounts == std::vector<int64_t>{2, 1, 1, 0});
+  CHECK(in->transferPlot()->hasPlot());
+  clickChannelRow(in, 0);
+  CHECK(in->currentChannel() == 0);
+
+  // A live update (new num_bits) keeps the channel the user picked.
+  clickChannelRow(in, 1);
+  s.viewer.showBlock(testing::perChannelBlock(smallInputs(), kMins, kMaxs, 3));
+  REQUIRE(testing::waitIdle(s.viewer));
+  CHECK(in->currentChannel() == 1);
+  CHECK(in->currentStats()->levels() == 8);
+  CHECK(s.viewer.tabs()->currentWidget() == in);
+}
+
+TEST_CASE("bit-width sweep finishes with 15 points per curve", "[viewer][inspector]") {
+  Shown s(testing::perChannelBlock(smallInputs(), kMins, kMaxs, 2));
+  QuantInspector* in = s.inspector;
+  REQUIRE(QTest::qWaitFor([&] { return in->sweepReady(); }, 20000));
+  const SweepData& d = in->sweep();
+  REQUIRE(d.wide.size() == 15);
+  REQUIRE(d.narrow.size() == 15);
+  CHECK(d.wide.front().numBits == 2);
+  CHECK(d.wide.back().numBits == 16);
+  // The 2-bit point of the wide curve is the table's SQNR for the block's own setting.
+  CHECK(d.wide.front().sqnrDb == in->currentStats()->sqnrDb());
+  CHECK(in->sweepPlot()->hasPlot());
+  // Switching channel restarts it for that channel.
+  clickChannelRow(in, 1);
+  REQUIRE(QTest::qWaitFor([&] { return in->sweepReady(); }, 20000));
+  CHECK(in->sweep().wide.front().sqnrDb == Approx(10 * std::log10(1.14 / 0.09)).epsilon(1e-6));
+}
+
+TEST_CASE("inspector works for the scalar-range ops", "[viewer][inspector]") {
+  // FakeQuantWithMinMaxArgs, min -6 max 6 as attributes, 8 bits: scale 12/255, one "channel".
+  BlockResultsView v;
+  v.blockId = QStringLiteral("a");
+  v.type = QStringLiteral("FakeQuantWithMinMaxArgs");
+  v.status = BlockStatus::Ok;
+  v.attrs.set("num_bits", int64_t{8});
+  v.attrs.set("narrow_range", false);
+  v.attrs.set("min", -6.0);
+  v.attrs.set("max", 6.0);
+  v.inputs["inputs"] = Tensor::fromValues({5}, {-7, -1, 0, 1, 7});
+  v.outputs["output"] = Tensor::fromValues({5}, {0, 0, 0, 0, 0});
+  Shown s(v);
+  REQUIRE(s.viewer.inspectorShown());
+  REQUIRE(s.inspector->channelCount() == 1);
+  const ChannelQuantStats& st = s.inspector->channelStats()[0];
+  CHECK(st.nudged.scale == 12.0f / 255.0f);
+  CHECK(st.below() == 1);
+  CHECK(st.above() == 1);
+  CHECK(st.fractionBelow() == 0.2);
+}
+
+TEST_CASE("inspector exports the table as CSV and the plots as PNG and SVG",
+          "[viewer][inspector]") {
+  QTemporaryDir dir;
+  REQUIRE(dir.isValid());
+  Shown s(testing::perChannelBlock(smallInputs(), kMins, kMaxs, 2));
+  REQUIRE(QTest::qWaitFor([&] { return s.inspector->sweepReady(); }, 20000));
+  const QString csv = dir.filePath("t.csv");
+  REQUIRE(s.inspector->exportCsv(csv));
+  QFile f(csv);
+  REQUIRE(f.open(QIODevice::ReadOnly));
+  const QStringList lines = QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].startsWith("channel,min,max,nudged_min,nudged_max,scale,zero_point"));
+  CHECK(lines[1].startsWith("0,-1,2,-1,2,1,1,4,1,1,25,25,"));
+  CHECK(lines[2].startsWith("1,0,1.5,0,1.5,0.5,0,4,1,0,25,0,"));
+  QString error;
+  REQUIRE(s.inspector->exportPlots(dir.path(), &error));
+  for (const char* name : {"inspector-input-histogram", "inspector-output-histogram",
+                           "inspector-transfer-curve", "inspector-bit-sweep"}) {
+    QFile svg(dir.filePath(QString(name) + ".svg"));
+    REQUIRE(svg.open(QIODevice::ReadOnly));
+    CHECK(svg.readAll().contains("<svg"));
+    CHECK_FALSE(QImage(dir.filePath(QString(name) + ".png")).isNull());
+  }
+}

@@ -1,0 +1,111 @@
+// Every page in assets/examples/ must evaluate with no block in error, and run with the runner.
+//
+// Some pages use FakeQuant blocks that are written on another branch. While such a block type is
+// not registered, the page is skipped with a message naming the missing types; as soon as the
+// blocks are merged the page is checked strictly. A page that needs any other unregistered type
+// fails.
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "blocks/RegisterBlocks.h"
+#include "runtime/Evaluator.h"
+#include "runtime/PageJson.h"
+
+using namespace qs;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Block types from issue 3 being written on the FakeQuant-family branch; the only ones a page may
+// be waiting for.
+const std::set<std::string> kPendingTypes = {
+    "FakeQuantWithMinMaxVarsPerChannelGradient", "FakeQuantWithMinMaxVars",
+    "FakeQuantWithMinMaxVarsGradient", "FakeQuantWithMinMaxArgs",
+    "FakeQuantWithMinMaxArgsGradient"};
+
+std::vector<fs::path> examplePages() {
+  std::vector<fs::path> pages;
+  for (const auto& e : fs::directory_iterator(fs::path(QS_SOURCE_DIR) / "assets" / "examples")) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > 10 && name.substr(name.size() - 10) == ".page.json")
+      pages.push_back(e.path());
+  }
+  std::sort(pages.begin(), pages.end());
+  return pages;
+}
+
+// The unregistered types of a page; fails the test for any that is not pending.
+std::set<std::string> missingTypes(const Page& page) {
+  std::set<std::string> missing;
+  for (const Block& b : page.blocks())
+    if (!builtinRegistry().find(b.type)) missing.insert(b.type);
+  for (const std::string& t : missing) {
+    INFO("block type '" << t << "' is not registered and not expected from another branch");
+    CHECK(kPendingTypes.count(t) == 1);
+  }
+  return missing;
+}
+
+}  // namespace
+
+TEST_CASE("Every example page evaluates with no block in error", "[examples]") {
+  const auto pages = examplePages();
+  // The five pages of issues 1-3 at least.
+  REQUIRE(pages.size() >= 5);
+  for (const fs::path& path : pages) {
+    INFO(path.filename().string());
+    LoadedPage loaded = loadPage(path);
+    CHECK(loaded.warnings.empty());
+    const auto missing = missingTypes(loaded.page);
+    if (!missing.empty()) {
+      std::string names;
+      for (const auto& t : missing) names += (names.empty() ? "" : ", ") + t;
+      WARN("SKIPPED " << path.filename().string() << ": needs " << names
+                      << ", not registered on this branch yet (strict once merged)");
+      continue;
+    }
+    Evaluator ev(builtinRegistry());
+    EvalOptions options;
+    options.pageDir = loaded.dir;
+    const EvalReport report = ev.evaluate(loaded.page, options);
+    std::string errors;
+    for (const BlockId& id : report.failed)
+      errors += errorLine(id, ev.state(id)->type, ev.state(id)->error) + "\n";
+    INFO(errors);
+    CHECK(report.failed.empty());
+    CHECK(report.computed.size() == loaded.page.blockCount());
+  }
+}
+
+TEST_CASE("The runner exits 0 on the example pages", "[examples][runner]") {
+  for (const fs::path& path : examplePages()) {
+    const auto missing = missingTypes(loadPage(path).page);
+    if (!missing.empty()) continue;  // reported by the test above
+    const std::string cmd =
+        std::string("\"") + QS_RUNNER_PATH + "\" \"" + path.string() + "\" > /dev/null 2>&1";
+    INFO(cmd);
+    CHECK(std::system(cmd.c_str()) == 0);
+  }
+}
+
+TEST_CASE("The calibration example shows its badly ranged channel", "[examples]") {
+  LoadedPage loaded = loadPage(fs::path(QS_SOURCE_DIR) / "assets/examples/calibration.page.json");
+  Evaluator ev(builtinRegistry());
+  REQUIRE(ev.evaluate(loaded.page).failed.empty());
+  const Tensor sqnr = *ev.result("report.result_sqnr_db");
+  const Tensor scale = *ev.result("report.result_scale");
+  const Tensor mseReport = *ev.result("report.result_mse");
+  const Tensor mseBlocks = *ev.result("mse.result_output");
+  REQUIRE(sqnr.shape() == Shape{8});
+  // Channel 3 holds the outlier (40 in a channel of standard deviation 1): its step is several
+  // times that of channel 1 (same spread, no outlier), and its SQNR is the lowest by > 5 dB.
+  CHECK(scale.data()[3] > 4.0f * scale.data()[1]);
+  for (int c = 0; c < 8; ++c)
+    if (c != 3) CHECK(sqnr.data()[3] + 5.0f < sqnr.data()[c]);
+  // Sub -> Square -> Mean over the batch axes measures the same error as the report.
+  for (int c = 0; c < 8; ++c)
+    CHECK(mseBlocks.data()[c] == Approx(mseReport.data()[c]).epsilon(1e-5));
+}

@@ -1,0 +1,91 @@
+#pragma once
+// Shared by the runner and robustness tests: a scratch folder and a way to run quantspace-run as a
+// user would (a real process, its stdout, stderr and exit status).
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace qs::test {
+
+// A fresh folder under the system's temporary folder, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("qs_test_" + std::to_string(::getpid()) + "_" + std::to_string(++counter));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  std::filesystem::path write(const std::string& name, const std::string& text) const {
+    const auto p = path_ / name;
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline std::string shellQuote(const std::string& s) {
+  std::string r = "'";
+  for (char c : s) r += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return r + "'";
+}
+
+struct RunResult {
+  int status = -1;  // exit status; 128 + signal if killed by one
+  std::string out;
+  std::string err;
+};
+
+// Runs `program args...` and collects its output.
+inline RunResult runProgram(const std::string& program, const std::vector<std::string>& args) {
+  TempDir io;
+  std::string cmd = shellQuote(program);
+  for (const auto& a : args) cmd += " " + shellQuote(a);
+  cmd += " >" + shellQuote((io / "out").string()) + " 2>" + shellQuote((io / "err").string());
+  const int raw = std::system(cmd.c_str());
+  RunResult r;
+  if (WIFEXITED(raw)) r.status = WEXITSTATUS(raw);
+  else if (WIFSIGNALED(raw)) r.status = 128 + WTERMSIG(raw);
+  r.out = slurp(io / "out");
+  r.err = slurp(io / "err");
+  return r;
+}
+
+inline RunResult runRunner(const std::vector<std::string>& args) {
+  return runProgram(QS_RUNNER_PATH, args);
+}
+
+// A python3 that can import numpy, or "" when there is none.
+inline std::string pythonWithNumpy() {
+  for (const char* py : {"python3", "/usr/bin/python3"}) {
+    const std::string cmd = std::string(py) + " -c 'import numpy' >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) == 0) return py;
+  }
+  return "";
+}
+
+}  // namespace qs::test
