@@ -62,8 +62,6 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
   viewerDock->setObjectName("viewerDock");
   viewerDock->setWidget(viewer_);
   addDockWidget(Qt::RightDockWidgetArea, viewerDock);
-  resizeDocks({paletteDock, attrDock}, {220, 380}, Qt::Horizontal);
-  resizeDocks({attrDock, viewerDock}, {300, 600}, Qt::Vertical);
 
   eval_ = new EvalService(registry, this);
   evalStatus_ = new QLabel(this);
@@ -127,6 +125,10 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
 
   createActions();
   resize(1600, 1000);
+  // The viewer (tables, plots, the quantization inspector) gets most of the right side.
+  resizeDocks({paletteDock, attrDock}, {260, 600}, Qt::Horizontal);
+  resizeDocks({attrDock, viewerDock}, {190, 810}, Qt::Vertical);
+
   updateTitle();
   onContentChanged();
 }

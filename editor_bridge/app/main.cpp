@@ -10,6 +10,7 @@
 #include "editor_bridge/MainWindow.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageView.h"
+#include "editor_bridge/viewer/TensorViewer.h"
 
 // quantspace [PAGE]
 // quantspace --screenshot OUT.png [--inspect B.result_P] [--size WxH] PAGE   (CONTRACTS.md §4)
@@ -92,7 +93,14 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "quantspace: %s\n", qPrintable(error));
       return 1;
     }
+    // A FakeQuant result named with --inspect opens the quantization inspector (issue 7).
+    if (parser.isSet(inspectOpt)) window.viewer()->showInspectorTab();
     window.view()->fitPage();
+    QApplication::processEvents();
+    // The viewer computes statistics and the inspector's sweep off the UI thread: wait for them
+    // so that the picture shows finished views.
+    if (!window.viewer()->waitForIdle(120000))
+      std::fprintf(stderr, "quantspace: the viewer was still busy after 120 s\n");
     QApplication::processEvents();
     const QImage image = window.grab().toImage();
     if (!image.save(parser.value(shotOpt))) {
