@@ -125,9 +125,7 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
 
   createActions();
   resize(1600, 1000);
-  // The viewer (tables, plots, the quantization inspector) gets most of the right side.
-  resizeDocks({paletteDock, attrDock}, {260, 600}, Qt::Horizontal);
-  resizeDocks({attrDock, viewerDock}, {190, 810}, Qt::Vertical);
+  arrangeDocks();
 
   updateTitle();
   onContentChanged();
@@ -136,6 +134,16 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
 MainWindow::~MainWindow() {
   // Closing the window normally means the work was saved or deliberately dropped.
   recovery_.discardOwn();
+}
+
+void MainWindow::arrangeDocks() {
+  auto* palette = findChild<QDockWidget*>("paletteDock");
+  auto* attrs = findChild<QDockWidget*>("attributeDock");
+  auto* viewer = findChild<QDockWidget*>("viewerDock");
+  // The canvas keeps about half the width; the viewer (tables, plots, the quantization
+  // inspector) gets most of the right side.
+  resizeDocks({palette, attrs}, {width() * 16 / 100, width() * 36 / 100}, Qt::Horizontal);
+  resizeDocks({attrs, viewer}, {height() * 19 / 100, height() * 81 / 100}, Qt::Vertical);
 }
 
 // ---- Actions ------------------------------------------------------------------------------------

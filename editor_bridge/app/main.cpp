@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     window.resize(size);
+    window.arrangeDocks();
     window.show();
     QApplication::processEvents();
     if (!window.waitForEvaluation(120000)) {
