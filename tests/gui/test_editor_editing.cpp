@@ -9,6 +9,7 @@
 #include "GuiTestUtil.h"
 #include "editor_bridge/QuickAddPopup.h"
 #include "editor_bridge/WireItem.h"
+#include "runtime/Npy.h"
 #include "runtime/PageJson.h"
 
 using namespace qs;
@@ -144,4 +145,51 @@ TEST_CASE("quantspace --screenshot renders the window and exits 0; a bad page ex
   REQUIRE(p.waitForFinished(120000));
   CHECK(p.exitCode() != 0);
   CHECK(p.readAllStandardError().contains("nosuch.result_output"));
+}
+
+TEST_CASE("editor: Load .npy sets a Const's shape and values in one undo step", "[gui][editor]") {
+  EditorFixture f;
+  openUsingMethod(f);
+  QTemporaryDir dir;
+  const QString npy = dir.filePath("w.npy");
+  writeNpy(npy.toStdString(), Tensor::fromValues({2, 2}, {1.5f, -2.0f, 0.25f, 8.0f}));
+  clickBlock(f, "x");
+  REQUIRE(f.w().attributeEditor()->loadNpy(npy));
+  CHECK(attrOf(f, "x", "shape") == Json::parse("[2, 2]"));
+  CHECK(attrOf(f, "x", "values") == Json::parse("[1.5, -2.0, 0.25, 8.0]"));
+  CHECK(f.w().model()->undoStack()->count() == 1);
+  // A file that is not an .npy is refused with the reader's message; nothing changes.
+  const QString bad = dir.filePath("bad.npy");
+  QFile b(bad);
+  REQUIRE(b.open(QIODevice::WriteOnly));
+  b.write("not numpy");
+  b.close();
+  CHECK_FALSE(f.w().attributeEditor()->loadNpy(bad));
+  CHECK_FALSE(f.w().attributeEditor()->message().isEmpty());
+  CHECK(f.w().model()->undoStack()->count() == 1);
+}
+
+TEST_CASE("editor: a block of an unknown type stays on the page as a visible placeholder",
+          "[gui][editor]") {
+  QTemporaryDir dir;
+  const QString path = dir.filePath("u.page.json");
+  QFile file(path);
+  REQUIRE(file.open(QIODevice::WriteOnly));
+  file.write(R"({"format": "quantspace-page", "version": 1, "name": "u",
+    "blocks": [{"id": "x", "type": "Const", "attrs": {"values": [1, 2]}},
+               {"id": "w", "type": "NoSuchOp", "attrs": {"foo": 1}}],
+    "links": [{"from": ["x", "output"], "to": ["w", "in"]}]})");
+  file.close();
+  EditorFixture f;
+  REQUIRE(f.w().openPage(path));
+  REQUIRE(f.w().waitForEvaluation());
+  BlockItem* w = f.w().scene()->blockItem(BlockId("w"));
+  REQUIRE(w != nullptr);
+  CHECK(w->status() == BlockStatus::Error);
+  CHECK(w->error().find("NoSuchOp") != std::string::npos);
+  CHECK(f.w().scene()->blockItem(BlockId("x"))->status() == BlockStatus::Ok);
+  // Saved back unchanged, unknown attribute included.
+  REQUIRE(f.w().savePageAs(path));
+  CHECK(loadPage(path.toStdString()).page.find(BlockId("w"))->attrs ==
+        Json::parse(R"({"foo": 1})"));
 }
