@@ -5,6 +5,8 @@
 #include <QListWidget>
 #include <QProcess>
 #include <QTemporaryDir>
+#include <QWheelEvent>
+#include <cmath>
 
 #include "GuiTestUtil.h"
 #include "editor_bridge/QuickAddPopup.h"
@@ -192,4 +194,39 @@ TEST_CASE("editor: a block of an unknown type stays on the page as a visible pla
   REQUIRE(f.w().savePageAs(path));
   CHECK(loadPage(path.toStdString()).page.find(BlockId("w"))->attrs ==
         Json::parse(R"({"foo": 1})"));
+}
+
+TEST_CASE("editor: the wheel zooms around the cursor; the middle button pans; Ctrl+0 fits",
+          "[gui][editor]") {
+  EditorFixture f;
+  openUsingMethod(f);
+  PageView* view = f.w().view();
+  const QPoint at = f.toViewport(QPointF(380, 260));  // on the PerChannel block
+  const QPointF before = view->mapToScene(at);
+  QWheelEvent wheel(at, view->viewport()->mapToGlobal(at), {}, QPoint(0, 240), Qt::NoButton,
+                    Qt::NoModifier, Qt::NoScrollPhase, false);
+  QApplication::sendEvent(view->viewport(), &wheel);
+  CHECK(view->zoom() > 1.3);
+  const QPointF after = view->mapToScene(at);
+  CHECK(std::abs(after.x() - before.x()) < 2.0);
+  CHECK(std::abs(after.y() - before.y()) < 2.0);
+  // Pan: the scene point under the cursor moves with the mouse.
+  const QPoint from(400, 400), to(300, 350);
+  const QPointF grabbed = view->mapToScene(from);
+  QTest::mousePress(view->viewport(), Qt::MiddleButton, {}, from);
+  QMouseEvent move(QEvent::MouseMove, to, view->viewport()->mapToGlobal(to), Qt::NoButton,
+                   Qt::MiddleButton, Qt::NoModifier);
+  QApplication::sendEvent(view->viewport(), &move);
+  QTest::mouseRelease(view->viewport(), Qt::MiddleButton, {}, to);
+  const QPointF moved = view->mapToScene(to);
+  CHECK(std::abs(moved.x() - grabbed.x()) < 2.0);
+  CHECK(std::abs(moved.y() - grabbed.y()) < 2.0);
+  // Fit: every block in view.
+  view->setFocus();
+  QTest::keyClick(view, Qt::Key_0, Qt::ControlModifier);
+  for (const char* id : {"x", "lo", "hi", "fq"}) {
+    const QRect r = view->mapFromScene(f.w().scene()->blockItem(BlockId(id))->sceneBoundingRect())
+                        .boundingRect();
+    CHECK(view->viewport()->rect().contains(r));
+  }
 }
