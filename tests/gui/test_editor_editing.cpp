@@ -230,3 +230,26 @@ TEST_CASE("editor: the wheel zooms around the cursor; the middle button pans; Ct
     CHECK(view->viewport()->rect().contains(r));
   }
 }
+
+TEST_CASE("editor: a click selects a wire and Delete removes it (one undo step)", "[gui][editor]") {
+  EditorFixture f;
+  openUsingMethod(f);
+  const Link link{{BlockId("hi"), PortName("output")}, {BlockId("fq"), PortName("max")}};
+  WireItem* wire = f.w().scene()->wireItem(link);
+  REQUIRE(wire != nullptr);
+  // The middle of the curve: both ends' midpoint lies on it (the curve is point-symmetric).
+  const QPointF mid = (wire->start() + wire->end()) / 2;
+  QTest::mouseClick(f.viewport(), Qt::LeftButton, {}, f.toViewport(mid));
+  CHECK(f.w().scene()->selectedLinks() == std::vector<Link>{link});
+  CHECK(f.w().scene()->selectedBlocks().empty());
+  f.w().view()->setFocus();
+  QTest::keyClick(f.w().view(), Qt::Key_Delete);
+  CHECK_FALSE(f.w().model()->page().hasLink(link));
+  CHECK(f.w().model()->page().links().size() == 2);
+  CHECK(f.w().scene()->wireItem(link) == nullptr);
+  f.w().model()->undoStack()->undo();
+  CHECK(f.w().model()->page().hasLink(link));
+  // A click on empty canvas clears the wire selection.
+  QTest::mouseClick(f.viewport(), Qt::LeftButton, {}, f.toViewport(QPointF(900, 700)));
+  CHECK(f.w().scene()->selectedLinks().empty());
+}
