@@ -11,6 +11,7 @@
 
 #include "editor_bridge/EditorStyle.h"
 #include "editor_bridge/WireItem.h"
+#include "runtime/Json.h"
 
 namespace qs::editor {
 
@@ -44,9 +45,13 @@ void PageScene::updateSummary(const BlockId& id) {
   auto npy = b->attrs.find("npy");
   if (values != b->attrs.end() && values->is_array()) {
     QStringList parts;
-    for (size_t i = 0; i < values->size() && i < 8; ++i)
-      parts << QString::fromStdString((*values)[i].is_string() ? (*values)[i].get<std::string>()
-                                                               : (*values)[i].dump());
+    for (size_t i = 0; i < values->size() && i < 8; ++i) {
+      const Json& v = (*values)[i];
+      // Floats in the shortest form that reads back to the same float32, as page files hold them.
+      parts << QString::fromStdString(v.is_string()         ? v.get<std::string>()
+                                      : v.is_number_float() ? formatFloat(v.get<float>())
+                                                            : v.dump());
+    }
     text = "[" + parts.join(", ") + (values->size() > 8 ? ", ...]" : "]");
   } else if (npy != b->attrs.end() && npy->is_string()) {
     text = QString::fromStdString(npy->get<std::string>());
