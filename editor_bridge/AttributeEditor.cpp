@@ -65,6 +65,11 @@ QString attrFieldText(const AttrDescriptor& a, const Json* value) {
   }
   if (value->is_string() && a.type == AttrType::String)
     return QString::fromStdString(value->get<std::string>());
+  if (value->is_array()) {
+    QStringList parts;
+    for (const Json& e : *value) parts << QString::fromStdString(writeJson(e, false));
+    return "[" + parts.join(", ") + "]";
+  }
   return QString::fromStdString(writeJson(*value, false));
 }
 

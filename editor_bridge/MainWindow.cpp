@@ -62,8 +62,6 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
   viewerDock->setObjectName("viewerDock");
   viewerDock->setWidget(viewer_);
   addDockWidget(Qt::RightDockWidgetArea, viewerDock);
-  resizeDocks({paletteDock, attrDock}, {220, 380}, Qt::Horizontal);
-  resizeDocks({attrDock, viewerDock}, {300, 600}, Qt::Vertical);
 
   eval_ = new EvalService(registry, this);
   evalStatus_ = new QLabel(this);
@@ -127,6 +125,8 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
 
   createActions();
   resize(1600, 1000);
+  arrangeDocks();
+
   updateTitle();
   onContentChanged();
 }
@@ -134,6 +134,16 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
 MainWindow::~MainWindow() {
   // Closing the window normally means the work was saved or deliberately dropped.
   recovery_.discardOwn();
+}
+
+void MainWindow::arrangeDocks() {
+  auto* palette = findChild<QDockWidget*>("paletteDock");
+  auto* attrs = findChild<QDockWidget*>("attributeDock");
+  auto* viewer = findChild<QDockWidget*>("viewerDock");
+  // The canvas keeps about half the width; the viewer (tables, plots, the quantization
+  // inspector) gets most of the right side.
+  resizeDocks({palette, attrs}, {width() * 16 / 100, width() * 36 / 100}, Qt::Horizontal);
+  resizeDocks({attrs, viewer}, {height() * 19 / 100, height() * 81 / 100}, Qt::Vertical);
 }
 
 // ---- Actions ------------------------------------------------------------------------------------

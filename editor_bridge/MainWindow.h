@@ -32,6 +32,9 @@ class MainWindow : public QMainWindow {
   explicit MainWindow(const BlockRegistry& registry, QWidget* parent = nullptr);
   ~MainWindow() override;
 
+  // Sizes the docks in proportion to the window (start-up, --screenshot --size).
+  void arrangeDocks();
+
   // ---- Files ----
   void newPage();
   bool openPage(const QString& path, QString* error = nullptr);

@@ -11,6 +11,7 @@
 
 #include "editor_bridge/EditorStyle.h"
 #include "editor_bridge/WireItem.h"
+#include "runtime/Json.h"
 
 namespace qs::editor {
 
@@ -44,9 +45,13 @@ void PageScene::updateSummary(const BlockId& id) {
   auto npy = b->attrs.find("npy");
   if (values != b->attrs.end() && values->is_array()) {
     QStringList parts;
-    for (size_t i = 0; i < values->size() && i < 8; ++i)
-      parts << QString::fromStdString((*values)[i].is_string() ? (*values)[i].get<std::string>()
-                                                               : (*values)[i].dump());
+    for (size_t i = 0; i < values->size() && i < 8; ++i) {
+      const Json& v = (*values)[i];
+      // Floats in the shortest form that reads back to the same float32, as page files hold them.
+      parts << QString::fromStdString(v.is_string()         ? v.get<std::string>()
+                                      : v.is_number_float() ? formatFloat(v.get<float>())
+                                                            : v.dump());
+    }
     text = "[" + parts.join(", ") + (values->size() > 8 ? ", ...]" : "]");
   } else if (npy != b->attrs.end() && npy->is_string()) {
     text = QString::fromStdString(npy->get<std::string>());
@@ -64,11 +69,11 @@ void PageScene::rebuild() {
   clear();
   cached_ = false;
   blocks_.clear();
-  wires_.clear();
+  wires_ = new WireLayer;
+  addItem(wires_);
   outputShapes_.clear();
   const Page& page = model_->page();
   blocks_.reserve(page.blockCount());
-  wires_.reserve(page.links().size());
   for (size_t i = 0; i < page.blockCount(); ++i)
     addBlockItem(page.blocks()[i], static_cast<int>(i));
   for (const Link& l : page.links()) addWireItem(l);
@@ -91,23 +96,19 @@ void PageScene::addWireItem(const Link& link) {
   BlockItem* from = blockItem(link.from.block);
   BlockItem* to = blockItem(link.to.block);
   if (!from || !to) return;
-  auto* wire = new WireItem(link, from, to);
-  addItem(wire);
+  WireItem* wire = wires_->add(link, from, to);
   from->wires().push_back(wire);
   to->wires().push_back(wire);
-  wires_[link] = wire;
 }
 
 void PageScene::removeWireItem(const Link& link) {
-  auto it = wires_.find(link);
-  if (it == wires_.end()) return;
-  WireItem* wire = it->second;
+  WireItem* wire = wires_->find(link);
+  if (!wire) return;
   for (BlockItem* b : {wire->fromItem(), wire->toItem()}) {
     auto& ws = b->wires();
     ws.erase(std::remove(ws.begin(), ws.end(), wire), ws.end());
   }
-  wires_.erase(it);
-  delete wire;
+  wires_->remove(link);
 }
 
 void PageScene::removeBlockItem(const BlockId& id) {
@@ -128,8 +129,7 @@ BlockItem* PageScene::blockItem(const BlockId& id) const {
 }
 
 WireItem* PageScene::wireItem(const Link& link) const {
-  auto it = wires_.find(link);
-  return it == wires_.end() ? nullptr : it->second;
+  return wires_->find(link);
 }
 
 std::vector<BlockId> PageScene::selectedBlocks() const {
@@ -142,13 +142,23 @@ std::vector<BlockId> PageScene::selectedBlocks() const {
 
 std::vector<Link> PageScene::selectedLinks() const {
   std::vector<Link> links;
-  for (QGraphicsItem* item : selectedItems())
-    if (item->type() == WireItem::Type) links.push_back(static_cast<WireItem*>(item)->link());
+  // Page order, so that the result does not depend on hashing.
+  for (const Link& l : model_->page().links())
+    if (WireItem* w = wires_->find(l); w && w->isSelected()) links.push_back(l);
   return links;
+}
+
+void PageScene::selectWire(const Link& link, bool add) {
+  if (!add) {
+    clearSelection();
+    wires_->clearSelection();
+  }
+  if (WireItem* w = wires_->find(link)) w->setSelected(true);
 }
 
 void PageScene::selectBlocks(const std::vector<BlockId>& ids) {
   clearSelection();
+  wires_->clearSelection();
   for (const BlockId& id : ids)
     if (BlockItem* item = blockItem(id)) item->setSelected(true);
 }
@@ -247,6 +257,23 @@ void PageScene::mousePressEvent(QGraphicsSceneMouseEvent* event) {
       event->accept();
       return;
     }
+  }
+  if (event->button() == Qt::LeftButton) {
+    const bool add = event->modifiers() & (Qt::ControlModifier | Qt::ShiftModifier);
+    if (!blockAt(event->scenePos(), nullptr)) {
+      const qreal lod =
+          views().isEmpty()
+              ? 1.0
+              : QStyleOptionGraphicsItem::levelOfDetailFromTransform(views().front()->transform());
+      if (WireItem* w = wires_->wireAt(event->scenePos(), lod)) {
+        if (!add) clearSelection();
+        if (!add) wires_->clearSelection();
+        w->setSelected(!add || !w->isSelected());
+        event->accept();
+        return;
+      }
+    }
+    if (!add) wires_->clearSelection();
   }
   QGraphicsScene::mousePressEvent(event);
   moveStart_.clear();

@@ -8,20 +8,11 @@
 #include "editor_bridge/BlockItem.h"
 #include "editor_bridge/EvalService.h"
 #include "editor_bridge/PageModel.h"
+#include "editor_bridge/WireLayer.h"
 
 class QGraphicsPathItem;
 
 namespace qs::editor {
-
-class WireItem;
-
-struct LinkHash {
-  size_t operator()(const Link& l) const noexcept {
-    std::hash<std::string> h;
-    return h(l.from.block.str()) * 31 ^ h(l.from.port.str()) * 17 ^ h(l.to.block.str()) * 7 ^
-           h(l.to.port.str());
-  }
-};
 
 // Draws a PageModel and turns gestures into the model's undoable edits: it never changes the
 // page itself. Wiring: press on an output pin, drag (compatible inputs light up), release on an
@@ -34,9 +25,12 @@ class PageScene : public QGraphicsScene {
   PageModel* model() const { return model_; }
   BlockItem* blockItem(const BlockId& id) const;
   WireItem* wireItem(const Link& link) const;
+  const WireLayer* wireLayer() const { return wires_; }
   std::vector<BlockId> selectedBlocks() const;
   std::vector<Link> selectedLinks() const;
   void selectBlocks(const std::vector<BlockId>& ids);
+  // Selects one wire (as a click on it does); with `add`, keeps the current selection.
+  void selectWire(const Link& link, bool add = false);
 
   // Status badges from a check or a run.
   void applyResults(const ResultMap& results);
@@ -81,7 +75,7 @@ class PageScene : public QGraphicsScene {
 
   PageModel* model_;
   std::unordered_map<BlockId, BlockItem*> blocks_;
-  std::unordered_map<Link, WireItem*, LinkHash> wires_;
+  WireLayer* wires_ = nullptr;  // owned by the scene
   std::unordered_map<BlockId, Shape> outputShapes_;
 
   bool cached_ = false;

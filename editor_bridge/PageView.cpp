@@ -41,6 +41,12 @@ PageView::PageView(PageScene* scene, QWidget* parent)
   });
 }
 
+bool PageView::blockAt(QPoint viewportPos) const {
+  for (QGraphicsItem* item : items(viewportPos))
+    if (item->type() == BlockItem::Type) return true;
+  return false;
+}
+
 void PageView::fitPage() {
   QRectF r = scene_->blocksBoundingRect();
   if (r.isEmpty()) {
@@ -119,7 +125,7 @@ void PageView::mouseReleaseEvent(QMouseEvent* event) {
 }
 
 void PageView::mouseDoubleClickEvent(QMouseEvent* event) {
-  if (event->button() == Qt::LeftButton && !itemAt(event->pos())) {
+  if (event->button() == Qt::LeftButton && !blockAt(event->pos())) {
     openQuickAdd(mapToScene(event->pos()));
     event->accept();
     return;
@@ -153,7 +159,7 @@ bool PageView::focusNextPrevChild(bool next) {
   // Tab on the canvas opens the quick-add popup at the cursor (or the centre), as in Blender.
   if (next) {
     QPoint at = viewport()->mapFromGlobal(QCursor::pos());
-    if (!viewport()->rect().contains(at) || itemAt(at)) at = viewport()->rect().center();
+    if (!viewport()->rect().contains(at) || blockAt(at)) at = viewport()->rect().center();
     openQuickAdd(mapToScene(at));
     return true;
   }

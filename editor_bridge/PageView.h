@@ -41,6 +41,9 @@ class PageView : public QGraphicsView {
   bool focusNextPrevChild(bool next) override;
 
  private:
+  // True if a block is under the viewport point (the wire layer spans everywhere).
+  bool blockAt(QPoint viewportPos) const;
+
   PageScene* scene_;
   QuickAddPopup* quickAdd_ = nullptr;
   bool panning_ = false;

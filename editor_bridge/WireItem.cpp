@@ -1,23 +1,17 @@
 #include "editor_bridge/WireItem.h"
 
 #include <QPainter>
-#include <QPainterPathStroker>
-#include <QStyleOptionGraphicsItem>
+#include <algorithm>
 #include <cmath>
 
 #include "editor_bridge/BlockItem.h"
 #include "editor_bridge/EditorStyle.h"
+#include "editor_bridge/WireLayer.h"
 
 namespace qs::editor {
 
-namespace {
-constexpr qreal kLineLod = 0.45;
-}
-
-WireItem::WireItem(Link link, BlockItem* from, BlockItem* to)
-    : link_(std::move(link)), from_(from), to_(to) {
-  setFlags(ItemIsSelectable | ItemUsesExtendedStyleOption);
-  setZValue(0);
+WireItem::WireItem(Link link, BlockItem* from, BlockItem* to, WireLayer* layer)
+    : link_(std::move(link)), from_(from), to_(to), layer_(layer) {
   updateEnds();
 }
 
@@ -32,45 +26,44 @@ void WireItem::updateEnds() {
   const QPointF a = from_->portScenePos(link_.from.port.str());
   const QPointF b = to_->portScenePos(link_.to.port.str());
   if (a == a_ && b == b_ && !bounds_.isNull()) return;
-  prepareGeometryChange();
+  const QRectF old = bounds_;
   a_ = a;
   b_ = b;
-  const QPointF c1 = a + QPointF(std::max(40.0, std::abs(b.x() - a.x()) * 0.5), 0);
-  const QPointF c2 = b - QPointF(std::max(40.0, std::abs(b.x() - a.x()) * 0.5), 0);
+  const qreal dx = std::max(40.0, std::abs(b.x() - a.x()) * 0.5);
+  const QPointF c1 = a + QPointF(dx, 0);
+  const QPointF c2 = b - QPointF(dx, 0);
   for (int i = 0; i < kSegments + 1; ++i) {
     const qreal t = qreal(i) / kSegments, u = 1 - t;
     points_[i] = u * u * u * a + 3 * u * u * t * c1 + 3 * u * t * t * c2 + t * t * t * b;
   }
   // The curve stays inside the box of its end and control points.
-  const qreal dx = std::max(40.0, std::abs(b.x() - a.x()) * 0.5);
   bounds_ = QRectF(QPointF(std::min(a.x(), b.x() - dx), std::min(a.y(), b.y())),
                    QPointF(std::max(a.x() + dx, b.x()), std::max(a.y(), b.y())))
                 .adjusted(-3, -3, 3, 3);
+  if (layer_ && slot >= 0) layer_->wireMoved(this, old);
 }
 
-QPainterPath WireItem::shape() const {
-  QPainterPathStroker stroker;
-  stroker.setWidth(8);
-  return stroker.createStroke(curve(a_, b_));
+void WireItem::setSelected(bool selected) {
+  if (selected == selected_) return;
+  selected_ = selected;
+  if (layer_) layer_->update(bounds_);
 }
 
-void WireItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget*) {
-  const qreal lod = option->levelOfDetailFromTransform(p->worldTransform());
-  const QColor c = isSelected() ? style::kWireSelected : style::kWire;
-  p->setBrush(Qt::NoBrush);
-  if (lod < kLineLod) {
-    p->setRenderHint(QPainter::Antialiasing, false);
-    p->setPen(QPen(c, 0));
-    p->drawLine(a_, b_);
-    return;
+bool WireItem::hit(QPointF pos, qreal tolerance) const {
+  if (!bounds_.adjusted(-tolerance, -tolerance, tolerance, tolerance).contains(pos)) return false;
+  for (int i = 0; i < kSegments; ++i) {
+    const QPointF d = points_[i + 1] - points_[i];
+    const qreal len2 = QPointF::dotProduct(d, d);
+    const qreal t =
+        len2 > 0 ? std::clamp(QPointF::dotProduct(pos - points_[i], d) / len2, 0.0, 1.0) : 0;
+    const QPointF q = points_[i] + t * d - pos;
+    if (QPointF::dotProduct(q, q) <= tolerance * tolerance) return true;
   }
-  p->setRenderHint(QPainter::Antialiasing, true);
-  p->setPen(QPen(c, isSelected() ? 3 : 1.8));
-  // A fixed polyline instead of the curve: Qt flattens a curve by its length, so a wire across
-  // a large page would cost hundreds of segments per frame even when mostly off screen.
-  // Only the run of segments that crosses the exposed area: antialiased stroking costs by length,
-  // and a wire across a large page is mostly off screen.
-  const QRectF visible = option->exposedRect.adjusted(-4, -4, 4, 4);
+  return false;
+}
+
+void WireItem::paint(QPainter* p, const QRectF& exposed) const {
+  const QRectF visible = exposed.adjusted(-4, -4, 4, 4);
   int first = -1;
   for (int i = 0; i < kSegments; ++i) {
     const bool in =

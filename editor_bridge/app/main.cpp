@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     window.resize(size);
+    window.arrangeDocks();
     window.show();
     QApplication::processEvents();
     if (!window.waitForEvaluation(120000)) {
@@ -93,10 +94,17 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "quantspace: %s\n", qPrintable(error));
       return 1;
     }
+    // A FakeQuant result named with --inspect opens the quantization inspector (issue 7).
+    if (parser.isSet(inspectOpt)) window.viewer()->showInspectorTab();
     window.view()->fitPage();
     // The viewer computes large statistics and the inspector's bit sweep on worker threads: let
     // them finish so that the picture shows them.
     window.viewer()->waitForIdle();
+    QApplication::processEvents();
+    // The viewer computes statistics and the inspector's sweep off the UI thread: wait for them
+    // so that the picture shows finished views.
+    if (!window.viewer()->waitForIdle(120000))
+      std::fprintf(stderr, "quantspace: the viewer was still busy after 120 s\n");
     QApplication::processEvents();
     const QImage image = window.grab().toImage();
     if (!image.save(parser.value(shotOpt))) {

@@ -78,6 +78,10 @@ struct Editor {
     view.show();
     QApplication::processEvents();
     image = QImage(view.viewport()->size(), QImage::Format_ARGB32_Premultiplied);
+    // The empty editor as it stands on screen: painted once, its backing store allocated.
+    view.repaint();
+    frame();
+    QApplication::processEvents();
   }
   void load(const std::string& path) { model.resetPage(loadPage(path).page); }
   void frame() {

@@ -5,10 +5,13 @@
 #include <QListWidget>
 #include <QProcess>
 #include <QTemporaryDir>
+#include <QWheelEvent>
+#include <cmath>
 
 #include "GuiTestUtil.h"
 #include "editor_bridge/QuickAddPopup.h"
 #include "editor_bridge/WireItem.h"
+#include "runtime/Npy.h"
 #include "runtime/PageJson.h"
 
 using namespace qs;
@@ -144,4 +147,109 @@ TEST_CASE("quantspace --screenshot renders the window and exits 0; a bad page ex
   REQUIRE(p.waitForFinished(120000));
   CHECK(p.exitCode() != 0);
   CHECK(p.readAllStandardError().contains("nosuch.result_output"));
+}
+
+TEST_CASE("editor: Load .npy sets a Const's shape and values in one undo step", "[gui][editor]") {
+  EditorFixture f;
+  openUsingMethod(f);
+  QTemporaryDir dir;
+  const QString npy = dir.filePath("w.npy");
+  writeNpy(npy.toStdString(), Tensor::fromValues({2, 2}, {1.5f, -2.0f, 0.25f, 8.0f}));
+  clickBlock(f, "x");
+  REQUIRE(f.w().attributeEditor()->loadNpy(npy));
+  CHECK(attrOf(f, "x", "shape") == Json::parse("[2, 2]"));
+  CHECK(attrOf(f, "x", "values") == Json::parse("[1.5, -2.0, 0.25, 8.0]"));
+  CHECK(f.w().model()->undoStack()->count() == 1);
+  // A file that is not an .npy is refused with the reader's message; nothing changes.
+  const QString bad = dir.filePath("bad.npy");
+  QFile b(bad);
+  REQUIRE(b.open(QIODevice::WriteOnly));
+  b.write("not numpy");
+  b.close();
+  CHECK_FALSE(f.w().attributeEditor()->loadNpy(bad));
+  CHECK_FALSE(f.w().attributeEditor()->message().isEmpty());
+  CHECK(f.w().model()->undoStack()->count() == 1);
+}
+
+TEST_CASE("editor: a block of an unknown type stays on the page as a visible placeholder",
+          "[gui][editor]") {
+  QTemporaryDir dir;
+  const QString path = dir.filePath("u.page.json");
+  QFile file(path);
+  REQUIRE(file.open(QIODevice::WriteOnly));
+  file.write(R"({"format": "quantspace-page", "version": 1, "name": "u",
+    "blocks": [{"id": "x", "type": "Const", "attrs": {"values": [1, 2]}},
+               {"id": "w", "type": "NoSuchOp", "attrs": {"foo": 1}}],
+    "links": [{"from": ["x", "output"], "to": ["w", "in"]}]})");
+  file.close();
+  EditorFixture f;
+  REQUIRE(f.w().openPage(path));
+  REQUIRE(f.w().waitForEvaluation());
+  BlockItem* w = f.w().scene()->blockItem(BlockId("w"));
+  REQUIRE(w != nullptr);
+  CHECK(w->status() == BlockStatus::Error);
+  CHECK(w->error().find("NoSuchOp") != std::string::npos);
+  CHECK(f.w().scene()->blockItem(BlockId("x"))->status() == BlockStatus::Ok);
+  // Saved back unchanged, unknown attribute included.
+  REQUIRE(f.w().savePageAs(path));
+  CHECK(loadPage(path.toStdString()).page.find(BlockId("w"))->attrs ==
+        Json::parse(R"({"foo": 1})"));
+}
+
+TEST_CASE("editor: the wheel zooms around the cursor; the middle button pans; Ctrl+0 fits",
+          "[gui][editor]") {
+  EditorFixture f;
+  openUsingMethod(f);
+  PageView* view = f.w().view();
+  const QPoint at = f.toViewport(QPointF(380, 260));  // on the PerChannel block
+  const QPointF before = view->mapToScene(at);
+  QWheelEvent wheel(at, view->viewport()->mapToGlobal(at), {}, QPoint(0, 240), Qt::NoButton,
+                    Qt::NoModifier, Qt::NoScrollPhase, false);
+  QApplication::sendEvent(view->viewport(), &wheel);
+  CHECK(view->zoom() > 1.3);
+  const QPointF after = view->mapToScene(at);
+  CHECK(std::abs(after.x() - before.x()) < 2.0);
+  CHECK(std::abs(after.y() - before.y()) < 2.0);
+  // Pan: the scene point under the cursor moves with the mouse.
+  const QPoint from(400, 400), to(300, 350);
+  const QPointF grabbed = view->mapToScene(from);
+  QTest::mousePress(view->viewport(), Qt::MiddleButton, {}, from);
+  QMouseEvent move(QEvent::MouseMove, to, view->viewport()->mapToGlobal(to), Qt::NoButton,
+                   Qt::MiddleButton, Qt::NoModifier);
+  QApplication::sendEvent(view->viewport(), &move);
+  QTest::mouseRelease(view->viewport(), Qt::MiddleButton, {}, to);
+  const QPointF moved = view->mapToScene(to);
+  CHECK(std::abs(moved.x() - grabbed.x()) < 2.0);
+  CHECK(std::abs(moved.y() - grabbed.y()) < 2.0);
+  // Fit: every block in view.
+  view->setFocus();
+  QTest::keyClick(view, Qt::Key_0, Qt::ControlModifier);
+  for (const char* id : {"x", "lo", "hi", "fq"}) {
+    const QRect r = view->mapFromScene(f.w().scene()->blockItem(BlockId(id))->sceneBoundingRect())
+                        .boundingRect();
+    CHECK(view->viewport()->rect().contains(r));
+  }
+}
+
+TEST_CASE("editor: a click selects a wire and Delete removes it (one undo step)", "[gui][editor]") {
+  EditorFixture f;
+  openUsingMethod(f);
+  const Link link{{BlockId("hi"), PortName("output")}, {BlockId("fq"), PortName("max")}};
+  WireItem* wire = f.w().scene()->wireItem(link);
+  REQUIRE(wire != nullptr);
+  // The middle of the curve: both ends' midpoint lies on it (the curve is point-symmetric).
+  const QPointF mid = (wire->start() + wire->end()) / 2;
+  QTest::mouseClick(f.viewport(), Qt::LeftButton, {}, f.toViewport(mid));
+  CHECK(f.w().scene()->selectedLinks() == std::vector<Link>{link});
+  CHECK(f.w().scene()->selectedBlocks().empty());
+  f.w().view()->setFocus();
+  QTest::keyClick(f.w().view(), Qt::Key_Delete);
+  CHECK_FALSE(f.w().model()->page().hasLink(link));
+  CHECK(f.w().model()->page().links().size() == 2);
+  CHECK(f.w().scene()->wireItem(link) == nullptr);
+  f.w().model()->undoStack()->undo();
+  CHECK(f.w().model()->page().hasLink(link));
+  // A click on empty canvas clears the wire selection.
+  QTest::mouseClick(f.viewport(), Qt::LeftButton, {}, f.toViewport(QPointF(900, 700)));
+  CHECK(f.w().scene()->selectedLinks().empty());
 }

@@ -66,7 +66,8 @@ TEST_CASE("editor: build the Using Method page by mouse, evaluate, inspect, undo
   CHECK(undo->index() == 0);
   CHECK(w.model()->page().blockCount() == 0);
   CHECK(w.model()->page().links().empty());
-  CHECK(w.scene()->items().isEmpty());
+  CHECK(w.scene()->wireLayer()->wires().empty());
+  for (QGraphicsItem* item : w.scene()->items()) CHECK(item->type() != BlockItem::Type);
   CHECK_FALSE(w.isModified());
 
   // Redo it all, save, reopen and compare.

@@ -1,0 +1,108 @@
+#include "editor_bridge/WireLayer.h"
+
+#include <QPainter>
+#include <QStyleOptionGraphicsItem>
+#include <QVector>
+
+#include "editor_bridge/EditorStyle.h"
+
+namespace qs::editor {
+
+namespace {
+// Below this zoom wires are straight lines, drawn in one batch.
+constexpr qreal kLineLod = 0.45;
+// The layer spans any page the editor can hold; it is one item, so its size costs nothing.
+constexpr qreal kExtent = 1e7;
+}  // namespace
+
+WireLayer::WireLayer() {
+  setFlags(ItemUsesExtendedStyleOption);
+  setZValue(0);
+}
+
+QRectF WireLayer::boundingRect() const {
+  return {-kExtent, -kExtent, 2 * kExtent, 2 * kExtent};
+}
+
+WireItem* WireLayer::add(const Link& link, BlockItem* from, BlockItem* to) {
+  auto wire = std::make_unique<WireItem>(link, from, to, this);
+  WireItem* raw = wire.get();
+  wires_[link] = std::move(wire);
+  raw->slot = static_cast<int>(list_.size());
+  list_.push_back(raw);
+  rects_.push_back(raw->boundingRect());
+  update(raw->boundingRect());
+  return raw;
+}
+
+void WireLayer::remove(const Link& link) {
+  auto it = wires_.find(link);
+  if (it == wires_.end()) return;
+  WireItem* w = it->second.get();
+  update(w->boundingRect());
+  const int slot = w->slot;
+  list_[slot] = list_.back();
+  rects_[slot] = rects_.back();
+  list_[slot]->slot = slot;
+  list_.pop_back();
+  rects_.pop_back();
+  wires_.erase(it);
+}
+
+void WireLayer::wireMoved(WireItem* wire, const QRectF& oldBounds) {
+  rects_[wire->slot] = wire->boundingRect();
+  update(oldBounds);
+  update(wire->boundingRect());
+}
+
+WireItem* WireLayer::find(const Link& link) const {
+  auto it = wires_.find(link);
+  return it == wires_.end() ? nullptr : it->second.get();
+}
+
+WireItem* WireLayer::wireAt(QPointF scenePos, qreal lod) const {
+  const qreal tolerance = 5.0 / std::max(lod, 0.01);
+  for (size_t i = 0; i < rects_.size(); ++i)
+    if (list_[i]->hit(scenePos, tolerance)) return list_[i];
+  return nullptr;
+}
+
+void WireLayer::clearSelection() {
+  for (const auto& [link, wire] : wires_) wire->setSelected(false);
+}
+
+void WireLayer::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget*) {
+  const qreal lod = option->levelOfDetailFromTransform(p->worldTransform());
+  const QRectF exposed = option->exposedRect;
+  p->setBrush(Qt::NoBrush);
+  if (lod < kLineLod) {
+    QVector<QLineF> lines, selected;
+    lines.reserve(static_cast<qsizetype>(wires_.size()));
+    for (size_t i = 0; i < rects_.size(); ++i)
+      if (exposed.intersects(rects_[i]))
+        (list_[i]->isSelected() ? selected : lines)
+            .append(QLineF(list_[i]->start(), list_[i]->end()));
+    p->setRenderHint(QPainter::Antialiasing, false);
+    p->setPen(QPen(style::kWire, 0));
+    p->drawLines(lines);
+    p->setPen(QPen(style::kWireSelected, 0));
+    p->drawLines(selected);
+    return;
+  }
+  p->setRenderHint(QPainter::Antialiasing, true);
+  const QPen normal(style::kWire, 1.8), chosen(style::kWireSelected, 3);
+  p->setPen(normal);
+  for (size_t i = 0; i < rects_.size(); ++i) {
+    if (!exposed.intersects(rects_[i])) continue;
+    const WireItem* wire = list_[i];
+    if (wire->isSelected()) {
+      p->setPen(chosen);
+      wire->paint(p, exposed);
+      p->setPen(normal);
+    } else {
+      wire->paint(p, exposed);
+    }
+  }
+}
+
+}  // namespace qs::editor
