@@ -108,7 +108,12 @@ class DomBuilder {
     // keep "what" and give the place as file:line:column like a compiler does.
     std::string what = ex.what();
     const size_t at = what.find(", column ");
-    const size_t colon = at == std::string::npos ? at : what.find(": ", at);
+    size_t colon = at == std::string::npos ? at : what.find(": ", at);
+    // Other exceptions (a number too large for a double) only carry the "[json.exception...] "
+    // tag.
+    if (colon == std::string::npos && what.rfind("[json.exception.", 0) == 0 &&
+        what.find("] ") != std::string::npos)
+      colon = what.find("] ");
     error_.clear();
     // "last read: '...'" quotes the raw input, which may be binary or broken UTF-8: show such
     // bytes as \xNN so that the message itself stays printable text.

@@ -47,6 +47,7 @@ if [ "${QS_SKIP_SANITIZE:-0}" != 1 ]; then
   (cd "$root/build-asan" &&
     ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=1 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0" \
       ctest --output-on-failure --parallel "$jobs")
 
   fuzz_seconds="${QS_FUZZ_SECONDS:-60}"

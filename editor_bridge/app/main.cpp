@@ -10,6 +10,7 @@
 #include "editor_bridge/MainWindow.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageView.h"
+#include "editor_bridge/viewer/TensorViewer.h"
 
 // quantspace [PAGE]
 // quantspace --screenshot OUT.png [--inspect B.result_P] [--size WxH] PAGE   (CONTRACTS.md §4)
@@ -93,6 +94,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     window.view()->fitPage();
+    // The viewer computes large statistics and the inspector's bit sweep on worker threads: let
+    // them finish so that the picture shows them.
+    window.viewer()->waitForIdle();
     QApplication::processEvents();
     const QImage image = window.grab().toImage();
     if (!image.save(parser.value(shotOpt))) {

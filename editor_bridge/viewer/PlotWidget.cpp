@@ -36,8 +36,11 @@ QString formatNumber(double v, int precision) {
 
 PlotAxes::PlotAxes(const QRectF& outer, double x0, double x1, double y0, double y1)
     : outer_(outer), x0_(x0), x1_(x1), y0_(y0), y1_(y1) {
-  if (!(x1_ > x0_)) x1_ = x0_ + 1;
-  if (!(y1_ > y0_)) y1_ = y0_ + 1;
+  // A degenerate channel (NaN range, min > max) still gets sane axes.
+  if (!std::isfinite(x0_)) x0_ = 0;
+  if (!std::isfinite(y0_)) y0_ = 0;
+  if (!std::isfinite(x1_) || !(x1_ > x0_)) x1_ = x0_ + 1;
+  if (!std::isfinite(y1_) || !(y1_ > y0_)) y1_ = y0_ + 1;
   layout();
 }
 
@@ -54,7 +57,7 @@ void PlotAxes::setRightMargin(double px) {
 }
 
 void PlotAxes::layout() {
-  const double left = 62, top = title_.isEmpty() ? 10 : 28, bottom = xLabel_.isEmpty() ? 26 : 42;
+  const double left = 54, top = title_.isEmpty() ? 10 : 28, bottom = xLabel_.isEmpty() ? 26 : 42;
   area_ = outer_.adjusted(left, top, -rightMargin_, -bottom);
   if (area_.width() < 10) area_.setWidth(10);
   if (area_.height() < 10) area_.setHeight(10);

@@ -232,6 +232,9 @@ QuantInspector::QuantInspector(QWidget* parent) : QWidget(parent) {
   status_ = new QLabel(this);
   status_->setObjectName(QStringLiteral("inspectorStatus"));
   status_->setWordWrap(true);
+  status_->setToolTip(
+      tr("Times of the last update: the channel table (off the UI thread for "
+         "large tensors) + the selected channel's plots"));
   status_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   top->addWidget(status_, 1);
   auto* csv = new QPushButton(tr("Save CSV…"), this);
@@ -277,6 +280,10 @@ QuantInspector::QuantInspector(QWidget* parent) : QWidget(parent) {
   split->addWidget(plotsBox);
   split->setStretchFactor(0, 1);
   split->setStretchFactor(1, 3);
+  split->setChildrenCollapsible(false);
+  // At least five rows of the table stay visible however small the dock.
+  table_->setMinimumHeight(table_->verticalHeader()->defaultSectionSize() * 5 +
+                           table_->horizontalHeader()->sizeHint().height() + 20);
   layout->addWidget(split, 1);
 
   connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
@@ -424,12 +431,16 @@ void QuantInspector::showChannel(int channel) {
     for (float x : samples) outputs.push_back(quantizeValue(x, s.nudged, input_->setup.divides));
   }
   // The view range covers the data and the quantization range, with a margin.
-  double lo = s.nudged.nudgedMin, hi = s.nudged.nudgedMax;
+  // (A NaN range, from min == max != 0, leaves the data alone to set the view.)
+  double lo = std::isfinite(s.nudged.nudgedMin) ? s.nudged.nudgedMin : INFINITY;
+  double hi = std::isfinite(s.nudged.nudgedMax) ? s.nudged.nudgedMax : -INFINITY;
+  if (lo > hi) std::swap(lo, hi);  // min > max: the nudged range is reversed
   for (float x : samples) {
     if (!std::isfinite(x)) continue;
     lo = std::min(lo, static_cast<double>(x));
     hi = std::max(hi, static_cast<double>(x));
   }
+  if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
   if (!(hi > lo)) hi = lo + 1;
   const double margin = (hi - lo) * 0.04;
   lo -= margin;
@@ -446,7 +457,7 @@ void QuantInspector::showChannel(int channel) {
   inHist_.x1 = hi;
   inHist_.hist = makeHistogram(samples, lo, hi, 160);
   outHist_ = {};
-  outHist_.title = tr("Output, %1, on the levels").arg(what);
+  outHist_.title = tr("Output, %1").arg(what);
   outHist_.stats = s;
   outHist_.output = true;
   outHist_.x0 = lo;
@@ -502,7 +513,7 @@ void QuantInspector::startSweep(int channel) {
     updateStatus();
     emit sweepFinished();
   });
-  const QString title = tr("SQNR against num_bits, %1")
+  const QString title = tr("SQNR vs num_bits, %1")
                             .arg(channels == 1 ? tr("all values") : tr("channel %1").arg(channel));
   watcher->setFuture(QtConcurrent::run([t, channel, channels, s, divides, bits, narrow, title] {
     QElapsedTimer clock;
@@ -523,8 +534,8 @@ void QuantInspector::startSweep(int channel) {
 
 void QuantInspector::updateStatus() {
   if (!input_) return;
-  QString text = tr("<b>%1</b> · %2 · num_bits %3 · narrow_range %4 · %5 channel(s) of %6")
-                     .arg(input_->blockId.toHtmlEscaped(), input_->type.toHtmlEscaped())
+  // The block's name and type are in the viewer's header; here what the numbers depend on.
+  QString text = tr("num_bits %1 · narrow_range %2 · %3 channel(s) of %4")
                      .arg(input_->setup.numBits)
                      .arg(input_->setup.narrowRange ? tr("true") : tr("false"))
                      .arg(input_->mins.size())
@@ -532,9 +543,7 @@ void QuantInspector::updateStatus() {
   if (statsPending_) {
     text += tr(" · computing channel statistics…");
   } else {
-    text += tr(" · stats %1 ms, channel %2 ms")
-                .arg(lastStatsMs_, 0, 'f', 1)
-                .arg(lastChannelMs_, 0, 'f', 1);
+    text += tr(" · %1 ms + %2 ms").arg(lastStatsMs_, 0, 'f', 1).arg(lastChannelMs_, 0, 'f', 1);
     if (sweepPending_) text += tr(", sweep running…");
   }
   if (const ChannelQuantStats* s = currentStats()) {

@@ -74,6 +74,7 @@ void forEachLevel(const ChannelQuantStats& s, double x0, double x1, F&& f) {
 void drawNudgedRange(QPainter& p, const PlotAxes& ax, const ChannelQuantStats& s, bool labels) {
   const QRectF a = ax.area();
   const double lo = ax.px(s.nudged.nudgedMin), hi = ax.px(s.nudged.nudgedMax);
+  if (!std::isfinite(lo) || !std::isfinite(hi)) return;  // min == max != 0: no range to draw
   p.save();
   p.setClipRect(a);
   QColor shade = kClip;
@@ -118,7 +119,17 @@ void countLevels(std::span<const float> outputs, const ChannelQuantStats& s,
   const int base = s.quantMin - static_cast<int>(s.nudged.zeroPoint);
   for (float q : outputs) {
     if (std::isnan(q)) continue;
-    if (!(scale > 0) || !std::isfinite(scale)) {
+    if (scale == 0) {
+      // min == max == 0: the op outputs 0, the level of the zero point.
+      const int64_t k = static_cast<int64_t>(s.nudged.zeroPoint) - s.quantMin;
+      if (q == 0 && k >= 0 && k < s.levels()) {
+        ++counts[static_cast<size_t>(k)];
+      } else {
+        ++offLevel;
+      }
+      continue;
+    }
+    if (!std::isfinite(scale)) {
       ++offLevel;
       continue;
     }
@@ -177,7 +188,15 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
     xLabel += QStringLiteral(" · %1 levels/px, drawn as density")
                   .arg(formatNumber(1.0 / std::max(spacing, 1e-12), 3));
   }
-  if (d.output) xLabel += QStringLiteral(" · off-level values: %1").arg(d.offLevel);
+  if (d.output) {
+    // How much of the grid the data really uses: a badly ranged channel uses few levels.
+    const auto used =
+        std::count_if(d.levelCounts.begin(), d.levelCounts.end(), [](int64_t c) { return c > 0; });
+    xLabel = QStringLiteral("output · %1 of %2 levels used · off-level values: %3")
+                 .arg(used)
+                 .arg(s.levels())
+                 .arg(d.offLevel);
+  }
   ax.setLabels(d.title, xLabel, QStringLiteral("count"));
   ax.drawBackground(p);
   const QRectF a = ax.area();
@@ -261,11 +280,18 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
   QPainterPath path;
   const int n = std::max(2, static_cast<int>(a.width() * 2));
   float prev = 0;
+  bool started = false;
   for (int i = 0; i <= n; ++i) {
     const float x = static_cast<float>(d.x0 + (d.x1 - d.x0) * i / n);
     const float q = quantizeValue(x, s.nudged, d.divides);
-    if (i == 0) {
+    if (std::isnan(q)) {
+      // min == max != 0: the op outputs NaN; nothing to draw.
+      started = false;
+      continue;
+    }
+    if (!started) {
       path.moveTo(ax.px(x), ax.py(q));
+      started = true;
     } else {
       if (q != prev) path.lineTo(ax.px(x), ax.py(prev));
       path.lineTo(ax.px(x), ax.py(q));
@@ -283,6 +309,7 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
   for (float x : d.samples) {
     if (!std::isfinite(x)) continue;
     const float q = quantizeValue(x, s.nudged, d.divides);
+    if (std::isnan(q)) continue;
     p.drawEllipse(QPointF(ax.px(x), ax.py(q)), 2.2, 2.2);
   }
   p.restore();
@@ -357,14 +384,14 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
   }
   p.restore();
   ax.drawForeground(p);
-  // Legend, bottom right where the curves (rising with bits) leave room.
+  // Legend, top left, where curves that rise with the bit width leave room.
   p.save();
   smallFont(p);
   const QFontMetricsF fm(p.font());
-  double y = a.bottom() - 2 * (fm.height() + 2) - 6;
+  double y = a.top() + 4;
   for (const Curve& c : curves) {
     const double w = fm.horizontalAdvance(c.name) + 30;
-    const QRectF box(a.right() - w - 6, y, w, fm.height() + 2);
+    const QRectF box(a.left() + 4, y, w, fm.height() + 2);
     p.setPen(Qt::NoPen);
     p.setBrush(QColor(255, 255, 255, 230));
     p.drawRect(box);

@@ -4,6 +4,8 @@
 
 #include <QFile>
 #include <QHeaderView>
+#include <QImage>
+#include <QPainter>
 #include <QSortFilterProxyModel>
 #include <QTabWidget>
 #include <QTableView>
@@ -294,5 +296,62 @@ TEST_CASE("inspector exports the table as CSV and the plots as PNG and SVG",
     REQUIRE(svg.open(QIODevice::ReadOnly));
     CHECK(svg.readAll().contains("<svg"));
     CHECK_FALSE(QImage(dir.filePath(QString(name) + ".png")).isNull());
+  }
+}
+
+TEST_CASE("inspector survives the edge cases of SPEC.md and paints them", "[viewer][inspector]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  struct Case {
+    const char* what;
+    Tensor x;
+    std::vector<float> mins, maxs;
+    int bits;
+  };
+  const Case cases[] = {
+      {"empty batch", Tensor::zeros({0, 2}), {-1, 0}, {1, 1}, 8},
+      {"min == max == 0 and min > max",
+       Tensor::fromValues({2, 2}, {1, 2, 3, 4}),
+       {0, 2},
+       {0, 1},
+       8},
+      {"min == max != 0", Tensor::fromValues({2, 1}, {1, 2}), {1}, {1}, 8},
+      {"NaN and infinities", Tensor::fromValues({3, 1}, {nan, inf, -inf}), {-1}, {1}, 16},
+      {"range not containing 0, 16 bits", Tensor::fromValues({3, 1}, {5, 6, 7}), {5}, {6}, 16},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    Shown s(testing::perChannelBlock(c.x, c.mins, c.maxs, c.bits));
+    REQUIRE(s.viewer.inspectorShown());
+    REQUIRE(QTest::qWaitFor([&] { return !s.inspector->busy(); }, 20000));
+    CHECK(s.inspector->channelCount() == static_cast<int>(c.mins.size()));
+    for (int ch = 0; ch < s.inspector->channelCount(); ++ch) {
+      clickChannelRow(s.inspector, ch);
+      REQUIRE(QTest::qWaitFor([&] { return !s.inspector->busy(); }, 20000));
+      for (PlotWidget* w : {s.inspector->inputPlot(), s.inspector->outputPlot(),
+                            s.inspector->transferPlot(), s.inspector->sweepPlot()}) {
+        QImage img(400, 260, QImage::Format_ARGB32);
+        QPainter p(&img);
+        w->render(p, QRectF(img.rect()));
+      }
+    }
+  }
+  // By SPEC.md: min == max == 0 outputs zeros, min > max outputs nudged min everywhere; neither
+  // is an error. Channel 0 (min = max = 0), inputs 1 and 3: outputs 0, errors 1 and 3, MSE 5,
+  // signal (1 + 9) / 2 = 5, SQNR 0 dB. Channel 1 (min 2 > max 1), inputs 2 and 4: scale
+  // -1/255, zero point clamped to 255, nudged min (0 - 255) * scale = 1, outputs 1, errors 1 and
+  // 3, MSE 5, signal (4 + 16) / 2 = 10, SQNR 10 log10(2) = 3.01 dB.
+  Shown s(testing::perChannelBlock(Tensor::fromValues({2, 2}, {1, 2, 3, 4}), {0, 2}, {0, 1}, 8));
+  const auto& st = s.inspector->channelStats();
+  CHECK(st[0].mse() == 5.0);
+  CHECK(st[0].sqnrDb() == Approx(0.0).margin(1e-12));
+  CHECK(st[1].nudged.zeroPoint == 255);
+  CHECK(st[1].nudged.nudgedMin == Approx(1.0f).epsilon(1e-6));
+  CHECK(st[1].mse() == Approx(5.0).epsilon(1e-5));
+  CHECK(st[1].sqnrDb() == Approx(10 * std::log10(2.0)).epsilon(1e-4));
+  CHECK(s.inspector->model()->index(1, ChannelTableModel::SqnrDb).data().toString() == "3.01");
+  for (int ch = 0; ch < 2; ++ch) {
+    clickChannelRow(s.inspector, ch);
+    CHECK(s.inspector->outputHistogram().offLevel == 0);
   }
 }
