@@ -32,9 +32,12 @@ AttrDescriptor argsBoundAttr(const char* name, double value, const char* doc) {
   return {.name = name, .type = AttrType::Float, .defaultValue = AttrValue{value}, .doc = doc};
 }
 
+// Attribute names built once: a chain of small blocks looks them up on every evaluation.
+const std::string kNumBits = "num_bits", kNarrowRange = "narrow_range", kMin = "min", kMax = "max";
+
 fq::QuantRange rangeOf(const BlockContext& ctx) {
-  return fq::quantRange(static_cast<int>(ctx.attrs().getInt("num_bits")),
-                        ctx.attrs().getBool("narrow_range"));
+  return fq::quantRange(static_cast<int>(ctx.attrs().getInt(kNumBits)),
+                        ctx.attrs().getBool(kNarrowRange));
 }
 
 fq::Exec execOf(const BlockContext& ctx) {
@@ -81,8 +84,8 @@ void checkScalarMinMax(const BlockContext& ctx) {
 
 // The Args ops' range, checked as TensorFlow's constructor does.
 fq::Nudged argsRange(const BlockContext& ctx) {
-  const float min = static_cast<float>(ctx.attrs().getFloat("min"));
-  const float max = static_cast<float>(ctx.attrs().getFloat("max"));
+  const float min = static_cast<float>(ctx.attrs().getFloat(kMin));
+  const float max = static_cast<float>(ctx.attrs().getFloat(kMax));
   if (!(min < max))
     throw Error("min has to be smaller than max, was: " + formatFloat(min) +
                 " >= " + formatFloat(max));
