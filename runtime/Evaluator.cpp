@@ -223,7 +223,7 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
 
   // Which blocks are needed, and which outputs were asked for.
   std::vector<char> needed(n, options.fetch.empty() ? 1 : 0);
-  std::vector<std::set<std::string>> fetched(n);
+  std::vector<char> fetched(n, 0);
   for (const std::string& name : options.fetch) {
     auto ref = parseResultName(name);
     if (!ref) throw Error("'" + name + "' is not a result name (expected BLOCK.result_PORT)");
@@ -236,7 +236,7 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
         throw Error("block '" + ref->block.str() + "' (" + d->type + ") has no result '" +
                     resultName(ref->port) + "'");
     }
-    fetched[i].insert(ref->port);
+    fetched[i] = 1;
     needed[i] = 1;
   }
   if (!options.fetch.empty()) {
@@ -288,8 +288,10 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
   }
 
   // Blocks left over sit on a cycle or below one.
-  std::vector<std::string> cycleError(n);
+  // Sized only when there are cycles: most pages have none.
+  std::vector<std::string> cycleError;
   if (static_cast<int>(order.size()) < std::count(needed.begin(), needed.end(), 1)) {
+    cycleError.resize(n);
     std::vector<char> leftover(n, 0);
     std::vector<int> members;
     for (int b = 0; b < n; ++b)
@@ -357,7 +359,7 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
       release.fn = [&, b] {
         for (int li : page.incomingLinks(b)) {
           const int a = page.indexOf(links[li].from.block);
-          if (--remainingConsumers[a] == 0 && fetched[a].empty()) {
+          if (--remainingConsumers[a] == 0 && !fetched[a]) {
             BlockState& as = stateOf(a);
             as.outputs.clear();
             as.released = true;
@@ -378,7 +380,7 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
       report.failed.push_back(block.id);
       if (options.onBlockFinished) options.onBlockFinished(block.id, st);
     };
-    if (!cycleError[b].empty()) {
+    if (!cycleError.empty() && !cycleError[b].empty()) {
       fail(cycleError[b]);
       continue;
     }
