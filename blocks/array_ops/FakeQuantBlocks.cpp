@@ -1,6 +1,7 @@
 #include <string>
 
 #include "blocks/RegisterBlocks.h"
+#include "blocks/array_ops/FakeQuantChecks.h"
 #include "blocks/array_ops/FakeQuantKernels.h"
 #include "runtime/Error.h"
 #include "runtime/Json.h"
@@ -60,17 +61,7 @@ void checkSameSize(const BlockContext& ctx) {
 }
 
 void checkPerChannelMinMax(const BlockContext& ctx, const Shape& inputs) {
-  if (inputs.empty()) throw Error("input must be at least rank 1");
-  const int64_t d = inputs.back();
-  for (const char* name : {"min", "max"}) {
-    const Shape& s = ctx.inputShape(name);
-    if (s.size() != 1)
-      throw Error(std::string("`") + name + "` must be rank 1 but is rank " +
-                  std::to_string(s.size()));
-    if (s[0] != d)
-      throw Error(std::string(name) + " has incorrect size, expected " + std::to_string(d) +
-                  " was " + std::to_string(s[0]));
-  }
+  fq::checkPerChannelShapes(inputs, ctx.inputShape("min"), ctx.inputShape("max"));
 }
 
 void checkScalarMinMax(const BlockContext& ctx) {
