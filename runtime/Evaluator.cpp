@@ -539,7 +539,10 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
         ctx.setInput(*u.port, u.state->outputs.at(u.link->from.port.str()));
       ctx.setFeed(feed);
       ctx.setPageDir(options.pageDir);
-      if (!pool) pool = poolFor(options.threads);
+      if (!pool)
+        pool = poolFor(options.threads > 0 ? options.threads
+                       : page.scope        ? page.scope->threads
+                                           : 0);
       ctx.setThreads(pool->size(), pool);
       ctx.setCancelFlag(options.cancel);
       const auto t0 = std::chrono::steady_clock::now();

@@ -55,7 +55,8 @@ struct EvalOptions {
   std::vector<std::string> fetch;
   // Free each block's outputs as soon as no later block needs them and they were not fetched.
   bool releaseIntermediates = false;
-  // Worker threads one op may use (the page scope's thread count); 0 = number of cores.
+  // Worker threads one op may use; 0 = the page scope's thread count (Page::scope), and if that is
+  // absent or 0, the number of cores. The runner's --threads sets this.
   int threads = 0;
   const std::atomic<bool>* cancel = nullptr;
   std::filesystem::path pageDir;
