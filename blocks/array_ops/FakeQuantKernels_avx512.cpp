@@ -73,10 +73,25 @@ static inline void forwardSegmentAvx512(const float* x, float* out, int64_t n,
 
 namespace {
 
+// g times a 0/1 mask, as TensorFlow computes it (a NaN or infinite g times 0 is NaN, -g times 0 is
+// -0), in one instruction: lanes in `k` get g * 1, the others g * 0, which the caller computes once
+// per vector and shares between dx and both sums.
+// `one` must come from opaqueOne(): with a visible constant 1 the compiler folds g * 1 into g,
+// which keeps a signalling NaN signalling where the multiply (and TensorFlow) quiets it.
+inline __m512 timesMask(__m512 g, __m512 gTimesZero, __mmask16 k, __m512 one) {
+  return _mm512_mask_mul_ps(gTimesZero, k, g, one);
+}
+
+inline __m512 opaqueOne() {
+  __m512 one = _mm512_set1_ps(1.0f);
+  asm("" : "+v"(one));
+  return one;
+}
+
 template <bool kStream>
 inline void gradient16(__mmask16 m, const float* g, const float* x, float* dx, const float* lo,
                        const float* hi, const uint32_t* pass, float* accMin, float* accMax) {
-  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 one = opaqueOne();
   const __m512 xv = _mm512_maskz_loadu_ps(m, x);
   const __m512 gv = _mm512_maskz_loadu_ps(m, g);
   const __m512 lov = _mm512_maskz_loadu_ps(m, lo);
@@ -89,15 +104,14 @@ inline void gradient16(__mmask16 m, const float* g, const float* x, float* dx, c
   const __mmask16 above = _mm512_cmp_ps_mask(xv, hiv, _CMP_GT_OQ);
   // Multiplies, not selects: a NaN or infinite g times 0 is NaN, and -g times 0 is -0, as in
   // TensorFlow.
-  const __m512 d = _mm512_mul_ps(gv, _mm512_maskz_mov_ps(between, one));
+  const __m512 gz = _mm512_mul_ps(gv, _mm512_setzero_ps());
+  const __m512 d = timesMask(gv, gz, between, one);
   if constexpr (kStream)
     _mm512_stream_ps(dx, d);
   else
     _mm512_mask_storeu_ps(dx, m, d);
-  const __m512 am = _mm512_add_ps(_mm512_maskz_loadu_ps(m, accMin),
-                                  _mm512_mul_ps(gv, _mm512_maskz_mov_ps(below, one)));
-  const __m512 ax = _mm512_add_ps(_mm512_maskz_loadu_ps(m, accMax),
-                                  _mm512_mul_ps(gv, _mm512_maskz_mov_ps(above, one)));
+  const __m512 am = _mm512_add_ps(_mm512_maskz_loadu_ps(m, accMin), timesMask(gv, gz, below, one));
+  const __m512 ax = _mm512_add_ps(_mm512_maskz_loadu_ps(m, accMax), timesMask(gv, gz, above, one));
   _mm512_mask_storeu_ps(accMin, m, am);
   _mm512_mask_storeu_ps(accMax, m, ax);
 }
@@ -214,10 +228,10 @@ namespace {
 // Whole periods of a short pattern (NV vectors): the constants and the running sums stay in
 // registers instead of being loaded and stored for every vector. Each lane still adds its terms in
 // element order, so the sums are the same bits as the generic loop's.
-template <int NV>
+template <int NV, bool kStream>
 void gradientPeriodsAvx512(const float* g, const float* x, float* dx, int64_t periods,
                            const GradientLanes& k, float* accMin, float* accMax) {
-  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 one = opaqueOne();
   __m512 lo[NV], hi[NV], am[NV], ax[NV];
   __mmask16 pass[NV];
   for (int v = 0; v < NV; ++v) {
@@ -227,7 +241,6 @@ void gradientPeriodsAvx512(const float* g, const float* x, float* dx, int64_t pe
     am[v] = _mm512_loadu_ps(accMin + 16 * v);
     ax[v] = _mm512_loadu_ps(accMax + 16 * v);
   }
-  const bool stream = k.stream && (reinterpret_cast<uintptr_t>(dx) & 63) == 0;
   for (int64_t p = 0; p < periods; ++p) {
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
@@ -237,22 +250,44 @@ void gradientPeriodsAvx512(const float* g, const float* x, float* dx, int64_t pe
       const __mmask16 between =
           (_mm512_cmp_ps_mask(xv, lo[v], _CMP_GE_OQ) & _mm512_cmp_ps_mask(xv, hi[v], _CMP_LE_OQ)) |
           pass[v];
-      const __m512 d = _mm512_mul_ps(gv, _mm512_maskz_mov_ps(between, one));
-      if (stream)
+      const __m512 gz = _mm512_mul_ps(gv, _mm512_setzero_ps());
+      const __m512 d = timesMask(gv, gz, between, one);
+      if constexpr (kStream)
         _mm512_stream_ps(dx + i, d);
       else
         _mm512_storeu_ps(dx + i, d);
-      am[v] = _mm512_add_ps(
-          am[v],
-          _mm512_mul_ps(gv, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xv, lo[v], _CMP_LT_OQ), one)));
-      ax[v] = _mm512_add_ps(
-          ax[v],
-          _mm512_mul_ps(gv, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xv, hi[v], _CMP_GT_OQ), one)));
+      am[v] =
+          _mm512_add_ps(am[v], timesMask(gv, gz, _mm512_cmp_ps_mask(xv, lo[v], _CMP_LT_OQ), one));
+      ax[v] =
+          _mm512_add_ps(ax[v], timesMask(gv, gz, _mm512_cmp_ps_mask(xv, hi[v], _CMP_GT_OQ), one));
     }
   }
   for (int v = 0; v < NV; ++v) {
     _mm512_storeu_ps(accMin + 16 * v, am[v]);
     _mm512_storeu_ps(accMax + 16 * v, ax[v]);
+  }
+}
+
+template <bool kStream>
+void gradientPeriods(const float* g, const float* x, float* dx, int64_t periods, int nv,
+                     const GradientLanes& k, float* accMin, float* accMax) {
+  switch (nv) {
+    case 1:
+      return gradientPeriodsAvx512<1, kStream>(g, x, dx, periods, k, accMin, accMax);
+    case 2:
+      return gradientPeriodsAvx512<2, kStream>(g, x, dx, periods, k, accMin, accMax);
+    case 3:
+      return gradientPeriodsAvx512<3, kStream>(g, x, dx, periods, k, accMin, accMax);
+    case 4:
+      return gradientPeriodsAvx512<4, kStream>(g, x, dx, periods, k, accMin, accMax);
+    case 5:
+      return gradientPeriodsAvx512<5, kStream>(g, x, dx, periods, k, accMin, accMax);
+    case 6:
+      return gradientPeriodsAvx512<6, kStream>(g, x, dx, periods, k, accMin, accMax);
+    case 7:
+      return gradientPeriodsAvx512<7, kStream>(g, x, dx, periods, k, accMin, accMax);
+    default:
+      return gradientPeriodsAvx512<8, kStream>(g, x, dx, periods, k, accMin, accMax);
   }
 }
 
@@ -266,7 +301,7 @@ constexpr int kRowBlock = 8;
 template <bool kStream>
 void gradientRowBlockAvx512(const float* g, const float* x, float* dx, int64_t period,
                             const GradientLanes& k, float* accMin, float* accMax) {
-  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 one = opaqueOne();
   for (int64_t j = 0; j < period; j += 16) {
     const __m512 lo = _mm512_loadu_ps(k.nudgedMin + j);
     const __m512 hi = _mm512_loadu_ps(k.nudgedMax + j);
@@ -280,15 +315,14 @@ void gradientRowBlockAvx512(const float* g, const float* x, float* dx, int64_t p
       const __m512 gv = _mm512_loadu_ps(g + i);
       const __mmask16 between =
           (_mm512_cmp_ps_mask(xv, lo, _CMP_GE_OQ) & _mm512_cmp_ps_mask(xv, hi, _CMP_LE_OQ)) | pass;
-      const __m512 d = _mm512_mul_ps(gv, _mm512_maskz_mov_ps(between, one));
+      const __m512 gz = _mm512_mul_ps(gv, _mm512_setzero_ps());
+      const __m512 d = timesMask(gv, gz, between, one);
       if constexpr (kStream)
         _mm512_stream_ps(dx + i, d);
       else
         _mm512_storeu_ps(dx + i, d);
-      am = _mm512_add_ps(
-          am, _mm512_mul_ps(gv, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xv, lo, _CMP_LT_OQ), one)));
-      ax = _mm512_add_ps(
-          ax, _mm512_mul_ps(gv, _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(xv, hi, _CMP_GT_OQ), one)));
+      am = _mm512_add_ps(am, timesMask(gv, gz, _mm512_cmp_ps_mask(xv, lo, _CMP_LT_OQ), one));
+      ax = _mm512_add_ps(ax, timesMask(gv, gz, _mm512_cmp_ps_mask(xv, hi, _CMP_GT_OQ), one));
     }
     _mm512_storeu_ps(accMin + j, am);
     _mm512_storeu_ps(accMax + j, ax);
@@ -312,32 +346,11 @@ void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
       phase = 0;
     }
     const int64_t periods = n / period;
-    switch (period / 16) {
-      case 1:
-        gradientPeriodsAvx512<1>(g, x, dx, periods, k, accMin, accMax);
-        break;
-      case 2:
-        gradientPeriodsAvx512<2>(g, x, dx, periods, k, accMin, accMax);
-        break;
-      case 3:
-        gradientPeriodsAvx512<3>(g, x, dx, periods, k, accMin, accMax);
-        break;
-      case 4:
-        gradientPeriodsAvx512<4>(g, x, dx, periods, k, accMin, accMax);
-        break;
-      case 5:
-        gradientPeriodsAvx512<5>(g, x, dx, periods, k, accMin, accMax);
-        break;
-      case 6:
-        gradientPeriodsAvx512<6>(g, x, dx, periods, k, accMin, accMax);
-        break;
-      case 7:
-        gradientPeriodsAvx512<7>(g, x, dx, periods, k, accMin, accMax);
-        break;
-      default:
-        gradientPeriodsAvx512<8>(g, x, dx, periods, k, accMin, accMax);
-        break;
-    }
+    const bool stream = k.stream && (reinterpret_cast<uintptr_t>(dx) & 63) == 0;
+    if (stream)
+      gradientPeriods<true>(g, x, dx, periods, static_cast<int>(period / 16), k, accMin, accMax);
+    else
+      gradientPeriods<false>(g, x, dx, periods, static_cast<int>(period / 16), k, accMin, accMax);
     g += periods * period;
     x += periods * period;
     dx += periods * period;
