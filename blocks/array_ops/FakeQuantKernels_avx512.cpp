@@ -291,6 +291,8 @@ void gradientPeriods(const float* g, const float* x, float* dx, int64_t periods,
   }
 }
 
+constexpr int64_t kPrefetchFloats = 128;
+
 // kRowBlock consecutive periods of a long pattern, lane by lane: each lane's constants and running
 // sums are loaded and stored once per block of rows instead of once per row. A lane still adds its
 // terms in element order, so the sums keep the bits of the generic loop. Measured on 4096x1024
@@ -311,6 +313,11 @@ void gradientRowBlockAvx512(const float* g, const float* x, float* dx, int64_t p
     __m512 ax = _mm512_loadu_ps(accMax + j);
     for (int r = 0; r < kRowBlock; ++r) {
       const int64_t i = r * period + j;
+      // Sixteen interleaved read streams are more than the hardware prefetchers follow well: on
+      // 4096x1024 (CPU time, loaded machine, 3 x 3 runs) 1.40-1.81 ms without these, 1.19-1.40 ms
+      // with them 512 bytes ahead (256 B, 768 B: the same; 2 KiB: 1.53-1.75).
+      _mm_prefetch(reinterpret_cast<const char*>(x + i + kPrefetchFloats), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(g + i + kPrefetchFloats), _MM_HINT_T0);
       const __m512 xv = _mm512_loadu_ps(x + i);
       const __m512 gv = _mm512_loadu_ps(g + i);
       const __mmask16 between =
