@@ -14,6 +14,9 @@
 
 namespace qs::fq::detail {
 
+// Software prefetch distance of the loops that interleave several rows (512 bytes ahead).
+constexpr int64_t kPrefetchFloats = 128;
+
 namespace {
 
 // One vector of the forward op. The operand order of min/max is what keeps a NaN input: vminps
@@ -187,6 +190,39 @@ void forwardPeriods(const float* x, float* out, int64_t periods, int nv, const F
 
 }  // namespace
 
+namespace {
+
+// Measured (CPU time, 1 thread, loaded machine, 3 runs each): 4096x1024 (1024 lanes) 0.81-0.97 ms
+// one row at a time, 0.57-0.85 ms four rows (two rows: 0.97-1.09); 32x56x56x128 (256 lanes)
+// 2.67-3.81 ms one row, 2.70-2.98 ms four rows.
+constexpr int kForwardRows = 4;
+constexpr int64_t kForwardRowsMinPeriod = 256;
+
+// kForwardRows consecutive periods of a long pattern, 16 lanes at a time: the six constant vectors
+// are loaded once for kForwardRows data vectors instead of once for each.
+template <bool kDivide, bool kStream>
+void forwardRowBlockAvx512(const float* x, float* out, int64_t period, const ForwardLanes& k) {
+  for (int64_t j = 0; j < period; j += 16) {
+    const __m512 lo = _mm512_loadu_ps(k.nudgedMin + j);
+    const __m512 hi = _mm512_loadu_ps(k.nudgedMax + j);
+    const __m512 mul = _mm512_loadu_ps(k.invScale + j);
+    const __m512 sc = _mm512_loadu_ps(k.scale + j);
+    const __m512 qz = _mm512_loadu_ps(k.quantZero + j);
+    const __m512i keep = _mm512_loadu_si512(k.keep + j);
+    for (int r = 0; r < kForwardRows; ++r) {
+      const int64_t i = r * period + j;
+      _mm_prefetch(reinterpret_cast<const char*>(x + i + kPrefetchFloats), _MM_HINT_T0);
+      const __m512 v = forward16(_mm512_loadu_ps(x + i), lo, hi, mul, sc, qz, keep, kDivide);
+      if constexpr (kStream)
+        _mm512_stream_ps(out + i, v);
+      else
+        _mm512_storeu_ps(out + i, v);
+    }
+  }
+}
+
+}  // namespace
+
 void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes& k, int64_t phase,
                        int64_t period) {
   if (period % 16 == 0 && period <= 64 && n >= 2 * period) {
@@ -209,6 +245,20 @@ void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes
     n -= periods * period;
   }
   while (n > 0) {
+    if (period >= kForwardRowsMinPeriod && phase == 0 && period % 16 == 0 &&
+        n >= kForwardRows * period) {
+      const bool stream = k.stream && (reinterpret_cast<uintptr_t>(out) & 63) == 0;
+      if (k.divide)
+        stream ? forwardRowBlockAvx512<true, true>(x, out, period, k)
+               : forwardRowBlockAvx512<true, false>(x, out, period, k);
+      else
+        stream ? forwardRowBlockAvx512<false, true>(x, out, period, k)
+               : forwardRowBlockAvx512<false, false>(x, out, period, k);
+      x += kForwardRows * period;
+      out += kForwardRows * period;
+      n -= kForwardRows * period;
+      continue;
+    }
     const int64_t m = period - phase < n ? period - phase : n;
     forwardSegmentAvx512(x, out, m, k, phase);
     x += m;
@@ -290,8 +340,6 @@ void gradientPeriods(const float* g, const float* x, float* dx, int64_t periods,
       return gradientPeriodsAvx512<8, kStream>(g, x, dx, periods, k, accMin, accMax);
   }
 }
-
-constexpr int64_t kPrefetchFloats = 128;
 
 // kRowBlock consecutive periods of a long pattern, lane by lane: each lane's constants and running
 // sums are loaded and stored once per block of rows instead of once per row. A lane still adds its
