@@ -351,6 +351,14 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
     }
   };
 
+  // The inputs of the current block wired so far (a block has a handful); one buffer for the run.
+  struct Upstream {
+    const std::string* port;
+    const Link* link;
+    const BlockState* state;
+  };
+  std::vector<Upstream> upstream;
+
   for (int b : order) {
     const Block& block = blocks[b];
     BlockState& st = stateOf(b);
@@ -413,12 +421,7 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
 
     // Wiring: every link into this block must land on a tensor input, once, from a real output.
     BlockContext ctx(*desc, block.id.str(), attrs);
-    struct Upstream {
-      const std::string* port;
-      const Link* link;
-      const BlockState* state;
-    };
-    std::vector<Upstream> upstream;  // the inputs wired so far (a block has a handful)
+    upstream.clear();
     auto wiredTo = [&](const std::string& port) -> const Upstream* {
       for (const Upstream& u : upstream)
         if (*u.port == port) return &u;
@@ -585,8 +588,19 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
       st.status = BlockStatus::Ok;
       st.error.clear();
       st.outputs = std::move(ctx.outputs());
-      st.outputShapes.clear();
-      for (const auto& [p, t] : st.outputs) st.outputShapes[p] = t.shape();
+      // The context's shapes are the outputs' own when every shape was set with its tensor (the
+      // usual case): take them rather than building the map again.
+      std::map<std::string, Shape>& shapes = ctx.outputShapes();
+      bool same = shapes.size() == st.outputs.size();
+      auto t = st.outputs.begin();
+      for (auto s = shapes.begin(); same && s != shapes.end(); ++s, ++t)
+        same = s->first == t->first && s->second == t->second.shape();
+      if (same) {
+        st.outputShapes = std::move(shapes);
+      } else {
+        st.outputShapes.clear();
+        for (const auto& [p, t] : st.outputs) st.outputShapes[p] = t.shape();
+      }
       st.released = false;
       st.revision = block.revision;
       st.inputStamps = std::move(inputStamps);
