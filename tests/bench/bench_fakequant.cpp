@@ -88,7 +88,8 @@ void BM_FakeQuantPerChannelGradient(benchmark::State& state, qs::Shape shape, in
 
 // QS_BENCH_SIMD=portable|avx2|avx512 measures one kernel path instead of the best one;
 // QS_BENCH_STREAM_BYTES=N writes outputs of N bytes and more with non-temporal stores instead of
-// the kernels' own threshold (to compare the two kinds of store on one shape).
+// the kernels' own threshold (to compare the two kinds of store on one shape);
+// QS_BENCH_MIN_PARALLEL=N splits tensors of N elements and more between the op's threads.
 void forceKernelFromEnvironment() {
   qs::fq::KernelOverride o;
   if (const char* want = std::getenv("QS_BENCH_SIMD")) {
@@ -108,7 +109,8 @@ void forceKernelFromEnvironment() {
     }
     o.streamBytes = v;
   }
-  if (o.level || o.streamBytes) qs::fq::setKernelOverride(o);
+  if (const char* n = std::getenv("QS_BENCH_MIN_PARALLEL")) o.minParallelElements = std::atoll(n);
+  if (o.level || o.streamBytes || o.minParallelElements) qs::fq::setKernelOverride(o);
 }
 
 const bool registered = [] {
