@@ -134,6 +134,12 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
 MainWindow::~MainWindow() {
   // Closing the window normally means the work was saved or deliberately dropped.
   recovery_.discardOwn();
+  // The children outlive this destructor (QWidget's deletes them) and still emit while they go:
+  // the scene's selectionChanged as it clears its items, the undo stack's cleanChanged. Those
+  // would call our slots on a half-destroyed MainWindow (UBSan: "downcast ... does not point to
+  // an object of type MainWindow"). Nothing they say is of interest any more.
+  for (QObject* child : findChildren<QObject*>()) child->disconnect(this);
+  model_->undoStack()->disconnect(this);  // a member of the model, not a child
 }
 
 void MainWindow::arrangeDocks() {

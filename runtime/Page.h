@@ -63,7 +63,7 @@ class Page {
   int indexOf(const BlockId& id) const;
   bool contains(const BlockId& id) const { return indexOf(id) >= 0; }
 
-  void addBlock(Block block);  // throws on a bad or duplicate id; assigns a fresh revision
+  void addBlock(Block block);           // throws on a bad or duplicate id; assigns a fresh revision
   void removeBlock(const BlockId& id);  // also removes its links
   void setAttrs(const BlockId& id, Json attrs);
   void setAttr(const BlockId& id, const std::string& name, Json value);
