@@ -62,7 +62,7 @@ std::optional<InspectorInput> inspectorInputFor(const BlockResultsView& view, QS
   in.inputs = inputs->second;
   const bool perChannel = view.type.contains(QStringLiteral("PerChannel"));
   const bool args = view.type.startsWith(QStringLiteral("FakeQuantWithMinMaxArgs"));
-  in.setup.divides = !perChannel;
+  in.setup.op = perChannel ? fq::Quantize::Mul : fq::Quantize::Div;
   if (args) {
     if (!view.attrs.has("min") || !view.attrs.has("max")) {
       return fail(QObject::tr("The attributes min and max are not available."));
@@ -428,7 +428,7 @@ void QuantInspector::showChannel(int channel) {
     }
   } else {
     outputs.reserve(samples.size());
-    for (float x : samples) outputs.push_back(quantizeValue(x, s.nudged, input_->setup.divides));
+    for (float x : samples) outputs.push_back(quantizeValue(x, s.nudged, input_->setup.op));
   }
   // The view range covers the data and the quantization range, with a margin.
   // (A NaN range, from min == max != 0, leaves the data alone to set the view.)
@@ -467,7 +467,7 @@ void QuantInspector::showChannel(int channel) {
   TransferCurveData curve;
   curve.title = tr("Transfer curve, %1").arg(what);
   curve.stats = s;
-  curve.divides = input_->setup.divides;
+  curve.op = input_->setup.op;
   curve.x0 = lo;
   curve.x1 = hi;
   const size_t step = std::max<size_t>(1, samples.size() / kCurveSamples);
@@ -493,7 +493,7 @@ void QuantInspector::startSweep(int channel) {
   const ChannelQuantStats s = model_->stats()[static_cast<size_t>(channel)];
   const int64_t channels = static_cast<int64_t>(input_->mins.size());
   const Tensor t = input_->inputs;  // shares storage: the worker reads, nobody writes
-  const bool divides = input_->setup.divides;
+  const fq::Quantize op = input_->setup.op;
   const int bits = input_->setup.numBits;
   const bool narrow = input_->setup.narrowRange;
   struct Result {
@@ -515,7 +515,7 @@ void QuantInspector::startSweep(int channel) {
   });
   const QString title = tr("SQNR vs num_bits, %1")
                             .arg(channels == 1 ? tr("all values") : tr("channel %1").arg(channel));
-  watcher->setFuture(QtConcurrent::run([t, channel, channels, s, divides, bits, narrow, title] {
+  watcher->setFuture(QtConcurrent::run([t, channel, channels, s, op, bits, narrow, title] {
     QElapsedTimer clock;
     clock.start();
     std::vector<float> own;
@@ -525,8 +525,8 @@ void QuantInspector::startSweep(int channel) {
     r.data.title = title;
     r.data.currentBits = bits;
     r.data.currentNarrow = narrow;
-    r.data.wide = sweepBits(samples, s.min(), s.max(), false, divides);
-    r.data.narrow = sweepBits(samples, s.min(), s.max(), true, divides);
+    r.data.wide = sweepBits(samples, s.min(), s.max(), false, op);
+    r.data.narrow = sweepBits(samples, s.min(), s.max(), true, op);
     r.ms = static_cast<double>(clock.nsecsElapsed()) / 1e6;
     return r;
   }));

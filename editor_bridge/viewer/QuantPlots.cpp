@@ -283,7 +283,7 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
   bool started = false;
   for (int i = 0; i <= n; ++i) {
     const float x = static_cast<float>(d.x0 + (d.x1 - d.x0) * i / n);
-    const float q = quantizeValue(x, s.nudged, d.divides);
+    const float q = quantizeValue(x, s.nudged, d.op);
     if (std::isnan(q)) {
       // min == max != 0: the op outputs NaN; nothing to draw.
       started = false;
@@ -308,7 +308,7 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
   p.setBrush(dot);
   for (float x : d.samples) {
     if (!std::isfinite(x)) continue;
-    const float q = quantizeValue(x, s.nudged, d.divides);
+    const float q = quantizeValue(x, s.nudged, d.op);
     if (std::isnan(q)) continue;
     p.drawEllipse(QPointF(ax.px(x), ax.py(q)), 2.2, 2.2);
   }
