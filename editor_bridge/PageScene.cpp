@@ -165,7 +165,7 @@ void PageScene::selectBlocks(const std::vector<BlockId>& ids) {
 
 void PageScene::setZoomForCaching(qreal zoom) {
   // Above this zoom blocks are drawn in full detail (BlockItem's text level).
-  const bool cache = zoom >= 0.55;
+  const bool cache = zoom >= BlockItem::kDetailLod;
   if (cache == cached_) return;
   cached_ = cache;
   for (const auto& [id, item] : blocks_)
