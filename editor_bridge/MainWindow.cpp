@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "editor_bridge/AttributeEditor.h"
+#include "editor_bridge/Minimap.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/PageView.h"
@@ -228,6 +229,14 @@ void MainWindow::createActions() {
       [this] { view_->zoomBy(0.8, view_->viewport()->rect().center()); });
   add(viewMenu, tr("&Actual Size"), QKeySequence(Qt::CTRL | Qt::Key_1),
       [this] { view_->resetTransform(); });
+  viewMenu->addSeparator();
+  QAction* minimapA = viewMenu->addAction(tr("&Minimap"));
+  minimapA->setObjectName("minimapAction");
+  minimapA->setCheckable(true);
+  minimapA->setChecked(true);
+  minimapA->setToolTip(
+      tr("An overview of the page in the canvas's corner, while the page does not fit"));
+  connect(minimapA, &QAction::toggled, view_->minimap(), &Minimap::setEnabledByUser);
 
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   runAction_ = add(run, tr("&Run"), QKeySequence(Qt::Key_F5), [this] { runNow(); });

@@ -193,6 +193,7 @@ void PageScene::applyResults(const ResultMap& results) {
       outputShapes_.erase(id);
     updateSummary(id);
   }
+  emit statusesChanged();
 }
 
 void PageScene::setBlockStatus(const BlockId& id, BlockStatus status, const std::string& error) {

@@ -55,6 +55,8 @@ class PageScene : public QGraphicsScene {
  signals:
   void message(const QString& text);
   void resultPinClicked(const qs::BlockId& block, const QString& port);
+  // After applyResults: block statuses may have changed (the minimap shows errors).
+  void statusesChanged();
 
  protected:
   void mousePressEvent(QGraphicsSceneMouseEvent* event) override;

@@ -3,10 +3,12 @@
 #include <QDragEnterEvent>
 #include <QMimeData>
 #include <QScrollBar>
+#include <QTimer>
 #include <QWheelEvent>
 #include <algorithm>
 #include <cmath>
 
+#include "editor_bridge/Minimap.h"
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/QuickAddPopup.h"
 
@@ -39,6 +41,7 @@ PageView::PageView(PageScene* scene, QWidget* parent)
     const BlockId id = scene_->model()->addBlock(type.toStdString(), pos);
     scene_->selectBlocks({id});
   });
+  minimap_ = new Minimap(this);
 }
 
 bool PageView::blockAt(QPoint viewportPos) const {
@@ -82,6 +85,16 @@ void PageView::zoomBy(qreal factor, QPoint viewportAnchor) {
 void PageView::paintEvent(QPaintEvent* event) {
   scene_->setZoomForCaching(zoom());
   QGraphicsView::paintEvent(event);
+  // A zoom moves the minimap's frame without always moving a scroll bar; tell it after the frame.
+  if (transform() != minimapTransform_) {
+    minimapTransform_ = transform();
+    QTimer::singleShot(0, minimap_, &Minimap::viewChanged);
+  }
+}
+
+void PageView::resizeEvent(QResizeEvent* event) {
+  QGraphicsView::resizeEvent(event);
+  minimap_->viewChanged();
 }
 
 void PageView::wheelEvent(QWheelEvent* event) {

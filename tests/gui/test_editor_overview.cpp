@@ -1,8 +1,11 @@
 // Large pages: readable labels when zoomed out and the minimap.
 
+#include <QAction>
 #include <QImage>
+#include <cmath>
 
 #include "GuiTestUtil.h"
+#include "editor_bridge/Minimap.h"
 
 using namespace qs;
 using namespace qs::editor;
@@ -46,4 +49,55 @@ TEST_CASE("editor: zoomed out, blocks show their id in a screen-sized font; far 
   view->scale(0.1, 0.1);
   view->centerOn(f.w().scene()->blockItem(BlockId("fq"))->sceneBoundingRect().center());
   CHECK(lightPixelsInBlock(f, "fq") == 0);
+}
+
+TEST_CASE("editor: the minimap shows while the page does not fit, and a drag on it pans the view",
+          "[gui][editor]") {
+  EditorFixture f;
+  REQUIRE(f.w().openPage(QS_SOURCE_DIR "/assets/examples/calibration.page.json"));
+  PageView* view = f.w().view();
+  Minimap* map = view->minimap();
+  REQUIRE(map != nullptr);
+  view->fitPage();
+  QTest::qWait(20);
+  CHECK_FALSE(map->isVisible());  // the whole page is on screen: nothing to overview
+
+  view->resetTransform();
+  view->scale(1.5, 1.5);
+  view->centerOn(f.w().scene()->blockItem(BlockId("noise"))->sceneBoundingRect().center());
+  QTest::qWait(20);
+  REQUIRE(map->isVisible());
+  // In the canvas's bottom-right corner, over the viewport.
+  const QRect vp = view->viewport()->geometry();
+  CHECK(vp.contains(map->geometry()));
+  CHECK(map->geometry().right() > vp.center().x());
+  CHECK(map->geometry().bottom() > vp.center().y());
+  const int builds = map->pixmapBuilds();
+
+  // Drag from the visible frame (around `noise`, top left) to the right-hand blocks.
+  const QPointF mseCentre = f.w().scene()->blockItem(BlockId("mse"))->sceneBoundingRect().center();
+  const QPoint from = map->fromScene(view->mapToScene(view->viewport()->rect().center())).toPoint();
+  const QPoint to = map->fromScene(mseCentre).toPoint();
+  REQUIRE((to - from).manhattanLength() > 40);
+  mouseDrag(map, from, to, 10);
+  const QPointF centre = view->mapToScene(view->viewport()->rect().center());
+  // Within a minimap pixel of where the mouse was let go.
+  const qreal pixel = 1.0 / (map->fromScene(QPointF(1, 0)) - map->fromScene(QPointF(0, 0))).x();
+  CHECK(std::abs(centre.x() - map->toScene(to).x()) <= 1.5 * pixel);
+  CHECK(std::abs(centre.y() - map->toScene(to).y()) <= 1.5 * pixel);
+  CHECK(std::abs(centre.x() - mseCentre.x()) <= 1.5 * pixel);
+  // Panning redraws the frame only, not the blocks.
+  QTest::qWait(20);
+  CHECK(map->pixmapBuilds() == builds);
+  // An edit of the layout redraws them once.
+  f.w().model()->addBlock("Const", QPointF(-3000, -3000));
+  QTest::qWait(20);
+  CHECK(map->pixmapBuilds() == builds + 1);
+  // View > Minimap turns it off.
+  auto* action = f.w().findChild<QAction*>("minimapAction");
+  REQUIRE(action != nullptr);
+  action->trigger();
+  CHECK_FALSE(map->isVisible());
+  action->trigger();
+  CHECK(map->isVisible());
 }
