@@ -214,6 +214,7 @@ void MainWindow::createActions() {
   del->setShortcuts({QKeySequence::Delete, QKeySequence(Qt::Key_Backspace)});
   canvas(add(edit, tr("Select &All"), QKeySequence::SelectAll, [this] {
     for (QGraphicsItem* i : scene_->items()) i->setSelected(true);
+    scene_->selectWiresBetweenSelectedBlocks();
   }));
   edit->addSeparator();
   canvas(add(edit, tr("Add &Block..."), QKeySequence(Qt::Key_Tab), [this] {

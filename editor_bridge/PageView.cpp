@@ -42,6 +42,10 @@ PageView::PageView(PageScene* scene, QWidget* parent)
     scene_->selectBlocks({id});
   });
   minimap_ = new Minimap(this);
+  // A rubber band ends with a null rectangle: then take the wires among the chosen blocks too.
+  connect(this, &QGraphicsView::rubberBandChanged, this, [this](QRect band, QPointF, QPointF) {
+    if (band.isNull()) scene_->selectWiresBetweenSelectedBlocks();
+  });
 }
 
 bool PageView::blockAt(QPoint viewportPos) const {
