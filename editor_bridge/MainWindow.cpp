@@ -173,7 +173,10 @@ void MainWindow::createActions() {
     if (!path.isEmpty() && !openPage(path, &error))
       QMessageBox::warning(this, tr("Open page"), error);
   });
+  newA->setObjectName("newAction");
+  openA->setObjectName("openAction");
   recentMenu_ = file->addMenu(tr("Open &Recent"));
+  recentMenu_->setObjectName("recentMenu");
   QAction* saveA = add(file, tr("&Save"), QKeySequence::Save, [this] { save(); });
   add(file, tr("Save &As..."), QKeySequence::SaveAs, [this] {
     const QString path = QFileDialog::getSaveFileName(this, tr("Save page as"), filePath_,
