@@ -202,7 +202,7 @@ void BlockItem::paintScreenLabel(QPainter* p, bool onStatusFill) {
     const QString type = QString::fromStdString(desc_ ? type_ : type_ + " (unknown type)");
     const QString elided = typeMetrics.elidedText(type, Qt::ElideRight, width);
     labelType_ =
-        preparedText(elided.size() >= 5 || elided == type ? elided : QString(), labelTypeFont());
+        preparedText(elided.size() >= 4 || elided == type ? elided : QString(), labelTypeFont());
     labelError_ = preparedText(
         status_ == BlockStatus::Error
             ? typeMetrics.elidedText(QString::fromStdString(error_), Qt::ElideRight, width)

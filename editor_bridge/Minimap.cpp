@@ -103,8 +103,11 @@ void Minimap::viewChanged() {
   const QRect vp = view_->viewport()->geometry();
   const QRectF visible = view_->mapToScene(view_->viewport()->rect()).boundingRect();
   if (dirty_) rebuildPixmap();
+  // Hidden while nearly all of the page is in view (a fitted page can miss a few pixels).
+  const QRectF seen = visible.intersected(blocks_);
   const bool wanted =
-      enabledByUser_ && !blocks_.isEmpty() && (dragging_ || !visible.contains(blocks_));
+      enabledByUser_ && !blocks_.isEmpty() &&
+      (dragging_ || seen.width() * seen.height() < 0.9 * blocks_.width() * blocks_.height());
   if (!wanted) {
     if (isVisible()) hide();
     return;

@@ -70,6 +70,7 @@ void PageView::fitPage() {
     resetTransform();
     centerOn(r.center());
   }
+  minimap_->viewChanged();
 }
 
 void PageView::zoomBy(qreal factor, QPoint viewportAnchor) {
@@ -84,6 +85,7 @@ void PageView::zoomBy(qreal factor, QPoint viewportAnchor) {
   horizontalScrollBar()->setValue(horizontalScrollBar()->value() + shift.x());
   verticalScrollBar()->setValue(verticalScrollBar()->value() + shift.y());
   setTransformationAnchor(old);
+  minimap_->viewChanged();
 }
 
 void PageView::paintEvent(QPaintEvent* event) {
