@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "editor_bridge/AttributeEditor.h"
+#include "editor_bridge/Minimap.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/PageView.h"
@@ -178,7 +179,10 @@ void MainWindow::createActions() {
     if (!path.isEmpty() && !openPage(path, &error))
       QMessageBox::warning(this, tr("Open page"), error);
   });
+  newA->setObjectName("newAction");
+  openA->setObjectName("openAction");
   recentMenu_ = file->addMenu(tr("Open &Recent"));
+  recentMenu_->setObjectName("recentMenu");
   QAction* saveA = add(file, tr("&Save"), QKeySequence::Save, [this] { save(); });
   add(file, tr("Save &As..."), QKeySequence::SaveAs, [this] {
     const QString path = QFileDialog::getSaveFileName(this, tr("Save page as"), filePath_,
@@ -219,6 +223,7 @@ void MainWindow::createActions() {
   del->setShortcuts({QKeySequence::Delete, QKeySequence(Qt::Key_Backspace)});
   canvas(add(edit, tr("Select &All"), QKeySequence::SelectAll, [this] {
     for (QGraphicsItem* i : scene_->items()) i->setSelected(true);
+    scene_->selectWiresBetweenSelectedBlocks();
   }));
   edit->addSeparator();
   canvas(add(edit, tr("Add &Block..."), QKeySequence(Qt::Key_Tab), [this] {
@@ -234,6 +239,14 @@ void MainWindow::createActions() {
       [this] { view_->zoomBy(0.8, view_->viewport()->rect().center()); });
   add(viewMenu, tr("&Actual Size"), QKeySequence(Qt::CTRL | Qt::Key_1),
       [this] { view_->resetTransform(); });
+  viewMenu->addSeparator();
+  QAction* minimapA = viewMenu->addAction(tr("&Minimap"));
+  minimapA->setObjectName("minimapAction");
+  minimapA->setCheckable(true);
+  minimapA->setChecked(true);
+  minimapA->setToolTip(
+      tr("An overview of the page in the canvas's corner, while the page does not fit"));
+  connect(minimapA, &QAction::toggled, view_->minimap(), &Minimap::setEnabledByUser);
 
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   runAction_ = add(run, tr("&Run"), QKeySequence(Qt::Key_F5), [this] { runNow(); });
