@@ -13,7 +13,8 @@
 #include "editor_bridge/viewer/TensorViewer.h"
 
 // quantspace [PAGE]
-// quantspace --screenshot OUT.png [--inspect B.result_P] [--size WxH] PAGE   (CONTRACTS.md §4)
+// quantspace --screenshot OUT.png [--inspect B.result_P] [--size WxH] [--view TAB] PAGE
+// (CONTRACTS.md §4; --view picks the viewer tab in the picture)
 int main(int argc, char** argv) {
   // --screenshot must work without a display: choose the offscreen platform before Qt starts.
   bool screenshot = false;
@@ -34,14 +35,34 @@ int main(int argc, char** argv) {
   QCommandLineOption shotOpt("screenshot", "Render the window to OUT.png and exit.", "OUT.png");
   QCommandLineOption inspectOpt("inspect", "Result to show in the viewer (B.result_P).", "RESULT");
   QCommandLineOption sizeOpt("size", "Window size for --screenshot (default 1600x1000).", "WxH");
+  QCommandLineOption viewOpt(
+      "view",
+      "With --screenshot: the result viewer's tab in the picture: " +
+          qs::editor::TensorViewer::viewNames().join(", ") +
+          " (quantization only for a FakeQuant block's result). Default: quantization for a "
+          "FakeQuant result named with --inspect, otherwise the viewer's first tab.",
+      "TAB");
   parser.addOption(shotOpt);
   parser.addOption(inspectOpt);
   parser.addOption(sizeOpt);
+  parser.addOption(viewOpt);
   parser.addPositionalArgument("PAGE", "A page file (*.page.json) to open.");
   parser.process(app);
   const QStringList args = parser.positionalArguments();
   if (args.size() > 1) {
     std::fprintf(stderr, "quantspace: give at most one page file\n");
+    return 2;
+  }
+
+  if (parser.isSet(viewOpt) && !parser.isSet(shotOpt)) {
+    std::fprintf(stderr, "quantspace: --view is an option of --screenshot\n");
+    return 2;
+  }
+  if (parser.isSet(viewOpt) &&
+      !qs::editor::TensorViewer::viewNames().contains(parser.value(viewOpt))) {
+    std::fprintf(stderr, "quantspace: --view must be one of %s, got '%s'\n",
+                 qPrintable(qs::editor::TensorViewer::viewNames().join(", ")),
+                 qPrintable(parser.value(viewOpt)));
     return 2;
   }
 
@@ -95,7 +116,15 @@ int main(int argc, char** argv) {
       return 1;
     }
     // A FakeQuant result named with --inspect opens the quantization inspector (issue 7).
-    if (parser.isSet(inspectOpt)) window.viewer()->showInspectorTab();
+    if (parser.isSet(viewOpt)) {
+      if (!window.viewer()->showView(parser.value(viewOpt), &error)) {
+        std::fprintf(stderr, "quantspace: --view %s: %s\n", qPrintable(parser.value(viewOpt)),
+                     qPrintable(error));
+        return 1;
+      }
+    } else if (parser.isSet(inspectOpt)) {
+      window.viewer()->showInspectorTab();
+    }
     window.view()->fitPage();
     // The viewer computes large statistics and the inspector's bit sweep on worker threads: let
     // them finish so that the picture shows them.
@@ -105,6 +134,9 @@ int main(int argc, char** argv) {
     // so that the picture shows finished views.
     if (!window.viewer()->waitForIdle(120000))
       std::fprintf(stderr, "quantspace: the viewer was still busy after 120 s\n");
+    QApplication::processEvents();
+    // The viewer's finished views can change the docks' sizes and so the canvas: fit once more.
+    window.view()->fitPage();
     QApplication::processEvents();
     const QImage image = window.grab().toImage();
     if (!image.save(parser.value(shotOpt))) {

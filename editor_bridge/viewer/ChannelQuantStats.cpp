@@ -1,47 +1,12 @@
 #include "editor_bridge/viewer/ChannelQuantStats.h"
 
 #include <cmath>
-#include <string>
 
 #include "runtime/Error.h"
 
 namespace qs::editor {
 
 namespace {
-
-// The report's definitions (QuantizationReport.cpp) with the Vars/Args arithmetic.
-struct DivAccumulator {
-  fq::Nudged n;
-  int64_t below = 0, above = 0;
-  double signal = 0, noise = 0;
-  void add(float x) {
-    below += x < n.nudgedMin;
-    above += x > n.nudgedMax;
-    const double xd = x;
-    const double err = static_cast<double>(fq::quantizeDiv(x, n)) - xd;
-    signal += xd * xd;
-    noise += err * err;
-  }
-  fq::QuantChannelStats finish(float min, float max, int64_t count) const {
-    fq::QuantChannelStats s;
-    s.min = min;
-    s.max = max;
-    s.nudgedMin = n.nudgedMin;
-    s.nudgedMax = n.nudgedMax;
-    s.scale = n.scale;
-    s.zeroPoint = n.zeroPoint;
-    s.count = count;
-    s.below = below;
-    s.above = above;
-    const double c = static_cast<double>(count);
-    s.clippedBelow = static_cast<double>(below) / c;
-    s.clippedAbove = static_cast<double>(above) / c;
-    s.signalPower = signal / c;
-    s.mse = noise / c;
-    s.sqnrDb = fq::sqnrDb(s.signalPower, s.mse);
-    return s;
-  }
-};
 
 ChannelQuantStats wrap(int64_t channel, const fq::QuantChannelStats& report, fq::QuantRange q) {
   ChannelQuantStats s;
@@ -60,47 +25,19 @@ std::vector<ChannelQuantStats> computeChannelQuantStats(const Tensor& inputs,
                                                         std::span<const float> maxs,
                                                         const QuantSetup& setup) {
   const int64_t channels = static_cast<int64_t>(mins.size());
-  if (channels == 0 || maxs.size() != mins.size()) {
-    throw Error("min and max must have the same, non-zero, number of channels");
-  }
-  if (channels > 1 && (inputs.rank() < 1 || inputs.dim(-1) != channels)) {
-    throw Error("min has incorrect size, expected " +
-                std::to_string(inputs.rank() ? inputs.dim(-1) : 0) + " was " +
-                std::to_string(channels));
+  if (setup.op == fq::Quantize::Mul) {
+    fq::checkPerChannelShapes(inputs.shape(), {channels}, {static_cast<int64_t>(maxs.size())});
+  } else if (channels != 1 || maxs.size() != 1) {
+    throw Error("min and max must be scalars");
   }
   const fq::QuantRange q = fq::quantRange(setup.numBits, setup.narrowRange);
-  const int64_t outer = inputs.size() / channels;
+  const int64_t outer = channels == 0 ? 0 : inputs.size() / channels;
+  const auto report = fq::computeChannelReport(inputs.data(), outer, channels, mins.data(),
+                                               maxs.data(), q, setup.op);
   std::vector<ChannelQuantStats> out;
-  out.reserve(static_cast<size_t>(channels));
-  if (!setup.divides) {
-    const auto report =
-        fq::computeChannelReport(inputs.data(), outer, channels, mins.data(), maxs.data(), q);
-    for (int64_t c = 0; c < channels; ++c) out.push_back(wrap(c, report[c], q));
-    return out;
-  }
-  std::vector<DivAccumulator> acc(static_cast<size_t>(channels));
-  for (int64_t c = 0; c < channels; ++c) acc[c].n = fq::nudge(mins[c], maxs[c], q);
-  // Row by row, in memory order.
-  const float* x = inputs.data();
-  for (int64_t r = 0; r < outer; ++r) {
-    for (int64_t c = 0; c < channels; ++c) acc[c].add(x[r * channels + c]);
-  }
-  for (int64_t c = 0; c < channels; ++c) {
-    out.push_back(wrap(c, acc[c].finish(mins[c], maxs[c], outer), q));
-  }
+  out.reserve(report.size());
+  for (int64_t c = 0; c < channels; ++c) out.push_back(wrap(c, report[c], q));
   return out;
-}
-
-ChannelQuantStats statsForSamples(std::span<const float> samples, float min, float max,
-                                  const QuantSetup& setup) {
-  const fq::QuantRange q = fq::quantRange(setup.numBits, setup.narrowRange);
-  const int64_t n = static_cast<int64_t>(samples.size());
-  if (!setup.divides)
-    return wrap(0, fq::computeOneChannel(samples.data(), n, 1, 0, min, max, q), q);
-  DivAccumulator a;
-  a.n = fq::nudge(min, max, q);
-  for (float x : samples) a.add(x);
-  return wrap(0, a.finish(min, max, n), q);
 }
 
 std::vector<float> channelSamples(const Tensor& inputs, int64_t channel, int64_t channels) {
@@ -140,11 +77,13 @@ Histogram makeHistogram(std::span<const float> values, double lo, double hi, int
 }
 
 std::vector<SweepPoint> sweepBits(std::span<const float> samples, float min, float max,
-                                  bool narrowRange, bool divides) {
+                                  bool narrowRange, fq::Quantize op) {
+  const int64_t n = static_cast<int64_t>(samples.size());
   std::vector<SweepPoint> out;
   for (int bits = 2; bits <= 16; ++bits) {
-    const ChannelQuantStats s = statsForSamples(samples, min, max, {bits, narrowRange, divides});
-    out.push_back({bits, s.sqnrDb()});
+    const fq::QuantChannelStats s = fq::computeOneChannel(samples.data(), n, 1, 0, min, max,
+                                                          fq::quantRange(bits, narrowRange), op);
+    out.push_back({bits, s.sqnrDb});
   }
   return out;
 }

@@ -2,11 +2,9 @@
 
 // Qt-free per-channel quantization statistics as the inspector shows them.
 //
-// For the PerChannel ops every number comes from blocks/array_ops/QuantizationReport.h (the
-// QuantizationReport block's own function), so the inspector and the block always agree. The
-// Vars and Args ops divide by the scale instead of multiplying by its inverse (SPEC.md); the
-// report has no such mode, so for them the same definitions are computed here with
-// quantizeDiv(). Keep the two in step: tests/gui/test_viewer_inspector.cpp checks them.
+// Every per-channel number (table and bit-width sweep, for every FakeQuant op) comes from
+// blocks/array_ops/QuantizationReport.h, the QuantizationReport block's own function, so the
+// inspector and the block always agree; this file only adds what the plots need on top.
 
 #include <cstdint>
 #include <span>
@@ -22,7 +20,7 @@ struct QuantSetup {
   int numBits = 8;
   bool narrowRange = false;
   // PerChannel multiplies by the inverse scale; Vars and Args divide by the scale (SPEC.md).
-  bool divides = false;
+  fq::Quantize op = fq::Quantize::Mul;
 };
 
 struct ChannelQuantStats {
@@ -46,8 +44,8 @@ struct ChannelQuantStats {
 };
 
 // The one fake-quant function the inspector uses for a value (the op's own arithmetic).
-inline float quantizeValue(float x, const fq::Nudged& n, bool divides) {
-  return divides ? fq::quantizeDiv(x, n) : fq::quantizeMul(x, n);
+inline float quantizeValue(float x, const fq::Nudged& n, fq::Quantize op) {
+  return op == fq::Quantize::Div ? fq::quantizeDiv(x, n) : fq::quantizeMul(x, n);
 }
 
 // The value of level k (0 .. levels-1): an integer multiple of the scale, as the op produces it.
@@ -62,10 +60,6 @@ std::vector<ChannelQuantStats> computeChannelQuantStats(const Tensor& inputs,
                                                         std::span<const float> mins,
                                                         std::span<const float> maxs,
                                                         const QuantSetup& setup);
-
-// The same numbers for one channel's samples.
-ChannelQuantStats statsForSamples(std::span<const float> samples, float min, float max,
-                                  const QuantSetup& setup);
 
 // The elements of one channel (every `channels`-th value starting at `channel`).
 std::vector<float> channelSamples(const Tensor& inputs, int64_t channel, int64_t channels);
@@ -87,8 +81,8 @@ struct SweepPoint {
   int numBits = 0;
   double sqnrDb = 0;
 };
-// SQNR against num_bits 2..16 for the samples with the channel's min/max.
+// SQNR against num_bits 2..16 for one channel's samples (channelSamples()) with its min/max.
 std::vector<SweepPoint> sweepBits(std::span<const float> samples, float min, float max,
-                                  bool narrowRange, bool divides);
+                                  bool narrowRange, fq::Quantize op);
 
 }  // namespace qs::editor

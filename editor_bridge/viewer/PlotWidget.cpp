@@ -34,6 +34,37 @@ QString formatNumber(double v, int precision) {
   return QString::number(v, 'g', precision);
 }
 
+namespace {
+
+constexpr double kAxisFontPt = 8.5;
+constexpr double kLeftMargin = 54;
+
+// Splits an axis caption made of " · "-separated parts into at most `maxLines` lines that fit
+// `width` (the last line elided if it still does not), so that a narrow plot keeps its numbers
+// readable instead of cutting them off.
+QStringList wrapCaption(const QString& text, const QFontMetricsF& fm, double width, int maxLines) {
+  const QString sep = QStringLiteral(" · ");
+  QStringList lines;
+  for (const QString& part : text.split(sep)) {
+    if (!lines.isEmpty() && fm.horizontalAdvance(lines.back() + sep + part) <= width) {
+      lines.back() += sep + part;
+    } else if (static_cast<int>(lines.size()) < maxLines) {
+      lines.push_back(part);
+    } else {
+      lines.back() += sep + part;
+    }
+  }
+  for (QString& line : lines) line = fm.elidedText(line, Qt::ElideRight, width);
+  return lines;
+}
+
+QFont axisFont(QFont font) {
+  font.setPointSizeF(kAxisFontPt);
+  return font;
+}
+
+}  // namespace
+
 PlotAxes::PlotAxes(const QRectF& outer, double x0, double x1, double y0, double y1)
     : outer_(outer), x0_(x0), x1_(x1), y0_(y0), y1_(y1) {
   // A degenerate channel (NaN range, min > max) still gets sane axes.
@@ -57,10 +88,33 @@ void PlotAxes::setRightMargin(double px) {
 }
 
 void PlotAxes::layout() {
-  const double left = 54, top = title_.isEmpty() ? 10 : 28, bottom = xLabel_.isEmpty() ? 26 : 42;
-  area_ = outer_.adjusted(left, top, -rightMargin_, -bottom);
+  const double top = title_.isEmpty() ? 10 : 28;
+  double bottom = 26;
+  if (!xLabel_.isEmpty()) {
+    // Laid out with the application font; drawForeground() wraps with the painter's, which only
+    // differs for exports to other resolutions, where the room of one line is enough slack.
+    const QFontMetricsF fm(axisFont(QFont()));
+    const double width = outer_.width() - kLeftMargin - 4;
+    const auto lines = wrapCaption(xLabel_, fm, width, maxXLabelLines()).size();
+    bottom = 28 + static_cast<double>(lines) * fm.height();
+  }
+  area_ = outer_.adjusted(kLeftMargin, top, -rightMargin_, -bottom);
   if (area_.width() < 10) area_.setWidth(10);
   if (area_.height() < 10) area_.setHeight(10);
+}
+
+// A second caption line only where the plot keeps room for its data.
+int PlotAxes::maxXLabelLines() const {
+  return outer_.height() >= 220 ? 2 : 1;
+}
+
+// About one tick per 70 px across and per 36 px up: enough to read a value off a small plot.
+std::vector<double> PlotAxes::xTicks() const {
+  return niceTicks(x0_, x1_, std::max(2, static_cast<int>(area_.width() / 70)));
+}
+
+std::vector<double> PlotAxes::yTicks() const {
+  return niceTicks(y0_, y1_, std::max(2, static_cast<int>(area_.height() / 36)));
 }
 
 double PlotAxes::px(double x) const {
@@ -75,10 +129,10 @@ void PlotAxes::drawBackground(QPainter& p) const {
   p.save();
   p.fillRect(outer_, Qt::white);
   p.setPen(QPen(QColor(232, 232, 232), 1));
-  for (double t : niceTicks(x0_, x1_, std::max(2, static_cast<int>(area_.width() / 90)))) {
+  for (double t : xTicks()) {
     p.drawLine(QPointF(px(t), area_.top()), QPointF(px(t), area_.bottom()));
   }
-  for (double t : niceTicks(y0_, y1_, std::max(2, static_cast<int>(area_.height() / 45)))) {
+  for (double t : yTicks()) {
     p.drawLine(QPointF(area_.left(), py(t)), QPointF(area_.right(), py(t)));
   }
   p.restore();
@@ -86,8 +140,7 @@ void PlotAxes::drawBackground(QPainter& p) const {
 
 void PlotAxes::drawForeground(QPainter& p) const {
   p.save();
-  QFont font = p.font();
-  font.setPointSizeF(8.5);
+  const QFont font = axisFont(p.font());
   p.setFont(font);
   const QFontMetricsF fm(font);
   p.setPen(QPen(QColor(60, 60, 60), 1));
@@ -95,7 +148,7 @@ void PlotAxes::drawForeground(QPainter& p) const {
   p.drawRect(area_);
   // Ticks, skipping labels that would overlap the previous one.
   double lastRight = -1e9;
-  for (double t : niceTicks(x0_, x1_, std::max(2, static_cast<int>(area_.width() / 90)))) {
+  for (double t : xTicks()) {
     const double x = px(t);
     p.drawLine(QPointF(x, area_.bottom()), QPointF(x, area_.bottom() + 4));
     const QString s = formatNumber(t, 4);
@@ -105,7 +158,7 @@ void PlotAxes::drawForeground(QPainter& p) const {
       lastRight = x + w / 2;
     }
   }
-  for (double t : niceTicks(y0_, y1_, std::max(2, static_cast<int>(area_.height() / 45)))) {
+  for (double t : yTicks()) {
     const double y = py(t);
     p.drawLine(QPointF(area_.left() - 4, y), QPointF(area_.left(), y));
     p.drawText(
@@ -114,10 +167,15 @@ void PlotAxes::drawForeground(QPainter& p) const {
   }
   if (!xLabel_.isEmpty()) {
     const double w = outer_.right() - area_.left() - 4;
-    p.drawText(QRectF(area_.left(), area_.bottom() + 6 + fm.height(), w, fm.height()),
-               (fm.horizontalAdvance(xLabel_) > area_.width() ? Qt::AlignLeft : Qt::AlignHCenter) |
-                   Qt::AlignVCenter,
-               fm.elidedText(xLabel_, Qt::ElideRight, w));
+    const QStringList lines = wrapCaption(xLabel_, fm, w, maxXLabelLines());
+    double y = area_.bottom() + 6 + fm.height();
+    for (const QString& line : lines) {
+      p.drawText(QRectF(area_.left(), y, w, fm.height()),
+                 (fm.horizontalAdvance(line) > area_.width() ? Qt::AlignLeft : Qt::AlignHCenter) |
+                     Qt::AlignVCenter,
+                 line);
+      y += fm.height();
+    }
   }
   if (!yLabel_.isEmpty()) {
     p.save();
@@ -142,7 +200,8 @@ void PlotAxes::drawForeground(QPainter& p) const {
 
 PlotWidget::PlotWidget(const QString& name, QWidget* parent) : QWidget(parent), name_(name) {
   setObjectName(name);
-  setMinimumSize(240, 170);
+  // Small enough that the inspector's 2 x 2 plots fit a 1000 x 700 window.
+  setMinimumSize(200, 120);
   setContextMenuPolicy(Qt::DefaultContextMenu);
   setToolTip(tr("Right-click to save this plot as PNG or SVG"));
 }

@@ -3,6 +3,7 @@
 #include <QString>
 #include <QWidget>
 #include <functional>
+#include <vector>
 
 class QPainter;
 
@@ -30,6 +31,9 @@ class PlotAxes {
 
  private:
   void layout();
+  int maxXLabelLines() const;
+  std::vector<double> xTicks() const;
+  std::vector<double> yTicks() const;
   QRectF outer_, area_;
   double x0_, x1_, y0_, y1_;
   double rightMargin_ = 12;

@@ -12,6 +12,7 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSaveFile>
+#include <QScrollBar>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
@@ -62,7 +63,7 @@ std::optional<InspectorInput> inspectorInputFor(const BlockResultsView& view, QS
   in.inputs = inputs->second;
   const bool perChannel = view.type.contains(QStringLiteral("PerChannel"));
   const bool args = view.type.startsWith(QStringLiteral("FakeQuantWithMinMaxArgs"));
-  in.setup.divides = !perChannel;
+  in.setup.op = perChannel ? fq::Quantize::Mul : fq::Quantize::Div;
   if (args) {
     if (!view.attrs.has("min") || !view.attrs.has("max")) {
       return fail(QObject::tr("The attributes min and max are not available."));
@@ -244,7 +245,7 @@ QuantInspector::QuantInspector(QWidget* parent) : QWidget(parent) {
   top->addWidget(plots);
   layout->addLayout(top);
 
-  auto* split = new QSplitter(Qt::Vertical, this);
+  auto* split = split_ = new QSplitter(Qt::Vertical, this);
   model_ = new ChannelTableModel(this);
   proxy_ = new QSortFilterProxyModel(this);
   proxy_->setSourceModel(model_);
@@ -263,6 +264,17 @@ QuantInspector::QuantInspector(QWidget* parent) : QWidget(parent) {
   // measures every cell each time the view lays out).
   table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
   table_->horizontalHeader()->setStretchLastSection(true);
+  // What finds a badly ranged channel comes first, so that it is in view in a narrow dock; the
+  // model (and the CSV) keep the order of the definitions, range first.
+  const int shown[] = {ChannelTableModel::Channel,      ChannelTableModel::SqnrDb,
+                       ChannelTableModel::ClippedBelow, ChannelTableModel::ClippedAbove,
+                       ChannelTableModel::Mse,          ChannelTableModel::Min,
+                       ChannelTableModel::Max,          ChannelTableModel::NudgedMin,
+                       ChannelTableModel::NudgedMax,    ChannelTableModel::Scale,
+                       ChannelTableModel::ZeroPoint};
+  for (int i = 0; i < static_cast<int>(std::size(shown)); ++i) {
+    table_->horizontalHeader()->moveSection(table_->horizontalHeader()->visualIndex(shown[i]), i);
+  }
 
   auto* plotsBox = new QWidget(split);
   auto* grid = new QGridLayout(plotsBox);
@@ -281,8 +293,9 @@ QuantInspector::QuantInspector(QWidget* parent) : QWidget(parent) {
   split->setStretchFactor(0, 1);
   split->setStretchFactor(1, 3);
   split->setChildrenCollapsible(false);
-  // At least five rows of the table stay visible however small the dock.
-  table_->setMinimumHeight(table_->verticalHeader()->defaultSectionSize() * 5 +
+  // At least three rows of the table stay visible however small the dock (more would make the
+  // window taller than a small --size asks for).
+  table_->setMinimumHeight(table_->verticalHeader()->defaultSectionSize() * 3 +
                            table_->horizontalHeader()->sizeHint().height() + 20);
   layout->addWidget(split, 1);
 
@@ -362,7 +375,11 @@ void QuantInspector::applyStats(uint64_t generation, std::vector<ChannelQuantSta
   const int keep = channel_;
   const bool firstTable = model_->stats().empty();
   model_->setStats(std::move(stats));
-  if (firstTable) table_->resizeColumnsToContents();
+  if (firstTable) {
+    table_->resizeColumnsToContents();
+    fitTablePending_ = true;
+    fitTableHeight();
+  }
   lastStatsMs_ = static_cast<double>(statsClock_.nsecsElapsed()) / 1e6;
   channel_ = -1;
   if (model_->stats().empty()) {
@@ -377,6 +394,27 @@ void QuantInspector::applyStats(uint64_t generation, std::vector<ChannelQuantSta
   selectChannel(c);
   if (channel_ != c) showChannel(c);  // the row was already current
   emit statsApplied();
+}
+
+void QuantInspector::fitTableHeight() {
+  // Room for up to ten rows (all of a small layer's channels), the rest for the plots. Done once
+  // per new table, as soon as the inspector has a real height (the splitter may not have laid
+  // its children out yet: its own height is what counts).
+  const int total = split_->height() - split_->handleWidth();
+  if (!fitTablePending_ || total < 200) return;
+  fitTablePending_ = false;
+  const int rows = std::min(channelCount(), 10);
+  const int want = table_->verticalHeader()->defaultSectionSize() * rows +
+                   table_->horizontalHeader()->sizeHint().height() +
+                   table_->horizontalScrollBar()->sizeHint().height() + 4;
+  const int top =
+      std::clamp(want, table_->minimumHeight(), std::max(table_->minimumHeight(), total / 2));
+  split_->setSizes({top, total - top});
+}
+
+void QuantInspector::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  fitTableHeight();
 }
 
 void QuantInspector::selectChannel(int channel) {
@@ -428,7 +466,7 @@ void QuantInspector::showChannel(int channel) {
     }
   } else {
     outputs.reserve(samples.size());
-    for (float x : samples) outputs.push_back(quantizeValue(x, s.nudged, input_->setup.divides));
+    for (float x : samples) outputs.push_back(quantizeValue(x, s.nudged, input_->setup.op));
   }
   // The view range covers the data and the quantization range, with a margin.
   // (A NaN range, from min == max != 0, leaves the data alone to set the view.)
@@ -467,7 +505,7 @@ void QuantInspector::showChannel(int channel) {
   TransferCurveData curve;
   curve.title = tr("Transfer curve, %1").arg(what);
   curve.stats = s;
-  curve.divides = input_->setup.divides;
+  curve.op = input_->setup.op;
   curve.x0 = lo;
   curve.x1 = hi;
   const size_t step = std::max<size_t>(1, samples.size() / kCurveSamples);
@@ -493,7 +531,7 @@ void QuantInspector::startSweep(int channel) {
   const ChannelQuantStats s = model_->stats()[static_cast<size_t>(channel)];
   const int64_t channels = static_cast<int64_t>(input_->mins.size());
   const Tensor t = input_->inputs;  // shares storage: the worker reads, nobody writes
-  const bool divides = input_->setup.divides;
+  const fq::Quantize op = input_->setup.op;
   const int bits = input_->setup.numBits;
   const bool narrow = input_->setup.narrowRange;
   struct Result {
@@ -515,7 +553,7 @@ void QuantInspector::startSweep(int channel) {
   });
   const QString title = tr("SQNR vs num_bits, %1")
                             .arg(channels == 1 ? tr("all values") : tr("channel %1").arg(channel));
-  watcher->setFuture(QtConcurrent::run([t, channel, channels, s, divides, bits, narrow, title] {
+  watcher->setFuture(QtConcurrent::run([t, channel, channels, s, op, bits, narrow, title] {
     QElapsedTimer clock;
     clock.start();
     std::vector<float> own;
@@ -525,8 +563,8 @@ void QuantInspector::startSweep(int channel) {
     r.data.title = title;
     r.data.currentBits = bits;
     r.data.currentNarrow = narrow;
-    r.data.wide = sweepBits(samples, s.min(), s.max(), false, divides);
-    r.data.narrow = sweepBits(samples, s.min(), s.max(), true, divides);
+    r.data.wide = sweepBits(samples, s.min(), s.max(), false, op);
+    r.data.narrow = sweepBits(samples, s.min(), s.max(), true, op);
     r.ms = static_cast<double>(clock.nsecsElapsed()) / 1e6;
     return r;
   }));
@@ -543,7 +581,9 @@ void QuantInspector::updateStatus() {
   if (statsPending_) {
     text += tr(" · computing channel statistics…");
   } else {
-    text += tr(" · %1 ms + %2 ms").arg(lastStatsMs_, 0, 'f', 1).arg(lastChannelMs_, 0, 'f', 1);
+    // Two decimals below a millisecond: a small tensor's "0.0 ms" read like a broken clock.
+    auto ms = [](double v) { return QString::number(v, 'f', v < 1 ? 2 : 1); };
+    text += tr(" · %1 ms + %2 ms").arg(ms(lastStatsMs_), ms(lastChannelMs_));
     if (sweepPending_) text += tr(", sweep running…");
   }
   if (const ChannelQuantStats* s = currentStats()) {

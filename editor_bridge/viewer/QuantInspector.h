@@ -12,6 +12,7 @@
 
 class QLabel;
 class QSortFilterProxyModel;
+class QSplitter;
 class QTableView;
 
 namespace qs::editor {
@@ -117,8 +118,12 @@ class QuantInspector : public QWidget {
   void channelShown(int channel);
   void sweepFinished();
 
+ protected:
+  void resizeEvent(QResizeEvent* event) override;
+
  private:
   void applyStats(uint64_t generation, std::vector<ChannelQuantStats> stats, double ms);
+  void fitTableHeight();
   void showChannel(int channel);
   void startSweep(int channel);
   void updateStatus();
@@ -137,6 +142,8 @@ class QuantInspector : public QWidget {
 
   QLabel* status_ = nullptr;
   QTableView* table_ = nullptr;
+  QSplitter* split_ = nullptr;
+  bool fitTablePending_ = false;
   ChannelTableModel* model_ = nullptr;
   QSortFilterProxyModel* proxy_ = nullptr;
   PlotWidget* inPlot_ = nullptr;

@@ -101,11 +101,22 @@ void drawNudgedRange(QPainter& p, const PlotAxes& ax, const ChannelQuantStats& s
   const double rightStart =
       std::min(a.right() - 1 - std::max(boxedWidth(p, clipHi), boxedWidth(p, nudHi)), hi + 3);
   const double y = a.top() + 3;
-  const double yRight = rightStart < leftEnd + 4 ? y + 2 * line : y;
+  const bool stacked = rightStart < leftEnd + 4;
+  // A small plot keeps what matters most: the clipped fractions, then the nudged values (the
+  // table has them too), and never covers more than about half of its height with labels.
+  const int lines = std::min(stacked ? 4 : 2, static_cast<int>(a.height() * 0.55 / line));
+  const bool nudgedLabels = lines >= (stacked ? 4 : 2);
+  const double yRight = stacked ? y + (nudgedLabels ? 2 : 1) * line : y;
+  if (lines < (stacked ? 2 : 1)) {
+    p.restore();
+    return;
+  }
   boxedText(p, QPointF(lo - 3, y), clipLo, Qt::AlignRight, kClip, a);
-  boxedText(p, QPointF(lo - 3, y + line), nudLo, Qt::AlignRight, kNudged, a);
   boxedText(p, QPointF(hi + 3, yRight), clipHi, Qt::AlignLeft, kClip, a);
-  boxedText(p, QPointF(hi + 3, yRight + line), nudHi, Qt::AlignLeft, kNudged, a);
+  if (nudgedLabels) {
+    boxedText(p, QPointF(lo - 3, y + line), nudLo, Qt::AlignRight, kNudged, a);
+    boxedText(p, QPointF(hi + 3, yRight + line), nudHi, Qt::AlignLeft, kNudged, a);
+  }
   p.restore();
 }
 
@@ -226,7 +237,8 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
       if (columns[i] <= 0) continue;
       const double x = a.left() + (static_cast<double>(i) + 0.5) * colW;
       const bool offTop = columns[i] > ax.y1();
-      const double top = offTop ? a.top() : ax.py(columns[i]);
+      // At least two pixels tall: a level holding one clipped outlier must stay visible.
+      const double top = offTop ? a.top() : std::min(ax.py(columns[i]), a.bottom() - 2);
       p.drawRect(QRectF(x - w / 2, top, w, a.bottom() - top));
       if (offTop) {
         // A clipped pile-up taller than the scale: say how tall.
@@ -267,7 +279,10 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
       std::max(1e-30, static_cast<double>(s.nudged.nudgedMax - s.nudged.nudgedMin));
   PlotAxes ax(rect, d.x0, d.x1, s.nudged.nudgedMin - 0.08 * ySpan,
               s.nudged.nudgedMax + 0.08 * ySpan);
-  ax.setLabels(d.title, QStringLiteral("input"), QStringLiteral("output"));
+  // The sample count goes in the caption: a box inside the plot covered the staircase.
+  ax.setLabels(d.title,
+               QStringLiteral("input · %1 samples drawn on the staircase").arg(d.samples.size()),
+               QStringLiteral("output"));
   ax.drawBackground(p);
   const QRectF a = ax.area();
   drawNudgedRange(p, ax, s, false);
@@ -283,7 +298,7 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
   bool started = false;
   for (int i = 0; i <= n; ++i) {
     const float x = static_cast<float>(d.x0 + (d.x1 - d.x0) * i / n);
-    const float q = quantizeValue(x, s.nudged, d.divides);
+    const float q = quantizeValue(x, s.nudged, d.op);
     if (std::isnan(q)) {
       // min == max != 0: the op outputs NaN; nothing to draw.
       started = false;
@@ -308,18 +323,12 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
   p.setBrush(dot);
   for (float x : d.samples) {
     if (!std::isfinite(x)) continue;
-    const float q = quantizeValue(x, s.nudged, d.divides);
+    const float q = quantizeValue(x, s.nudged, d.op);
     if (std::isnan(q)) continue;
     p.drawEllipse(QPointF(ax.px(x), ax.py(q)), 2.2, 2.2);
   }
   p.restore();
   ax.drawForeground(p);
-  p.save();
-  smallFont(p);
-  boxedText(p, QPointF(a.left() + 4, a.top() + 3),
-            QStringLiteral("%1 samples shown on the staircase").arg(d.samples.size()),
-            Qt::AlignLeft, QColor(50, 50, 50), a);
-  p.restore();
 }
 
 void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
@@ -341,13 +350,19 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
   p.setClipRect(a);
   p.setPen(QPen(QColor(120, 120, 120), 1, Qt::DashLine));
   p.drawLine(QPointF(ax.px(d.currentBits), a.top()), QPointF(ax.px(d.currentBits), a.bottom()));
+  // The two curves often coincide to the pixel: the first is drawn wide and solid, the second
+  // thin and dashed on top, so that both stay visible.
   struct Curve {
     const std::vector<SweepPoint>* pts;
     QColor colour;
     QString name;
+    double width;
+    Qt::PenStyle style;
+    double dot;
   };
-  const Curve curves[] = {{&d.wide, kBars, QStringLiteral("narrow_range = false")},
-                          {&d.narrow, kNudged, QStringLiteral("narrow_range = true")}};
+  const Curve curves[] = {
+      {&d.wide, kBars, QStringLiteral("narrow_range = false"), 3.2, Qt::SolidLine, 4.0},
+      {&d.narrow, kNudged, QStringLiteral("narrow_range = true"), 1.6, Qt::DashLine, 2.2}};
   for (const Curve& c : curves) {
     QPainterPath path;
     bool started = false;
@@ -364,26 +379,48 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
         started = true;
       }
     }
-    p.setPen(QPen(c.colour, 1.8));
+    p.setPen(QPen(c.colour, c.width, c.style));
     p.setBrush(Qt::NoBrush);
     p.drawPath(path);
     p.setBrush(c.colour);
     p.setPen(Qt::NoPen);
     for (const SweepPoint& pt : *c.pts) {
       if (std::isfinite(pt.sqnrDb))
-        p.drawEllipse(QPointF(ax.px(pt.numBits), ax.py(pt.sqnrDb)), 3, 3);
+        p.drawEllipse(QPointF(ax.px(pt.numBits), ax.py(pt.sqnrDb)), c.dot, c.dot);
     }
   }
-  // The point of the block's own setting.
+  // The point of the block's own setting, with its value.
+  const SweepPoint* current = nullptr;
   for (const SweepPoint& pt : d.currentNarrow ? d.narrow : d.wide) {
-    if (pt.numBits == d.currentBits && std::isfinite(pt.sqnrDb)) {
-      p.setPen(QPen(Qt::black, 1.5));
-      p.setBrush(Qt::NoBrush);
-      p.drawEllipse(QPointF(ax.px(pt.numBits), ax.py(pt.sqnrDb)), 6, 6);
-    }
+    if (pt.numBits == d.currentBits) current = &pt;
+  }
+  if (current && std::isfinite(current->sqnrDb)) {
+    p.setPen(QPen(Qt::black, 1.5));
+    p.setBrush(Qt::NoBrush);
+    p.drawEllipse(QPointF(ax.px(current->numBits), ax.py(current->sqnrDb)), 7, 7);
   }
   p.restore();
   ax.drawForeground(p);
+  const double line = [&] {
+    QFont f = p.font();
+    f.setPointSizeF(8.5);
+    return QFontMetricsF(f).height() + 2;
+  }();
+  // Legend and value only where they leave the curves room (three lines of text in all).
+  if (a.height() < 6 * line) return;
+  if (current) {
+    p.save();
+    smallFont(p);
+    // Bottom right: the curves rise to the right, so they leave that corner free.
+    const QString text =
+        QStringLiteral("num_bits %1: %2 dB")
+            .arg(current->numBits)
+            .arg(std::isfinite(current->sqnrDb) ? QString::number(current->sqnrDb, 'f', 2)
+                                                : formatNumber(current->sqnrDb));
+    boxedText(p, QPointF(a.right() - 4, a.bottom() - QFontMetricsF(p.font()).height() - 6), text,
+              Qt::AlignRight, QColor(25, 25, 25), a);
+    p.restore();
+  }
   // Legend, top left, where curves that rise with the bit width leave room.
   p.save();
   smallFont(p);
@@ -395,7 +432,7 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
     p.setPen(Qt::NoPen);
     p.setBrush(QColor(255, 255, 255, 230));
     p.drawRect(box);
-    p.setPen(QPen(c.colour, 2));
+    p.setPen(QPen(c.colour, std::max(2.0, c.width * 0.8), c.style));
     p.drawLine(QPointF(box.left() + 4, box.center().y()),
                QPointF(box.left() + 20, box.center().y()));
     p.setPen(QColor(40, 40, 40));
@@ -426,7 +463,16 @@ void paintHeatmap(QPainter& p, const QRectF& rect, const HeatmapData& d) {
   ax.setLabels(d.title, QStringLiteral("column"), QStringLiteral("row"));
   ax.setRightMargin(92);
   p.fillRect(rect, Qt::white);
-  const QRectF a = ax.area();
+  // Square cells, as the data has them, unless that would squeeze one side below a third of
+  // the room (a 1 x 4096 slice stays a readable strip).
+  QRectF a = ax.area();
+  {
+    const double cols = static_cast<double>(std::max<int64_t>(d.cols, 1));
+    const double rows = static_cast<double>(std::max<int64_t>(d.rows, 1));
+    const double cell = std::min(a.width() / cols, a.height() / rows);
+    a.setWidth(std::max(cols * cell, a.width() / 3));
+    a.setHeight(std::max(rows * cell, a.height() / 3));
+  }
   // At most one image pixel per screen pixel (times two for export), so that a 4096 x 1024 slice
   // costs what the screen shows, not 4M lookups.
   const int64_t maxW = std::max<int64_t>(1, static_cast<int64_t>(a.width() * 2));
@@ -478,6 +524,12 @@ void paintHeatmap(QPainter& p, const QRectF& rect, const HeatmapData& d) {
   }
   p.drawText(QRectF(a.left(), a.bottom() + 6 + fm.height(), a.width(), fm.height()),
              Qt::AlignCenter, QStringLiteral("column"));
+  p.save();
+  p.translate(rect.left() + fm.height() * 0.2, a.center().y());
+  p.rotate(-90);
+  p.drawText(QRectF(-a.height() / 2, 0, a.height(), fm.height()), Qt::AlignCenter,
+             QStringLiteral("row"));
+  p.restore();
   QFont tf = f;
   tf.setBold(true);
   tf.setPointSizeF(9.5);

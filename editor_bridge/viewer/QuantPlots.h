@@ -37,7 +37,7 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
 struct TransferCurveData {
   QString title;
   ChannelQuantStats stats;
-  bool divides = false;
+  fq::Quantize op = fq::Quantize::Mul;
   double x0 = 0, x1 = 1;
   std::vector<float> samples;  // a subset of the channel's inputs, drawn on the curve
 };

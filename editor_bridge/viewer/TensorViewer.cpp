@@ -14,6 +14,7 @@
 #include <QStackedWidget>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTextDocumentFragment>
 #include <QThread>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrent>
@@ -50,6 +51,11 @@ Summary summarise(const Tensor& t) {
   if (!(hi > lo)) {
     lo -= 0.5;
     hi += 0.5;
+  } else {
+    // A margin, so that the bars of the minimum and the maximum do not hide in the frame.
+    const double margin = (hi - lo) * 0.02;
+    lo -= margin;
+    hi += margin;
   }
   s.hist.hist = makeHistogram(t.values(), lo, hi, kHistogramBins);
   s.hist.nonFinite = s.stats.count - s.stats.finite;
@@ -212,6 +218,33 @@ bool TensorViewer::inspectorShown() const {
 
 void TensorViewer::showInspectorTab() {
   if (tabs_->indexOf(inspector_) >= 0) tabs_->setCurrentWidget(inspector_);
+}
+
+QStringList TensorViewer::viewNames() {
+  return {QStringLiteral("quantization"), QStringLiteral("values"), QStringLiteral("heatmap"),
+          QStringLiteral("histogram")};
+}
+
+bool TensorViewer::showView(const QString& name, QString* error) {
+  QWidget* const tabs[] = {inspector_, valuesTab_, heatmap_, histogram_};
+  const qsizetype k = viewNames().indexOf(name);
+  auto fail = [&](const QString& text) {
+    if (error) *error = text;
+    return false;
+  };
+  if (k < 0) {
+    return fail(
+        tr("unknown view '%1'; use one of: %2").arg(name, viewNames().join(QStringLiteral(", "))));
+  }
+  if (showsMessage())
+    return fail(tr("the viewer shows no result: %1")
+                    .arg(QTextDocumentFragment::fromHtml(messageText()).toPlainText()));
+  if (tabs_->indexOf(tabs[k]) < 0) {
+    return fail(tr("the view '%1' is only for the results of FakeQuant blocks, not of %2 (%3)")
+                    .arg(name, view_.blockId, view_.type));
+  }
+  tabs_->setCurrentWidget(tabs[k]);
+  return true;
 }
 
 void TensorViewer::showBlock(const BlockResultsView& view, const std::string& port) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QStringList>
 #include <QWidget>
 #include <map>
 #include <string>
@@ -68,6 +69,12 @@ class TensorViewer : public QWidget {
   bool waitForIdle(int timeoutMs = 60000);
   bool inspectorShown() const;
   void showInspectorTab();
+  // The tabs by the names --screenshot --view takes: quantization, values, heatmap, histogram.
+  static QStringList viewNames();
+  // Shows the named tab. False, saying why in `error`, for an unknown name or a tab the shown
+  // result does not have (quantization for a block that is not a FakeQuant op, or any tab while
+  // a message is shown instead of results).
+  bool showView(const QString& name, QString* error = nullptr);
 
   QComboBox* outputSelector() const { return outputs_; }
   QTabWidget* tabs() const { return tabs_; }

@@ -5,6 +5,7 @@
 #include <QFileInfo>
 #include <QImage>
 #include <QLabel>
+#include <QProcess>
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QTableView>
@@ -15,6 +16,8 @@
 #include <limits>
 
 #include "editor_bridge/viewer/PlotWidget.h"
+#include "editor_bridge/viewer/QuantInspector.h"
+#include "editor_bridge/viewer/QuantPlots.h"
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "runtime/Npy.h"
 #include "test_viewer_helpers.h"
@@ -220,4 +223,100 @@ TEST_CASE("viewer keeps big tensors off the UI thread", "[viewer]") {
   CHECK(viewer.shownStats().count == 4096 * 1024);
   CHECK(viewer.shownStats().max == Approx(0.999));
   CHECK(viewer.valueTable()->model()->rowCount() == 4096);
+}
+
+TEST_CASE("viewer shows the tab --view names", "[viewer]") {
+  TensorViewer viewer;
+  viewer.resize(900, 700);
+  viewer.show();
+  viewer.showBlock(
+      testing::perChannelBlock(Tensor::fromValues({2, 2}, {-1, 0.5f, 2, 3}), {-1, 0}, {1, 2}, 8));
+  REQUIRE(testing::waitIdle(viewer));
+  const QStringList names = TensorViewer::viewNames();
+  REQUIRE(names == QStringList{"quantization", "values", "heatmap", "histogram"});
+  QWidget* const expected[] = {viewer.inspector(), viewer.valueTable()->parentWidget(),
+                               viewer.heatmap(), viewer.histogram()};
+  // Backwards, so that no step can pass by staying on the tab that was already current.
+  for (int k = 3; k >= 0; --k) {
+    INFO(names[k].toStdString());
+    QString error;
+    REQUIRE(viewer.showView(names[k], &error));
+    CHECK(error.isEmpty());
+    CHECK(viewer.tabs()->currentWidget() == expected[k]);
+  }
+  QString error;
+  CHECK_FALSE(viewer.showView("table", &error));
+  CHECK(error.contains("table"));
+  CHECK(error.contains("heatmap"));
+  CHECK(viewer.tabs()->currentWidget() == viewer.inspector());  // unchanged
+
+  // A block that is not a FakeQuant op has no quantization tab.
+  BlockResultsView c;
+  c.blockId = "x";
+  c.type = "Const";
+  c.status = BlockStatus::Ok;
+  c.outputs["output"] = knownTensor();
+  viewer.showBlock(c);
+  CHECK_FALSE(viewer.showView("quantization", &error));
+  CHECK(error.contains("FakeQuant"));
+  CHECK(viewer.showView("histogram"));
+  CHECK(viewer.tabs()->currentWidget() == viewer.histogram());
+}
+
+TEST_CASE("quantspace --screenshot --view renders the named viewer tab", "[viewer][cli]") {
+  QTemporaryDir dir;
+  QProcess p;
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  env.insert("QT_QPA_PLATFORM", "offscreen");
+  env.insert("QS_RECOVERY_DIR", dir.filePath("recovery"));
+  p.setProcessEnvironment(env);
+  const QString page = QS_SOURCE_DIR "/assets/examples/calibration.page.json";
+  auto shoot = [&](const QStringList& extra) {
+    p.start(QS_EDITOR_PATH, extra + QStringList{page});
+    REQUIRE(p.waitForFinished(120000));
+    return p.exitCode();
+  };
+  // Each tab is recognised by colours only it paints (run-to-run timings in the inspector's
+  // status line rule out comparing whole pictures): the green of the output histogram's bars,
+  // the top colour of the heatmap's scale (the slice's maximum), the blue of histogram bars.
+  auto count = [](const QImage& img, QRgb colour) {
+    int64_t n = 0;
+    for (int y = 0; y < img.height(); ++y)
+      for (int x = 0; x < img.width(); ++x)
+        n += (img.pixel(x, y) & 0xffffff) == (colour & 0xffffff);
+    return n;
+  };
+  const QRgb green = qRgb(40, 140, 90), yellow = colourScale(1.0), blue = qRgb(70, 120, 180);
+  struct Expect {
+    QString view;
+    bool green, yellow, blue;
+  };
+  const Expect expects[] = {{"", true, false, true},
+                            {"quantization", true, false, true},
+                            {"values", false, false, false},
+                            {"heatmap", false, true, false},
+                            {"histogram", false, false, true}};
+  for (const Expect& e : expects) {
+    const QString out = dir.filePath((e.view.isEmpty() ? "default" : e.view) + ".png");
+    QStringList args{"--screenshot", out, "--inspect", "fq.result_output"};
+    if (!e.view.isEmpty()) args << "--view" << e.view;
+    const int rc = shoot(args);
+    INFO(e.view.toStdString() << ": " << p.readAllStandardError().toStdString());
+    REQUIRE(rc == 0);
+    const QImage img(out);
+    REQUIRE(img.size() == QSize(1600, 1000));
+    CHECK((count(img, green) > 100) == e.green);
+    CHECK((count(img, yellow) > 100) == e.yellow);
+    CHECK((count(img, blue) > 100) == e.blue);
+  }
+
+  // Bad values are refused with a message and no picture.
+  const QString none = dir.filePath("none.png");
+  CHECK(shoot({"--screenshot", none, "--view", "table"}) == 2);
+  CHECK(p.readAllStandardError().contains("--view must be one of"));
+  CHECK(shoot({"--screenshot", none, "--inspect", "x.result_z", "--view", "quantization"}) != 0);
+  CHECK(p.readAllStandardError().contains("only for the results of FakeQuant blocks"));
+  CHECK(shoot({"--view", "values"}) == 2);
+  CHECK(p.readAllStandardError().contains("--view is an option of --screenshot"));
+  CHECK_FALSE(QFile::exists(none));
 }

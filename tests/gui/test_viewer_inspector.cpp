@@ -271,6 +271,15 @@ TEST_CASE("inspector works for the scalar-range ops", "[viewer][inspector]") {
   CHECK(st.below() == 1);
   CHECK(st.above() == 1);
   CHECK(st.fractionBelow() == 0.2);
+  // The scalar-range ops divide by the scale: the table is the report in its Div mode.
+  const std::vector<float> x = {-7, -1, 0, 1, 7};
+  const fq::QuantChannelStats r = fq::computeOneChannel(
+      x.data(), 5, 1, 0, -6.0f, 6.0f, fq::quantRange(8, false), fq::Quantize::Div);
+  CHECK(st.mse() == r.mse);
+  CHECK(st.sqnrDb() == r.sqnrDb);
+  CHECK(
+      s.inspector->model()->index(0, ChannelTableModel::NudgedMin).data(Qt::UserRole).toDouble() ==
+      r.nudgedMin);
 }
 
 TEST_CASE("inspector exports the table as CSV and the plots as PNG and SVG",
