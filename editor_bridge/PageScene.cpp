@@ -66,6 +66,7 @@ void PageScene::rebuild() {
   clearSelection();
   dragPath_ = nullptr;
   dragging_ = false;
+  detaching_.reset();
   moveStart_.clear();
   clear();
   cached_ = false;
@@ -256,7 +257,11 @@ void PageScene::mousePressEvent(QGraphicsSceneMouseEvent* event) {
       if (p.desc->direction == PortDirection::Output || (wired && source)) {
         dragging_ = true;
         detaching_.reset();
-        if (wired) detaching_ = *wired;
+        if (wired) {
+          detaching_ = *wired;
+          // The dashed drag line stands in for the wire until it is dropped.
+          wires_->setHidden(wires_->find(*wired));
+        }
         dragFrom_ = wired ? wired->from : PortRef{block->blockId(), PortName(p.desc->name)};
         dragKind_ = p.desc->kind;
         dragUpstream_ = model_->upstreamOf(source->blockId());
@@ -330,6 +335,7 @@ void PageScene::finishWireDrag(QPointF scenePos, QPointF screenPos) {
   dragPath_ = nullptr;
   dragUpstream_.clear();
   const std::optional<Link> detached = std::exchange(detaching_, std::nullopt);
+  wires_->setHidden(nullptr);
   invalidateBlocks();
   int port = -1;
   BlockItem* block = blockAt(scenePos, &port);

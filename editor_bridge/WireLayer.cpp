@@ -40,6 +40,7 @@ void WireLayer::remove(const Link& link) {
   if (it == wires_.end()) return;
   WireItem* w = it->second.get();
   update(w->boundingRect());
+  if (w == hidden_) hidden_ = nullptr;
   const int slot = w->slot;
   list_[slot] = list_.back();
   rects_[slot] = rects_.back();
@@ -71,6 +72,13 @@ void WireLayer::clearSelection() {
   for (const auto& [link, wire] : wires_) wire->setSelected(false);
 }
 
+void WireLayer::setHidden(const WireItem* wire) {
+  if (wire == hidden_) return;
+  for (const WireItem* w : {hidden_, wire})
+    if (w) update(w->boundingRect());
+  hidden_ = wire;
+}
+
 void WireLayer::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget*) {
   const qreal lod = option->levelOfDetailFromTransform(p->worldTransform());
   const QRectF exposed = option->exposedRect;
@@ -79,7 +87,7 @@ void WireLayer::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
     QVector<QLineF> lines, selected;
     lines.reserve(static_cast<qsizetype>(wires_.size()));
     for (size_t i = 0; i < rects_.size(); ++i)
-      if (exposed.intersects(rects_[i]))
+      if (exposed.intersects(rects_[i]) && list_[i] != hidden_)
         (list_[i]->isSelected() ? selected : lines)
             .append(QLineF(list_[i]->start(), list_[i]->end()));
     p->setRenderHint(QPainter::Antialiasing, false);
@@ -95,6 +103,7 @@ void WireLayer::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
   for (size_t i = 0; i < rects_.size(); ++i) {
     if (!exposed.intersects(rects_[i])) continue;
     const WireItem* wire = list_[i];
+    if (wire == hidden_) continue;
     if (wire->isSelected()) {
       p->setPen(chosen);
       wire->paint(p, exposed);

@@ -31,6 +31,9 @@ class WireLayer : public QGraphicsItem {
   // The wire nearest `scenePos` within a few pixels at zoom `lod`, or nullptr.
   WireItem* wireAt(QPointF scenePos, qreal lod) const;
   void clearSelection();
+  // A wire left out of the drawing while its end is dragged elsewhere (nullptr: none).
+  void setHidden(const WireItem* wire);
+  const WireItem* hidden() const { return hidden_; }
 
   // Called by a wire whose geometry changed.
   void wireMoved(WireItem* wire, const QRectF& oldBounds);
@@ -44,6 +47,7 @@ class WireLayer : public QGraphicsItem {
   // of walking the hash map (each wire knows its slot).
   std::vector<WireItem*> list_;
   std::vector<QRectF> rects_;
+  const WireItem* hidden_ = nullptr;
 };
 
 }  // namespace qs::editor

@@ -169,6 +169,26 @@ void BM_EditorPaintFitted(benchmark::State& state) {
   state.counters["zoom"] = e.view.zoom();
 }
 
+// Zoomed out just enough for the screen-sized labels (BlockItem::kLabelLod): the most blocks
+// with text in one frame. A zoom change each frame, so that every label is elided again.
+void BM_EditorPaintLabelled(benchmark::State& state) {
+  Editor e;
+  e.load(pageFile(static_cast<int>(state.range(0))));
+  e.view.resetTransform();
+  e.view.scale(0.2, 0.2);
+  e.view.centerOn(e.scene.blocksBoundingRect().center());
+  e.frame();
+  bool in = true;
+  for (auto _ : state) {
+    // 10%: enough to change each box's width on screen by whole pixels.
+    const qreal f = in ? 1.1 : 1 / 1.1;
+    e.view.scale(f, f);
+    in = !in;
+    e.frame();
+  }
+  state.counters["items_in_view"] = e.view.items(e.view.viewport()->rect()).size();
+}
+
 void BM_EditorPaint100(benchmark::State& state) {
   Editor e;
   e.load(pageFile(static_cast<int>(state.range(0))));
@@ -216,6 +236,11 @@ BENCHMARK(BM_EditorFirstFrame)
     ->Arg(5000)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_EditorPaintFitted)
+    ->ArgName("blocks")
+    ->Arg(1000)
+    ->Arg(5000)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EditorPaintLabelled)
     ->ArgName("blocks")
     ->Arg(1000)
     ->Arg(5000)

@@ -23,6 +23,17 @@ TEST_CASE("editor: dragging a wire's end off its input deletes the wire in one u
   const Page& page = f.w().model()->page();
   QUndoStack* undo = f.w().model()->undoStack();
   REQUIRE(page.hasLink(kHiToMax));
+  // While the end is dragged, the dashed drag line replaces the wire.
+  const QPoint maxPin = portPoint(f, "fq", "max");
+  QTest::mouseMove(f.viewport(), maxPin);
+  QTest::mousePress(f.viewport(), Qt::LeftButton, {}, maxPin);
+  QTest::mouseMove(f.viewport(), maxPin + QPoint(-30, 60));
+  CHECK(f.w().scene()->wireDragActive());
+  CHECK(f.w().scene()->wireLayer()->hidden() == f.w().scene()->wireItem(kHiToMax));
+  QTest::mouseRelease(f.viewport(), Qt::LeftButton, {}, maxPin);  // back where it was
+  CHECK(f.w().scene()->wireLayer()->hidden() == nullptr);
+  CHECK(page.hasLink(kHiToMax));
+  CHECK(undo->count() == 0);
   // From fq's max pin to empty canvas below the blocks.
   mouseDrag(f.viewport(), portPoint(f, "fq", "max"), f.toViewport(QPointF(250, 620)));
   CHECK_FALSE(page.hasLink(kHiToMax));
