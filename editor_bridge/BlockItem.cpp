@@ -1,6 +1,7 @@
 #include "editor_bridge/BlockItem.h"
 
 #include <QFont>
+#include <QFontMetrics>
 #include <QPainter>
 #include <QStyleOptionGraphicsItem>
 #include <algorithm>
@@ -15,9 +16,10 @@ namespace qs::editor {
 namespace {
 constexpr qreal kPortTop = 50;
 constexpr qreal kPortStep = 20;
-// Below this zoom a block is a plain box; below kTextLod its text is left out.
+// Below this zoom a block is a plain box whose fill shows the status (and, above kLabelLod, its
+// screen-sized label); from kPlainLod to kDetailLod, box, pins, badge and the label.
 constexpr qreal kPlainLod = 0.3;
-constexpr qreal kTextLod = 0.55;
+constexpr qreal kTextLod = BlockItem::kDetailLod;
 
 const QFont& titleFont() {
   static const QFont f = [] {
@@ -35,6 +37,33 @@ const QFont& labelFont() {
     return font;
   }();
   return f;
+}
+
+// Fonts for the zoomed-out label, in pixels: the painter draws them untransformed, so they read
+// the same at every zoom.
+const QFont& labelIdFont() {
+  static const QFont f = [] {
+    QFont font;
+    font.setPixelSize(10);
+    font.setBold(true);
+    return font;
+  }();
+  return f;
+}
+const QFont& labelTypeFont() {
+  static const QFont f = [] {
+    QFont font;
+    font.setPixelSize(9);
+    return font;
+  }();
+  return f;
+}
+
+QStaticText preparedText(const QString& text, const QFont& font) {
+  QStaticText t(text);
+  t.setTextFormat(Qt::PlainText);
+  t.prepare(QTransform(), font);
+  return t;
 }
 
 // Static texts shared by every block of a type (titles) and every port of a name (labels): laid
@@ -130,6 +159,7 @@ void BlockItem::setStatus(BlockStatus status, const std::string& error) {
   if (status == status_ && error == error_) return;
   status_ = status;
   error_ = error;
+  labelWidthPx_ = -1;  // the label's error line changed
   update();
 }
 
@@ -155,6 +185,54 @@ QVariant BlockItem::itemChange(GraphicsItemChange change, const QVariant& value)
   return QGraphicsItem::itemChange(change, value);
 }
 
+void BlockItem::paintScreenLabel(QPainter* p, bool onStatusFill) {
+  const QTransform world = p->worldTransform();
+  // Only scale and translation reach here (the view neither rotates nor shears).
+  const QRectF box = world.mapRect(QRectF(0, 0, kWidth, height_));
+  constexpr int kPad = 3;
+  const int width = static_cast<int>(box.width()) - 2 * kPad;
+  if (width < 14) return;
+  if (width != labelWidthPx_) {
+    labelWidthPx_ = width;
+    const QFontMetrics idMetrics(labelIdFont()), typeMetrics(labelTypeFont());
+    labelId_ =
+        preparedText(idMetrics.elidedText(QString::fromStdString(id_.str()), Qt::ElideRight, width),
+                     labelIdFont());
+    // The type only when enough of it shows to be told apart from the others.
+    const QString type = QString::fromStdString(desc_ ? type_ : type_ + " (unknown type)");
+    const QString elided = typeMetrics.elidedText(type, Qt::ElideRight, width);
+    labelType_ =
+        preparedText(elided.size() >= 4 || elided == type ? elided : QString(), labelTypeFont());
+    labelError_ = preparedText(
+        status_ == BlockStatus::Error
+            ? typeMetrics.elidedText(QString::fromStdString(error_), Qt::ElideRight, width)
+            : QString(),
+        labelTypeFont());
+  }
+  const qreal idHeight = labelId_.size().height(), typeHeight = labelType_.size().height();
+  qreal y = box.top() + kPad;
+  const qreal bottom = box.bottom() - kPad;
+  if (y + idHeight > bottom) return;
+  p->setWorldTransform(QTransform());
+  p->setPen(style::kTitle);
+  p->setFont(labelIdFont());
+  p->drawStaticText(QPointF(box.left() + kPad, y), labelId_);
+  y += idHeight;
+  p->setFont(labelTypeFont());
+  if (!labelType_.text().isEmpty() && y + typeHeight <= bottom) {
+    p->setPen(style::kLabel);
+    p->drawStaticText(QPointF(box.left() + kPad, y), labelType_);
+    y += typeHeight;
+  }
+  if (!labelError_.text().isEmpty() && y + typeHeight <= bottom) {
+    // On the red fill of a far-out block white reads; on the dark fill, a light red.
+    p->setPen(onStatusFill ? QColor(Qt::white)
+                           : style::statusColor(BlockStatus::Error).lighter(140));
+    p->drawStaticText(QPointF(box.left() + kPad, y + 2), labelError_);
+  }
+  p->setWorldTransform(world);
+}
+
 void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget*) {
   const qreal lod = option->levelOfDetailFromTransform(p->worldTransform());
   const QRectF body(0, 0, kWidth, height_);
@@ -165,6 +243,7 @@ void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
     p->setPen(QPen(selected ? style::kBlockOutlineSelected : style::kBlockOutline, 0));
     p->setBrush(status_ == BlockStatus::Ok ? style::kBlockFill : style::statusColor(status_));
     p->drawRect(body);
+    if (lod >= kLabelLod) paintScreenLabel(p, true);
     return;
   }
   p->setRenderHint(QPainter::Antialiasing, true);
@@ -200,7 +279,10 @@ void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
   p->setBrush(style::statusColor(status_));
   p->drawEllipse(badge, 8, 8);
 
-  if (lod < kTextLod) return;
+  if (lod < kTextLod) {
+    paintScreenLabel(p, false);
+    return;
+  }
   p->setPen(style::kTitle);
   p->setFont(titleFont());
   p->drawStaticText(QPointF(8, 5), title_);

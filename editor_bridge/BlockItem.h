@@ -23,6 +23,11 @@ class BlockItem : public QGraphicsItem {
   static constexpr qreal kWidth = 120;
   static constexpr qreal kMinHeight = 130;
   static constexpr qreal kPortRadius = 5;
+  // At and above this zoom a block is drawn in full detail (title, port names) and cached as a
+  // device pixmap; below it the id and type are drawn in a screen-sized font.
+  static constexpr qreal kDetailLod = 0.8;
+  // Below this zoom (a fitted page of thousands) a block is a plain box without text.
+  static constexpr qreal kLabelLod = 0.18;
 
   struct Port {
     const PortDescriptor* desc;
@@ -62,6 +67,9 @@ class BlockItem : public QGraphicsItem {
 
  private:
   PageScene* pageScene() const;
+  // The id, type and error drawn in device pixels when zoomed out, elided to the box's width on
+  // screen; re-elided only when that width changes, so that a steady zoom builds no strings.
+  void paintScreenLabel(QPainter* p, bool onStatusFill);
 
   BlockId id_;
   std::string type_;
@@ -75,6 +83,8 @@ class BlockItem : public QGraphicsItem {
   QStaticText title_;
   QStaticText idText_;
   QString summary_;
+  int labelWidthPx_ = -1;
+  QStaticText labelId_, labelType_, labelError_;
 };
 
 }  // namespace qs::editor

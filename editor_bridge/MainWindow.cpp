@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "editor_bridge/AttributeEditor.h"
+#include "editor_bridge/Minimap.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/PageView.h"
@@ -134,6 +135,12 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
 MainWindow::~MainWindow() {
   // Closing the window normally means the work was saved or deliberately dropped.
   recovery_.discardOwn();
+  // The children outlive this destructor (QWidget's deletes them) and still emit while they go:
+  // the scene's selectionChanged as it clears its items, the undo stack's cleanChanged. Those
+  // would call our slots on a half-destroyed MainWindow (UBSan: "downcast ... does not point to
+  // an object of type MainWindow"). Nothing they say is of interest any more.
+  for (QObject* child : findChildren<QObject*>()) child->disconnect(this);
+  model_->undoStack()->disconnect(this);  // a member of the model, not a child
 }
 
 void MainWindow::arrangeDocks() {
@@ -172,7 +179,10 @@ void MainWindow::createActions() {
     if (!path.isEmpty() && !openPage(path, &error))
       QMessageBox::warning(this, tr("Open page"), error);
   });
+  newA->setObjectName("newAction");
+  openA->setObjectName("openAction");
   recentMenu_ = file->addMenu(tr("Open &Recent"));
+  recentMenu_->setObjectName("recentMenu");
   QAction* saveA = add(file, tr("&Save"), QKeySequence::Save, [this] { save(); });
   add(file, tr("Save &As..."), QKeySequence::SaveAs, [this] {
     const QString path = QFileDialog::getSaveFileName(this, tr("Save page as"), filePath_,
@@ -213,6 +223,7 @@ void MainWindow::createActions() {
   del->setShortcuts({QKeySequence::Delete, QKeySequence(Qt::Key_Backspace)});
   canvas(add(edit, tr("Select &All"), QKeySequence::SelectAll, [this] {
     for (QGraphicsItem* i : scene_->items()) i->setSelected(true);
+    scene_->selectWiresBetweenSelectedBlocks();
   }));
   edit->addSeparator();
   canvas(add(edit, tr("Add &Block..."), QKeySequence(Qt::Key_Tab), [this] {
@@ -228,6 +239,14 @@ void MainWindow::createActions() {
       [this] { view_->zoomBy(0.8, view_->viewport()->rect().center()); });
   add(viewMenu, tr("&Actual Size"), QKeySequence(Qt::CTRL | Qt::Key_1),
       [this] { view_->resetTransform(); });
+  viewMenu->addSeparator();
+  QAction* minimapA = viewMenu->addAction(tr("&Minimap"));
+  minimapA->setObjectName("minimapAction");
+  minimapA->setCheckable(true);
+  minimapA->setChecked(true);
+  minimapA->setToolTip(
+      tr("An overview of the page in the canvas's corner, while the page does not fit"));
+  connect(minimapA, &QAction::toggled, view_->minimap(), &Minimap::setEnabledByUser);
 
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   runAction_ = add(run, tr("&Run"), QKeySequence(Qt::Key_F5), [this] { runNow(); });

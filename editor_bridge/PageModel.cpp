@@ -74,6 +74,19 @@ void PageModel::disconnectLink(const Link& link) {
   if (page_.hasLink(link)) undo_.push(new ConnectCommand(this, link, false));
 }
 
+QString PageModel::reconnect(const Link& old, const Link& now) {
+  if (!page_.hasLink(old)) return tr("the wire no longer exists");
+  if (old == now) return {};
+  // The source stays, so taking the old wire away cannot open a path that the check must see.
+  const QString why = connectRefusal(now.from, now.to);
+  if (!why.isEmpty()) return why;
+  undo_.beginMacro(tr("Reconnect wire"));
+  undo_.push(new ConnectCommand(this, old, false));
+  undo_.push(new ConnectCommand(this, now, true));
+  undo_.endMacro();
+  return {};
+}
+
 void PageModel::moveBlocks(std::vector<Move> moves) {
   if (moves.empty()) return;
   auto* cmd = new MoveCommand(this, std::move(moves));

@@ -40,6 +40,9 @@ class PageModel : public QObject {
   // Refuses (returns the reason) if connectRefusal() says so; empty when connected.
   QString connectPorts(const Link& link);
   void disconnectLink(const Link& link);
+  // Moves a wire's input end: `old` becomes `now` (same source) in one undo step. Refuses (returns
+  // the reason, and changes nothing) as connectPorts does, with `old` taken as already gone.
+  QString reconnect(const Link& old, const Link& now);
   struct Move {
     BlockId id;
     QPointF from, to;

@@ -8,6 +8,7 @@
 #include <QStyleOptionGraphicsItem>
 #include <QToolTip>
 #include <cmath>
+#include <utility>
 
 #include "editor_bridge/EditorStyle.h"
 #include "editor_bridge/WireItem.h"
@@ -156,6 +157,14 @@ void PageScene::selectWire(const Link& link, bool add) {
   if (WireItem* w = wires_->find(link)) w->setSelected(true);
 }
 
+void PageScene::selectWiresBetweenSelectedBlocks() {
+  for (const auto& [id, item] : blocks_) {
+    if (!item->isSelected()) continue;
+    for (WireItem* w : item->wires())
+      if (w->fromItem() == item && w->toItem()->isSelected()) w->setSelected(true);
+  }
+}
+
 void PageScene::selectBlocks(const std::vector<BlockId>& ids) {
   clearSelection();
   wires_->clearSelection();
@@ -165,7 +174,7 @@ void PageScene::selectBlocks(const std::vector<BlockId>& ids) {
 
 void PageScene::setZoomForCaching(qreal zoom) {
   // Above this zoom blocks are drawn in full detail (BlockItem's text level).
-  const bool cache = zoom >= 0.55;
+  const bool cache = zoom >= BlockItem::kDetailLod;
   if (cache == cached_) return;
   cached_ = cache;
   for (const auto& [id, item] : blocks_)
@@ -193,6 +202,7 @@ void PageScene::applyResults(const ResultMap& results) {
       outputShapes_.erase(id);
     updateSummary(id);
   }
+  emit statusesChanged();
 }
 
 void PageScene::setBlockStatus(const BlockId& id, BlockStatus status, const std::string& error) {
@@ -202,10 +212,12 @@ void PageScene::setBlockStatus(const BlockId& id, BlockStatus status, const std:
 bool PageScene::acceptsDrop(const BlockItem* item, const BlockItem::Port& port) const {
   if (!dragging_ || port.result || port.desc->direction != PortDirection::Input) return false;
   if (port.desc->kind != dragKind_) return false;
+  const PortRef target{item->blockId(), PortName(port.desc->name)};
+  if (detaching_ && detaching_->to == target) return true;  // back where it was
   const int index = model_->page().indexOf(item->blockId());
   if (index < 0 || (index < static_cast<int>(dragUpstream_.size()) && dragUpstream_[index]))
     return false;
-  return model_->linkInto({item->blockId(), PortName(port.desc->name)}) == nullptr;
+  return model_->linkInto(target) == nullptr;
 }
 
 BlockItem* PageScene::blockAt(QPointF scenePos, int* port) const {
@@ -237,12 +249,18 @@ void PageScene::mousePressEvent(QGraphicsSceneMouseEvent* event) {
         event->accept();
         return;
       }
-      if (p.desc->direction == PortDirection::Output) {
+      const Link* wired = p.desc->direction == PortDirection::Input
+                              ? model_->linkInto({block->blockId(), PortName(p.desc->name)})
+                              : nullptr;
+      BlockItem* source = wired ? blockItem(wired->from.block) : block;
+      if (p.desc->direction == PortDirection::Output || (wired && source)) {
         dragging_ = true;
-        dragFrom_ = {block->blockId(), PortName(p.desc->name)};
+        detaching_.reset();
+        if (wired) detaching_ = *wired;
+        dragFrom_ = wired ? wired->from : PortRef{block->blockId(), PortName(p.desc->name)};
         dragKind_ = p.desc->kind;
-        dragUpstream_ = model_->upstreamOf(block->blockId());
-        dragStart_ = block->mapToScene(p.pos);
+        dragUpstream_ = model_->upstreamOf(source->blockId());
+        dragStart_ = source->portScenePos(dragFrom_.port.str());
         dragPath_ = new QGraphicsPathItem;
         dragPath_->setPen(QPen(style::kHighlight, 2, Qt::DashLine));
         dragPath_->setZValue(10);
@@ -252,7 +270,7 @@ void PageScene::mousePressEvent(QGraphicsSceneMouseEvent* event) {
         event->accept();
         return;
       }
-      // Pressing an input pin starts nothing: wires are drawn from output to input.
+      // Pressing a free input pin starts nothing: wires are drawn from output to input.
       emit message(tr("Drag from an output pin (right edge) to an input pin to make a wire"));
       event->accept();
       return;
@@ -311,19 +329,29 @@ void PageScene::finishWireDrag(QPointF scenePos, QPointF screenPos) {
   delete dragPath_;
   dragPath_ = nullptr;
   dragUpstream_.clear();
+  const std::optional<Link> detached = std::exchange(detaching_, std::nullopt);
   invalidateBlocks();
   int port = -1;
   BlockItem* block = blockAt(scenePos, &port);
-  if (!block || port < 0) return;  // dropped on nothing: no wire, nothing to explain
+  if (!block || port < 0) {
+    // Dropped off every pin: a new wire is not made; a detached wire end deletes the wire.
+    if (detached) model_->disconnectLink(*detached);
+    return;
+  }
   const BlockItem::Port& p = block->ports()[port];
+  const Link target{dragFrom_, {block->blockId(), PortName(p.desc->name)}};
+  if (detached && !p.result && target == *detached) return;  // put back where it was
   QString why;
   if (p.result)
     why = tr("a result pin is for viewing results; drop the wire on an input pin (left edge)");
   else
-    why = model_->connectRefusal(dragFrom_, {block->blockId(), PortName(p.desc->name)});
+    why = model_->connectRefusal(target.from, target.to);
   if (why.isEmpty()) {
     lastRefusal_.clear();
-    model_->connectPorts({dragFrom_, {block->blockId(), PortName(p.desc->name)}});
+    if (detached)
+      model_->reconnect(*detached, target);
+    else
+      model_->connectPorts(target);
     return;
   }
   lastRefusal_ = why;

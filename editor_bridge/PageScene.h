@@ -3,6 +3,7 @@
 #include <QGraphicsScene>
 #include <QHash>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "editor_bridge/BlockItem.h"
@@ -31,12 +32,17 @@ class PageScene : public QGraphicsScene {
   void selectBlocks(const std::vector<BlockId>& ids);
   // Selects one wire (as a click on it does); with `add`, keeps the current selection.
   void selectWire(const Link& link, bool add = false);
+  // Adds to the selection every wire whose two blocks are selected (after a rubber band or
+  // Select All), so that delete and copy take the wires among the blocks too.
+  void selectWiresBetweenSelectedBlocks();
 
   // Status badges from a check or a run.
   void applyResults(const ResultMap& results);
   void setBlockStatus(const BlockId& id, BlockStatus status, const std::string& error);
 
-  // Wire dragging state, read by BlockItem::paint to highlight compatible inputs.
+  // Wire dragging state, read by BlockItem::paint to highlight compatible inputs. A drag starts
+  // from an output pin (a new wire) or from a wired input pin (that wire's end, detached: dropped
+  // on another input it moves there, dropped off any pin it is deleted).
   bool wireDragActive() const { return dragging_; }
   bool acceptsDrop(const BlockItem* item, const BlockItem::Port& port) const;
   // The reason the last drop was refused (for tests and the status bar).
@@ -55,6 +61,8 @@ class PageScene : public QGraphicsScene {
  signals:
   void message(const QString& text);
   void resultPinClicked(const qs::BlockId& block, const QString& port);
+  // After applyResults: block statuses may have changed (the minimap shows errors).
+  void statusesChanged();
 
  protected:
   void mousePressEvent(QGraphicsSceneMouseEvent* event) override;
@@ -81,6 +89,7 @@ class PageScene : public QGraphicsScene {
   bool cached_ = false;
   bool dragging_ = false;
   PortRef dragFrom_;
+  std::optional<Link> detaching_;  // the wire whose input end is being dragged
   PortKind dragKind_ = PortKind::Tensor;
   std::vector<char> dragUpstream_;
   QGraphicsPathItem* dragPath_ = nullptr;

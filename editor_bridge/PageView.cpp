@@ -3,10 +3,12 @@
 #include <QDragEnterEvent>
 #include <QMimeData>
 #include <QScrollBar>
+#include <QTimer>
 #include <QWheelEvent>
 #include <algorithm>
 #include <cmath>
 
+#include "editor_bridge/Minimap.h"
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/QuickAddPopup.h"
 
@@ -39,6 +41,11 @@ PageView::PageView(PageScene* scene, QWidget* parent)
     const BlockId id = scene_->model()->addBlock(type.toStdString(), pos);
     scene_->selectBlocks({id});
   });
+  minimap_ = new Minimap(this);
+  // A rubber band ends with a null rectangle: then take the wires among the chosen blocks too.
+  connect(this, &QGraphicsView::rubberBandChanged, this, [this](QRect band, QPointF, QPointF) {
+    if (band.isNull()) scene_->selectWiresBetweenSelectedBlocks();
+  });
 }
 
 bool PageView::blockAt(QPoint viewportPos) const {
@@ -63,6 +70,7 @@ void PageView::fitPage() {
     resetTransform();
     centerOn(r.center());
   }
+  minimap_->viewChanged();
 }
 
 void PageView::zoomBy(qreal factor, QPoint viewportAnchor) {
@@ -77,11 +85,22 @@ void PageView::zoomBy(qreal factor, QPoint viewportAnchor) {
   horizontalScrollBar()->setValue(horizontalScrollBar()->value() + shift.x());
   verticalScrollBar()->setValue(verticalScrollBar()->value() + shift.y());
   setTransformationAnchor(old);
+  minimap_->viewChanged();
 }
 
 void PageView::paintEvent(QPaintEvent* event) {
   scene_->setZoomForCaching(zoom());
   QGraphicsView::paintEvent(event);
+  // A zoom moves the minimap's frame without always moving a scroll bar; tell it after the frame.
+  if (transform() != minimapTransform_) {
+    minimapTransform_ = transform();
+    QTimer::singleShot(0, minimap_, &Minimap::viewChanged);
+  }
+}
+
+void PageView::resizeEvent(QResizeEvent* event) {
+  QGraphicsView::resizeEvent(event);
+  minimap_->viewChanged();
 }
 
 void PageView::wheelEvent(QWheelEvent* event) {

@@ -4,6 +4,7 @@
 
 namespace qs::editor {
 
+class Minimap;
 class PageScene;
 class QuickAddPopup;
 
@@ -25,9 +26,11 @@ class PageView : public QGraphicsView {
   // Opens the quick-add popup for a block at `scenePos`.
   void openQuickAdd(QPointF scenePos);
   QuickAddPopup* quickAddPopup() const { return quickAdd_; }
+  Minimap* minimap() const { return minimap_; }
 
  protected:
   void paintEvent(QPaintEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
   void wheelEvent(QWheelEvent* event) override;
   void mousePressEvent(QMouseEvent* event) override;
   void mouseMoveEvent(QMouseEvent* event) override;
@@ -46,6 +49,8 @@ class PageView : public QGraphicsView {
 
   PageScene* scene_;
   QuickAddPopup* quickAdd_ = nullptr;
+  Minimap* minimap_ = nullptr;
+  QTransform minimapTransform_;  // the zoom the minimap's frame was last drawn for
   bool panning_ = false;
   bool spaceDown_ = false;
   QPoint panLast_;

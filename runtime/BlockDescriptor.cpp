@@ -12,17 +12,25 @@ std::string RankRule::describe() const {
 
 std::string attrTypeName(AttrType type) {
   switch (type) {
-    case AttrType::Int: return "int";
-    case AttrType::Float: return "float";
-    case AttrType::Bool: return "bool";
-    case AttrType::String: return "string";
-    case AttrType::IntList: return "list of int";
-    case AttrType::FloatList: return "list of float";
+    case AttrType::Int:
+      return "int";
+    case AttrType::Float:
+      return "float";
+    case AttrType::Bool:
+      return "bool";
+    case AttrType::String:
+      return "string";
+    case AttrType::IntList:
+      return "list of int";
+    case AttrType::FloatList:
+      return "list of float";
   }
   return "?";
 }
 
-std::string resultName(const std::string& port) { return "result_" + port; }
+std::string resultName(const std::string& port) {
+  return "result_" + port;
+}
 
 const AttrValue& AttrValues::get(const std::string& name) const {
   auto it = values_.find(name);
@@ -37,9 +45,15 @@ static const T& typed(const AttrValues& v, const std::string& name) {
   return *p;
 }
 
-int64_t AttrValues::getInt(const std::string& n) const { return typed<int64_t>(*this, n); }
-double AttrValues::getFloat(const std::string& n) const { return typed<double>(*this, n); }
-bool AttrValues::getBool(const std::string& n) const { return typed<bool>(*this, n); }
+int64_t AttrValues::getInt(const std::string& n) const {
+  return typed<int64_t>(*this, n);
+}
+double AttrValues::getFloat(const std::string& n) const {
+  return typed<double>(*this, n);
+}
+bool AttrValues::getBool(const std::string& n) const {
+  return typed<bool>(*this, n);
+}
 const std::string& AttrValues::getString(const std::string& n) const {
   return typed<std::string>(*this, n);
 }

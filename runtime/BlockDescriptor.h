@@ -120,12 +120,17 @@ class BlockContext {
   bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
 
   // Set by the evaluator.
-  void setInputShape(const std::string& port, Shape shape) { inputShapes_[port] = std::move(shape); }
+  void setInputShape(const std::string& port, Shape shape) {
+    inputShapes_[port] = std::move(shape);
+  }
   void setInput(const std::string& port, Tensor t);
   void beginCompute() { computing_ = true; }
   void setFeed(const Tensor* feed) { feed_ = feed; }
   void setPageDir(std::filesystem::path dir) { pageDir_ = std::move(dir); }
-  void setThreads(int threads, ThreadPool* pool) { threads_ = threads; pool_ = pool; }
+  void setThreads(int threads, ThreadPool* pool) {
+    threads_ = threads;
+    pool_ = pool;
+  }
   void setCancelFlag(const std::atomic<bool>* cancel) { cancel_ = cancel; }
   std::map<std::string, Shape>& outputShapes() { return outputShapes_; }
   std::map<std::string, Tensor>& outputs() { return outputs_; }

@@ -17,7 +17,8 @@ void BlockRegistry::add(BlockDescriptor d) {
       throw Error("block type '" + d.type + "' declares port '" + p.name + "' twice");
   for (const auto& a : d.attrs)
     if (a.defaultValue && a.required)
-      throw Error("block type '" + d.type + "': attribute '" + a.name + "' is required and has a default");
+      throw Error("block type '" + d.type + "': attribute '" + a.name +
+                  "' is required and has a default");
   auto owned = std::make_unique<BlockDescriptor>(std::move(d));
   std::string key = owned->type;
   types_.emplace(std::move(key), std::move(owned));

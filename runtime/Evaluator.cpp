@@ -44,6 +44,12 @@ std::string errorLine(const BlockId& id, const std::string& type, const std::str
 Evaluator::Evaluator(const BlockRegistry& registry) : registry_(registry) {}
 Evaluator::~Evaluator() = default;
 
+const Evaluator::PortLists& Evaluator::portsOf(const BlockDescriptor& desc) {
+  auto [it, fresh] = portCache_.try_emplace(&desc);
+  if (fresh) it->second = PortLists{desc.inputs(), desc.outputs()};
+  return it->second;
+}
+
 ThreadPool* Evaluator::poolFor(int threads) {
   if (threads <= 0) threads = ThreadPool::hardwareThreads();
   if (!pool_ || pool_->size() != threads) pool_ = std::make_unique<ThreadPool>(threads);
@@ -172,8 +178,8 @@ std::string cyclePath(const Page& page, int start, const std::vector<int>& comp)
 
 // The descriptor's rank rules, after the block's own check() (which gives TensorFlow's messages
 // in TensorFlow's order) has passed.
-void checkRanks(const BlockDescriptor& desc, const BlockContext& ctx) {
-  for (const PortDescriptor* in : desc.inputs())
+void checkRanks(const std::vector<const PortDescriptor*>& inputs, const BlockContext& ctx) {
+  for (const PortDescriptor* in : inputs)
     if (ctx.hasInput(in->name) &&
         !in->rank.accepts(static_cast<int>(ctx.inputShape(in->name).size())))
       throw Error("input '" + in->name + "' must be " + in->rank.describe() + " but is rank " +
@@ -197,25 +203,40 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
   const int n = static_cast<int>(page.blockCount());
   // Results of blocks deleted from the page would otherwise stay in memory for the whole session.
   std::erase_if(states_, [&](const auto& kv) { return !page.contains(kv.first); });
+  // Swept only when it has grown well past the page, so that a run does not pay a look-up per
+  // block for it.
+  if (attrCache_.size() > 2 * page.blockCount() + 64)
+    std::erase_if(attrCache_, [&](const auto& kv) { return !page.contains(kv.first); });
   const auto& blocks = page.blocks();
   const auto& links = page.links();
 
+  // Each block's descriptor, looked up once per run (nullptr: unknown type).
+  std::vector<const BlockDescriptor*> descs(n);
+  for (int b = 0; b < n; ++b) descs[b] = registry_.find(blocks[b].type);
+  // Each block's state, fetched once (created when the block's turn comes; unordered_map nodes do
+  // not move, so the pointers stay valid while blocks are added).
+  std::vector<BlockState*> statePtrs(n, nullptr);
+  auto stateOf = [&](int b) -> BlockState& {
+    if (!statePtrs[b]) statePtrs[b] = &states_[blocks[b].id];
+    return *statePtrs[b];
+  };
+
   // Which blocks are needed, and which outputs were asked for.
   std::vector<char> needed(n, options.fetch.empty() ? 1 : 0);
-  std::vector<std::set<std::string>> fetched(n);
+  std::vector<char> fetched(n, 0);
   for (const std::string& name : options.fetch) {
     auto ref = parseResultName(name);
     if (!ref) throw Error("'" + name + "' is not a result name (expected BLOCK.result_PORT)");
     const int i = page.indexOf(ref->block);
     if (i < 0)
       throw Error("no block '" + ref->block.str() + "' on the page (asked for " + name + ")");
-    if (const BlockDescriptor* d = registry_.find(blocks[i].type)) {
+    if (const BlockDescriptor* d = descs[i]) {
       const PortDescriptor* p = d->findPort(ref->port);
       if (!p || p->direction != PortDirection::Output || p->kind != PortKind::Tensor)
         throw Error("block '" + ref->block.str() + "' (" + d->type + ") has no result '" +
                     resultName(ref->port) + "'");
     }
-    fetched[i].insert(ref->port);
+    fetched[i] = 1;
     needed[i] = 1;
   }
   if (!options.fetch.empty()) {
@@ -267,8 +288,10 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
   }
 
   // Blocks left over sit on a cycle or below one.
-  std::vector<std::string> cycleError(n);
+  // Sized only when there are cycles: most pages have none.
+  std::vector<std::string> cycleError;
   if (static_cast<int>(order.size()) < std::count(needed.begin(), needed.end(), 1)) {
+    cycleError.resize(n);
     std::vector<char> leftover(n, 0);
     std::vector<int> members;
     for (int b = 0; b < n; ++b)
@@ -330,14 +353,14 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
 
   for (int b : order) {
     const Block& block = blocks[b];
-    BlockState& st = states_[block.id];
+    BlockState& st = stateOf(b);
     ReleaseInputs release;
     if (options.releaseIntermediates)
       release.fn = [&, b] {
         for (int li : page.incomingLinks(b)) {
           const int a = page.indexOf(links[li].from.block);
-          if (--remainingConsumers[a] == 0 && fetched[a].empty()) {
-            BlockState& as = states_[links[li].from.block];
+          if (--remainingConsumers[a] == 0 && !fetched[a]) {
+            BlockState& as = stateOf(a);
             as.outputs.clear();
             as.released = true;
           }
@@ -357,62 +380,87 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
       report.failed.push_back(block.id);
       if (options.onBlockFinished) options.onBlockFinished(block.id, st);
     };
-    if (!cycleError[b].empty()) {
+    if (!cycleError.empty() && !cycleError[b].empty()) {
       fail(cycleError[b]);
       continue;
     }
-    const BlockDescriptor* desc = registry_.find(block.type);
+    const BlockDescriptor* desc = descs[b];
     if (!desc) {
       fail("unknown block type '" + block.type + "'");
       continue;
     }
-    AttrValues attrs;
-    try {
-      attrs = resolveAttrs(*desc, block.attrs);
-    } catch (const std::exception& e) {
-      fail(e.what());
+    // Attributes are resolved again only when the block changed (its revision is unique across
+    // the process and changes with its type and attributes).
+    auto [ac, fresh] = attrCache_.try_emplace(block.id);
+    ResolvedAttrs& resolved = ac->second;
+    if (fresh || resolved.revision != block.revision) {
+      resolved.revision = block.revision;
+      resolved.error.clear();
+      try {
+        resolved.values = resolveAttrs(*desc, block.attrs);
+      } catch (const std::exception& e) {
+        resolved.values = AttrValues();
+        resolved.error = e.what();
+        if (resolved.error.empty()) resolved.error = "invalid attributes";
+      }
+    }
+    if (!resolved.error.empty()) {
+      fail(resolved.error);
       continue;
     }
+    const AttrValues& attrs = resolved.values;
+    const PortLists& ports = portsOf(*desc);
 
     // Wiring: every link into this block must land on a tensor input, once, from a real output.
     BlockContext ctx(*desc, block.id.str(), attrs);
-    std::map<std::string, const Link*> wired;
-    std::vector<std::pair<std::string, const BlockState*>> upstream;
+    struct Upstream {
+      const std::string* port;
+      const Link* link;
+      const BlockState* state;
+    };
+    std::vector<Upstream> upstream;  // the inputs wired so far (a block has a handful)
+    auto wiredTo = [&](const std::string& port) -> const Upstream* {
+      for (const Upstream& u : upstream)
+        if (*u.port == port) return &u;
+      return nullptr;
+    };
     std::string wiringError;
     for (int li : page.incomingLinks(b)) {
       const Link& l = links[li];
       const std::string& port = l.to.port.str();
-      const std::string src = l.from.block.str() + "." + l.from.port.str();
+      // The wire's description is only needed for a message.
+      auto src = [&] { return l.from.block.str() + "." + l.from.port.str(); };
       const PortDescriptor* p = desc->findPort(port);
       if (!p) {
         std::string names;
-        for (auto* in : desc->inputs()) names += (names.empty() ? "" : ", ") + in->name;
-        wiringError = "has no input '" + port + "' (wired from " + src +
+        for (auto* in : ports.inputs) names += (names.empty() ? "" : ", ") + in->name;
+        wiringError = "has no input '" + port + "' (wired from " + src() +
                       "; inputs are: " + (names.empty() ? "none" : names) + ")";
       } else if (p->direction == PortDirection::Output) {
-        wiringError = "'" + port + "' is an output; the wire from " + src + " must go to an input";
+        wiringError =
+            "'" + port + "' is an output; the wire from " + src() + " must go to an input";
       } else if (p->kind == PortKind::Scope) {
         wiringError =
-            "the scope pin is bound to the page and cannot be wired (wire from " + src + ")";
+            "the scope pin is bound to the page and cannot be wired (wire from " + src() + ")";
       } else if (p->kind == PortKind::Attrs) {
         wiringError =
-            "the attrs pin cannot be wired yet; set the attributes on the block (wire from " + src +
-            ")";
-      } else if (auto it = wired.find(port); it != wired.end()) {
-        wiringError = "input '" + port + "' is wired twice (from " + it->second->from.block.str() +
-                      "." + it->second->from.port.str() + " and " + src + ")";
+            "the attrs pin cannot be wired yet; set the attributes on the block (wire from " +
+            src() + ")";
+      } else if (const Upstream* twice = wiredTo(port)) {
+        wiringError = "input '" + port + "' is wired twice (from " + twice->link->from.block.str() +
+                      "." + twice->link->from.port.str() + " and " + src() + ")";
       } else {
-        const Block& from = blocks[page.indexOf(l.from.block)];
-        const BlockDescriptor* fromDesc = registry_.find(from.type);
+        const int fromIndex = page.indexOf(l.from.block);
+        const Block& from = blocks[fromIndex];
+        const BlockDescriptor* fromDesc = descs[fromIndex];
         const PortDescriptor* fp = fromDesc ? fromDesc->findPort(l.from.port.str()) : nullptr;
         if (fromDesc &&
             (!fp || fp->direction != PortDirection::Output || fp->kind != PortKind::Tensor)) {
-          wiringError = "input '" + port + "' is wired to " + src + ", but " + from.type +
+          wiringError = "input '" + port + "' is wired to " + src() + ", but " + from.type +
                         " has no output '" + l.from.port.str() + "'";
         } else {
-          wired[port] = &l;
-          const BlockState& us = states_[l.from.block];
-          upstream.emplace_back(port, &us);
+          const BlockState& us = stateOf(fromIndex);
+          upstream.push_back({&port, &l, &us});
           const bool usable = us.status == BlockStatus::Ok ||
                               (mode == Mode::Check && us.status == BlockStatus::Stale);
           if (!usable || !us.outputShapes.count(l.from.port.str()))
@@ -424,8 +472,8 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
       if (!wiringError.empty()) break;
     }
     if (wiringError.empty())
-      for (const PortDescriptor* in : desc->inputs())
-        if (in->required && !wired.count(in->name)) {
+      for (const PortDescriptor* in : ports.inputs)
+        if (in->required && !wiredTo(in->name)) {
           wiringError = "input '" + in->name + "' is not wired";
           break;
         }
@@ -436,9 +484,10 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
 
     // Cache: same revision, same inputs, same feed -> the results still hold.
     std::vector<uint64_t> inputStamps;
-    for (const PortDescriptor* in : desc->inputs()) {
-      auto it = wired.find(in->name);
-      inputStamps.push_back(it == wired.end() ? 0 : states_[it->second->from.block].stamp);
+    inputStamps.reserve(ports.inputs.size());
+    for (const PortDescriptor* in : ports.inputs) {
+      const Upstream* u = wiredTo(in->name);
+      inputStamps.push_back(u ? u->state->stamp : 0);
     }
     const Tensor* feed = nullptr;
     uint64_t feedStamp = 0;
@@ -455,19 +504,19 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
       feedStamp = f->second.stamp;
     }
     bool upstreamOk = true;
-    for (const auto& [port, us] : upstream) upstreamOk &= us->status == BlockStatus::Ok;
+    for (const Upstream& u : upstream) upstreamOk &= u.state->status == BlockStatus::Ok;
     if (st.status == BlockStatus::Ok && !st.released && st.revision == block.revision &&
         st.inputStamps == inputStamps && st.feedStamp == feedStamp && upstreamOk) {
       report.reused.push_back(block.id);
     } else if (mode == Mode::Check) {
-      for (const auto& [port, link] : wired)
-        ctx.setInputShape(port, states_[link->from.block].outputShapes.at(link->from.port.str()));
+      for (const Upstream& u : upstream)
+        ctx.setInputShape(*u.port, u.state->outputShapes.at(u.link->from.port.str()));
       ctx.setFeed(feed);
       ctx.setPageDir(options.pageDir);
       std::string error;
       try {
         desc->check(ctx);
-        checkRanks(*desc, ctx);
+        checkRanks(ports.inputs, ctx);
       } catch (const Error& e) {
         error = e.what();
       } catch (const std::exception& e) {
@@ -486,24 +535,26 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
         st.status = BlockStatus::Running;
         options.onBlockStarted(block.id, st);
       }
-      for (const auto& [port, link] : wired) {
-        const BlockState& us = states_[link->from.block];
-        ctx.setInput(port, us.outputs.at(link->from.port.str()));
-      }
+      for (const Upstream& u : upstream)
+        ctx.setInput(*u.port, u.state->outputs.at(u.link->from.port.str()));
       ctx.setFeed(feed);
       ctx.setPageDir(options.pageDir);
-      if (!pool) pool = poolFor(options.threads);
+      if (!pool)
+        pool = poolFor(options.threads > 0 ? options.threads
+                       : page.scope        ? page.scope->threads
+                                           : 0);
       ctx.setThreads(pool->size(), pool);
       ctx.setCancelFlag(options.cancel);
       const auto t0 = std::chrono::steady_clock::now();
       std::string error;
       try {
         desc->check(ctx);
-        checkRanks(*desc, ctx);
-        std::map<std::string, Shape> checked = ctx.outputShapes();
+        checkRanks(ports.inputs, ctx);
+        // compute() reads the checked shapes (Const, random blocks), so this is a copy.
+        const std::map<std::string, Shape> checked = ctx.outputShapes();
         ctx.beginCompute();
         desc->compute(ctx);
-        for (const PortDescriptor* out : desc->outputs()) {
+        for (const PortDescriptor* out : ports.outputs) {
           auto it = ctx.outputs().find(out->name);
           if (it == ctx.outputs().end())
             throw Error("internal error: the kernel did not produce output '" + out->name + "'");

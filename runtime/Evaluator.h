@@ -55,7 +55,8 @@ struct EvalOptions {
   std::vector<std::string> fetch;
   // Free each block's outputs as soon as no later block needs them and they were not fetched.
   bool releaseIntermediates = false;
-  // Worker threads one op may use (the page scope's thread count); 0 = number of cores.
+  // Worker threads one op may use; 0 = the page scope's thread count (Page::scope), and if that is
+  // absent or 0, the number of cores. The runner's --threads sets this.
   int threads = 0;
   const std::atomic<bool>* cancel = nullptr;
   std::filesystem::path pageDir;
@@ -111,12 +112,27 @@ class Evaluator {
     std::string error;
   };
   enum class Mode { Check, Compute };
+  // A block's attributes as resolved for one revision of it (error: why they did not resolve).
+  struct ResolvedAttrs {
+    uint64_t revision = 0;
+    AttrValues values;
+    std::string error;
+  };
+  // A descriptor's tensor inputs and outputs, computed once (the registry is read-only).
+  struct PortLists {
+    std::vector<const PortDescriptor*> inputs;
+    std::vector<const PortDescriptor*> outputs;
+  };
+  const PortLists& portsOf(const BlockDescriptor& desc);
   EvalReport run(const Page& page, const EvalOptions& options, Mode mode);
   ThreadPool* poolFor(int threads);
 
   const BlockRegistry& registry_;
   std::unordered_map<BlockId, BlockState> states_;
   std::unordered_map<BlockId, Feed> feeds_;
+  // Not results: kept by clear(), dropped with the block.
+  std::unordered_map<BlockId, ResolvedAttrs> attrCache_;
+  std::unordered_map<const BlockDescriptor*, PortLists> portCache_;
   std::unique_ptr<ThreadPool> pool_;
   uint64_t nextStamp_ = 1;
 };

@@ -53,9 +53,10 @@ void Page::removeBlock(const BlockId& id) {
     int j = indexOf(links_[li].to.block);
     if (j >= 0) blocks_[j].revision = nextRevision();
   }
-  links_.erase(std::remove_if(links_.begin(), links_.end(),
-                              [&](const Link& l) { return l.from.block == id || l.to.block == id; }),
-               links_.end());
+  links_.erase(
+      std::remove_if(links_.begin(), links_.end(),
+                     [&](const Link& l) { return l.from.block == id || l.to.block == id; }),
+      links_.end());
   blocks_.erase(blocks_.begin() + i);
   rebuildIndex();
 }
@@ -88,14 +89,17 @@ void Page::setPosition(const BlockId& id, std::optional<std::array<double, 2>> p
   mutableBlock(blocks_, indexOf(id), id).position = position;  // layout only: not a revision
 }
 
-void Page::touch(const BlockId& id) { mutableBlock(blocks_, indexOf(id), id).revision = nextRevision(); }
+void Page::touch(const BlockId& id) {
+  mutableBlock(blocks_, indexOf(id), id).revision = nextRevision();
+}
 
 void Page::addLink(Link link) {
   const int from = indexOf(link.from.block);
   const int to = indexOf(link.to.block);
   if (from < 0)
     throw Error("a link comes from block '" + link.from.block.str() + "', which does not exist");
-  if (to < 0) throw Error("a link goes to block '" + link.to.block.str() + "', which does not exist");
+  if (to < 0)
+    throw Error("a link goes to block '" + link.to.block.str() + "', which does not exist");
   if (hasLink(link))
     throw Error("the link " + link.from.block.str() + "." + link.from.port.str() + " -> " +
                 link.to.block.str() + "." + link.to.port.str() + " is given twice");

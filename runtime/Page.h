@@ -40,6 +40,17 @@ struct Block {
   Json extra = Json::object();
 };
 
+// The page's scope (enuSpace's page-level settings, the `scope` pin of every op block): the
+// top-level "scope" object of the page file.
+struct PageScope {
+  static constexpr int kMaxThreads = 1024;
+  // Worker threads one op may use; 0 = the number of cores. The runner's --threads overrides it.
+  int threads = 0;
+  // Keys of the scope object that this version does not know, kept and saved back unchanged.
+  Json extra = Json::object();
+  bool operator==(const PageScope&) const = default;
+};
+
 // True for an id of the form [A-Za-z_][A-Za-z0-9_]*.
 bool isValidBlockId(const std::string& id);
 
@@ -50,6 +61,8 @@ bool isValidBlockId(const std::string& id);
 class Page {
  public:
   std::string name;
+  // Absent when the page file has no "scope" (saved back without one).
+  std::optional<PageScope> scope;
   // Top-level keys this version does not know, kept and saved back unchanged.
   Json extra = Json::object();
 
@@ -63,7 +76,7 @@ class Page {
   int indexOf(const BlockId& id) const;
   bool contains(const BlockId& id) const { return indexOf(id) >= 0; }
 
-  void addBlock(Block block);  // throws on a bad or duplicate id; assigns a fresh revision
+  void addBlock(Block block);           // throws on a bad or duplicate id; assigns a fresh revision
   void removeBlock(const BlockId& id);  // also removes its links
   void setAttrs(const BlockId& id, Json attrs);
   void setAttr(const BlockId& id, const std::string& name, Json value);

@@ -82,7 +82,27 @@ Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::s
     if (!n->is_string()) throw err("\"name\" must be a string");
     page.name = n->get<std::string>();
   }
-  page.extra = takeExtra(doc, {"format", "version", "name", "blocks", "links"});
+  if (auto sc = doc.find("scope"); sc != doc.end()) {
+    if (!sc->is_object()) throw err("\"scope\" must be an object, not " + typeOf(*sc));
+    PageScope scope;
+    if (auto t = sc->find("threads"); t != sc->end()) {
+      // A whole number, written as such (4, not 4.0 or "4"): a fraction or a string would
+      // otherwise be silently rounded or ignored.
+      const bool whole = t->is_number_integer();
+      const int64_t v = whole ? t->get<int64_t>() : -1;
+      if (!whole || v < 0 || v > PageScope::kMaxThreads)
+        throw err("\"scope\": \"threads\" must be a whole number from 0 (one per core) to " +
+                  std::to_string(PageScope::kMaxThreads) + ", not " + jsonSnippet(*t));
+      scope.threads = static_cast<int>(v);
+    }
+    scope.extra = takeExtra(*sc, {"threads"});
+    if (warnings)
+      for (auto it = scope.extra.begin(); it != scope.extra.end(); ++it)
+        warnings->push_back(source + ": unknown key \"" + it.key() +
+                            "\" in \"scope\" kept as it is");
+    page.scope = std::move(scope);
+  }
+  page.extra = takeExtra(doc, {"format", "version", "name", "scope", "blocks", "links"});
   if (warnings)
     for (auto it = page.extra.begin(); it != page.extra.end(); ++it)
       warnings->push_back(source + ": unknown top-level key \"" + it.key() + "\" kept as it is");
@@ -175,6 +195,13 @@ OrderedJson pageToJson(const Page& page) {
   doc["format"] = kFormat;
   doc["version"] = kPageFormatVersion;
   doc["name"] = page.name;
+  if (page.scope) {
+    OrderedJson scope;
+    scope["threads"] = page.scope->threads;
+    for (auto it = page.scope->extra.begin(); it != page.scope->extra.end(); ++it)
+      scope[it.key()] = toOrdered(it.value());
+    doc["scope"] = std::move(scope);
+  }
   OrderedJson blocks = OrderedJson::array();
   for (const Block& b : page.blocks()) {
     OrderedJson jb;

@@ -36,13 +36,20 @@ uint64_t maxTensorBytes() {
 std::string formatBytes(uint64_t bytes) {
   char buf[64];
   const double b = static_cast<double>(bytes);
-  if (bytes < 1000) std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(bytes));
-  else if (b < 1e6) std::snprintf(buf, sizeof buf, "%.1f kB", b / 1e3);
-  else if (b < 1e9) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
-  else if (b < 1e12) std::snprintf(buf, sizeof buf, "%.1f GB", b / 1e9);
-  else if (b < 1e15) std::snprintf(buf, sizeof buf, "%.1f TB", b / 1e12);
-  else if (b < 1e18) std::snprintf(buf, sizeof buf, "%.1f PB", b / 1e15);
-  else std::snprintf(buf, sizeof buf, "%.1f EB", b / 1e18);
+  if (bytes < 1000)
+    std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(bytes));
+  else if (b < 1e6)
+    std::snprintf(buf, sizeof buf, "%.1f kB", b / 1e3);
+  else if (b < 1e9)
+    std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
+  else if (b < 1e12)
+    std::snprintf(buf, sizeof buf, "%.1f GB", b / 1e9);
+  else if (b < 1e15)
+    std::snprintf(buf, sizeof buf, "%.1f TB", b / 1e12);
+  else if (b < 1e18)
+    std::snprintf(buf, sizeof buf, "%.1f PB", b / 1e15);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f EB", b / 1e18);
   return buf;
 }
 
@@ -60,8 +67,8 @@ int64_t checkedElementCount(const Shape& shape) {
     if (d == 0) return 0;
   const unsigned __int128 bytes = count * sizeof(float);
   if (huge || bytes > maxTensorBytes()) {
-    std::string size = huge ? std::string("more than 9.2e18 elements")
-                            : formatBytes(static_cast<uint64_t>(bytes));
+    std::string size =
+        huge ? std::string("more than 9.2e18 elements") : formatBytes(static_cast<uint64_t>(bytes));
     throw Error("a float32 tensor of shape " + shapeToString(shape) + " needs " + size +
                 ", more than the limit of " + formatBytes(maxTensorBytes()));
   }
@@ -85,7 +92,9 @@ Tensor Tensor::uninitialized(Shape shape) {
   return Tensor(std::move(shape), n);
 }
 
-Tensor Tensor::zeros(Shape shape) { return filled(std::move(shape), 0.0f); }
+Tensor Tensor::zeros(Shape shape) {
+  return filled(std::move(shape), 0.0f);
+}
 
 Tensor Tensor::filled(Shape shape, float value) {
   Tensor t = uninitialized(std::move(shape));
@@ -93,7 +102,9 @@ Tensor Tensor::filled(Shape shape, float value) {
   return t;
 }
 
-Tensor Tensor::scalar(float value) { return filled({}, value); }
+Tensor Tensor::scalar(float value) {
+  return filled({}, value);
+}
 
 Tensor Tensor::fromValues(Shape shape, const std::vector<float>& values) {
   Tensor t = uninitialized(std::move(shape));
@@ -107,12 +118,14 @@ Tensor Tensor::fromValues(Shape shape, const std::vector<float>& values) {
 int64_t Tensor::dim(int i) const {
   const int r = rank();
   if (i < 0) i += r;
-  if (i < 0 || i >= r) throw Error("dimension index out of range for shape " + shapeToString(shape_));
+  if (i < 0 || i >= r)
+    throw Error("dimension index out of range for shape " + shapeToString(shape_));
   return shape_[i];
 }
 
 bool bitwiseEqual(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && (a.size() == 0 || std::memcmp(a.data(), b.data(), a.bytes()) == 0);
+  return a.shape() == b.shape() &&
+         (a.size() == 0 || std::memcmp(a.data(), b.data(), a.bytes()) == 0);
 }
 
 }  // namespace qs

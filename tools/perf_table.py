@@ -22,6 +22,13 @@ def elements(shape):
     return math.prod(int(d) for d in shape.split("x"))
 
 
+# Issue 5's targets, as a fraction of memcpy's bytes per second.
+def target(op, shape):
+    if op.endswith("Gradient"):
+        return 0.7
+    return 0.4 if shape == "1x224x224x3" else 0.85
+
+
 def to_seconds(value, unit):
     return value * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
 
@@ -41,7 +48,8 @@ def main():
         med[name] = (to_seconds(b["real_time"], b["time_unit"]),
                      to_seconds(b["cpu_time"], b["time_unit"]))
     rows = ["| benchmark | ours wall | ours GB/s (wall) | memcpy GB/s (wall) | ratio wall | "
-            "ratio cpu | torch | ours vs torch |", "|---|---|---|---|---|---|---|---|"]
+            "ratio cpu | target | met (wall / cpu) | torch | ours vs torch |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for name, (wall, cpu) in sorted(med.items()):
         if not name.startswith("BM_FakeQuantPerChannel"):
             continue
@@ -51,16 +59,21 @@ def main():
         mwall, mcpu = med["BM_Memcpy/" + shape]
         ours, mem = nbytes / wall, 8 * n / mwall
         # Google Benchmark's CPU time is the main thread's only: meaningless with 2 threads.
-        ratio_cpu = f"{(nbytes / cpu) / (8 * n / mcpu):.2f}" if threads == "threads:1" else "-"
+        rc = (nbytes / cpu) / (8 * n / mcpu) if threads == "threads:1" else None
+        ratio_cpu = f"{rc:.2f}" if rc is not None else "-"
+        goal = target(op, shape)
+        met = ("yes" if ours / mem >= goal else "no") + " / " + (
+            "-" if rc is None else "yes" if rc >= goal else "no")
         t = torch.get((shape, threads)) if not op.endswith("Gradient") else None
         tcol = f"{t * 1e3:.3f} ms" if t else "-"
         vs = f"{t / wall:.0f}x faster" if t else "-"
         rows.append(f"| {name} | {wall * 1e3:.3f} ms | {ours / 1e9:.1f} | {mem / 1e9:.1f} | "
-                    f"{ours / mem:.2f} | {ratio_cpu} | {tcol} | {vs} |")
+                    f"{ours / mem:.2f} | {ratio_cpu} | {goal} | {met} | {tcol} | {vs} |")
     if "BM_PageEval/chain:1000" in med:
         wall, cpu = med["BM_PageEval/chain:1000"]
         rows.append(f"| BM_PageEval/chain:1000 | {wall * 1e3:.3f} ms (cpu {cpu * 1e3:.3f} ms) "
-                    "| | | | | | |")
+                    "| | | | | < 2 ms | " + ("yes" if wall < 2e-3 else "no") + " / " +
+                    ("yes" if cpu < 2e-3 else "no") + " | | |")
     print("\n".join(rows))
 
 

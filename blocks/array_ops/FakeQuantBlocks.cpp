@@ -1,6 +1,7 @@
 #include <string>
 
 #include "blocks/RegisterBlocks.h"
+#include "blocks/array_ops/FakeQuantChecks.h"
 #include "blocks/array_ops/FakeQuantKernels.h"
 #include "runtime/Error.h"
 #include "runtime/Json.h"
@@ -32,9 +33,12 @@ AttrDescriptor argsBoundAttr(const char* name, double value, const char* doc) {
   return {.name = name, .type = AttrType::Float, .defaultValue = AttrValue{value}, .doc = doc};
 }
 
+// Attribute names built once: a chain of small blocks looks them up on every evaluation.
+const std::string kNumBits = "num_bits", kNarrowRange = "narrow_range", kMin = "min", kMax = "max";
+
 fq::QuantRange rangeOf(const BlockContext& ctx) {
-  return fq::quantRange(static_cast<int>(ctx.attrs().getInt("num_bits")),
-                        ctx.attrs().getBool("narrow_range"));
+  return fq::quantRange(static_cast<int>(ctx.attrs().getInt(kNumBits)),
+                        ctx.attrs().getBool(kNarrowRange));
 }
 
 fq::Exec execOf(const BlockContext& ctx) {
@@ -57,17 +61,7 @@ void checkSameSize(const BlockContext& ctx) {
 }
 
 void checkPerChannelMinMax(const BlockContext& ctx, const Shape& inputs) {
-  if (inputs.empty()) throw Error("input must be at least rank 1");
-  const int64_t d = inputs.back();
-  for (const char* name : {"min", "max"}) {
-    const Shape& s = ctx.inputShape(name);
-    if (s.size() != 1)
-      throw Error(std::string("`") + name + "` must be rank 1 but is rank " +
-                  std::to_string(s.size()));
-    if (s[0] != d)
-      throw Error(std::string(name) + " has incorrect size, expected " + std::to_string(d) +
-                  " was " + std::to_string(s[0]));
-  }
+  fq::checkPerChannelShapes(inputs, ctx.inputShape("min"), ctx.inputShape("max"));
 }
 
 void checkScalarMinMax(const BlockContext& ctx) {
@@ -81,8 +75,8 @@ void checkScalarMinMax(const BlockContext& ctx) {
 
 // The Args ops' range, checked as TensorFlow's constructor does.
 fq::Nudged argsRange(const BlockContext& ctx) {
-  const float min = static_cast<float>(ctx.attrs().getFloat("min"));
-  const float max = static_cast<float>(ctx.attrs().getFloat("max"));
+  const float min = static_cast<float>(ctx.attrs().getFloat(kMin));
+  const float max = static_cast<float>(ctx.attrs().getFloat(kMax));
   if (!(min < max))
     throw Error("min has to be smaller than max, was: " + formatFloat(min) +
                 " >= " + formatFloat(max));

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "blocks/array_ops/FakeQuantChecks.h"  // checkPerChannelShapes()
 #include "blocks/array_ops/FakeQuantMath.h"
 #include "runtime/Tensor.h"
 
@@ -58,9 +59,5 @@ QuantChannelStats computeOneChannel(const float* inputs, int64_t outer, int64_t 
 // qs::Error with the op's message when the shapes do not fit (checkPerChannelShapes()).
 std::vector<QuantChannelStats> computeChannelReport(const Tensor& inputs, const Tensor& min,
                                                     const Tensor& max, QuantRange q);
-
-// The PerChannel op's shape checks, in TensorFlow's order and with its messages (SPEC.md):
-// inputs rank >= 1, then min (rank 1, length d), then max. Throws qs::Error.
-void checkPerChannelShapes(const Shape& inputs, const Shape& min, const Shape& max);
 
 }  // namespace qs::fq

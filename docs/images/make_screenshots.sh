@@ -14,6 +14,9 @@ export QT_QPA_PLATFORM=offscreen
   "$here/using_method_4bit.page.json"
 "$qs" --screenshot "$here/using-method-error.png" --inspect fq.result_output --size 1280x800 \
   "$here/using_method_error.page.json"
+# A page fitted below 80% zoom: blocks labelled with id and type in a screen-sized font.
+"$qs" --screenshot "$here/calibration-overview.png" --inspect fq.result_output \
+  "$root/assets/examples/calibration.page.json"
 # A large page (1,000 blocks, 1,200 wires) fitted: blocks become plain boxes coloured by status.
 big=$(mktemp --suffix=.page.json)
 python3 - "$big" <<'PY'

@@ -135,6 +135,9 @@ int main(int argc, char** argv) {
     if (!window.viewer()->waitForIdle(120000))
       std::fprintf(stderr, "quantspace: the viewer was still busy after 120 s\n");
     QApplication::processEvents();
+    // The viewer's finished views can change the docks' sizes and so the canvas: fit once more.
+    window.view()->fitPage();
+    QApplication::processEvents();
     const QImage image = window.grab().toImage();
     if (!image.save(parser.value(shotOpt))) {
       std::fprintf(stderr, "quantspace: cannot write %s\n", qPrintable(parser.value(shotOpt)));

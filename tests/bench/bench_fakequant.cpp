@@ -86,23 +86,33 @@ void BM_FakeQuantPerChannelGradient(benchmark::State& state, qs::Shape shape, in
   state.SetLabel(qs::fq::simdLevelName(qs::fq::activeSimdLevel()));
 }
 
-// QS_BENCH_SIMD=portable|avx2|avx512 measures one kernel path instead of the best one.
-void forceSimdFromEnvironment() {
-  const char* want = std::getenv("QS_BENCH_SIMD");
-  if (!want) return;
-  for (qs::fq::SimdLevel level : qs::fq::supportedSimdLevels())
-    if (std::string(want) == qs::fq::simdLevelName(level)) {
-      qs::fq::KernelOverride o;
-      o.level = level;
-      qs::fq::setKernelOverride(o);
-      return;
+// QS_BENCH_SIMD=portable|avx2|avx512 measures one kernel path instead of the best one;
+// QS_BENCH_STREAM_BYTES=N writes outputs of N bytes and more with non-temporal stores instead of
+// the kernels' own threshold (to compare the two kinds of store on one shape).
+void forceKernelFromEnvironment() {
+  qs::fq::KernelOverride o;
+  if (const char* want = std::getenv("QS_BENCH_SIMD")) {
+    for (qs::fq::SimdLevel level : qs::fq::supportedSimdLevels())
+      if (std::string(want) == qs::fq::simdLevelName(level)) o.level = level;
+    if (!o.level) {
+      std::fprintf(stderr, "QS_BENCH_SIMD=%s: not a supported path here\n", want);
+      std::exit(1);
     }
-  std::fprintf(stderr, "QS_BENCH_SIMD=%s: not a supported path here\n", want);
-  std::exit(1);
+  }
+  if (const char* bytes = std::getenv("QS_BENCH_STREAM_BYTES")) {
+    char* end = nullptr;
+    const long long v = std::strtoll(bytes, &end, 10);
+    if (end == bytes || *end != '\0' || v < 0) {
+      std::fprintf(stderr, "QS_BENCH_STREAM_BYTES=%s: not a byte count\n", bytes);
+      std::exit(1);
+    }
+    o.streamBytes = v;
+  }
+  if (o.level || o.streamBytes) qs::fq::setKernelOverride(o);
 }
 
 const bool registered = [] {
-  forceSimdFromEnvironment();
+  forceKernelFromEnvironment();
   for (const char* op : {"BM_FakeQuantPerChannel", "BM_FakeQuantPerChannelGradient"}) {
     const bool grad = std::string(op) == "BM_FakeQuantPerChannelGradient";
     for (const BenchShape& s : kShapes) {

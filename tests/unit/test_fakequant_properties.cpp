@@ -192,9 +192,9 @@ Case makeCase(uint64_t seed) {
   }
   if (perChannel && r.chance(0.1)) {
     // Channel counts that select each kernel layout: patterns of 1..4 vectors held in registers
-    // (3, 16, 48, 64; the gradient also 5 -> 80 lanes, 128), expanded ones, long ones that the
-    // AVX-512 gradient takes eight rows at a time (600 -> 1200 lanes, 1024), and one longer than
-    // any pattern (5003).
+    // (3, 16, 48, 64; the gradient also 5 -> 80 lanes, 128), expanded ones (128 -> 256 lanes,
+    // which the AVX-512 forward takes four rows at a time), long ones that the AVX-512 gradient
+    // takes eight rows at a time (600 -> 1200 lanes, 1024), and one longer than any pattern (5003).
     const int64_t ds[] = {3, 5, 16, 48, 64, 128, 600, 1024, 5003};
     c.shape = {r.uniformInt(1, 20), ds[r.uniformInt(0, 8)]};
   }

@@ -68,8 +68,10 @@ inline RunResult runProgram(const std::string& program, const std::vector<std::s
   cmd += " >" + shellQuote((io / "out").string()) + " 2>" + shellQuote((io / "err").string());
   const int raw = std::system(cmd.c_str());
   RunResult r;
-  if (WIFEXITED(raw)) r.status = WEXITSTATUS(raw);
-  else if (WIFSIGNALED(raw)) r.status = 128 + WTERMSIG(raw);
+  if (WIFEXITED(raw))
+    r.status = WEXITSTATUS(raw);
+  else if (WIFSIGNALED(raw))
+    r.status = 128 + WTERMSIG(raw);
   r.out = slurp(io / "out");
   r.err = slurp(io / "err");
   return r;
