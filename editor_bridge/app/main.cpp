@@ -20,8 +20,25 @@ int main(int argc, char** argv) {
   bool screenshot = false;
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--screenshot") screenshot = true;
-  if (screenshot && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+  bool infoOnly = false;  // --help / --version print and exit: no window needed
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h" || a == "--help-all" || a == "--version" || a == "-v")
+      infoOnly = true;
+  }
+  const bool noDisplay = qEnvironmentVariableIsEmpty("DISPLAY") &&
+                         qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
+                         qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM");
+  if ((screenshot || infoOnly) && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
     qputenv("QT_QPA_PLATFORM", "offscreen");
+  else if (noDisplay) {
+    // Without this, Qt aborts with a message about platform plugins that does not say what to do.
+    std::fprintf(stderr,
+                 "quantspace: no display (DISPLAY and WAYLAND_DISPLAY are not set).\n"
+                 "  To evaluate a page headless: quantspace-run PAGE\n"
+                 "  To render the editor to a picture: quantspace --screenshot OUT.png PAGE\n");
+    return 1;
+  }
 
   QApplication app(argc, argv);
   QApplication::setOrganizationName("QuantSpace");
