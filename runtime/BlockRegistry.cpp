@@ -38,6 +38,14 @@ std::vector<const BlockDescriptor*> BlockRegistry::all() const {
   return r;
 }
 
+PortDescriptor tensorInput(std::string name, RankRule rank, std::string doc) {
+  return {std::move(name), PortDirection::Input, PortKind::Tensor, rank, true, std::move(doc)};
+}
+
+PortDescriptor tensorOutput(std::string name, RankRule rank, std::string doc) {
+  return {std::move(name), PortDirection::Output, PortKind::Tensor, rank, true, std::move(doc)};
+}
+
 std::vector<PortDescriptor> opPorts(std::vector<PortDescriptor> inputs,
                                     std::vector<PortDescriptor> outputs) {
   std::vector<PortDescriptor> ports;

@@ -23,6 +23,10 @@ class BlockRegistry {
   std::map<std::string, std::unique_ptr<BlockDescriptor>> types_;
 };
 
+// A tensor input or output port: the one way block declarations build their ports.
+PortDescriptor tensorInput(std::string name, RankRule rank, std::string doc);
+PortDescriptor tensorOutput(std::string name, RankRule rank, std::string doc);
+
 // Adds the standard scope and attrs pins (enuSpace's pin layout) in front of `ports` and after the
 // tensor inputs, so that every op block has the same family resemblance.
 std::vector<PortDescriptor> opPorts(std::vector<PortDescriptor> inputs,

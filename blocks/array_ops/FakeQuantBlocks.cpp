@@ -45,14 +45,6 @@ fq::Exec execOf(const BlockContext& ctx) {
   return {ctx.pool(), ctx.threads()};
 }
 
-PortDescriptor tensorIn(std::string name, RankRule rank, std::string doc) {
-  return {std::move(name), PortDirection::Input, PortKind::Tensor, rank, true, std::move(doc)};
-}
-PortDescriptor tensorOut(std::string name, std::string doc) {
-  return {std::move(name), PortDirection::Output, PortKind::Tensor, RankRule::any(), true,
-          std::move(doc)};
-}
-
 // ---- Checks: TensorFlow's, in its order, with its messages -------------------------------------
 
 void checkSameSize(const BlockContext& ctx) {
@@ -250,10 +242,12 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         kForwardDoc +
         " The op has a gradient (FakeQuantWithMinMaxVarsPerChannelGradient) and thus allows for "
         "training min and max.";
-    d.ports = opPorts({tensorIn("inputs", RankRule::atLeast(1), "Float tensor of shape [..., d]."),
-                       tensorIn("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
-                       tensorIn("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
-                      {tensorOut("output", "The fake-quantized tensor, same shape as `inputs`.")});
+    d.ports =
+        opPorts({tensorInput("inputs", RankRule::atLeast(1), "Float tensor of shape [..., d]."),
+                 tensorInput("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
+                 tensorInput("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
+                {tensorOutput("output", RankRule::any(),
+                              "The fake-quantized tensor, same shape as `inputs`.")});
     d.attrs = {numBitsAttr(), narrowRangeAttr()};
     d.check = perChannelCheck;
     d.compute = perChannelCompute;
@@ -271,21 +265,23 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         nudge + kGradientDoc +
         " The min/max gradients are summed over every batch dimension, per channel.";
     d.ports = opPorts(
-        {tensorIn("gradients", RankRule::atLeast(1),
-                  "Backpropagated gradients above the forward op, shape [..., d]."),
-         tensorIn("inputs", RankRule::atLeast(1),
-                  "Values passed as inputs to the forward op, shape [..., d]."),
-         tensorIn("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
-         tensorIn("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
-        {tensorOut("backprops_wrt_input",
-                   "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
-                   "nudged_max), same shape as `inputs`."),
-         tensorOut("backprop_wrt_min",
-                   "Gradient with respect to `min`, shape [d]: per channel, the sum of gradients "
-                   "where inputs < nudged_min."),
-         tensorOut("backprop_wrt_max",
-                   "Gradient with respect to `max`, shape [d]: per channel, the sum of gradients "
-                   "where inputs > nudged_max.")});
+        {tensorInput("gradients", RankRule::atLeast(1),
+                     "Backpropagated gradients above the forward op, shape [..., d]."),
+         tensorInput("inputs", RankRule::atLeast(1),
+                     "Values passed as inputs to the forward op, shape [..., d]."),
+         tensorInput("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
+         tensorInput("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
+        {tensorOutput("backprops_wrt_input", RankRule::any(),
+                      "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
+                      "nudged_max), same shape as `inputs`."),
+         tensorOutput(
+             "backprop_wrt_min", RankRule::any(),
+             "Gradient with respect to `min`, shape [d]: per channel, the sum of gradients "
+             "where inputs < nudged_min."),
+         tensorOutput(
+             "backprop_wrt_max", RankRule::any(),
+             "Gradient with respect to `max`, shape [d]: per channel, the sum of gradients "
+             "where inputs > nudged_max.")});
     d.attrs = {numBitsAttr(), narrowRangeAttr()};
     d.check = perChannelGradientCheck;
     d.compute = perChannelGradientCompute;
@@ -307,10 +303,11 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         kForwardDoc +
         " The op has a gradient (FakeQuantWithMinMaxVarsGradient) and thus allows for training "
         "min and max.";
-    d.ports = opPorts({tensorIn("inputs", RankRule::any(), "Float tensor of any shape."),
-                       tensorIn("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
-                       tensorIn("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
-                      {tensorOut("output", "The fake-quantized tensor, same shape as `inputs`.")});
+    d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape."),
+                       tensorInput("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
+                       tensorInput("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
+                      {tensorOutput("output", RankRule::any(),
+                                    "The fake-quantized tensor, same shape as `inputs`.")});
     d.attrs = {numBitsAttr(), narrowRangeAttr()};
     d.check = varsCheck;
     d.compute = varsCompute;
@@ -326,19 +323,22 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         "the shape of `inputs`, the values that were quantized; `min` and `max` are scalars. " +
         nudge + kGradientDoc + " The min/max gradients are summed over the whole tensor.";
     d.ports = opPorts(
-        {tensorIn("gradients", RankRule::any(), "Backpropagated gradients above the forward op."),
-         tensorIn("inputs", RankRule::any(), "Values passed as inputs to the forward op."),
-         tensorIn("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
-         tensorIn("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
-        {tensorOut("backprops_wrt_input",
-                   "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
-                   "nudged_max), same shape as `inputs`."),
-         tensorOut("backprop_wrt_min",
-                   "Gradient with respect to `min`, a scalar: the sum of gradients where inputs < "
-                   "nudged_min."),
-         tensorOut("backprop_wrt_max",
-                   "Gradient with respect to `max`, a scalar: the sum of gradients where inputs > "
-                   "nudged_max.")});
+        {tensorInput("gradients", RankRule::any(),
+                     "Backpropagated gradients above the forward op."),
+         tensorInput("inputs", RankRule::any(), "Values passed as inputs to the forward op."),
+         tensorInput("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
+         tensorInput("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
+        {tensorOutput("backprops_wrt_input", RankRule::any(),
+                      "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
+                      "nudged_max), same shape as `inputs`."),
+         tensorOutput(
+             "backprop_wrt_min", RankRule::any(),
+             "Gradient with respect to `min`, a scalar: the sum of gradients where inputs < "
+             "nudged_min."),
+         tensorOutput(
+             "backprop_wrt_max", RankRule::any(),
+             "Gradient with respect to `max`, a scalar: the sum of gradients where inputs > "
+             "nudged_max.")});
     d.attrs = {numBitsAttr(), narrowRangeAttr()};
     d.check = varsGradientCheck;
     d.compute = varsGradientCompute;
@@ -356,8 +356,9 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         "and must satisfy min < max. " +
         nudge + " Like FakeQuantWithMinMaxVars, this op divides by the scale." + kForwardDoc +
         " Its gradient is FakeQuantWithMinMaxArgsGradient.";
-    d.ports = opPorts({tensorIn("inputs", RankRule::any(), "Float tensor of any shape.")},
-                      {tensorOut("output", "The fake-quantized tensor, same shape as `inputs`.")});
+    d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape.")},
+                      {tensorOutput("output", RankRule::any(),
+                                    "The fake-quantized tensor, same shape as `inputs`.")});
     d.attrs = {argsBoundAttr("min", -6.0, "Minimum of the quantization range; must be < max."),
                argsBoundAttr("max", 6.0, "Maximum of the quantization range; must be > min."),
                numBitsAttr(), narrowRangeAttr()};
@@ -379,11 +380,12 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         "infinite gradient gives NaN and -g gives -0. The range is fixed, so there are no min/max "
         "gradients.";
     d.ports = opPorts(
-        {tensorIn("gradients", RankRule::any(), "Backpropagated gradients above the forward op."),
-         tensorIn("inputs", RankRule::any(), "Values passed as inputs to the forward op.")},
-        {tensorOut("backprops",
-                   "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
-                   "nudged_max), same shape as `inputs`.")});
+        {tensorInput("gradients", RankRule::any(),
+                     "Backpropagated gradients above the forward op."),
+         tensorInput("inputs", RankRule::any(), "Values passed as inputs to the forward op.")},
+        {tensorOutput("backprops", RankRule::any(),
+                      "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
+                      "nudged_max), same shape as `inputs`.")});
     d.attrs = {argsBoundAttr("min", -6.0, "Minimum of the quantization range; must be < max."),
                argsBoundAttr("max", 6.0, "Maximum of the quantization range; must be > min."),
                numBitsAttr(), narrowRangeAttr()};

@@ -150,11 +150,6 @@ void reportCompute(BlockContext& ctx) {
   for (size_t k = 0; k < std::size(kOutputs); ++k) ctx.setOutput(kOutputs[k], std::move(outs[k]));
 }
 
-PortDescriptor outPort(const char* name, std::string doc) {
-  return {name, PortDirection::Output,         PortKind::Tensor, RankRule::exactly(1),
-          true, std::move(doc) + " Shape [d]."};
-}
-
 }  // namespace
 
 void registerQuantizationReportBlock(BlockRegistry& registry) {
@@ -180,20 +175,25 @@ void registerQuantizationReportBlock(BlockRegistry& registry) {
       "`zero_point` is the integer zero point as a float; for a channel with min == max == 0 "
       "(which the op sets to 0) the nudged range is [0, 0].";
   d.ports = opPorts(
-      {{"inputs", PortDirection::Input, PortKind::Tensor, RankRule::atLeast(1), true,
-        "Float tensor of shape [..., d]."},
-       {"min", PortDirection::Input, PortKind::Tensor, RankRule::exactly(1), true,
-        "Per-channel minimum, shape [d]."},
-       {"max", PortDirection::Input, PortKind::Tensor, RankRule::exactly(1), true,
-        "Per-channel maximum, shape [d]."}},
-      {outPort("nudged_min", "Nudged minimum of each channel."),
-       outPort("nudged_max", "Nudged maximum of each channel."),
-       outPort("scale", "Quantization step of each channel: (max - min) / (qmax - qmin)."),
-       outPort("zero_point", "Integer zero point of each channel."),
-       outPort("clipped_below", "Fraction of the channel's values below the nudged minimum."),
-       outPort("clipped_above", "Fraction of the channel's values above the nudged maximum."),
-       outPort("mse", "Mean squared error of the fake-quantized channel."),
-       outPort("sqnr_db", "Signal-to-quantization-noise ratio of the channel in dB.")});
+      {tensorInput("inputs", RankRule::atLeast(1), "Float tensor of shape [..., d]."),
+       tensorInput("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
+       tensorInput("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
+      {tensorOutput("nudged_min", RankRule::exactly(1),
+                    "Nudged minimum of each channel. Shape [d]."),
+       tensorOutput("nudged_max", RankRule::exactly(1),
+                    "Nudged maximum of each channel. Shape [d]."),
+       tensorOutput("scale", RankRule::exactly(1),
+                    "Quantization step of each channel: (max - min) / (qmax - qmin). Shape [d]."),
+       tensorOutput("zero_point", RankRule::exactly(1),
+                    "Integer zero point of each channel. Shape [d]."),
+       tensorOutput("clipped_below", RankRule::exactly(1),
+                    "Fraction of the channel's values below the nudged minimum. Shape [d]."),
+       tensorOutput("clipped_above", RankRule::exactly(1),
+                    "Fraction of the channel's values above the nudged maximum. Shape [d]."),
+       tensorOutput("mse", RankRule::exactly(1),
+                    "Mean squared error of the fake-quantized channel. Shape [d]."),
+       tensorOutput("sqnr_db", RankRule::exactly(1),
+                    "Signal-to-quantization-noise ratio of the channel in dB. Shape [d].")});
   d.attrs = {
       {.name = "num_bits",
        .type = AttrType::Int,

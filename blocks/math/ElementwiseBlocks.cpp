@@ -160,15 +160,6 @@ void unaryCompute(BlockContext& ctx, Unary op) {
   ctx.setOutput("y", std::move(out));
 }
 
-PortDescriptor in(std::string name, std::string doc) {
-  return {std::move(name), PortDirection::Input, PortKind::Tensor, RankRule::any(), true,
-          std::move(doc)};
-}
-PortDescriptor out(std::string name, std::string doc) {
-  return {std::move(name), PortDirection::Output, PortKind::Tensor, RankRule::any(), true,
-          std::move(doc)};
-}
-
 void addBinary(BlockRegistry& registry, const char* type, Binary op, std::string summary) {
   BlockDescriptor d;
   d.type = type;
@@ -179,8 +170,9 @@ void addBinary(BlockRegistry& registry, const char* type, Binary op, std::string
       "the right and each pair of dimensions must be equal or one of them 1 (a scalar, or a "
       "per-channel vector [d] against [..., d], broadcasts). Otherwise it fails with "
       "TensorFlow's message `Incompatible shapes: [a,b] vs. [c]`.";
-  d.ports = opPorts({in("x", "First operand."), in("y", "Second operand.")},
-                    {out("z", "The result, of the broadcast shape.")});
+  d.ports = opPorts({tensorInput("x", RankRule::any(), "First operand."),
+                     tensorInput("y", RankRule::any(), "Second operand.")},
+                    {tensorOutput("z", RankRule::any(), "The result, of the broadcast shape.")});
   d.check = binaryCheck;
   d.compute = [op](BlockContext& ctx) { binaryCompute(ctx, op); };
   registry.add(std::move(d));
@@ -192,7 +184,8 @@ void addUnary(BlockRegistry& registry, const char* type, Unary op, std::string s
   d.category = "Math";
   d.summary = std::move(summary);
   d.doc = "Element-wise in float32; the output has the shape of `x`.";
-  d.ports = opPorts({in("x", "The input.")}, {out("y", "The result, same shape as `x`.")});
+  d.ports = opPorts({tensorInput("x", RankRule::any(), "The input.")},
+                    {tensorOutput("y", RankRule::any(), "The result, same shape as `x`.")});
   d.check = unaryCheck;
   d.compute = [op](BlockContext& ctx) { unaryCompute(ctx, op); };
   registry.add(std::move(d));

@@ -165,10 +165,8 @@ void add(BlockRegistry& registry, const char* type, Reduce op, std::string summa
       "dimensions are removed; with it they are kept with length 1. An axis outside "
       "[-rank, rank) fails with TensorFlow's message. " +
       std::move(detail);
-  d.ports = opPorts({{"input", PortDirection::Input, PortKind::Tensor, RankRule::any(), true,
-                      "The tensor to reduce."}},
-                    {{"output", PortDirection::Output, PortKind::Tensor, RankRule::any(), true,
-                      "The reduced tensor."}});
+  d.ports = opPorts({tensorInput("input", RankRule::any(), "The tensor to reduce.")},
+                    {tensorOutput("output", RankRule::any(), "The reduced tensor.")});
   d.attrs = {
       {.name = "axis",
        .type = AttrType::IntList,

@@ -50,8 +50,7 @@ void registerLinSpaceBlock(BlockRegistry& registry) {
       "start + step * i, and the last element is exactly `stop`; num = 1 gives [start]. "
       "TensorFlow takes start, stop and num as tensor inputs; here they are attributes. Useful "
       "as the x axis of a transfer curve.";
-  d.ports = opPorts({}, {{"output", PortDirection::Output, PortKind::Tensor, RankRule::exactly(1),
-                          true, "The values, shape [num]."}});
+  d.ports = opPorts({}, {tensorOutput("output", RankRule::exactly(1), "The values, shape [num].")});
   d.attrs = {
       {.name = "start", .type = AttrType::Float, .required = true, .doc = "First value."},
       {.name = "stop", .type = AttrType::Float, .required = true, .doc = "Last value."},

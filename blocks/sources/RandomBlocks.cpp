@@ -134,10 +134,6 @@ void truncatedCompute(BlockContext& ctx) {
   ctx.setOutput("output", std::move(out));
 }
 
-PortDescriptor outputPort(std::string doc) {
-  return {"output", PortDirection::Output, PortKind::Tensor, RankRule::any(), true, std::move(doc)};
-}
-
 AttrDescriptor shapeDesc() {
   return {.name = "shape",
           .type = AttrType::IntList,
@@ -173,7 +169,8 @@ void registerRandomBlocks(BlockRegistry& registry) {
                 "of that expression can give maxval itself when the range is wide compared with "
                 "minval. `minval` must be smaller than `maxval`; both must be finite.") +
             kStreamNote;
-    d.ports = opPorts({}, {outputPort("A tensor of shape `shape` with uniform random values.")});
+    d.ports = opPorts({}, {tensorOutput("output", RankRule::any(),
+                                        "A tensor of shape `shape` with uniform random values.")});
     d.attrs = {shapeDesc(), seedDesc(),
                floatDesc("minval", 0.0, "Lower bound of the range (included)."),
                floatDesc("maxval", 1.0, "Upper bound of the range (excluded).")};
@@ -191,7 +188,8 @@ void registerRandomBlocks(BlockRegistry& registry) {
                 "rounded to float32), returned as z * stddev + mean in float32. Elements 2p and "
                 "2p + 1 are the two values of draw p.") +
             kStreamNote;
-    d.ports = opPorts({}, {outputPort("A tensor of shape `shape` with normal random values.")});
+    d.ports = opPorts({}, {tensorOutput("output", RankRule::any(),
+                                        "A tensor of shape `shape` with normal random values.")});
     d.attrs = {shapeDesc(), seedDesc(), floatDesc("mean", 0.0, "Mean of the distribution."),
                floatDesc("stddev", 1.0, "Standard deviation of the distribution.")};
     d.attrs.back().minValue = 0.0;
@@ -211,8 +209,9 @@ void registerRandomBlocks(BlockRegistry& registry) {
                 "z * stddev + mean in float32, so |output - mean| < 2 * stddev up to float "
                 "rounding.") +
             kStreamNote;
-    d.ports =
-        opPorts({}, {outputPort("A tensor of shape `shape` with truncated normal random values.")});
+    d.ports = opPorts(
+        {}, {tensorOutput("output", RankRule::any(),
+                          "A tensor of shape `shape` with truncated normal random values.")});
     d.attrs = {shapeDesc(), seedDesc(), floatDesc("mean", 0.0, "Mean of the normal distribution."),
                floatDesc("stddev", 1.0,
                          "Standard deviation of the normal distribution, before truncation.")};

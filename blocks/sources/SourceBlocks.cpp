@@ -59,8 +59,7 @@ void constCompute(BlockContext& ctx) {
 // Placeholder: a value that must be fed (runner --feed, editor). `shape` may pin dimensions;
 // -1 accepts any size.
 void placeholderCheck(BlockContext& ctx) {
-  if (!ctx.feed())
-    throw Error("no value fed: give one with --feed " + ctx.blockId() + "=FILE.npy");
+  if (!ctx.feed()) throw Error("no value fed: give one with --feed " + ctx.blockId() + "=FILE.npy");
   const Shape& fed = ctx.feed()->shape();
   if (ctx.attrs().has("shape")) {
     const auto& want = ctx.attrs().getInts("shape");
@@ -73,7 +72,9 @@ void placeholderCheck(BlockContext& ctx) {
   ctx.setOutputShape("output", fed);
 }
 
-void placeholderCompute(BlockContext& ctx) { ctx.setOutput("output", *ctx.feed()); }
+void placeholderCompute(BlockContext& ctx) {
+  ctx.setOutput("output", *ctx.feed());
+}
 
 }  // namespace
 
@@ -86,14 +87,16 @@ void registerSourceBlocks(BlockRegistry& registry) {
     d.doc =
         "Gives `shape` and the flat row-major `values` (non-finite values as the strings "
         "\"nan\", \"inf\", \"-inf\"), or `npy`, a path to a NumPy file relative to the page. "
-        "Without `shape`, the values form a rank-1 tensor. The runner's `--feed` replaces the value.";
-    d.ports = opPorts({}, {{"output", PortDirection::Output, PortKind::Tensor, RankRule::any(), true,
-                            "The constant."}});
+        "Without `shape`, the values form a rank-1 tensor. The runner's `--feed` replaces the "
+        "value.";
+    d.ports = opPorts({}, {tensorOutput("output", RankRule::any(), "The constant.")});
     d.attrs = {
-        {.name = "shape", .type = AttrType::IntList,
+        {.name = "shape",
+         .type = AttrType::IntList,
          .doc = "Dimensions of the tensor; [] for a scalar."},
         {.name = "values", .type = AttrType::FloatList, .doc = "The elements in row-major order."},
-        {.name = "npy", .type = AttrType::String,
+        {.name = "npy",
+         .type = AttrType::String,
          .doc = "Path of a .npy file (relative to the page file) to read instead of `values`."},
     };
     d.check = constCheck;
@@ -106,11 +109,12 @@ void registerSourceBlocks(BlockRegistry& registry) {
     d.type = "Placeholder";
     d.category = "Sources";
     d.summary = "A tensor fed from outside the page (the runner's --feed B=FILE.npy).";
-    d.doc = "Fails with a message until a value is fed. `shape`, if set, is checked against the fed "
-            "value; a dimension of -1 accepts any size.";
-    d.ports = opPorts({}, {{"output", PortDirection::Output, PortKind::Tensor, RankRule::any(), true,
-                            "The fed tensor."}});
-    d.attrs = {{.name = "shape", .type = AttrType::IntList,
+    d.doc =
+        "Fails with a message until a value is fed. `shape`, if set, is checked against the fed "
+        "value; a dimension of -1 accepts any size.";
+    d.ports = opPorts({}, {tensorOutput("output", RankRule::any(), "The fed tensor.")});
+    d.attrs = {{.name = "shape",
+                .type = AttrType::IntList,
                 .doc = "Expected shape of the fed value; -1 for any size."}};
     d.check = placeholderCheck;
     d.compute = placeholderCompute;
