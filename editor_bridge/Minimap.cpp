@@ -100,6 +100,12 @@ void Minimap::rebuildPixmap() {
 }
 
 void Minimap::viewChanged() {
+  // While the scene is being destroyed the view lets go of it and moves its scroll bars, which
+  // lands here: the scene is then no longer a PageScene to draw from.
+  if (view_->scene() != view_->pageScene()) {
+    hide();
+    return;
+  }
   const QRect vp = view_->viewport()->geometry();
   const QRectF visible = view_->mapToScene(view_->viewport()->rect()).boundingRect();
   if (dirty_) rebuildPixmap();
