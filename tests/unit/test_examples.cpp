@@ -3,8 +3,8 @@
 // and vars_and_args.page.json were skipped here until those types were registered; they are merged
 // now, so every page is checked strictly.)
 
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 
