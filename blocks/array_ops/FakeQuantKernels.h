@@ -35,6 +35,9 @@ struct KernelOverride {
   std::optional<int64_t> grainElements;
   // Write outputs with non-temporal stores from this many output bytes on (default 8 MiB).
   std::optional<int64_t> streamBytes;
+  // Below that, stream three of every four output lines when the bytes a core reads and writes
+  // exceed this (default: the core's L2 cache for the gradient, never for the forward).
+  std::optional<int64_t> mixedBytes;
 };
 void setKernelOverride(const KernelOverride& o);
 KernelOverride kernelOverride();

@@ -32,6 +32,35 @@ inline __m256 forward8(__m256 x, __m256 lo, __m256 hi, __m256 mul, __m256 scale,
   return _mm256_and_ps(r, keep);
 }
 
+// One full output vector at p, 32-byte aligned unless M is Cached.
+template <StoreMode M>
+inline void storeVector(float* p, __m256 v) {
+  if constexpr (M == StoreMode::Cached) {
+    _mm256_storeu_ps(p, v);
+  } else if constexpr (M == StoreMode::Streamed) {
+    _mm256_stream_ps(p, v);
+  } else {
+    if (mixedStreamsLine(p))
+      _mm256_stream_ps(p, v);
+    else
+      _mm256_store_ps(p, v);
+  }
+}
+
+// Calls fn with the store mode as a compile-time constant: Cached unless p is 32-byte aligned.
+template <typename Fn>
+inline void withStoreMode(StoreMode mode, const float* p, Fn&& fn) {
+  if ((reinterpret_cast<uintptr_t>(p) & 31) != 0) mode = StoreMode::Cached;
+  switch (mode) {
+    case StoreMode::Cached:
+      return fn(std::integral_constant<StoreMode, StoreMode::Cached>{});
+    case StoreMode::Mixed:
+      return fn(std::integral_constant<StoreMode, StoreMode::Mixed>{});
+    case StoreMode::Streamed:
+      return fn(std::integral_constant<StoreMode, StoreMode::Streamed>{});
+  }
+}
+
 }  // namespace
 
 static inline void forwardSegmentAvx2(const float* x, float* out, int64_t n, const ForwardLanes& k,
@@ -43,24 +72,22 @@ static inline void forwardSegmentAvx2(const float* x, float* out, int64_t n, con
   const float* qz = k.quantZero + phase;
   const float* keep = reinterpret_cast<const float*>(k.keep + phase);
   int64_t i = 0;
-  const bool stream = k.stream && (reinterpret_cast<uintptr_t>(out) & 31) == 0;
-  auto loop = [&](auto divide, auto streaming) {
+  auto loop = [&](auto divide, auto mode) {
     for (; i + 8 <= n; i += 8) {
       const __m256 r =
           forward8(_mm256_loadu_ps(x + i), _mm256_loadu_ps(lo + i), _mm256_loadu_ps(hi + i),
                    _mm256_loadu_ps(mul + i), _mm256_loadu_ps(sc + i), _mm256_loadu_ps(qz + i),
                    _mm256_loadu_ps(keep + i), divide);
-      if constexpr (streaming)
-        _mm256_stream_ps(out + i, r);
-      else
-        _mm256_storeu_ps(out + i, r);
+      storeVector<decltype(mode)::value>(out + i, r);
     }
   };
-  if (k.divide) {
-    stream ? loop(std::true_type{}, std::true_type{}) : loop(std::true_type{}, std::false_type{});
-  } else {
-    stream ? loop(std::false_type{}, std::true_type{}) : loop(std::false_type{}, std::false_type{});
-  }
+  // Instantiations so that neither choice is a branch inside the loop.
+  withStoreMode(k.store, out, [&](auto mode) {
+    if (k.divide)
+      loop(std::true_type{}, mode);
+    else
+      loop(std::false_type{}, mode);
+  });
   if (i < n) {
     const __m256i m = tailMask(n - i);
     const __m256 r = forward8(_mm256_maskload_ps(x + i, m), _mm256_maskload_ps(lo + i, m),
@@ -73,7 +100,7 @@ static inline void forwardSegmentAvx2(const float* x, float* out, int64_t n, con
 
 namespace {
 
-template <bool kTail, bool kStream>
+template <bool kTail, StoreMode M>
 inline void gradient8(__m256i m, const float* g, const float* x, float* dx, const float* lo,
                       const float* hi, const float* pass, float* accMin, float* accMax) {
   auto load = [&](const float* p) { return kTail ? _mm256_maskload_ps(p, m) : _mm256_loadu_ps(p); };
@@ -95,10 +122,10 @@ inline void gradient8(__m256i m, const float* g, const float* x, float* dx, cons
   const __m256 above = _mm256_cmp_ps(xv, hiv, _CMP_GT_OQ);
   // Multiplies, not selects: NaN or infinite g times 0 is NaN, -g times 0 is -0 (TensorFlow).
   const __m256 d = _mm256_mul_ps(gv, _mm256_and_ps(between, one));
-  if constexpr (kStream)
-    _mm256_stream_ps(dx, d);
-  else
+  if constexpr (kTail)
     store(dx, d);
+  else
+    storeVector<M>(dx, d);
   store(accMin, _mm256_add_ps(load(accMin), _mm256_mul_ps(gv, _mm256_and_ps(below, one))));
   store(accMax, _mm256_add_ps(load(accMax), _mm256_mul_ps(gv, _mm256_and_ps(above, one))));
 }
@@ -115,17 +142,13 @@ static inline void gradientSegmentAvx2(const float* g, const float* x, float* dx
   accMax += phase;
   int64_t i = 0;
   const __m256i all = _mm256_set1_epi32(-1);
-  if (k.stream && (reinterpret_cast<uintptr_t>(dx) & 31) == 0) {
+  withStoreMode(k.store, dx, [&](auto mode) {
     for (; i + 8 <= n; i += 8)
-      gradient8<false, true>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
-                             accMax + i);
-  } else {
-    for (; i + 8 <= n; i += 8)
-      gradient8<false, false>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i, accMin + i,
-                              accMax + i);
-  }
+      gradient8<false, decltype(mode)::value>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i,
+                                               accMin + i, accMax + i);
+  });
   if (i < n)
-    gradient8<true, false>(tailMask(n - i), g + i, x + i, dx + i, lo + i, hi + i, pass + i,
+    gradient8<true, StoreMode::Cached>(tailMask(n - i), g + i, x + i, dx + i, lo + i, hi + i, pass + i,
                            accMin + i, accMax + i);
 }
 

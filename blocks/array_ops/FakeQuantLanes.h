@@ -7,6 +7,24 @@
 
 namespace qs::fq::detail {
 
+// How a kernel writes its output (the gradient: dx).
+enum class StoreMode : uint8_t {
+  // Ordinary stores: the output stays in cache for whoever reads it next.
+  Cached,
+  // Three of every four cache lines with non-temporal stores, the fourth with an ordinary store:
+  // for working sets beyond the core's L2, where a fully cached store reads every output line from
+  // L3 before writing it and a fully non-temporal one waits on the write path to memory. The mix
+  // keeps both busy at once (docs/performance.md has the measurements).
+  Mixed,
+  // Every line non-temporal: for outputs far beyond the caches, as memcpy does.
+  Streamed,
+};
+
+// Under StoreMode::Mixed, whether the vector at p (64-byte aligned) goes to a streamed line.
+inline bool mixedStreamsLine(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & 0xC0) != 0xC0;
+}
+
 // Constants for one period of P elements: lane j holds the constants of channel j % channels.
 // P is a multiple of the channel count (and of 16 when that is cheap), so the pattern repeats
 // exactly and a vector loads its constants with plain loads.
@@ -18,18 +36,18 @@ struct ForwardLanes {
   const float* quantZero;
   const uint32_t* keep;  // all ones, or 0 where min == max == 0 (the output is +0)
   bool divide;
-  // Write the output with non-temporal stores where it is vector-aligned: for tensors much larger
-  // than the caches, this saves reading every output line before writing it (as memcpy does). The
-  // driver fences once at the end of each part (a fence per span would drain the write-combining
-  // buffers every few KB and stall the stream).
-  bool stream;
+  // Non-temporal stores are used only where the output is vector-aligned. The driver fences once
+  // at the end of each part (a fence per span would drain the write-combining buffers every few KB
+  // and stall the stream).
+  StoreMode store;
 };
 
 struct GradientLanes {
   const float* nudgedMin;
   const float* nudgedMax;
   const uint32_t* passAll;  // all ones where min == max == 0: dx = g whatever x is
-  bool stream;              // as ForwardLanes::stream, for dx
+  bool numericBounds;       // no bound is NaN
+  StoreMode store;          // as ForwardLanes::store, for dx
 };
 
 // Each processes n elements starting at lane `phase` of a pattern of `period` lanes, wrapping

@@ -2,20 +2,32 @@
 
 #include <benchmark/benchmark.h>
 
+#include <vector>
+
 #include "runtime/Tensor.h"
 
-// The tensor shapes of CONTRACTS.md §5, shared by every kernel benchmark and its memcpy baseline
-// so that ratios compare the same buffers.
-#define QS_FOR_EACH_BENCH_SHAPE(fn)                               \
-  BENCHMARK_CAPTURE(fn, 32x56x56x128, qs::Shape{32, 56, 56, 128}) \
-      ->Name(#fn "/32x56x56x128")                                 \
-      ->Unit(benchmark::kMillisecond)                             \
-      ->UseRealTime();                                            \
-  BENCHMARK_CAPTURE(fn, 1x224x224x3, qs::Shape{1, 224, 224, 3})   \
-      ->Name(#fn "/1x224x224x3")                                  \
-      ->Unit(benchmark::kMicrosecond)                             \
-      ->UseRealTime();                                            \
-  BENCHMARK_CAPTURE(fn, 4096x1024, qs::Shape{4096, 1024})         \
-      ->Name(#fn "/4096x1024")                                    \
-      ->Unit(benchmark::kMillisecond)                             \
-      ->UseRealTime();
+namespace qs::bench {
+
+// The tensor shapes of CONTRACTS.md §5, shared by every kernel benchmark and its memcpy baseline.
+struct BenchShape {
+  const char* name;  // "32x56x56x128"
+  Shape shape;
+  benchmark::TimeUnit unit;
+};
+const std::vector<BenchShape>& benchShapes();
+
+// The buffers of one shape: x (the input), g (the incoming gradient) and out (the output, or dx).
+// BM_Memcpy copies x into out; the forward reads x and writes out; the gradient reads g and x and
+// writes out. Where a buffer sits in memory moves these figures by 10% and more (its offset within
+// a page, the pages it shares cache sets with), so every benchmark of a shape works on the very
+// same buffers, allocated once before any benchmark runs: ratios then compare the same memory
+// whatever the filter and the order of the run.
+struct BenchTensors {
+  Tensor x, g, out;
+};
+
+// Allocates and fills the buffers of every shape (main() calls it first).
+void prepareBenchTensors();
+BenchTensors& benchTensors(const Shape& shape);
+
+}  // namespace qs::bench

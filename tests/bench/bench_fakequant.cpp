@@ -1,39 +1,19 @@
 // Kernel benchmarks of CONTRACTS.md §5: the PerChannel forward and gradient on the shapes of
-// BM_Memcpy (tests/bench/BenchShapes.h), with `n` of the op's own worker threads. Registered by
+// BM_Memcpy and on its buffers (tests/bench/BenchShapes.h), with `n` of the op's own worker threads. Registered by
 // name (".../threads:<n>"), not with ->Threads(), which would run n copies of the benchmark.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <random>
+#include <optional>
 #include <string>
 
 #include "blocks/array_ops/FakeQuantKernels.h"
 #include "runtime/Tensor.h"
 #include "runtime/ThreadPool.h"
+#include "tests/bench/BenchShapes.h"
 
 namespace {
-
-struct BenchShape {
-  const char* name;
-  qs::Shape shape;
-  benchmark::TimeUnit unit;
-};
-
-const BenchShape kShapes[] = {
-    {"32x56x56x128", {32, 56, 56, 128}, benchmark::kMillisecond},
-    {"1x224x224x3", {1, 224, 224, 3}, benchmark::kMicrosecond},
-    {"4096x1024", {4096, 1024}, benchmark::kMillisecond},
-};
-
-// Inputs spread over and beyond each channel's range, so that every branch of the clamp is taken.
-qs::Tensor randomTensor(const qs::Shape& shape, uint32_t seed) {
-  qs::Tensor t = qs::Tensor::uninitialized(shape);
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-8.0f, 8.0f);
-  for (float& v : t.mutableValues()) v = u(rng);
-  return t;
-}
 
 struct Ranges {
   std::vector<float> min, max;
@@ -46,8 +26,9 @@ struct Ranges {
 };
 
 void BM_FakeQuantPerChannel(benchmark::State& state, qs::Shape shape, int threads) {
-  const qs::Tensor x = randomTensor(shape, 1);
-  qs::Tensor out = qs::Tensor::zeros(shape);
+  qs::bench::BenchTensors& t = qs::bench::benchTensors(shape);
+  const qs::Tensor& x = t.x;
+  qs::Tensor& out = t.out;
   const int64_t d = shape.back();
   const Ranges r(d);
   qs::ThreadPool pool(threads);
@@ -65,9 +46,10 @@ void BM_FakeQuantPerChannel(benchmark::State& state, qs::Shape shape, int thread
 }
 
 void BM_FakeQuantPerChannelGradient(benchmark::State& state, qs::Shape shape, int threads) {
-  const qs::Tensor x = randomTensor(shape, 1);
-  const qs::Tensor g = randomTensor(shape, 2);
-  qs::Tensor dx = qs::Tensor::zeros(shape);
+  qs::bench::BenchTensors& t = qs::bench::benchTensors(shape);
+  const qs::Tensor& x = t.x;
+  const qs::Tensor& g = t.g;
+  qs::Tensor& dx = t.out;
   const int64_t d = shape.back();
   std::vector<float> dmin(d), dmax(d);
   const Ranges r(d);
@@ -89,6 +71,8 @@ void BM_FakeQuantPerChannelGradient(benchmark::State& state, qs::Shape shape, in
 // QS_BENCH_SIMD=portable|avx2|avx512 measures one kernel path instead of the best one;
 // QS_BENCH_STREAM_BYTES=N writes outputs of N bytes and more with non-temporal stores instead of
 // the kernels' own threshold (to compare the two kinds of store on one shape);
+// QS_BENCH_MIXED_BYTES=N streams three of four output lines from a working set of N bytes per core
+// on, instead of from the L2 cache's size;
 // QS_BENCH_MIN_PARALLEL=N splits tensors of N elements and more between the op's threads.
 void forceKernelFromEnvironment() {
   qs::fq::KernelOverride o;
@@ -100,24 +84,28 @@ void forceKernelFromEnvironment() {
       std::exit(1);
     }
   }
-  if (const char* bytes = std::getenv("QS_BENCH_STREAM_BYTES")) {
+  auto byteCount = [](const char* name) -> std::optional<int64_t> {
+    const char* bytes = std::getenv(name);
+    if (!bytes) return std::nullopt;
     char* end = nullptr;
     const long long v = std::strtoll(bytes, &end, 10);
     if (end == bytes || *end != '\0' || v < 0) {
-      std::fprintf(stderr, "QS_BENCH_STREAM_BYTES=%s: not a byte count\n", bytes);
+      std::fprintf(stderr, "%s=%s: not a byte count\n", name, bytes);
       std::exit(1);
     }
-    o.streamBytes = v;
-  }
+    return v;
+  };
+  o.streamBytes = byteCount("QS_BENCH_STREAM_BYTES");
+  o.mixedBytes = byteCount("QS_BENCH_MIXED_BYTES");
   if (const char* n = std::getenv("QS_BENCH_MIN_PARALLEL")) o.minParallelElements = std::atoll(n);
-  if (o.level || o.streamBytes || o.minParallelElements) qs::fq::setKernelOverride(o);
+  if (o.level || o.streamBytes || o.mixedBytes || o.minParallelElements) qs::fq::setKernelOverride(o);
 }
 
 const bool registered = [] {
   forceKernelFromEnvironment();
   for (const char* op : {"BM_FakeQuantPerChannel", "BM_FakeQuantPerChannelGradient"}) {
     const bool grad = std::string(op) == "BM_FakeQuantPerChannelGradient";
-    for (const BenchShape& s : kShapes) {
+    for (const qs::bench::BenchShape& s : qs::bench::benchShapes()) {
       for (int threads : {1, 2}) {
         const std::string name =
             std::string(op) + "/" + s.name + "/threads:" + std::to_string(threads);

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "tests/bench/BenchShapes.h"
+
 #if QS_BENCH_WITH_EDITOR
 #include <QApplication>
 #endif
@@ -13,6 +15,8 @@ int main(int argc, char** argv) {
   QApplication app(argc, argv);
 #endif
   benchmark::Initialize(&argc, argv);
+  // Before any benchmark runs, so that the kernel buffers sit at the same addresses in every run.
+  qs::bench::prepareBenchTensors();
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

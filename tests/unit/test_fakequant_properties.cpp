@@ -7,6 +7,7 @@
 //   QS_PROPERTY_CASES=N       number of random cases (e.g. 1000000)
 //   QS_PROPERTY_SEED=S        first seed (case i uses seed S + i), to reproduce a failure
 // e.g. `QS_PROPERTY_CASES=1000000 ./build/tests/qs_unit_tests "[properties]"`.
+#include <algorithm>
 #include <bit>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -328,7 +329,99 @@ struct OverrideGuard {
   ~OverrideGuard() { qs::fq::setKernelOverride({}); }
 };
 
+// A gradient case on a larger tensor whose NaN and infinite values are rare (about one element in
+// 2,000), as in real data: most vectors then take the AVX-512 path's short route and some fall back
+// to TensorFlow's multiplies, next to and among short-route vectors of the same channels.
+Case makeSparseGradientCase(uint64_t seed, int64_t channels) {
+  Gen r(seed);
+  Case c;
+  const Op ops[] = {Op::PerChannelGradient, Op::VarsGradient, Op::ArgsGradient};
+  c.op = channels > 1 ? Op::PerChannelGradient : ops[r.uniformInt(0, 2)];
+  c.numBits = r.uniformInt(2, 16);
+  c.narrow = r.chance(0.5);
+  const int64_t outer = std::max<int64_t>(2, 40000 / channels + r.uniformInt(0, 3));
+  c.shape = {outer, channels};
+  c.channels = channels;
+  std::vector<qsref::RefRange> ranges;
+  for (int64_t ch = 0; ch < channels; ++ch) {
+    float mn, mx;
+    makeRange(r, qsref::isArgs(c.op), c.numBits, c.narrow, mn, mx);
+    if (!qsref::isArgs(c.op) && r.chance(0.05)) {
+      // Ranges whose nudged bounds are NaN (a NaN end, or a span that overflows to infinity).
+      switch (r.uniformInt(0, 2)) {
+        case 0:
+          mn = r.nan();
+          break;
+        case 1:
+          mx = std::numeric_limits<float>::quiet_NaN();
+          break;
+        default:
+          mn = -3e38f;
+          mx = 3e38f;
+      }
+    }
+    c.mins.push_back(mn);
+    c.maxs.push_back(mx);
+    ranges.push_back(qsref::refNudge(mn, mx, c.numBits, c.narrow));
+  }
+  const int64_t count = outer * channels;
+  c.x.resize(count);
+  c.g.resize(count);
+  for (int64_t i = 0; i < count; ++i) {
+    c.x[i] = r.chance(0.0005) ? (r.chance(0.5) ? r.nan() : -std::numeric_limits<float>::infinity())
+                              : makeInput(r, ranges[i % channels], c.numBits);
+    while (!std::isfinite(c.x[i]) && !std::isnan(c.x[i]) && r.chance(0.9))
+      c.x[i] = makeInput(r, ranges[i % channels], c.numBits);
+    const int kind = r.uniformInt(0, 3999);
+    c.g[i] = kind == 0   ? r.nan()
+             : kind == 1 ? std::numeric_limits<float>::infinity()
+             : kind < 10 ? (r.chance(0.5) ? 0.0f : -0.0f)
+                         : r.uniform(-10.0f, 10.0f);
+  }
+  return c;
+}
+
 }  // namespace
+
+TEST_CASE("the gradient matches the reference on large tensors with rare special values",
+          "[properties]") {
+  OverrideGuard guard;
+  qs::Evaluator one(qs::builtinRegistry());
+  qs::Evaluator two(qs::builtinRegistry());
+  // Channel counts for each layout of the AVX-512 gradient: 1 (one vector), 3 and 7 (patterns of
+  // 3 and 7 vectors in registers), 128 (8 vectors), 100 and 1024 (row by row, sums in memory), 5003
+  // (longer than any pattern).
+  const int64_t channelCounts[] = {1, 3, 7, 128, 100, 1024, 5003};
+  int64_t runs = 0;
+  uint64_t seed = 77000;
+  for (int64_t channels : channelCounts) {
+    for (int rep = 0; rep < 3; ++rep, ++seed) {
+      const Case c = makeSparseGradientCase(seed, channels);
+      const qsref::RefResult want =
+          qsref::refRun(c.op, c.x, c.g, c.channels, c.mins, c.maxs, c.numBits, c.narrow);
+      const CasePage p = buildPage(c);
+      for (qs::fq::SimdLevel level : qs::fq::supportedSimdLevels()) {
+        for (int threads : {1, 2}) {
+          for (int store = 0; store < 3; ++store) {  // cached, mixed, streamed
+            qs::fq::KernelOverride o;
+            o.level = level;
+            o.minParallelElements = 1;
+            o.streamBytes = store == 2 ? int64_t{0} : std::numeric_limits<int64_t>::max();
+            o.mixedBytes = store == 1 ? int64_t{0} : std::numeric_limits<int64_t>::max();
+            qs::fq::setKernelOverride(o);
+            const std::string diff = runAndCompare(threads == 1 ? one : two, threads, p, c, want);
+            ++runs;
+            if (!diff.empty())
+              FAIL_CHECK(describe(c, seed) << " on " << qs::fq::simdLevelName(level) << ", "
+                                           << threads << " threads, store mode " << store << ": "
+                                           << diff);
+          }
+        }
+      }
+    }
+  }
+  CHECK(runs > 0);
+}
 
 TEST_CASE("FakeQuant kernels match the independent reference on random cases, every path",
           "[properties]") {
@@ -351,12 +444,14 @@ TEST_CASE("FakeQuant kernels match the independent reference on random cases, ev
     for (qs::fq::SimdLevel level : levels) {
       for (int threads : {1, 2}) {
         // Odd cases split in chunks of single elements, even ones in the default 16-element units.
-        // Every third case writes with non-temporal stores (normally only for huge outputs).
+        // Every third case writes with non-temporal stores (normally only for huge outputs), every
+        // third streams three of four cache lines (normally for working sets beyond L2).
         qs::fq::KernelOverride o;
         o.level = level;
         o.minParallelElements = 1;
         o.grainElements = (i % 2) ? 1 : 64;
         if (i % 3 == 0) o.streamBytes = 0;
+        if (i % 3 == 1) o.mixedBytes = 0;
         qs::fq::setKernelOverride(o);
         const std::string diff = runAndCompare(threads == 1 ? one : two, threads, p, c, want);
         ++checked;
