@@ -1,15 +1,16 @@
 #include "blocks/array_ops/FakeQuantKernels.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
+#include <initializer_list>
 #include <limits>
 #include <mutex>
 #include <numeric>
-#include <initializer_list>
-#include <cstdlib>
-#include <unistd.h>
 
 #include "blocks/array_ops/FakeQuantLanes.h"
 #ifdef QS_FQ_HAVE_X86
@@ -109,7 +110,8 @@ int64_t laneArraysOffset(std::initializer_list<const void*> tensors) {
   for (int64_t c = 0; c < kPage; c += 256) {
     int64_t distance = kPage;
     for (const void* t : tensors) {
-      const int64_t diff = std::abs(c - static_cast<int64_t>(reinterpret_cast<uintptr_t>(t) % kPage));
+      const int64_t diff =
+          std::abs(c - static_cast<int64_t>(reinterpret_cast<uintptr_t>(t) % kPage));
       distance = std::min({distance, diff, kPage - diff});
     }
     if (distance > bestDistance) {
@@ -327,9 +329,9 @@ void setKernelOverride(const KernelOverride& o) {
   std::lock_guard lock(overrideMutex);
   overrideState = o;
   forcedLevel.store(o.level ? static_cast<int>(*o.level) : -1);
-  overridden.store(o.level || o.minParallelElements || o.grainElements || o.streamBytes ||
-                       o.mixedBytes,
-                   std::memory_order_release);
+  overridden.store(
+      o.level || o.minParallelElements || o.grainElements || o.streamBytes || o.mixedBytes,
+      std::memory_order_release);
 }
 
 KernelOverride kernelOverride() {
@@ -365,7 +367,13 @@ void forward(const float* x, int64_t count, int64_t channels, const Nudged* rang
   }
   const int64_t unit = unitFor();
   const int parts = partsFor(count, exec, unit);
-  const ForwardLanes k{l[0], l[1], l[2], l[3], l[4], keepLanes, op == ScaleOp::DivScale,
+  const ForwardLanes k{l[0],
+                       l[1],
+                       l[2],
+                       l[3],
+                       l[4],
+                       keepLanes,
+                       op == ScaleOp::DivScale,
                        storeModeFor(count, parts, 2, false)};
   const ForwardSpanFn span = forwardSpanFor(activeSimdLevel());
   runParts(parts, exec, [&](int part) {

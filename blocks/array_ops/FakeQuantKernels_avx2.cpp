@@ -145,11 +145,11 @@ static inline void gradientSegmentAvx2(const float* g, const float* x, float* dx
   withStoreMode(k.store, dx, [&](auto mode) {
     for (; i + 8 <= n; i += 8)
       gradient8<false, decltype(mode)::value>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i,
-                                               accMin + i, accMax + i);
+                                              accMin + i, accMax + i);
   });
   if (i < n)
-    gradient8<true, StoreMode::Cached>(tailMask(n - i), g + i, x + i, dx + i, lo + i, hi + i, pass + i,
-                           accMin + i, accMax + i);
+    gradient8<true, StoreMode::Cached>(tailMask(n - i), g + i, x + i, dx + i, lo + i, hi + i,
+                                       pass + i, accMin + i, accMax + i);
 }
 
 // The whole span: segments of the pattern, one after the other.

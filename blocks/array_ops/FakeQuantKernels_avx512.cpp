@@ -144,7 +144,8 @@ void forwardRowBlock(const float* x, float* out, int64_t period, const ForwardLa
     for (int r = 0; r < kForwardRows; ++r) {
       const int64_t i = r * period + j;
       _mm_prefetch(reinterpret_cast<const char*>(x + i + kPrefetchFloats), _MM_HINT_T0);
-      storeVector<M>(out + i, forward16(_mm512_loadu_ps(x + i), lo, hi, mul, sc, qz, keep, kDivide));
+      storeVector<M>(out + i,
+                     forward16(_mm512_loadu_ps(x + i), lo, hi, mul, sc, qz, keep, kDivide));
     }
   }
 }
@@ -209,8 +210,7 @@ void forwardSpanOf(StoreMode mode, const float* x, float* out, int64_t n, const 
 void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes& k, int64_t phase,
                        int64_t period) {
   // Non-temporal stores only from a 64-byte aligned start: every vector after it is aligned too.
-  const StoreMode mode =
-      (reinterpret_cast<uintptr_t>(out) & 63) == 0 ? k.store : StoreMode::Cached;
+  const StoreMode mode = (reinterpret_cast<uintptr_t>(out) & 63) == 0 ? k.store : StoreMode::Cached;
   if (k.divide)
     forwardSpanOf<true>(mode, x, out, n, k, phase, period);
   else
@@ -377,8 +377,7 @@ void gradientPeriods(const float* g, const float* x, float* dx, int64_t periods,
        ...);
     }
   }
-  ((_mm512_storeu_ps(accMin + 16 * V, s[V].min), _mm512_storeu_ps(accMax + 16 * V, s[V].max)),
-   ...);
+  ((_mm512_storeu_ps(accMin + 16 * V, s[V].min), _mm512_storeu_ps(accMax + 16 * V, s[V].max)), ...);
 }
 
 template <StoreMode M>
@@ -454,8 +453,7 @@ void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
                         const GradientLanes& k, int64_t phase, int64_t period, float* accMin,
                         float* accMax) {
   // Non-temporal stores only from a 64-byte aligned start: every vector after it is aligned too.
-  const StoreMode mode =
-      (reinterpret_cast<uintptr_t>(dx) & 63) == 0 ? k.store : StoreMode::Cached;
+  const StoreMode mode = (reinterpret_cast<uintptr_t>(dx) & 63) == 0 ? k.store : StoreMode::Cached;
   switch (mode) {
     case StoreMode::Cached:
       return gradientSpan<StoreMode::Cached>(g, x, dx, n, k, phase, period, accMin, accMax);

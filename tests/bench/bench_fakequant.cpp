@@ -1,6 +1,7 @@
 // Kernel benchmarks of CONTRACTS.md §5: the PerChannel forward and gradient on the shapes of
-// BM_Memcpy and on its buffers (tests/bench/BenchShapes.h), with `n` of the op's own worker threads. Registered by
-// name (".../threads:<n>"), not with ->Threads(), which would run n copies of the benchmark.
+// BM_Memcpy and on its buffers (tests/bench/BenchShapes.h), with `n` of the op's own worker
+// threads. Registered by name (".../threads:<n>"), not with ->Threads(), which would run n copies
+// of the benchmark.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -98,7 +99,8 @@ void forceKernelFromEnvironment() {
   o.streamBytes = byteCount("QS_BENCH_STREAM_BYTES");
   o.mixedBytes = byteCount("QS_BENCH_MIXED_BYTES");
   if (const char* n = std::getenv("QS_BENCH_MIN_PARALLEL")) o.minParallelElements = std::atoll(n);
-  if (o.level || o.streamBytes || o.mixedBytes || o.minParallelElements) qs::fq::setKernelOverride(o);
+  if (o.level || o.streamBytes || o.mixedBytes || o.minParallelElements)
+    qs::fq::setKernelOverride(o);
 }
 
 const bool registered = [] {

@@ -412,9 +412,9 @@ TEST_CASE("the gradient matches the reference on large tensors with rare special
             const std::string diff = runAndCompare(threads == 1 ? one : two, threads, p, c, want);
             ++runs;
             if (!diff.empty())
-              FAIL_CHECK(describe(c, seed) << " on " << qs::fq::simdLevelName(level) << ", "
-                                           << threads << " threads, store mode " << store << ": "
-                                           << diff);
+              FAIL_CHECK(describe(c, seed)
+                         << " on " << qs::fq::simdLevelName(level) << ", " << threads
+                         << " threads, store mode " << store << ": " << diff);
           }
         }
       }
