@@ -7,22 +7,32 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "runtime/Error.h"
+#include "runtime/Tensor.h"
 
 namespace qs {
 
-std::string readFile(const std::filesystem::path& path) {
+std::string readFile(const std::filesystem::path& path, uint64_t maxBytes) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw Error("cannot read '" + path.string() + "': it is a folder");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open '" + path.string() + "': " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
+  // In chunks, not through the stream buffer in one go: a pipe or a device has no size to check
+  // beforehand, and /dev/zero never ends.
+  std::string data;
+  char chunk[1 << 16];
+  while (in) {
+    in.read(chunk, sizeof chunk);
+    const auto got = static_cast<uint64_t>(in.gcount());
+    if (got > maxBytes - data.size())
+      throw Error("cannot read '" + path.string() + "': it holds more than " +
+                  formatBytes(maxBytes));
+    data.append(chunk, static_cast<size_t>(got));
+  }
   if (in.bad()) throw Error("cannot read '" + path.string() + "': " + std::strerror(errno));
-  return ss.str();
+  return data;
 }
 
 void writeFileAtomically(const std::filesystem::path& path, const std::string& data,

@@ -183,8 +183,12 @@ LoadedPage parsePage(std::string_view text, const std::string& source) {
   return loaded;
 }
 
+// A page file is text that describes blocks; large tensors belong in .npy files beside it. The cap
+// also stops a page path that names a device or a pipe that never ends (/dev/zero).
+constexpr uint64_t kMaxPageBytes = uint64_t{1} << 30;
+
 LoadedPage loadPage(const std::filesystem::path& path) {
-  const std::string text = readFile(path);
+  const std::string text = readFile(path, kMaxPageBytes);
   LoadedPage loaded = parsePage(text, path.string());
   loaded.dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   return loaded;

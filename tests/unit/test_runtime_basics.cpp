@@ -98,3 +98,13 @@ TEST_CASE("file io: writes are atomic and keep a backup; failures name the file"
   CHECK(readFile(path) == "two");
   CHECK_THROWS_WITH(readFile(dir / "missing"), Catch::Contains("No such file or directory"));
 }
+
+TEST_CASE("file io: reading stops at a limit, also for a device that never ends", "[runtime]") {
+  test::TempDir dir;
+  const auto path = dir / "big.txt";
+  writeFileAtomically(path, std::string(200000, 'x'));
+  CHECK(readFile(path, 200000).size() == 200000);
+  CHECK_THROWS_WITH(readFile(path, 199999),
+                    "cannot read '" + path.string() + "': it holds more than 200.0 kB");
+  CHECK_THROWS_WITH(readFile("/dev/zero", 100000), Catch::Contains("it holds more than"));
+}
