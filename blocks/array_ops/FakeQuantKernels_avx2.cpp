@@ -102,7 +102,8 @@ namespace {
 
 template <bool kTail, StoreMode M>
 inline void gradient8(__m256i m, const float* g, const float* x, float* dx, const float* lo,
-                      const float* hi, const float* pass, float* accMin, float* accMax) {
+                      const float* hi, const float* pass, float* accMin, float* accMax,
+                      bool shortRoute) {
   auto load = [&](const float* p) { return kTail ? _mm256_maskload_ps(p, m) : _mm256_loadu_ps(p); };
   auto store = [&](float* p, __m256 v) {
     if (kTail)
@@ -115,6 +116,20 @@ inline void gradient8(__m256i m, const float* g, const float* x, float* dx, cons
   const __m256 gv = load(g);
   const __m256 lov = load(lo);
   const __m256 hiv = load(hi);
+  if constexpr (!kTail) {
+    // The short route of the AVX-512 file (gradientFast there): the same bits as the multiplies
+    // below when no x is NaN, no g is infinite or NaN and no bound is NaN.
+    const __m256 gz = _mm256_mul_ps(gv, _mm256_setzero_ps());
+    if (__builtin_expect(shortRoute && _mm256_movemask_ps(_mm256_cmp_ps(xv, gz, _CMP_UNORD_Q)) == 0,
+                         1)) {
+      const __m256 below = _mm256_cmp_ps(xv, lov, _CMP_LT_OQ);
+      const __m256 above = _mm256_cmp_ps(xv, hiv, _CMP_GT_OQ);
+      storeVector<M>(dx, _mm256_blendv_ps(gv, gz, _mm256_or_ps(below, above)));
+      _mm256_storeu_ps(accMin, _mm256_add_ps(_mm256_loadu_ps(accMin), _mm256_and_ps(below, gv)));
+      _mm256_storeu_ps(accMax, _mm256_add_ps(_mm256_loadu_ps(accMax), _mm256_and_ps(above, gv)));
+      return;
+    }
+  }
   const __m256 between = _mm256_or_ps(
       _mm256_and_ps(_mm256_cmp_ps(xv, lov, _CMP_GE_OQ), _mm256_cmp_ps(xv, hiv, _CMP_LE_OQ)),
       load(pass));
@@ -145,11 +160,11 @@ static inline void gradientSegmentAvx2(const float* g, const float* x, float* dx
   withStoreMode(k.store, dx, [&](auto mode) {
     for (; i + 8 <= n; i += 8)
       gradient8<false, decltype(mode)::value>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i,
-                                              accMin + i, accMax + i);
+                                              accMin + i, accMax + i, k.numericBounds);
   });
   if (i < n)
     gradient8<true, StoreMode::Cached>(tailMask(n - i), g + i, x + i, dx + i, lo + i, hi + i,
-                                       pass + i, accMin + i, accMax + i);
+                                       pass + i, accMin + i, accMax + i, false);
 }
 
 // The whole span: segments of the pattern, one after the other.
