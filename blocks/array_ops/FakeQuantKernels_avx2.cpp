@@ -47,20 +47,6 @@ inline void storeVector(float* p, __m256 v) {
   }
 }
 
-// Calls fn with the store mode as a compile-time constant: Cached unless p is 32-byte aligned.
-template <typename Fn>
-inline void withStoreMode(StoreMode mode, const float* p, Fn&& fn) {
-  if ((reinterpret_cast<uintptr_t>(p) & 31) != 0) mode = StoreMode::Cached;
-  switch (mode) {
-    case StoreMode::Cached:
-      return fn(std::integral_constant<StoreMode, StoreMode::Cached>{});
-    case StoreMode::Mixed:
-      return fn(std::integral_constant<StoreMode, StoreMode::Mixed>{});
-    case StoreMode::Streamed:
-      return fn(std::integral_constant<StoreMode, StoreMode::Streamed>{});
-  }
-}
-
 }  // namespace
 
 static inline void forwardSegmentAvx2(const float* x, float* out, int64_t n, const ForwardLanes& k,
@@ -82,7 +68,7 @@ static inline void forwardSegmentAvx2(const float* x, float* out, int64_t n, con
     }
   };
   // Instantiations so that neither choice is a branch inside the loop.
-  withStoreMode(k.store, out, [&](auto mode) {
+  withStoreMode(k.store, out, 32, [&](auto mode) {
     if (k.divide)
       loop(std::true_type{}, mode);
     else
@@ -157,7 +143,7 @@ static inline void gradientSegmentAvx2(const float* g, const float* x, float* dx
   accMax += phase;
   int64_t i = 0;
   const __m256i all = _mm256_set1_epi32(-1);
-  withStoreMode(k.store, dx, [&](auto mode) {
+  withStoreMode(k.store, dx, 32, [&](auto mode) {
     for (; i + 8 <= n; i += 8)
       gradient8<false, decltype(mode)::value>(all, g + i, x + i, dx + i, lo + i, hi + i, pass + i,
                                               accMin + i, accMax + i, k.numericBounds);
@@ -170,27 +156,16 @@ static inline void gradientSegmentAvx2(const float* g, const float* x, float* dx
 // The whole span: segments of the pattern, one after the other.
 void forwardSpanAvx2(const float* x, float* out, int64_t n, const ForwardLanes& k, int64_t phase,
                      int64_t period) {
-  while (n > 0) {
-    const int64_t m = period - phase < n ? period - phase : n;
-    forwardSegmentAvx2(x, out, m, k, phase);
-    x += m;
-    out += m;
-    n -= m;
-    phase = 0;
-  }
+  forEachSegment(n, phase, period, [&](int64_t i, int64_t m, int64_t ph) {
+    forwardSegmentAvx2(x + i, out + i, m, k, ph);
+  });
 }
 
 void gradientSpanAvx2(const float* g, const float* x, float* dx, int64_t n, const GradientLanes& k,
                       int64_t phase, int64_t period, float* accMin, float* accMax) {
-  while (n > 0) {
-    const int64_t m = period - phase < n ? period - phase : n;
-    gradientSegmentAvx2(g, x, dx, m, k, phase, accMin, accMax);
-    g += m;
-    x += m;
-    dx += m;
-    n -= m;
-    phase = 0;
-  }
+  forEachSegment(n, phase, period, [&](int64_t i, int64_t m, int64_t ph) {
+    gradientSegmentAvx2(g + i, x + i, dx + i, m, k, ph, accMin, accMax);
+  });
 }
 
 }  // namespace qs::fq::detail

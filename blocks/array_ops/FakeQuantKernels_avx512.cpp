@@ -157,10 +157,9 @@ template <bool kDivide, StoreMode M>
 void forwardSpan(const float* x, float* out, int64_t n, const ForwardLanes& k, int64_t phase,
                  int64_t period) {
   auto segment = [&](int64_t m) {
-    if (M == StoreMode::Cached || (reinterpret_cast<uintptr_t>(out) & 63) != 0)
-      forwardSegment<kDivide, StoreMode::Cached>(x, out, m, k, phase);
-    else
-      forwardSegment<kDivide, M>(x, out, m, k, phase);
+    withStoreMode(M, out, 64, [&](auto mode) {
+      forwardSegment<kDivide, decltype(mode)::value>(x, out, m, k, phase);
+    });
   };
   auto advance = [&](int64_t m) {
     x += m;
@@ -192,29 +191,17 @@ void forwardSpan(const float* x, float* out, int64_t n, const ForwardLanes& k, i
   }
 }
 
-template <bool kDivide>
-void forwardSpanOf(StoreMode mode, const float* x, float* out, int64_t n, const ForwardLanes& k,
-                   int64_t phase, int64_t period) {
-  switch (mode) {
-    case StoreMode::Cached:
-      return forwardSpan<kDivide, StoreMode::Cached>(x, out, n, k, phase, period);
-    case StoreMode::Mixed:
-      return forwardSpan<kDivide, StoreMode::Mixed>(x, out, n, k, phase, period);
-    case StoreMode::Streamed:
-      return forwardSpan<kDivide, StoreMode::Streamed>(x, out, n, k, phase, period);
-  }
-}
-
 }  // namespace
 
 void forwardSpanAvx512(const float* x, float* out, int64_t n, const ForwardLanes& k, int64_t phase,
                        int64_t period) {
   // Non-temporal stores only from a 64-byte aligned start: every vector after it is aligned too.
-  const StoreMode mode = (reinterpret_cast<uintptr_t>(out) & 63) == 0 ? k.store : StoreMode::Cached;
-  if (k.divide)
-    forwardSpanOf<true>(mode, x, out, n, k, phase, period);
-  else
-    forwardSpanOf<false>(mode, x, out, n, k, phase, period);
+  withStoreMode(k.store, out, 64, [&](auto mode) {
+    if (k.divide)
+      forwardSpan<true, decltype(mode)::value>(x, out, n, k, phase, period);
+    else
+      forwardSpan<false, decltype(mode)::value>(x, out, n, k, phase, period);
+  });
 }
 
 namespace {
@@ -416,35 +403,26 @@ constexpr int64_t kMaxRegisterLanes = 128;
 template <StoreMode M>
 void gradientSpan(const float* g, const float* x, float* dx, int64_t n, const GradientLanes& k,
                   int64_t phase, int64_t period, float* accMin, float* accMax) {
-  auto segment = [&](int64_t m) {
-    if (M == StoreMode::Cached || (reinterpret_cast<uintptr_t>(dx) & 63) != 0)
-      gradientSegment<StoreMode::Cached>(g, x, dx, m, k, phase, accMin, accMax);
-    else
-      gradientSegment<M>(g, x, dx, m, k, phase, accMin, accMax);
+  auto segment = [&](int64_t i, int64_t m, int64_t ph) {
+    withStoreMode(M, dx + i, 64, [&](auto mode) {
+      gradientSegment<decltype(mode)::value>(g + i, x + i, dx + i, m, k, ph, accMin, accMax);
+    });
   };
-  auto advance = [&](int64_t m) {
-    g += m;
-    x += m;
-    dx += m;
-    n -= m;
-  };
+  int64_t done = 0;
   if (period % 16 == 0 && period <= kMaxRegisterLanes && n >= 2 * period) {
     // Finish the period we start in, then whole periods in registers, then the rest.
     if (phase != 0) {
-      segment(period - phase);
-      advance(period - phase);
+      segment(0, period - phase, phase);
+      done = period - phase;
       phase = 0;
     }
-    const int64_t periods = n / period;
-    gradientPeriodsOf<M>(static_cast<int>(period / 16), g, x, dx, periods, k, accMin, accMax);
-    advance(periods * period);
+    const int64_t periods = (n - done) / period;
+    gradientPeriodsOf<M>(static_cast<int>(period / 16), g + done, x + done, dx + done, periods, k,
+                         accMin, accMax);
+    done += periods * period;
   }
-  while (n > 0) {
-    const int64_t m = period - phase < n ? period - phase : n;
-    segment(m);
-    advance(m);
-    phase = 0;
-  }
+  forEachSegment(n - done, phase, period,
+                 [&](int64_t i, int64_t m, int64_t ph) { segment(done + i, m, ph); });
 }
 
 }  // namespace
@@ -453,15 +431,9 @@ void gradientSpanAvx512(const float* g, const float* x, float* dx, int64_t n,
                         const GradientLanes& k, int64_t phase, int64_t period, float* accMin,
                         float* accMax) {
   // Non-temporal stores only from a 64-byte aligned start: every vector after it is aligned too.
-  const StoreMode mode = (reinterpret_cast<uintptr_t>(dx) & 63) == 0 ? k.store : StoreMode::Cached;
-  switch (mode) {
-    case StoreMode::Cached:
-      return gradientSpan<StoreMode::Cached>(g, x, dx, n, k, phase, period, accMin, accMax);
-    case StoreMode::Mixed:
-      return gradientSpan<StoreMode::Mixed>(g, x, dx, n, k, phase, period, accMin, accMax);
-    case StoreMode::Streamed:
-      return gradientSpan<StoreMode::Streamed>(g, x, dx, n, k, phase, period, accMin, accMax);
-  }
+  withStoreMode(k.store, dx, 64, [&](auto mode) {
+    gradientSpan<decltype(mode)::value>(g, x, dx, n, k, phase, period, accMin, accMax);
+  });
 }
 
 }  // namespace qs::fq::detail

@@ -3,7 +3,9 @@
 // Internal to the FakeQuant kernels: per-lane constants and the span functions each instruction
 // set implements (FakeQuantKernels.cpp, *_avx2.cpp, *_avx512.cpp).
 
+#include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 namespace qs::fq::detail {
 
@@ -23,6 +25,32 @@ enum class StoreMode : uint8_t {
 // Under StoreMode::Mixed, whether the vector at p (64-byte aligned) goes to a streamed line.
 inline bool mixedStreamsLine(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & 0xC0) != 0xC0;
+}
+
+// Calls fn with the store mode as a compile-time constant (a std::integral_constant): `mode`, or
+// Cached where p is not `alignment`-byte aligned, since non-temporal stores need aligned vectors.
+template <typename Fn>
+inline void withStoreMode(StoreMode mode, const void* p, uintptr_t alignment, Fn&& fn) {
+  if ((reinterpret_cast<uintptr_t>(p) & (alignment - 1)) != 0) mode = StoreMode::Cached;
+  switch (mode) {
+    case StoreMode::Cached:
+      return fn(std::integral_constant<StoreMode, StoreMode::Cached>{});
+    case StoreMode::Mixed:
+      return fn(std::integral_constant<StoreMode, StoreMode::Mixed>{});
+    case StoreMode::Streamed:
+      return fn(std::integral_constant<StoreMode, StoreMode::Streamed>{});
+  }
+}
+
+// Walks a span of n elements that starts at lane `phase` of a pattern of `period` lanes, in pieces
+// that end where the pattern or the span ends: segment(offset, length, phaseOfPiece).
+template <typename Fn>
+inline void forEachSegment(int64_t n, int64_t phase, int64_t period, Fn&& segment) {
+  for (int64_t done = 0; done < n; phase = 0) {
+    const int64_t m = std::min(period - phase, n - done);
+    segment(done, m, phase);
+    done += m;
+  }
 }
 
 // Constants for one period of P elements: lane j holds the constants of channel j % channels.
