@@ -1,5 +1,6 @@
 #include "tests/bench/BenchShapes.h"
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <stdexcept>
@@ -9,17 +10,20 @@ namespace qs::bench {
 namespace {
 
 // Inputs spread over and beyond each channel's range, so that every branch of the clamp is taken.
-Tensor randomTensor(const Shape& shape, uint32_t seed) {
-  Tensor t = Tensor::uninitialized(shape);
+void fillRandom(Tensor& t, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(-8.0f, 8.0f);
   for (float& v : t.mutableValues()) v = u(rng);
-  return t;
 }
 
-std::map<Shape, BenchTensors>& all() {
-  static std::map<Shape, BenchTensors> tensors;
-  return tensors;
+struct Slot {
+  BenchTensors tensors;
+  bool filled = false;
+};
+
+std::map<Shape, Slot>& all() {
+  static std::map<Shape, Slot> slots;
+  return slots;
 }
 
 }  // namespace
@@ -35,16 +39,27 @@ const std::vector<BenchShape>& benchShapes() {
 
 void prepareBenchTensors() {
   if (!all().empty()) return;
+  // Only allocated here (their pages untouched), so that a run of the editor benchmarks alone does
+  // not pay for filling 200 MB; filled on the first use of their shape.
   for (const BenchShape& s : benchShapes())
-    all().emplace(s.shape, BenchTensors{randomTensor(s.shape, 1), randomTensor(s.shape, 2),
-                                        Tensor::zeros(s.shape)});
+    all().emplace(s.shape,
+                  Slot{BenchTensors{Tensor::uninitialized(s.shape), Tensor::uninitialized(s.shape),
+                                    Tensor::uninitialized(s.shape)}});
 }
 
 BenchTensors& benchTensors(const Shape& shape) {
   prepareBenchTensors();
   const auto it = all().find(shape);
   if (it == all().end()) throw std::logic_error("no bench tensors for this shape");
-  return it->second;
+  Slot& slot = it->second;
+  if (!slot.filled) {
+    fillRandom(slot.tensors.x, 1);
+    fillRandom(slot.tensors.g, 2);
+    std::fill(slot.tensors.out.mutableValues().begin(), slot.tensors.out.mutableValues().end(),
+              0.0f);
+    slot.filled = true;
+  }
+  return slot.tensors;
 }
 
 }  // namespace qs::bench

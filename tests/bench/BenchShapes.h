@@ -26,7 +26,8 @@ struct BenchTensors {
   Tensor x, g, out;
 };
 
-// Allocates and fills the buffers of every shape (main() calls it first).
+// Allocates the buffers of every shape (main() calls it first, so that their addresses do not
+// depend on which benchmarks ran before); benchTensors() fills a shape's on its first use.
 void prepareBenchTensors();
 BenchTensors& benchTensors(const Shape& shape);
 
