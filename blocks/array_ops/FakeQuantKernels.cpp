@@ -392,7 +392,7 @@ void gradient(const float* g, const float* x, int64_t count, int64_t channels, c
   for (int64_t j = 0; j < period; ++j) {
     const Nudged& n = ranges[j % channels];
     // A min == max == 0 channel passes every gradient to dx and reports zero sums (set below),
-    // whatever its bounds: infinite ones put every x between them, which the AVX-512 path's short
+    // whatever its bounds: infinite ones put every x between them, which the SIMD paths' short
     // route relies on.
     b[0][j] = n.zeroRange ? -std::numeric_limits<float>::infinity() : n.nudgedMin;
     b[1][j] = n.zeroRange ? std::numeric_limits<float>::infinity() : n.nudgedMax;
