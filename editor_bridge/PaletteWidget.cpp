@@ -39,6 +39,9 @@ PaletteWidget::PaletteWidget(const BlockRegistry& registry, QWidget* parent) : Q
   tree_->setDragEnabled(true);
   tree_->setDragDropMode(QAbstractItemView::DragOnly);
   tree_->setRootIsDecorated(true);
+  // The FakeQuant names share a long prefix and differ at the end ("...VarsPerChannel",
+  // "...VarsPerChannelGradient"): elided at the right, three of them read the same in a narrow dock.
+  tree_->setTextElideMode(Qt::ElideMiddle);
   layout->addWidget(search_);
   layout->addWidget(tree_);
 
