@@ -174,7 +174,8 @@ void argsCompute(BlockContext& ctx) {
   const Tensor& x = ctx.input("inputs");
   Tensor out = Tensor::uninitialized(x.shape());
   const fq::Nudged n = argsRange(ctx);
-  fq::forward(x.data(), x.size(), 1, &n, fq::ScaleOp::DivScale, out.mutableData(), execOf(ctx));
+  // Like PerChannel and unlike Vars, TensorFlow's Args functor multiplies by the inverse scale.
+  fq::forward(x.data(), x.size(), 1, &n, fq::ScaleOp::MulInvScale, out.mutableData(), execOf(ctx));
   ctx.setOutput("output", std::move(out));
 }
 
@@ -298,8 +299,9 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         "`inputs` has any shape; `min` and `max` are scalars (rank 0) giving one range for the "
         "whole tensor, e.g. trained variables. " +
         nudge +
-        " Unlike the per-channel op, this op divides by the scale: (clamped - nudged_min) / "
-        "scale, which can differ from the per-channel op in the last bit." +
+        " Unlike the per-channel and Args ops, this op divides by the scale: (clamped - "
+        "nudged_min) / scale, where they multiply by the inverse scale; near a midpoint between "
+        "two levels the two can round to neighbouring levels." +
         kForwardDoc +
         " The op has a gradient (FakeQuantWithMinMaxVarsGradient) and thus allows for training "
         "min and max.";
@@ -354,8 +356,11 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
     d.doc =
         "`inputs` has any shape; the range [min, max] is a pair of attributes (default [-6, 6]) "
         "and must satisfy min < max. " +
-        nudge + " Like FakeQuantWithMinMaxVars, this op divides by the scale." + kForwardDoc +
-        " Its gradient is FakeQuantWithMinMaxArgsGradient.";
+        nudge +
+        " Like the per-channel op (and unlike FakeQuantWithMinMaxVars), this op multiplies by "
+        "the inverse scale: (clamped - nudged_min) * inv_scale, with inv_scale = (quant_max - "
+        "quant_min) / (max - min) computed again rather than 1 / scale." +
+        kForwardDoc + " Its gradient is FakeQuantWithMinMaxArgsGradient.";
     d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape.")},
                       {tensorOutput("output", RankRule::any(),
                                     "The fake-quantized tensor, same shape as `inputs`.")});

@@ -50,7 +50,7 @@ struct Exec {
   int threads = 1;
 };
 
-// PerChannel multiplies by the inverse scale; Vars and Args divide by the scale.
+// PerChannel and Args multiply by the inverse scale; Vars divides by the scale.
 enum class ScaleOp { MulInvScale, DivScale };
 
 // Forward over a row-major [count / channels, channels] view: element i uses ranges[i % channels].

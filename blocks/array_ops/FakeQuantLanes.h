@@ -59,8 +59,8 @@ inline void forEachSegment(int64_t n, int64_t phase, int64_t period, Fn&& segmen
 struct ForwardLanes {
   const float* nudgedMin;
   const float* nudgedMax;
-  const float* invScale;  // PerChannel multiplies by it
-  const float* scale;     // Vars/Args divide by it; every op multiplies the level by it
+  const float* invScale;  // PerChannel and Args multiply by it
+  const float* scale;     // Vars divides by it; every op multiplies the level by it
   const float* quantZero;
   const uint32_t* keep;  // all ones, or 0 where min == max == 0 (the output is +0)
   bool divide;

@@ -62,14 +62,14 @@ inline float clampToNudged(float x, const Nudged& n) {
   return (hi < n.nudgedMin) ? n.nudgedMin : hi;          // std::max(hi, nudgedMin)
 }
 
-// PerChannel forward: multiplies by the inverse scale.
+// PerChannel and Args forward: multiplies by the inverse scale.
 inline float quantizeMul(float x, const Nudged& n) {
   if (n.zeroRange) return 0.0f;
   const float c = clampToNudged(x, n);
   return std::floor((c - n.nudgedMin) * n.invScale - n.quantZero + 0.5f) * n.scale;
 }
 
-// Vars and Args forward: divides by the scale.
+// Vars forward: divides by the scale.
 inline float quantizeDiv(float x, const Nudged& n) {
   if (n.zeroRange) return 0.0f;
   const float c = clampToNudged(x, n);

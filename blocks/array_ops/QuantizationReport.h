@@ -37,14 +37,14 @@ struct QuantChannelStats {
 // An infinite input makes both powers infinite, which also gives NaN.
 double sqnrDb(double signalPower, double noisePower);
 
-// Which forward arithmetic the statistics describe: PerChannel multiplies by the inverse scale
-// (quantizeMul), Vars and Args divide by the scale (quantizeDiv); the two differ in the last bit
-// in rare cases.
+// Which forward arithmetic the statistics describe: PerChannel and Args multiply by the inverse
+// scale (quantizeMul), Vars divides by the scale (quantizeDiv); near a midpoint the two can round
+// to neighbouring levels.
 enum class Quantize { Mul, Div };
 
 // Statistics of every channel of a row-major [outer, channels] view of `inputs`, with the
 // per-channel ranges min[c], max[c] (num_bits/narrow_range in q). The default is the PerChannel
-// op's arithmetic; Quantize::Div describes FakeQuantWithMinMaxVars/Args (channels = 1).
+// op's arithmetic (and Args'); Quantize::Div describes FakeQuantWithMinMaxVars (channels = 1).
 std::vector<QuantChannelStats> computeChannelReport(const float* inputs, int64_t outer,
                                                     int64_t channels, const float* min,
                                                     const float* max, QuantRange q,

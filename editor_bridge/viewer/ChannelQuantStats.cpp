@@ -25,7 +25,7 @@ std::vector<ChannelQuantStats> computeChannelQuantStats(const Tensor& inputs,
                                                         std::span<const float> maxs,
                                                         const QuantSetup& setup) {
   const int64_t channels = static_cast<int64_t>(mins.size());
-  if (setup.op == fq::Quantize::Mul) {
+  if (setup.perChannel) {
     fq::checkPerChannelShapes(inputs.shape(), {channels}, {static_cast<int64_t>(maxs.size())});
   } else if (channels != 1 || maxs.size() != 1) {
     throw Error("min and max must be scalars");

@@ -19,8 +19,10 @@ namespace qs::editor {
 struct QuantSetup {
   int numBits = 8;
   bool narrowRange = false;
-  // PerChannel multiplies by the inverse scale; Vars and Args divide by the scale (SPEC.md).
+  // PerChannel and Args multiply by the inverse scale; Vars divides by the scale.
   fq::Quantize op = fq::Quantize::Mul;
+  // One range per channel (the last axis, PerChannel), or one for the whole tensor (Vars, Args).
+  bool perChannel = true;
 };
 
 struct ChannelQuantStats {

@@ -63,7 +63,9 @@ std::optional<InspectorInput> inspectorInputFor(const BlockResultsView& view, QS
   in.inputs = inputs->second;
   const bool perChannel = view.type.contains(QStringLiteral("PerChannel"));
   const bool args = view.type.startsWith(QStringLiteral("FakeQuantWithMinMaxArgs"));
-  in.setup.op = perChannel ? fq::Quantize::Mul : fq::Quantize::Div;
+  // Only the Vars ops divide by the scale; PerChannel and Args multiply by its inverse.
+  in.setup.op = (perChannel || args) ? fq::Quantize::Mul : fq::Quantize::Div;
+  in.setup.perChannel = perChannel;
   if (args) {
     if (!view.attrs.has("min") || !view.attrs.has("max")) {
       return fail(QObject::tr("The attributes min and max are not available."));

@@ -271,15 +271,52 @@ TEST_CASE("inspector works for the scalar-range ops", "[viewer][inspector]") {
   CHECK(st.below() == 1);
   CHECK(st.above() == 1);
   CHECK(st.fractionBelow() == 0.2);
-  // The scalar-range ops divide by the scale: the table is the report in its Div mode.
+  // Args multiplies by the inverse scale, as PerChannel does: the table is the report in its Mul
+  // mode.
   const std::vector<float> x = {-7, -1, 0, 1, 7};
   const fq::QuantChannelStats r = fq::computeOneChannel(
-      x.data(), 5, 1, 0, -6.0f, 6.0f, fq::quantRange(8, false), fq::Quantize::Div);
+      x.data(), 5, 1, 0, -6.0f, 6.0f, fq::quantRange(8, false), fq::Quantize::Mul);
   CHECK(st.mse() == r.mse);
   CHECK(st.sqnrDb() == r.sqnrDb);
   CHECK(
       s.inspector->model()->index(0, ChannelTableModel::NudgedMin).data(Qt::UserRole).toDouble() ==
       r.nudgedMin);
+}
+
+TEST_CASE("the inspector rounds Args by the product and Vars by the quotient",
+          "[viewer][inspector]") {
+  // x = -4.63529444 in [-6, 6] at 8 bits lies next to a midpoint, where TensorFlow's Args
+  // (multiplying by the inverse scale) gives -4.61176491 and its Vars (dividing by the scale)
+  // -4.65882349, a level apart (tests/unit/test_fakequant_midpoints.cpp derives both). With one
+  // element the table's MSE is the square of that value's error.
+  const float x = -4.63529444f;
+  auto view = [&](const char* type) {
+    BlockResultsView v;
+    v.blockId = QStringLiteral("q");
+    v.type = QString::fromLatin1(type);
+    v.status = BlockStatus::Ok;
+    v.attrs.set("num_bits", int64_t{8});
+    v.attrs.set("narrow_range", false);
+    v.inputs["inputs"] = Tensor::fromValues({1}, {x});
+    v.outputs["output"] = Tensor::fromValues({1}, {0});
+    return v;
+  };
+  BlockResultsView args = view("FakeQuantWithMinMaxArgs");
+  args.attrs.set("min", -6.0);
+  args.attrs.set("max", 6.0);
+  BlockResultsView vars = view("FakeQuantWithMinMaxVars");
+  vars.inputs["min"] = Tensor::scalar(-6.0f);
+  vars.inputs["max"] = Tensor::scalar(6.0f);
+  const std::pair<const BlockResultsView*, float> cases[] = {{&args, -4.61176491f},
+                                                             {&vars, -4.65882349f}};
+  for (const auto& [v, y] : cases) {
+    INFO(v->type.toStdString());
+    Shown s(*v);
+    REQUIRE(s.viewer.inspectorShown());
+    REQUIRE(s.inspector->channelCount() == 1);
+    const double e = static_cast<double>(y) - static_cast<double>(x);
+    CHECK(s.inspector->channelStats()[0].mse() == e * e);
+  }
 }
 
 TEST_CASE("inspector exports the table as CSV and the plots as PNG and SVG",

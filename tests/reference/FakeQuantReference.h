@@ -64,8 +64,8 @@ inline RefRange refNudge(float min, float max, int numBits, bool narrowRange) {
   return r;
 }
 
-// SPEC.md "Forward". divide: the Vars and Args ops divide by scale instead of multiplying by
-// inv_scale.
+// SPEC.md "Forward". divide: the Vars op divides by scale instead of multiplying by inv_scale
+// (PerChannel and Args multiply).
 inline float refForward(float x, const RefRange& r, bool divide) {
   if (r.bothZero) return 0.0f;
   const float quantZero = std::floor(-r.nudgedMin * r.invScale + 0.5f);
@@ -113,7 +113,7 @@ inline RefResult refRun(Op op, const std::vector<float>& x, const std::vector<fl
   std::vector<RefRange> ranges;
   for (int64_t c = 0; c < channels; ++c)
     ranges.push_back(refNudge(mins[c], maxs[c], numBits, narrowRange));
-  const bool divide = !isPerChannel(op);
+  const bool divide = op == Op::Vars;
   for (size_t i = 0; i < x.size(); ++i) {
     const int64_t c = static_cast<int64_t>(i) % channels;
     if (!isGradient(op)) {

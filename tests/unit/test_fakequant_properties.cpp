@@ -1,7 +1,9 @@
 // Property tests: random FakeQuant cases of all six ops, run as pages through the Evaluator on
-// every kernel path this machine has (portable, AVX2, AVX-512; 1 and 2 threads), compared with the
-// independent scalar reference in tests/reference/ (written from SPEC.md, no code shared with
-// blocks/). Forward outputs and dx must match bit for bit, dmin/dmax to float rounding of the sum.
+// every kernel path this machine has (portable, AVX2, AVX-512; 1 and 2 threads), compared with two
+// independent references in tests/reference/, neither sharing code with blocks/: a scalar float32
+// one (FakeQuantReference.h) and one re-derived in another form, double precision rounded to
+// float32 at each step (FakeQuantDoubleReference.h). Forward outputs and dx must match both bit
+// for bit, dmin/dmax to float rounding of the sum.
 //
 // The default run is a few seconds (kDefaultCases cases). For a long run set
 //   QS_PROPERTY_CASES=N       number of random cases (e.g. 1000000)
@@ -24,6 +26,7 @@
 #include "runtime/Evaluator.h"
 #include "runtime/Json.h"
 #include "runtime/Page.h"
+#include "tests/reference/FakeQuantDoubleReference.h"
 #include "tests/reference/FakeQuantReference.h"
 
 namespace {
@@ -291,37 +294,82 @@ CasePage buildPage(const Case& c) {
   return p;
 }
 
-// Runs the case on the evaluator's current path; "" when it matches the reference.
-std::string runAndCompare(qs::Evaluator& ev, int threads, const CasePage& p, const Case& c,
-                          const qsref::RefResult& want) {
+// What both references expect for a case.
+struct Wants {
+  qsref::RefResult first;  // FakeQuantReference.h
+  qsref2::Result second;   // FakeQuantDoubleReference.h
+};
+
+qsref2::Kind kindOf(Op op) {
+  if (qsref::isPerChannel(op)) return qsref2::Kind::PerChannel;
+  return qsref::isArgs(op) ? qsref2::Kind::Args : qsref2::Kind::Vars;
+}
+
+Wants references(const Case& c) {
+  return {qsref::refRun(c.op, c.x, c.g, c.channels, c.mins, c.maxs, c.numBits, c.narrow),
+          qsref2::run(kindOf(c.op), qsref::isGradient(c.op), c.x, c.g, c.channels, c.mins, c.maxs,
+                      c.numBits, c.narrow)};
+}
+
+// The op's results on the evaluator's current path.
+struct Got {
+  std::string error;
+  std::string outPort;
+  std::vector<float> out, dmin, dmax;
+};
+
+Got evaluateCase(qs::Evaluator& ev, int threads, const CasePage& p, const Case& c) {
   ev.clear();
   for (const auto& [id, t] : p.feeds) ev.setFeed(qs::BlockId(id), t);
   qs::EvalOptions opts;
   opts.threads = threads;
   ev.evaluate(p.page, opts);
+  Got got;
   const qs::BlockState* st = ev.state(qs::BlockId("fq"));
-  if (!st || st->status != qs::BlockStatus::Ok)
-    return "block failed: " + (st ? st->error : std::string("no state"));
+  if (!st || st->status != qs::BlockStatus::Ok) {
+    got.error = "block failed: " + (st ? st->error : std::string("no state"));
+    return got;
+  }
   const bool grad = qsref::isGradient(c.op);
-  const std::string outPort =
-      !grad ? "output" : (qsref::isArgs(c.op) ? "backprops" : "backprops_wrt_input");
-  const auto out = ev.result("fq.result_" + outPort)->toVector();
-  if (out.size() != want.out.size()) return "wrong size";
-  for (size_t i = 0; i < out.size(); ++i)
-    if (std::bit_cast<uint32_t>(out[i]) != std::bit_cast<uint32_t>(want.out[i]))
-      return outPort + "[" + std::to_string(i) + "] for x = " + floatText(c.x[i]) +
+  got.outPort = !grad ? "output" : (qsref::isArgs(c.op) ? "backprops" : "backprops_wrt_input");
+  got.out = ev.result("fq.result_" + got.outPort)->toVector();
+  if (grad && !qsref::isArgs(c.op)) {
+    got.dmin = ev.result("fq.result_backprop_wrt_min")->toVector();
+    got.dmax = ev.result("fq.result_backprop_wrt_max")->toVector();
+  }
+  return got;
+}
+
+// "" when the results match one reference's (either result type: the same fields).
+template <typename Ref>
+std::string compareWith(const Got& got, const Case& c, const Ref& want) {
+  const bool grad = qsref::isGradient(c.op);
+  if (got.out.size() != want.out.size()) return "wrong size";
+  for (size_t i = 0; i < got.out.size(); ++i)
+    if (std::bit_cast<uint32_t>(got.out[i]) != std::bit_cast<uint32_t>(want.out[i]))
+      return got.outPort + "[" + std::to_string(i) + "] for x = " + floatText(c.x[i]) +
              (grad ? ", g = " + floatText(c.g[i]) : "") + " (channel min " +
              floatText(c.mins[i % c.channels]) + ", max " + floatText(c.maxs[i % c.channels]) +
-             "): got " + floatText(out[i]) + ", want " + floatText(want.out[i]);
+             "): got " + floatText(got.out[i]) + ", want " + floatText(want.out[i]);
   if (!grad || qsref::isArgs(c.op)) return "";
-  const auto dmin = ev.result("fq.result_backprop_wrt_min")->toVector();
-  const auto dmax = ev.result("fq.result_backprop_wrt_max")->toVector();
   for (int64_t ch = 0; ch < c.channels; ++ch) {
-    std::string e = checkSum(dmin[ch], want.dmin[ch], want.dminAbs[ch], want.terms[ch]);
+    std::string e = checkSum(got.dmin[ch], want.dmin[ch], want.dminAbs[ch], want.terms[ch]);
     if (!e.empty()) return "backprop_wrt_min[" + std::to_string(ch) + "]: " + e;
-    e = checkSum(dmax[ch], want.dmax[ch], want.dmaxAbs[ch], want.terms[ch]);
+    e = checkSum(got.dmax[ch], want.dmax[ch], want.dmaxAbs[ch], want.terms[ch]);
     if (!e.empty()) return "backprop_wrt_max[" + std::to_string(ch) + "]: " + e;
   }
+  return "";
+}
+
+// Runs the case on the evaluator's current path; "" when it matches both references.
+std::string runAndCompare(qs::Evaluator& ev, int threads, const CasePage& p, const Case& c,
+                          const Wants& want) {
+  const Got got = evaluateCase(ev, threads, p, c);
+  if (!got.error.empty()) return got.error;
+  std::string diff = compareWith(got, c, want.first);
+  if (!diff.empty()) return "against FakeQuantReference.h: " + diff;
+  diff = compareWith(got, c, want.second);
+  if (!diff.empty()) return "against FakeQuantDoubleReference.h: " + diff;
   return "";
 }
 
@@ -397,8 +445,7 @@ TEST_CASE("the gradient matches the reference on large tensors with rare special
   for (int64_t channels : channelCounts) {
     for (int rep = 0; rep < 3; ++rep, ++seed) {
       const Case c = makeSparseGradientCase(seed, channels);
-      const qsref::RefResult want =
-          qsref::refRun(c.op, c.x, c.g, c.channels, c.mins, c.maxs, c.numBits, c.narrow);
+      const Wants want = references(c);
       const CasePage p = buildPage(c);
       for (qs::fq::SimdLevel level : qs::fq::supportedSimdLevels()) {
         for (int threads : {1, 2}) {
@@ -431,14 +478,14 @@ TEST_CASE("FakeQuant kernels match the independent reference on random cases, ev
   const auto levels = qs::fq::supportedSimdLevels();
   qs::Evaluator one(qs::builtinRegistry());
   qs::Evaluator two(qs::builtinRegistry());
-  int64_t checked = 0, elements = 0, failures = 0;
+  int64_t ran = 0, checked = 0, elements = 0, failures = 0;
   int64_t perOp[6] = {};
   for (int64_t i = 0; i < cases && failures < 10; ++i) {
     const uint64_t seed = seed0 + static_cast<uint64_t>(i);
     const Case c = makeCase(seed);
-    const qsref::RefResult want =
-        qsref::refRun(c.op, c.x, c.g, c.channels, c.mins, c.maxs, c.numBits, c.narrow);
+    const Wants want = references(c);
     const CasePage p = buildPage(c);
+    ++ran;
     ++perOp[static_cast<int>(c.op)];
     elements += static_cast<int64_t>(c.x.size());
     for (qs::fq::SimdLevel level : levels) {
@@ -465,8 +512,9 @@ TEST_CASE("FakeQuant kernels match the independent reference on random cases, ev
   }
   std::printf(
       "property tests: %lld cases (%lld elements), %lld path runs, %zu kernel paths x 2 "
-      "thread counts; per op %lld/%lld/%lld/%lld/%lld/%lld; %lld failures\n",
-      static_cast<long long>(cases), static_cast<long long>(elements),
+      "thread counts, each against both references; per op %lld/%lld/%lld/%lld/%lld/%lld; %lld "
+      "failures\n",
+      static_cast<long long>(ran), static_cast<long long>(elements),
       static_cast<long long>(checked), levels.size(), static_cast<long long>(perOp[0]),
       static_cast<long long>(perOp[1]), static_cast<long long>(perOp[2]),
       static_cast<long long>(perOp[3]), static_cast<long long>(perOp[4]),
@@ -488,4 +536,31 @@ TEST_CASE("the reference itself agrees with SPEC.md's worked examples", "[proper
   CHECK(q.scale == 0.25f);
   CHECK(qsref::refForward(-0.375f, q, true) == -0.25f);
   CHECK(qsref::refForward(0.375f, q, true) == 0.5f);
+  // Near a midpoint the product and the quotient give neighbouring levels: x = -4.63529444 in
+  // [-6, 6] at 8 bits is -4.6117649 by the product, -4.6588235 by the quotient.
+  const auto s = qsref::refNudge(-6.0f, 6.0f, 8, false);
+  CHECK(qsref::refForward(-4.63529444f, s, false) == -4.61176491f);
+  CHECK(qsref::refForward(-4.63529444f, s, true) == -4.65882349f);
+}
+
+TEST_CASE("the double-precision reference agrees with the spec's worked examples", "[properties]") {
+  using qsref2::Kind;
+  const auto r = qsref2::nudgeRange(-1.0f, 1.0f, 8, false);
+  CHECK(r.lo == -0.99607849f);
+  CHECK(r.hi == 1.00392163f);
+  CHECK(qsref2::forward(Kind::PerChannel, -1.0f, r) == -0.9960785f);
+  CHECK(std::bit_cast<uint32_t>(qsref2::forward(Kind::Args, 0.0f, r)) == 0u);
+  CHECK(qsref2::forward(Kind::Vars, 1.0f, r) == 1.00392163f);
+  const auto q = qsref2::nudgeRange(-1.0f, 62.75f, 8, false);
+  CHECK(q.scale == 0.25);
+  CHECK(qsref2::forward(Kind::Vars, -0.375f, q) == -0.25f);
+  CHECK(qsref2::forward(Kind::Vars, 0.375f, q) == 0.5f);
+  const auto s = qsref2::nudgeRange(-6.0f, 6.0f, 8, false);
+  CHECK(qsref2::forward(Kind::Args, -4.63529444f, s) == -4.61176491f);
+  CHECK(qsref2::forward(Kind::PerChannel, -4.63529444f, s) == -4.61176491f);
+  CHECK(qsref2::forward(Kind::Vars, -4.63529444f, s) == -4.65882349f);
+  // The gradient's masks are the nudged range, inclusive.
+  CHECK(qsref2::gradient(2.0f, -6.02352953f, s).dx == 2.0f);
+  CHECK(qsref2::gradient(2.0f, 6.0f, s).dx == 0.0f);
+  CHECK(qsref2::gradient(2.0f, 6.0f, s).toMax == 2.0f);
 }

@@ -20,7 +20,8 @@ struct BlockRun {
 };
 
 inline BlockRun runBlock(const std::string& type, const Json& attrs,
-                         const std::map<std::string, Tensor>& inputs = {}) {
+                         const std::map<std::string, Tensor>& inputs = {},
+                         const EvalOptions& options = {}) {
   Page page;
   for (const auto& [port, t] : inputs) {
     Block b;
@@ -37,7 +38,7 @@ inline BlockRun runBlock(const std::string& type, const Json& attrs,
     page.addLink({{BlockId("in_" + port), PortName("output")}, {BlockId("b"), PortName(port)}});
   Evaluator ev(builtinRegistry());
   for (const auto& [port, t] : inputs) ev.setFeed(BlockId("in_" + port), t);
-  ev.evaluate(page);
+  ev.evaluate(page, options);
   const BlockState* st = ev.state(BlockId("b"));
   BlockRun r;
   r.ok = st && st->status == BlockStatus::Ok;
