@@ -308,7 +308,8 @@ TEST_CASE("inspector exports the table as CSV and the plots as PNG and SVG",
   }
 }
 
-TEST_CASE("inspector survives the edge cases of SPEC.md and paints them", "[viewer][inspector]") {
+TEST_CASE("inspector survives the edge cases of docs/spec.md and paints them",
+          "[viewer][inspector]") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   struct Case {
@@ -345,11 +346,11 @@ TEST_CASE("inspector survives the edge cases of SPEC.md and paints them", "[view
       }
     }
   }
-  // By SPEC.md: min == max == 0 outputs zeros, min > max outputs nudged min everywhere; neither
-  // is an error. Channel 0 (min = max = 0), inputs 1 and 3: outputs 0, errors 1 and 3, MSE 5,
-  // signal (1 + 9) / 2 = 5, SQNR 0 dB. Channel 1 (min 2 > max 1), inputs 2 and 4: scale
-  // -1/255, zero point clamped to 255, nudged min (0 - 255) * scale = 1, outputs 1, errors 1 and
-  // 3, MSE 5, signal (4 + 16) / 2 = 10, SQNR 10 log10(2) = 3.01 dB.
+  // As docs/spec.md says: min == max == 0 outputs zeros, min > max outputs nudged min everywhere;
+  // neither is an error. Channel 0 (min = max = 0), inputs 1 and 3: outputs 0, errors 1 and 3, MSE
+  // 5, signal (1 + 9) / 2 = 5, SQNR 0 dB. Channel 1 (min 2 > max 1), inputs 2 and 4: scale -1/255,
+  // zero point clamped to 255, nudged min (0 - 255) * scale = 1, outputs 1, errors 1 and 3, MSE 5,
+  // signal (4 + 16) / 2 = 10, SQNR 10 log10(2) = 3.01 dB.
   Shown s(testing::perChannelBlock(Tensor::fromValues({2, 2}, {1, 2, 3, 4}), {0, 2}, {0, 1}, 8));
   const auto& st = s.inspector->channelStats();
   CHECK(st[0].mse() == 5.0);
