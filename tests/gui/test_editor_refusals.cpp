@@ -1,4 +1,4 @@
-// Issue 4, Done-when 2: refused wires, a refused attribute value, a block in error.
+// Refused wires, a refused attribute value, a block in error.
 
 #include <QLabel>
 #include <QSpinBox>
