@@ -313,11 +313,9 @@ TEST_CASE("runner: --save-npy writes <f4 C-order files", "[runner]") {
   CHECK(bytes.find("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }") == 10);
   CHECK((bytes.size() - 8 * 4) % 64 == 0);
 
-  const std::string py = qs::test::pythonWithNumpy();
-  if (py.empty()) {
-    WARN("python3 with numpy not found: numpy.load not checked");
-    return;
-  }
+  std::string missing;
+  const std::string py = qs::test::pythonWithNumpy(&missing);
+  if (py.empty()) FAIL("numpy.load must read what --save-npy writes, but " << missing);
   const std::string script =
       "import numpy, sys\n"
       "a = numpy.load(sys.argv[1])\n"
