@@ -207,9 +207,21 @@ const char* kNudgeDoc =
 const char* kForwardDoc =
     " Values are clamped to the nudged range and rounded to the nearest level (ties towards "
     "+infinity); every output is an integer multiple of the scale, so 0 stays exactly 0. NaN "
-    "inputs give NaN; +/-inf clamp to the ends of the range. min == max == 0 gives 0 everywhere; "
-    "min == max != 0 gives NaN; min > max gives the nudged minimum everywhere. None of these is an "
-    "error, as in TensorFlow.";
+    "inputs give NaN; +/-inf clamp to the ends of the range.";
+
+// The Vars ops take their range from tensors, which TensorFlow does not validate.
+const char* kVarsRangeDoc =
+    " min == max == 0 gives 0 everywhere; min == max != 0 gives NaN; min > max gives the nudged "
+    "minimum everywhere. None of these is an error, as in TensorFlow.";
+
+// The Args ops check their attributes as TensorFlow's constructor does.
+const char* kArgsRangeDoc =
+    " min == max and min > max are errors, with TensorFlow's message \"min has to be smaller than "
+    "max, was: <min> >= <max>\".";
+
+const char* kOutputNameDoc =
+    " The output port is `output` (enuSpace's name, shown as the result `result_output`); "
+    "TensorFlow's op names it `outputs`.";
 
 const char* kGradientDoc =
     " The gradient is the straight-through estimator: `gradients` pass to the input where the "
@@ -239,7 +251,7 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         nudge +
         " This op multiplies by the inverse scale, (quant_max - quant_min) / (max - min), "
         "computed separately rather than as 1 / scale." +
-        kForwardDoc +
+        kForwardDoc + kVarsRangeDoc + kOutputNameDoc +
         " The op has a gradient (FakeQuantWithMinMaxVarsPerChannelGradient) and thus allows for "
         "training min and max.";
     d.ports =
@@ -300,7 +312,7 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         nudge +
         " Unlike the per-channel op, this op divides by the scale: (clamped - nudged_min) / "
         "scale, which can differ from the per-channel op in the last bit." +
-        kForwardDoc +
+        kForwardDoc + kVarsRangeDoc + kOutputNameDoc +
         " The op has a gradient (FakeQuantWithMinMaxVarsGradient) and thus allows for training "
         "min and max.";
     d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape."),
@@ -349,13 +361,13 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
     d.type = "FakeQuantWithMinMaxArgs";
     d.category = "Quantization";
     d.summary =
-        "Fake-quantize the 'inputs' tensor, type float to 'outputs' tensor of same type, with a "
+        "Fake-quantize the 'inputs' tensor, type float to 'output' tensor of same type, with a "
         "fixed range given by the attributes `min` and `max`.";
     d.doc =
         "`inputs` has any shape; the range [min, max] is a pair of attributes (default [-6, 6]) "
         "and must satisfy min < max. " +
         nudge + " Like FakeQuantWithMinMaxVars, this op divides by the scale." + kForwardDoc +
-        " Its gradient is FakeQuantWithMinMaxArgsGradient.";
+        kArgsRangeDoc + kOutputNameDoc + " Its gradient is FakeQuantWithMinMaxArgsGradient.";
     d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape.")},
                       {tensorOutput("output", RankRule::any(),
                                     "The fake-quantized tensor, same shape as `inputs`.")});
@@ -374,7 +386,8 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
     d.doc =
         "`gradients` is the backpropagated gradient above the FakeQuantWithMinMaxArgs op, with "
         "the shape of `inputs`, the values that were quantized; the range comes from the "
-        "attributes `min` and `max` (default [-6, 6], min < max). " +
+        "attributes `min` and `max` (default [-6, 6], min < max; min == max and min > max are "
+        "errors, as in the forward op). " +
         nudge +
         " The result is gradients * (nudged_min <= inputs <= nudged_max): a multiply, so a NaN or "
         "infinite gradient gives NaN and -g gives -0. The range is fixed, so there are no min/max "

@@ -42,6 +42,20 @@ TEST_CASE("editor: an input that is already wired refuses a second wire", "[gui]
   CHECK(f.w().model()->undoStack()->count() == 0);
 }
 
+TEST_CASE("editor: the attrs pin refuses a wire and says what it stands for", "[gui][editor]") {
+  EditorFixture f;
+  openUsingMethod(f);
+  const size_t links = f.w().model()->page().links().size();
+  mouseDrag(f.viewport(), portPoint(f, "x", "output"), portPoint(f, "fq", "attrs"));
+  CHECK(f.w().model()->page().links().size() == links);
+  const QString refusal = f.w().scene()->lastRefusal();
+  CHECK(refusal.contains("the attrs pin of 'fq' takes no wire"));
+  CHECK(refusal.contains("attribute editor"));
+  // No block type drives the attrs pin, so the message must not send the user looking for one.
+  CHECK_FALSE(refusal.contains("Attrs block"));
+  CHECK(f.w().model()->undoStack()->count() == 0);
+}
+
 TEST_CASE("editor: a wire that would close a cycle is refused", "[gui][editor]") {
   EditorFixture f;
   const BlockId a = dropFromPalette(f, "FakeQuantWithMinMaxVarsPerChannel", QPoint(100, 100));
