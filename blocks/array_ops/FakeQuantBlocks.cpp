@@ -33,6 +33,12 @@ AttrDescriptor argsBoundAttr(const char* name, double value, const char* doc) {
   return {.name = name, .type = AttrType::Float, .defaultValue = AttrValue{value}, .doc = doc};
 }
 
+// TensorFlow's Args constructor refuses min >= max; the page says so, as the block does.
+const char* kArgsMinDoc =
+    "Minimum of the quantization range; must be < max: min == max and min > max are errors "
+    "(\"min has to be smaller than max, was: <min> >= <max>\").";
+const char* kArgsMaxDoc = "Maximum of the quantization range; must be > min.";
+
 // Attribute names built once: a chain of small blocks looks them up on every evaluation.
 const std::string kNumBits = "num_bits", kNarrowRange = "narrow_range", kMin = "min", kMax = "max";
 
@@ -214,14 +220,10 @@ const char* kVarsRangeDoc =
     " min == max == 0 gives 0 everywhere; min == max != 0 gives NaN; min > max gives the nudged "
     "minimum everywhere. None of these is an error, as in TensorFlow.";
 
-// The Args ops check their attributes as TensorFlow's constructor does.
-const char* kArgsRangeDoc =
-    " min == max and min > max are errors, with TensorFlow's message \"min has to be smaller than "
-    "max, was: <min> >= <max>\".";
-
-const char* kOutputNameDoc =
-    " The output port is `output` (enuSpace's name, shown as the result `result_output`); "
-    "TensorFlow's op names it `outputs`.";
+// The forward ops' output keeps enuSpace's name.
+const char* kOutputDoc =
+    "The fake-quantized tensor, same shape as `inputs`. TensorFlow's op names this output "
+    "`outputs`; here it is `output` (enuSpace's name), shown as the result `result_output`.";
 
 const char* kGradientDoc =
     " The gradient is the straight-through estimator: `gradients` pass to the input where the "
@@ -251,15 +253,14 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         nudge +
         " This op multiplies by the inverse scale, (quant_max - quant_min) / (max - min), "
         "computed separately rather than as 1 / scale." +
-        kForwardDoc + kVarsRangeDoc + kOutputNameDoc +
+        kForwardDoc + kVarsRangeDoc +
         " The op has a gradient (FakeQuantWithMinMaxVarsPerChannelGradient) and thus allows for "
         "training min and max.";
     d.ports =
         opPorts({tensorInput("inputs", RankRule::atLeast(1), "Float tensor of shape [..., d]."),
                  tensorInput("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
                  tensorInput("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
-                {tensorOutput("output", RankRule::any(),
-                              "The fake-quantized tensor, same shape as `inputs`.")});
+                {tensorOutput("output", RankRule::any(), kOutputDoc)});
     d.attrs = {numBitsAttr(), narrowRangeAttr()};
     d.check = perChannelCheck;
     d.compute = perChannelCompute;
@@ -312,14 +313,14 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         nudge +
         " Unlike the per-channel op, this op divides by the scale: (clamped - nudged_min) / "
         "scale, which can differ from the per-channel op in the last bit." +
-        kForwardDoc + kVarsRangeDoc + kOutputNameDoc +
+        kForwardDoc +
         " The op has a gradient (FakeQuantWithMinMaxVarsGradient) and thus allows for training "
-        "min and max.";
+        "min and max." +
+        kVarsRangeDoc;
     d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape."),
                        tensorInput("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
                        tensorInput("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
-                      {tensorOutput("output", RankRule::any(),
-                                    "The fake-quantized tensor, same shape as `inputs`.")});
+                      {tensorOutput("output", RankRule::any(), kOutputDoc)});
     d.attrs = {numBitsAttr(), narrowRangeAttr()};
     d.check = varsCheck;
     d.compute = varsCompute;
@@ -367,12 +368,10 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         "`inputs` has any shape; the range [min, max] is a pair of attributes (default [-6, 6]) "
         "and must satisfy min < max. " +
         nudge + " Like FakeQuantWithMinMaxVars, this op divides by the scale." + kForwardDoc +
-        kArgsRangeDoc + kOutputNameDoc + " Its gradient is FakeQuantWithMinMaxArgsGradient.";
+        " Its gradient is FakeQuantWithMinMaxArgsGradient.";
     d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape.")},
-                      {tensorOutput("output", RankRule::any(),
-                                    "The fake-quantized tensor, same shape as `inputs`.")});
-    d.attrs = {argsBoundAttr("min", -6.0, "Minimum of the quantization range; must be < max."),
-               argsBoundAttr("max", 6.0, "Maximum of the quantization range; must be > min."),
+                      {tensorOutput("output", RankRule::any(), kOutputDoc)});
+    d.attrs = {argsBoundAttr("min", -6.0, kArgsMinDoc), argsBoundAttr("max", 6.0, kArgsMaxDoc),
                numBitsAttr(), narrowRangeAttr()};
     d.check = argsCheck;
     d.compute = argsCompute;
@@ -399,8 +398,7 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         {tensorOutput("backprops", RankRule::any(),
                       "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
                       "nudged_max), same shape as `inputs`.")});
-    d.attrs = {argsBoundAttr("min", -6.0, "Minimum of the quantization range; must be < max."),
-               argsBoundAttr("max", 6.0, "Maximum of the quantization range; must be > min."),
+    d.attrs = {argsBoundAttr("min", -6.0, kArgsMinDoc), argsBoundAttr("max", 6.0, kArgsMaxDoc),
                numBitsAttr(), narrowRangeAttr()};
     d.check = argsGradientCheck;
     d.compute = argsGradientCompute;

@@ -19,7 +19,7 @@ namespace qs::editor {
 struct QuantSetup {
   int numBits = 8;
   bool narrowRange = false;
-  // PerChannel multiplies by the inverse scale; Vars and Args divide by the scale (docs/spec.md).
+  // PerChannel multiplies by the inverse scale; Vars and Args divide by the scale (SPEC.md).
   fq::Quantize op = fq::Quantize::Mul;
 };
 

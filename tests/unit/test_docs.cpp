@@ -86,3 +86,19 @@ TEST_CASE("docs: no page promises a block that does not exist", "[docs]") {
     CHECK(qs::test::slurp(entry.path()).find("Attrs block") == std::string::npos);
   }
 }
+
+TEST_CASE("docs: the Args pages say what the blocks refuse, the Vars pages what they accept",
+          "[docs]") {
+  for (const char* type : {"FakeQuantWithMinMaxArgs", "FakeQuantWithMinMaxArgsGradient"}) {
+    const std::string page = qs::blockReferencePage(*qs::builtinRegistry().find(type));
+    INFO(type);
+    CHECK(page.find("min == max and min > max are errors") != std::string::npos);
+    CHECK(page.find("None of these is an error") == std::string::npos);
+  }
+  for (const char* type : {"FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxVarsPerChannel"}) {
+    const std::string page = qs::blockReferencePage(*qs::builtinRegistry().find(type));
+    INFO(type);
+    CHECK(page.find("None of these is an error") != std::string::npos);
+    CHECK(page.find("TensorFlow's op names this output `outputs`") != std::string::npos);
+  }
+}
