@@ -1,6 +1,6 @@
 // Property tests: random FakeQuant cases of all six ops, run as pages through the Evaluator on
 // every kernel path this machine has (portable, AVX2, AVX-512; 1 and 2 threads), compared with the
-// independent scalar reference in tests/reference/ (written from docs/spec.md, no code shared with
+// independent scalar reference in tests/reference/ (written from SPEC.md, no code shared with
 // blocks/). Forward outputs and dx must match bit for bit, dmin/dmax to float rounding of the sum.
 //
 // The default run is a few seconds (kDefaultCases cases). For a long run set
