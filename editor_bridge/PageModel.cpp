@@ -150,7 +150,9 @@ QString PageModel::connectRefusal(const PortRef& from, const PortRef& to) const 
     return tr("the scope pin of '%1' is bound to the page and is never wired")
         .arg(QString::fromStdString(to.block.str()));
   if (tp->kind != fp->kind)
-    return tr("%1 carries a tensor; the attrs pin takes an Attrs block").arg(portLabel(from));
+    return tr("the attrs pin of '%1' takes no wire: it stands for the block's attributes, which "
+              "are set in the attribute editor")
+        .arg(QString::fromStdString(to.block.str()));
   if (const Link* existing = linkInto(to))
     return tr("input %1 is already wired (from %2); delete that wire first")
         .arg(portLabel(to), portLabel(existing->from));

@@ -76,7 +76,7 @@ std::string blockReferencePage(const BlockDescriptor& d) {
     if (p.kind == PortKind::Scope)
       wiring = "bound to the page, never wired";
     else if (p.kind == PortKind::Attrs)
-      wiring = "optional";
+      wiring = "never wired";
     else if (input)
       wiring = p.required ? "required" : "optional";
     else

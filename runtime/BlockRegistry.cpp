@@ -56,7 +56,8 @@ std::vector<PortDescriptor> opPorts(std::vector<PortDescriptor> inputs,
     ports.push_back(std::move(p));
   }
   ports.push_back({"attrs", PortDirection::Input, PortKind::Attrs, RankRule::any(), false,
-                   "The block's attributes; may be driven by an Attrs block."});
+                   "The block's attributes, set in the attribute editor or under \"attrs\" in the "
+                   "page file; enuSpace's pin, kept for its look: it takes no wire."});
   for (auto& p : outputs) {
     p.direction = PortDirection::Output;
     ports.push_back(std::move(p));

@@ -6,7 +6,7 @@
 namespace qs {
 
 // The one exception type of the runtime and the blocks. Its message is what the user reads, so it
-// says what is wrong in the user's terms (TensorFlow's text where SPEC.md gives one).
+// says what is wrong in the user's terms (TensorFlow's text where docs/spec.md gives one).
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}

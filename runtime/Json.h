@@ -35,8 +35,8 @@ std::string formatFloat(float v);
 // The value as compact JSON for a message, cut to about `maxChars` on a character boundary.
 std::string jsonSnippet(const Json& v, size_t maxChars = 40);
 
-// A JSON value holding a float32 tensor element: a number, or the strings of CONTRACTS.md §1 for
-// non-finite values.
+// A JSON value holding a float32 tensor element: a number, or for non-finite values the strings of
+// the page format (docs/formats.md).
 Json floatToJson(float v);
 // Reads a number or one of "nan", "inf", "-inf" (also "+inf", "NaN", "Infinity"); throws
 // qs::Error otherwise, using `what` in the message.

@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 
-# Issue 5's targets, as a fraction of memcpy's bytes per second.
+# The kernels' targets, as a fraction of memcpy's bytes per second.
 def target(name):
     if "Gradient" in name:
         return 0.7

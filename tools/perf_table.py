@@ -22,7 +22,7 @@ def elements(shape):
     return math.prod(int(d) for d in shape.split("x"))
 
 
-# Issue 5's targets, as a fraction of memcpy's bytes per second.
+# The kernels' targets, as a fraction of memcpy's bytes per second.
 def target(op, shape):
     if op.endswith("Gradient"):
         return 0.7

@@ -33,6 +33,12 @@ AttrDescriptor argsBoundAttr(const char* name, double value, const char* doc) {
   return {.name = name, .type = AttrType::Float, .defaultValue = AttrValue{value}, .doc = doc};
 }
 
+// TensorFlow's Args constructor refuses min >= max; the page says so, as the block does.
+const char* kArgsMinDoc =
+    "Minimum of the quantization range; must be < max: min == max and min > max are errors "
+    "(\"min has to be smaller than max, was: <min> >= <max>\").";
+const char* kArgsMaxDoc = "Maximum of the quantization range; must be > min.";
+
 // Attribute names built once: a chain of small blocks looks them up on every evaluation.
 const std::string kNumBits = "num_bits", kNarrowRange = "narrow_range", kMin = "min", kMax = "max";
 
@@ -208,9 +214,17 @@ const char* kNudgeDoc =
 const char* kForwardDoc =
     " Values are clamped to the nudged range and rounded to the nearest level (ties towards "
     "+infinity); every output is an integer multiple of the scale, so 0 stays exactly 0. NaN "
-    "inputs give NaN; +/-inf clamp to the ends of the range. min == max == 0 gives 0 everywhere; "
-    "min == max != 0 gives NaN; min > max gives the nudged minimum everywhere. None of these is an "
-    "error, as in TensorFlow.";
+    "inputs give NaN; +/-inf clamp to the ends of the range.";
+
+// The Vars ops take their range from tensors, which TensorFlow does not validate.
+const char* kVarsRangeDoc =
+    " min == max == 0 gives 0 everywhere; min == max != 0 gives NaN; min > max gives the nudged "
+    "minimum everywhere. None of these is an error, as in TensorFlow.";
+
+// The forward ops' output keeps enuSpace's name.
+const char* kOutputDoc =
+    "The fake-quantized tensor, same shape as `inputs`. TensorFlow's op names this output "
+    "`outputs`; here it is `output` (enuSpace's name), shown as the result `result_output`.";
 
 const char* kGradientDoc =
     " The gradient is the straight-through estimator: `gradients` pass to the input where the "
@@ -240,15 +254,14 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         nudge +
         " This op multiplies by the inverse scale, (quant_max - quant_min) / (max - min), "
         "computed separately rather than as 1 / scale." +
-        kForwardDoc +
+        kForwardDoc + kVarsRangeDoc +
         " The op has a gradient (FakeQuantWithMinMaxVarsPerChannelGradient) and thus allows for "
         "training min and max.";
     d.ports =
         opPorts({tensorInput("inputs", RankRule::atLeast(1), "Float tensor of shape [..., d]."),
                  tensorInput("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
                  tensorInput("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
-                {tensorOutput("output", RankRule::any(),
-                              "The fake-quantized tensor, same shape as `inputs`.")});
+                {tensorOutput("output", RankRule::any(), kOutputDoc)});
     d.attrs = {numBitsAttr(), narrowRangeAttr()};
     d.check = perChannelCheck;
     d.compute = perChannelCompute;
@@ -304,12 +317,12 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         "two levels the two can round to neighbouring levels." +
         kForwardDoc +
         " The op has a gradient (FakeQuantWithMinMaxVarsGradient) and thus allows for training "
-        "min and max.";
+        "min and max." +
+        kVarsRangeDoc;
     d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape."),
                        tensorInput("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
                        tensorInput("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
-                      {tensorOutput("output", RankRule::any(),
-                                    "The fake-quantized tensor, same shape as `inputs`.")});
+                      {tensorOutput("output", RankRule::any(), kOutputDoc)});
     d.attrs = {numBitsAttr(), narrowRangeAttr()};
     d.check = varsCheck;
     d.compute = varsCompute;
@@ -351,7 +364,7 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
     d.type = "FakeQuantWithMinMaxArgs";
     d.category = "Quantization";
     d.summary =
-        "Fake-quantize the 'inputs' tensor, type float to 'outputs' tensor of same type, with a "
+        "Fake-quantize the 'inputs' tensor, type float to 'output' tensor of same type, with a "
         "fixed range given by the attributes `min` and `max`.";
     d.doc =
         "`inputs` has any shape; the range [min, max] is a pair of attributes (default [-6, 6]) "
@@ -362,10 +375,8 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         "quant_min) / (max - min) computed again rather than 1 / scale." +
         kForwardDoc + " Its gradient is FakeQuantWithMinMaxArgsGradient.";
     d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape.")},
-                      {tensorOutput("output", RankRule::any(),
-                                    "The fake-quantized tensor, same shape as `inputs`.")});
-    d.attrs = {argsBoundAttr("min", -6.0, "Minimum of the quantization range; must be < max."),
-               argsBoundAttr("max", 6.0, "Maximum of the quantization range; must be > min."),
+                      {tensorOutput("output", RankRule::any(), kOutputDoc)});
+    d.attrs = {argsBoundAttr("min", -6.0, kArgsMinDoc), argsBoundAttr("max", 6.0, kArgsMaxDoc),
                numBitsAttr(), narrowRangeAttr()};
     d.check = argsCheck;
     d.compute = argsCompute;
@@ -379,7 +390,8 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
     d.doc =
         "`gradients` is the backpropagated gradient above the FakeQuantWithMinMaxArgs op, with "
         "the shape of `inputs`, the values that were quantized; the range comes from the "
-        "attributes `min` and `max` (default [-6, 6], min < max). " +
+        "attributes `min` and `max` (default [-6, 6], min < max; min == max and min > max are "
+        "errors, as in the forward op). " +
         nudge +
         " The result is gradients * (nudged_min <= inputs <= nudged_max): a multiply, so a NaN or "
         "infinite gradient gives NaN and -g gives -0. The range is fixed, so there are no min/max "
@@ -391,8 +403,7 @@ void registerFakeQuantBlocks(BlockRegistry& registry) {
         {tensorOutput("backprops", RankRule::any(),
                       "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
                       "nudged_max), same shape as `inputs`.")});
-    d.attrs = {argsBoundAttr("min", -6.0, "Minimum of the quantization range; must be < max."),
-               argsBoundAttr("max", 6.0, "Maximum of the quantization range; must be > min."),
+    d.attrs = {argsBoundAttr("min", -6.0, kArgsMinDoc), argsBoundAttr("max", 6.0, kArgsMaxDoc),
                numBitsAttr(), narrowRangeAttr()};
     d.check = argsGradientCheck;
     d.compute = argsGradientCompute;

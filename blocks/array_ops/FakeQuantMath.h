@@ -1,7 +1,7 @@
 #pragma once
 
 // The arithmetic of TensorFlow's fake-quant kernels, one float32 operation at a time, in the
-// order SPEC.md gives. Every FakeQuant path (scalar, SIMD, threaded) takes its per-channel
+// order docs/spec.md gives. Every FakeQuant path (scalar, SIMD, threaded) takes its per-channel
 // constants from nudge() so that they agree to the bit.
 
 #include <cmath>

@@ -198,7 +198,8 @@ void registerReductionBlocks(BlockRegistry& registry) {
   add(registry, "Mean", Reduce::Mean,
       "Computes the mean of elements across dimensions of a tensor.",
       "The sum is accumulated in double, divided by the count in double and rounded to float32 "
-      "once. Reducing no elements gives NaN (0 / 0).");
+      "once: like Sum, and unlike TensorFlow, whose Mean sums and divides in float32, so the two "
+      "can differ in the last bits. Reducing no elements gives NaN (0 / 0).");
 }
 
 }  // namespace qs

@@ -186,7 +186,9 @@ void registerRandomBlocks(BlockRegistry& registry) {
     d.doc = std::string(
                 "Standard normal values z from the Marsaglia polar method (computed in double, "
                 "rounded to float32), returned as z * stddev + mean in float32. Elements 2p and "
-                "2p + 1 are the two values of draw p.") +
+                "2p + 1 are the two values of draw p. TensorFlow's op (RandomStandardNormal) "
+                "gives z alone; this block scales it as tf.random.normal does, and refuses a "
+                "negative `stddev`.") +
             kStreamNote;
     d.ports = opPorts({}, {tensorOutput("output", RankRule::any(),
                                         "A tensor of shape `shape` with normal random values.")});

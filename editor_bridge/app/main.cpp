@@ -14,7 +14,7 @@
 
 // quantspace [PAGE]
 // quantspace --screenshot OUT.png [--inspect B.result_P] [--size WxH] [--view TAB] PAGE
-// (CONTRACTS.md §4; --view picks the viewer tab in the picture)
+// (docs/formats.md; --view picks the viewer tab in the picture)
 int main(int argc, char** argv) {
   // --screenshot must work without a display: choose the offscreen platform before Qt starts.
   bool screenshot = false;
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "quantspace: %s\n", qPrintable(error));
       return 1;
     }
-    // A FakeQuant result named with --inspect opens the quantization inspector (issue 7).
+    // A FakeQuant result named with --inspect opens the quantization inspector.
     if (parser.isSet(viewOpt)) {
       if (!window.viewer()->showView(parser.value(viewOpt), &error)) {
         std::fprintf(stderr, "quantspace: --view %s: %s\n", qPrintable(parser.value(viewOpt)),

@@ -8,7 +8,7 @@
 
 namespace qs {
 
-// quantspace-run (CONTRACTS.md §3). Returns the exit status: 0 every requested result computed,
+// quantspace-run (docs/formats.md). Returns the exit status: 0 every requested result computed,
 // 1 some block failed, 2 the page could not be read (or the command line is wrong).
 int runCli(const std::vector<std::string>& args, const BlockRegistry& registry, std::ostream& out,
            std::ostream& err);

@@ -8,7 +8,7 @@
 
 namespace qs::bench {
 
-// The tensor shapes of CONTRACTS.md §5, shared by every kernel benchmark and its memcpy baseline.
+// The tensor shapes of docs/formats.md, shared by every kernel benchmark and its memcpy baseline.
 struct BenchShape {
   const char* name;  // "32x56x56x128"
   Shape shape;

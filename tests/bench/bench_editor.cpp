@@ -1,4 +1,4 @@
-// Editor benchmarks (issue 4, CONTRACTS.md §5): pages of N blocks with about 1.5 wires per block,
+// Editor benchmarks (docs/formats.md): pages of N blocks with about 1.5 wires per block,
 // generated here. Frames are rendered through the view's own paint path (QWidget::render of the
 // viewport, which runs QGraphicsView::paintEvent) into a 32-bit image of the viewport's size.
 

@@ -1,4 +1,4 @@
-// Kernel benchmarks of CONTRACTS.md §5: the PerChannel forward and gradient on the shapes of
+// Kernel benchmarks of docs/formats.md: the PerChannel forward and gradient on the shapes of
 // BM_Memcpy and on its buffers (tests/bench/BenchShapes.h), with `n` of the op's own worker
 // threads. Registered by name (".../threads:<n>"), not with ->Threads(), which would run n copies
 // of the benchmark.

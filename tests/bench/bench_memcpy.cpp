@@ -6,7 +6,7 @@
 #include "runtime/Tensor.h"
 #include "tests/bench/BenchShapes.h"
 
-// The ceiling for a streaming op: copying the input tensor's bytes (CONTRACTS.md §5), from the
+// The ceiling for a streaming op: copying the input tensor's bytes (docs/formats.md), from the
 // kernels' input buffer into their output buffer.
 static void BM_Memcpy(benchmark::State& state, qs::Shape shape) {
   qs::bench::BenchTensors& t = qs::bench::benchTensors(shape);

@@ -1,4 +1,4 @@
-// BM_PageEval/chain:<n> (CONTRACTS.md §5): evaluating a page of n small blocks wired in a chain, a
+// BM_PageEval/chain:<n> (docs/formats.md): evaluating a page of n small blocks wired in a chain, a
 // fresh evaluation every iteration (the evaluator's cache is cleared), so the figure is the
 // runtime's per-block overhead: scheduling, attribute resolution, checks, result bookkeeping.
 #include <benchmark/benchmark.h>

@@ -1,7 +1,7 @@
 // libFuzzer target: the page loader with validation and evaluation of small pages.
 //
 // Properties checked on every input, beyond "no crash, no sanitizer report":
-// - a page that loads saves, loads back and saves again to the same bytes (CONTRACTS.md §1);
+// - a page that loads saves, loads back and saves again to the same bytes (docs/formats.md);
 // - a page evaluates (shape check, compute, an edit and a cached re-run, a fetch with released
 //   intermediates) without an exception escaping the evaluator.
 // Tensor sizes are capped here, after the shape-only check and before anything is computed, so

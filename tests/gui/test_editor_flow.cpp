@@ -1,4 +1,4 @@
-// Issue 4, Done-when 1: the whole loop through real widgets and mouse events.
+// The whole editing loop through real widgets and mouse events.
 
 #include <QTemporaryDir>
 

@@ -1,4 +1,4 @@
-// Issue 6: autosave and crash recovery. A separate process edits a page and is killed with
+// Autosave and crash recovery. A separate process edits a page and is killed with
 // SIGKILL; a new editor finds the recovery copy and restores the edits.
 
 #include <QElapsedTimer>

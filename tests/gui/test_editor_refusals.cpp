@@ -1,4 +1,4 @@
-// Issue 4, Done-when 2: refused wires, a refused attribute value, a block in error.
+// Refused wires, a refused attribute value, a block in error.
 
 #include <QLabel>
 #include <QSpinBox>
@@ -39,6 +39,20 @@ TEST_CASE("editor: an input that is already wired refuses a second wire", "[gui]
   CHECK(f.w().scene()->lastRefusal().contains("already wired"));
   CHECK(f.w().scene()->lastRefusal().contains("lo.output"));
   CHECK(f.w().model()->page().links().size() == 3);
+  CHECK(f.w().model()->undoStack()->count() == 0);
+}
+
+TEST_CASE("editor: the attrs pin refuses a wire and says what it stands for", "[gui][editor]") {
+  EditorFixture f;
+  openUsingMethod(f);
+  const size_t links = f.w().model()->page().links().size();
+  mouseDrag(f.viewport(), portPoint(f, "x", "output"), portPoint(f, "fq", "attrs"));
+  CHECK(f.w().model()->page().links().size() == links);
+  const QString refusal = f.w().scene()->lastRefusal();
+  CHECK(refusal.contains("the attrs pin of 'fq' takes no wire"));
+  CHECK(refusal.contains("attribute editor"));
+  // No block type drives the attrs pin, so the message must not send the user looking for one.
+  CHECK_FALSE(refusal.contains("Attrs block"));
   CHECK(f.w().model()->undoStack()->count() == 0);
 }
 

@@ -1,4 +1,4 @@
-// GUI tests of the result viewer (issue 4): statistics, table, slices, messages, exports.
+// GUI tests of the result viewer: statistics, table, slices, messages, exports.
 
 #include <QComboBox>
 #include <QDir>

@@ -1,6 +1,6 @@
-// GUI tests of the quantization inspector (issue 7): the numbers it shows, checked against hand
-// computations and against the Qt-free per-channel report; sorting, channel switching, the sweep,
-// exports.
+// GUI tests of the quantization inspector: the numbers it shows, checked against hand computations
+// and against an independent double-precision reference written here (never against the report
+// function the inspector itself calls); sorting, channel switching, the sweep, exports.
 
 #include <QFile>
 #include <QHeaderView>
@@ -11,11 +11,11 @@
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 
-#include "blocks/array_ops/QuantizationReport.h"
 #include "editor_bridge/viewer/ChannelQuantStats.h"
 #include "editor_bridge/viewer/PlotWidget.h"
 #include "editor_bridge/viewer/QuantInspector.h"
@@ -77,6 +77,53 @@ void clickHeader(QuantInspector* in, int column) {
 
 int channelAtRow(QuantInspector* in, int row) {
   return in->proxy()->mapToSource(in->proxy()->index(row, 0)).row();
+}
+
+// One channel's statistics, computed independently of blocks/array_ops: the nudge in double with
+// an explicit rounding to float32 after each operation TensorFlow does in float32 (for + - * /
+// that equals the float32 operation), the output as a whole number of steps from the nudged
+// minimum, divided and rounded half up in double, and the powers as plain double loops.
+struct RefChannel {
+  float scale = 0, nudgedMin = 0, nudgedMax = 0;
+  int zeroPoint = 0;
+  double below = 0, above = 0, mse = 0, sqnrDb = 0;
+};
+
+RefChannel referenceChannel(const std::vector<float>& xs, float min, float max, int bits,
+                            bool narrow) {
+  auto f32 = [](double v) { return static_cast<float>(v); };
+  const double qmin = narrow ? 1 : 0, qmax = std::ldexp(1.0, bits) - 1;
+  RefChannel r;
+  r.scale = f32(static_cast<double>(f32(double(max) - double(min))) / (qmax - qmin));
+  const float zpFromMin = f32(qmin - static_cast<double>(f32(double(min) / r.scale)));
+  const double zp = zpFromMin < qmin   ? qmin
+                    : zpFromMin > qmax ? qmax
+                                       : std::floor(double(zpFromMin) + 0.5);  // >= 0: half away
+  r.zeroPoint = static_cast<int>(zp);
+  r.nudgedMin = f32((qmin - zp) * r.scale);
+  r.nudgedMax = f32((qmax - zp) * r.scale);
+  double signal = 0, noise = 0;
+  for (float x : xs) {
+    r.below += x < r.nudgedMin;
+    r.above += x > r.nudgedMax;
+    const double c = std::isnan(x) ? x : std::clamp<double>(x, r.nudgedMin, r.nudgedMax);
+    const double steps = std::floor((c - r.nudgedMin) / r.scale + 0.5);
+    const double y = (steps + qmin - zp) * r.scale;
+    signal += double(x) * x;
+    noise += (y - x) * (y - x);
+  }
+  const double n = static_cast<double>(xs.size());
+  r.below /= n;
+  r.above /= n;
+  r.mse = noise / n;
+  r.sqnrDb = 10.0 * std::log10((signal / n) / r.mse);
+  return r;
+}
+
+std::vector<float> column(const std::vector<float>& v, int channel, int channels) {
+  std::vector<float> out;
+  for (size_t i = static_cast<size_t>(channel); i < v.size(); i += channels) out.push_back(v[i]);
+  return out;
 }
 
 }  // namespace
@@ -147,9 +194,10 @@ TEST_CASE("inspector numbers match the hand computation", "[viewer][inspector]")
   CHECK(s.inspector->inputHistogram().x1 > 2.5);
 }
 
-TEST_CASE("inspector agrees with the Qt-free per-channel report", "[viewer][inspector]") {
+TEST_CASE("inspector agrees with an independent reference on a realistic tensor",
+          "[viewer][inspector]") {
   // A realistic channel mix with a NaN and an infinity: every number of the inspector's table
-  // must be the QuantizationReport of the same data (the block the page can also compute).
+  // must be the one referenceChannel() computes from the same data.
   std::vector<float> v(64 * 3);
   for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(static_cast<float>(i) * 0.37f) * 3.0f;
   v[7] = std::numeric_limits<float>::quiet_NaN();  // channel 1
@@ -157,30 +205,33 @@ TEST_CASE("inspector agrees with the Qt-free per-channel report", "[viewer][insp
   const Tensor x = Tensor::fromValues({64, 3}, v);
   const std::vector<float> mins = {-2.0f, -1.0f, -3.5f}, maxs = {2.0f, 3.0f, 0.5f};
   Shown s(testing::perChannelBlock(x, mins, maxs, 4, true));
-  const auto report = fq::computeChannelReport(
-      x, Tensor::fromValues({3}, mins), Tensor::fromValues({3}, maxs), fq::quantRange(4, true));
   REQUIRE(s.inspector->channelCount() == 3);
   ChannelTableModel* m = s.inspector->model();
+  auto shown = [&](int c, int col) { return m->index(c, col).data(Qt::UserRole).toDouble(); };
   for (int c = 0; c < 3; ++c) {
-    const fq::QuantChannelStats& r = report[c];
+    INFO("channel " << c);
+    const RefChannel r = referenceChannel(column(v, c, 3), mins[c], maxs[c], 4, true);
     const ChannelQuantStats& a = s.inspector->channelStats()[c];
-    CHECK(m->index(c, ChannelTableModel::NudgedMin).data(Qt::UserRole).toDouble() == r.nudgedMin);
-    CHECK(m->index(c, ChannelTableModel::NudgedMax).data(Qt::UserRole).toDouble() == r.nudgedMax);
-    CHECK(m->index(c, ChannelTableModel::Scale).data(Qt::UserRole).toDouble() == r.scale);
-    CHECK(m->index(c, ChannelTableModel::ZeroPoint).data(Qt::UserRole).toDouble() == r.zeroPoint);
-    CHECK(m->index(c, ChannelTableModel::ClippedBelow).data(Qt::UserRole).toDouble() ==
-          100.0 * r.clippedBelow);
-    CHECK(m->index(c, ChannelTableModel::ClippedAbove).data(Qt::UserRole).toDouble() ==
-          100.0 * r.clippedAbove);
-    // The levels the plots draw are the report's nudged range.
+    CHECK(shown(c, ChannelTableModel::NudgedMin) == r.nudgedMin);
+    CHECK(shown(c, ChannelTableModel::NudgedMax) == r.nudgedMax);
+    CHECK(shown(c, ChannelTableModel::Scale) == r.scale);
+    CHECK(shown(c, ChannelTableModel::ZeroPoint) == r.zeroPoint);
+    CHECK(shown(c, ChannelTableModel::ClippedBelow) == Approx(100.0 * r.below).epsilon(1e-12));
+    CHECK(shown(c, ChannelTableModel::ClippedAbove) == Approx(100.0 * r.above).epsilon(1e-12));
+    // The levels the plots draw run over the nudged range.
     CHECK(levelValue(a, 0) == r.nudgedMin);
     CHECK(levelValue(a, a.levels() - 1) == r.nudgedMax);
     // narrow_range at 4 bits: quant levels 1..15, 15 levels.
     CHECK(a.levels() == 15);
   }
-  CHECK(m->index(0, ChannelTableModel::SqnrDb).data(Qt::UserRole).toDouble() == report[0].sqnrDb);
-  // A NaN or an infinity in the channel makes MSE and SQNR undefined, as the report says.
-  CHECK(std::isnan(report[1].sqnrDb));
+  // Channel 0 has finite values only: its MSE and SQNR are numbers.
+  const RefChannel r0 = referenceChannel(column(v, 0, 3), mins[0], maxs[0], 4, true);
+  CHECK(s.inspector->channelStats()[0].mse() == Approx(r0.mse).epsilon(1e-6));
+  CHECK(shown(0, ChannelTableModel::SqnrDb) == Approx(r0.sqnrDb).epsilon(1e-6));
+  // A NaN or an infinity in the channel makes MSE and SQNR undefined.
+  CHECK(std::isnan(referenceChannel(column(v, 1, 3), mins[1], maxs[1], 4, true).sqnrDb));
+  CHECK(std::isnan(s.inspector->channelStats()[1].sqnrDb()));
+  CHECK(std::isnan(s.inspector->channelStats()[2].sqnrDb()));
   CHECK(m->index(1, ChannelTableModel::SqnrDb).data().toString() == "nan");
   CHECK(m->index(2, ChannelTableModel::SqnrDb).data().toString() == "nan");
   // Opened on the first channel whose SQNR is undefined.
@@ -242,8 +293,19 @@ TEST_CASE("bit-width sweep finishes with 15 points per curve", "[viewer][inspect
   REQUIRE(d.narrow.size() == 15);
   CHECK(d.wide.front().numBits == 2);
   CHECK(d.wide.back().numBits == 16);
-  // The 2-bit point of the wide curve is the table's SQNR for the block's own setting.
-  CHECK(d.wide.front().sqnrDb == in->currentStats()->sqnrDb());
+  // The 2-bit point of the wide curve is channel 0's hand-computed SQNR (see smallInputs()).
+  CHECK(d.wide.front().sqnrDb == Approx(10 * std::log10(15.77 / 4.57)).epsilon(1e-6));
+  // 3 bits by hand: scale 3/7, zp_from_min 7/3 -> 2, nudged [-6/7, 15/7]; -3 -> -6/7,
+  // -0.4 -> -3/7, 0.6 -> 3/7, 2.5 -> 15/7; errors 15/7, -0.2/7, -1.2/7, -2.5/7: summed squares
+  // (225 + 0.04 + 1.44 + 6.25) / 49 = 232.73 / 49 against the signal's 15.77.
+  CHECK(d.wide[1].sqnrDb == Approx(10 * std::log10(15.77 * 49 / 232.73)).epsilon(1e-6));
+  // Every point, wide and narrow, against the independent reference.
+  const std::vector<float> ch0 = {-3.0f, -0.4f, 0.6f, 2.5f};
+  for (int k = 0; k < 15; ++k) {
+    INFO("num_bits " << k + 2);
+    CHECK(d.wide[k].sqnrDb == Approx(referenceChannel(ch0, -1, 2, k + 2, false).sqnrDb));
+    CHECK(d.narrow[k].sqnrDb == Approx(referenceChannel(ch0, -1, 2, k + 2, true).sqnrDb));
+  }
   CHECK(in->sweepPlot()->hasPlot());
   // Switching channel restarts it for that channel.
   clickChannelRow(in, 1);
@@ -271,16 +333,19 @@ TEST_CASE("inspector works for the scalar-range ops", "[viewer][inspector]") {
   CHECK(st.below() == 1);
   CHECK(st.above() == 1);
   CHECK(st.fractionBelow() == 0.2);
-  // Args multiplies by the inverse scale, as PerChannel does: the table is the report in its Mul
-  // mode.
-  const std::vector<float> x = {-7, -1, 0, 1, 7};
-  const fq::QuantChannelStats r = fq::computeOneChannel(
-      x.data(), 5, 1, 0, -6.0f, 6.0f, fq::quantRange(8, false), fq::Quantize::Mul);
-  CHECK(st.mse() == r.mse);
-  CHECK(st.sqnrDb() == r.sqnrDb);
+  // By hand: scale 12/255 = 4/85; zp_from_min = 6 / (4/85) = 127.5 (exact in float32), rounded
+  // half away to 128; nudged range [-128 * 4/85, 127 * 4/85] = [-6.0235294, 5.9764706].
+  // Outputs: -7 -> -512/85, -1 -> -21 * 4/85 = -84/85, 0 -> 0, 1 -> 84/85, 7 -> 508/85.
+  // Errors: 83/85, 1/85, 0, -1/85, -87/85: MSE = (83^2 + 1 + 1 + 87^2) / 85^2 / 5 = 14460 / 36125.
+  // Signal (49 + 1 + 0 + 1 + 49) / 5 = 20.
+  CHECK(st.nudged.zeroPoint == 128);
+  CHECK(st.nudged.nudgedMin == Approx(-512.0 / 85).epsilon(1e-6));
+  CHECK(st.nudged.nudgedMax == Approx(508.0 / 85).epsilon(1e-6));
+  CHECK(st.mse() == Approx(14460.0 / 36125).epsilon(1e-6));
+  CHECK(st.sqnrDb() == Approx(10 * std::log10(20 * 36125.0 / 14460)).epsilon(1e-6));
   CHECK(
       s.inspector->model()->index(0, ChannelTableModel::NudgedMin).data(Qt::UserRole).toDouble() ==
-      r.nudgedMin);
+      Approx(-512.0 / 85).epsilon(1e-6));
 }
 
 TEST_CASE("the inspector rounds Args by the product and Vars by the quotient",
@@ -345,7 +410,8 @@ TEST_CASE("inspector exports the table as CSV and the plots as PNG and SVG",
   }
 }
 
-TEST_CASE("inspector survives the edge cases of SPEC.md and paints them", "[viewer][inspector]") {
+TEST_CASE("inspector survives the edge cases of docs/spec.md and paints them",
+          "[viewer][inspector]") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   struct Case {
@@ -382,11 +448,11 @@ TEST_CASE("inspector survives the edge cases of SPEC.md and paints them", "[view
       }
     }
   }
-  // By SPEC.md: min == max == 0 outputs zeros, min > max outputs nudged min everywhere; neither
-  // is an error. Channel 0 (min = max = 0), inputs 1 and 3: outputs 0, errors 1 and 3, MSE 5,
-  // signal (1 + 9) / 2 = 5, SQNR 0 dB. Channel 1 (min 2 > max 1), inputs 2 and 4: scale
-  // -1/255, zero point clamped to 255, nudged min (0 - 255) * scale = 1, outputs 1, errors 1 and
-  // 3, MSE 5, signal (4 + 16) / 2 = 10, SQNR 10 log10(2) = 3.01 dB.
+  // As docs/spec.md says: min == max == 0 outputs zeros, min > max outputs nudged min everywhere;
+  // neither is an error. Channel 0 (min = max = 0), inputs 1 and 3: outputs 0, errors 1 and 3, MSE
+  // 5, signal (1 + 9) / 2 = 5, SQNR 0 dB. Channel 1 (min 2 > max 1), inputs 2 and 4: scale -1/255,
+  // zero point clamped to 255, nudged min (0 - 255) * scale = 1, outputs 1, errors 1 and 3, MSE 5,
+  // signal (4 + 16) / 2 = 10, SQNR 10 log10(2) = 3.01 dB.
   Shown s(testing::perChannelBlock(Tensor::fromValues({2, 2}, {1, 2, 3, 4}), {0, 2}, {0, 1}, 8));
   const auto& st = s.inspector->channelStats();
   CHECK(st[0].mse() == 5.0);

@@ -1,4 +1,4 @@
-// Issue 7, Done-when 3: with a [32, 56, 56, 128] input, switching channels and changing num_bits
+// With a [32, 56, 56, 128] input, switching channels and changing num_bits
 // update the inspector without freezing the window. End to end in the running editor: the
 // block is clicked on the canvas, rows are clicked in the table, num_bits is typed into the
 // attribute editor, the page re-evaluates on the worker and the inspector follows. A 5 ms timer

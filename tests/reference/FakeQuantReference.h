@@ -1,6 +1,6 @@
 #pragma once
 
-// A slow, independent reference for the FakeQuant family, written straight from SPEC.md: scalar,
+// A slow, independent reference for the FakeQuant family, written from docs/spec.md: scalar,
 // one element at a time, sharing no code with blocks/ (it must not include FakeQuantMath.h), so
 // that the property tests compare two implementations rather than one with itself. Test-only.
 
@@ -30,7 +30,7 @@ inline bool isArgs(Op op) {
   return op == Op::Args || op == Op::ArgsGradient;
 }
 
-// SPEC.md "Nudging", each line one float32 operation in the order given there.
+// docs/spec.md, "The nudge": each line one float32 operation in the order given there.
 struct RefRange {
   bool bothZero;
   float scale;
@@ -64,7 +64,7 @@ inline RefRange refNudge(float min, float max, int numBits, bool narrowRange) {
   return r;
 }
 
-// SPEC.md "Forward". divide: the Vars op divides by scale instead of multiplying by inv_scale
+// docs/spec.md, "The forward ops". divide: the Vars op divides by scale instead of multiplying by inv_scale
 // (PerChannel and Args multiply).
 inline float refForward(float x, const RefRange& r, bool divide) {
   if (r.bothZero) return 0.0f;
@@ -75,7 +75,7 @@ inline float refForward(float x, const RefRange& r, bool divide) {
   return std::floor(level - quantZero + 0.5f) * r.scale;
 }
 
-// SPEC.md "Gradient", for one element: dx and the two terms of the min/max sums.
+// docs/spec.md, "The gradient ops", for one element: dx and the two terms of the min/max sums.
 struct RefGrad {
   float dx;
   float toMin;

@@ -63,3 +63,42 @@ TEST_CASE("docs: a block page shows ports, attributes with defaults and ranges, 
       index.find("| [FakeQuantWithMinMaxVarsPerChannel](FakeQuantWithMinMaxVarsPerChannel.md) |") !=
       std::string::npos);
 }
+
+TEST_CASE("docs: no page promises a block that does not exist", "[docs]") {
+  // The attrs pin is enuSpace's; it stands for the block's own attributes. A page may speak of
+  // wiring it from an Attrs block only once such a block is registered.
+  const auto all = qs::builtinRegistry().all();
+  if (qs::builtinRegistry().find("Attrs") != nullptr) return;
+  for (const qs::BlockDescriptor* d : all) {
+    const std::string page = qs::blockReferencePage(*d);
+    INFO(d->type);
+    CHECK(page.find("Attrs block") == std::string::npos);
+    const qs::PortDescriptor* attrs = d->findPort("attrs");
+    if (attrs == nullptr) continue;
+    CHECK(attrs->doc.find("takes no wire") != std::string::npos);
+    CHECK(page.find("| `attrs` | input | attrs |  | never wired |") != std::string::npos);
+  }
+  // The committed pages and the guides, too.
+  const auto docs = std::filesystem::path(QS_SOURCE_DIR) / "docs";
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(docs)) {
+    if (entry.path().extension() != ".md") continue;
+    INFO(entry.path().string());
+    CHECK(qs::test::slurp(entry.path()).find("Attrs block") == std::string::npos);
+  }
+}
+
+TEST_CASE("docs: the Args pages say what the blocks refuse, the Vars pages what they accept",
+          "[docs]") {
+  for (const char* type : {"FakeQuantWithMinMaxArgs", "FakeQuantWithMinMaxArgsGradient"}) {
+    const std::string page = qs::blockReferencePage(*qs::builtinRegistry().find(type));
+    INFO(type);
+    CHECK(page.find("min == max and min > max are errors") != std::string::npos);
+    CHECK(page.find("None of these is an error") == std::string::npos);
+  }
+  for (const char* type : {"FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxVarsPerChannel"}) {
+    const std::string page = qs::blockReferencePage(*qs::builtinRegistry().find(type));
+    INFO(type);
+    CHECK(page.find("None of these is an error") != std::string::npos);
+    CHECK(page.find("TensorFlow's op names this output `outputs`") != std::string::npos);
+  }
+}

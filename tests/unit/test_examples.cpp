@@ -1,7 +1,4 @@
 // Every page in assets/examples/ must evaluate with no block in error, and run with the runner.
-// (While the FakeQuant gradient, Vars and Args blocks lived on another branch, gradient.page.json
-// and vars_and_args.page.json were skipped here until those types were registered; they are merged
-// now, so every page is checked strictly.)
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -40,7 +37,7 @@ std::string missingTypes(const Page& page) {
 
 TEST_CASE("Every example page evaluates with no block in error", "[examples]") {
   const auto pages = examplePages();
-  // The five pages of issues 1-3 at least.
+  // The five example pages at least: a page lost from the folder fails here.
   REQUIRE(pages.size() >= 5);
   for (const fs::path& path : pages) {
     INFO(path.filename().string());

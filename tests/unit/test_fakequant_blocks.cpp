@@ -1,5 +1,5 @@
-// The FakeQuant family's block descriptors: ports exactly as SPEC.md lists them and TensorFlow's
-// validation messages in TensorFlow's order, seen through the page runtime.
+// The FakeQuant family's block descriptors: ports exactly as docs/spec.md lists them and
+// TensorFlow's validation messages in TensorFlow's order, seen through the page runtime.
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -51,7 +51,7 @@ struct OpPage {
 
 }  // namespace
 
-TEST_CASE("the FakeQuant blocks have SPEC.md's ports", "[fakequant]") {
+TEST_CASE("the FakeQuant blocks have the ports of docs/spec.md", "[fakequant]") {
   struct Want {
     const char* type;
     std::vector<std::string> inputs, outputs;

@@ -103,7 +103,7 @@ void makeRange(Gen& r, bool argsOp, int numBits, bool narrow, float& min, float&
       max = -r.uniform(0.001f, 50.0f);
       min = max - r.uniform(0.001f, 50.0f);
       return;
-    case 3:  // symmetric, like the [-1, 1] trap of SPEC.md
+    case 3:  // symmetric, like the [-1, 1] trap of docs/spec.md
       max = static_cast<float>(r.uniformInt(1, 8)) * (r.chance(0.5) ? 1.0f : r.uniform(0.1f, 3));
       min = -max;
       return;
@@ -522,9 +522,9 @@ TEST_CASE("FakeQuant kernels match the independent reference on random cases, ev
   CHECK(failures == 0);
 }
 
-TEST_CASE("the reference itself agrees with SPEC.md's worked examples", "[properties]") {
-  // SPEC.md's trap: min -1, max 1 at 8 bits nudges to [-0.99607849, 1.00392163], and TensorFlow
-  // prints [-0.9960785, 0, 1.0039215] for inputs [-1, 0, 1].
+TEST_CASE("the reference itself agrees with the worked examples of docs/spec.md", "[properties]") {
+  // The trap of docs/spec.md: min -1, max 1 at 8 bits nudges to [-0.99607849, 1.00392163], and
+  // TensorFlow prints [-0.9960785, 0, 1.0039215] for inputs [-1, 0, 1].
   const auto r = qsref::refNudge(-1.0f, 1.0f, 8, false);
   CHECK(r.nudgedMin == -0.99607849f);
   CHECK(r.nudgedMax == 1.00392163f);

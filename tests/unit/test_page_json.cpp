@@ -1,4 +1,4 @@
-// The page file (CONTRACTS.md §1): loading back identically, saving twice to the same bytes, and
+// The page file (docs/formats.md): loading back identically, saving twice to the same bytes, and
 // the structural errors that make a page unreadable.
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -89,7 +89,7 @@ TEST_CASE("page json: a loaded page saves, loads back identically, and saves to 
     CHECK(sameBits(got[i], want[i]));
   }
 
-  // Non-finite values are the strings of the contract; -0 keeps its sign in the text.
+  // Non-finite values are the strings of the page format; -0 keeps its sign in the text.
   CHECK(
       saved.find(
           R"("values": ["nan", "inf", "-inf", -0.0, 1e-45, 0.1, 3.4028235e+38, 0.33333334, 16777217])") !=

@@ -48,8 +48,8 @@ TEST_CASE("QuantizationReport: three 2-bit channels worked out by hand", "[repor
   CHECK(s[2] == INFINITY);
 }
 
-TEST_CASE("QuantizationReport: SPEC's 8-bit [-1, 1] trap", "[report]") {
-  // SPEC.md: zero point 127, nudged range [-0.99607849, 1.00392163]; TensorFlow gives
+TEST_CASE("QuantizationReport: the 8-bit [-1, 1] trap of docs/spec.md", "[report]") {
+  // docs/spec.md: zero point 127, nudged range [-0.99607849, 1.00392163]; TensorFlow gives
   // [-0.9960785, 0, 1.0039215] for inputs [-1, 0, 1].
   auto r =
       runBlock("QuantizationReport", bits(8),

@@ -81,12 +81,18 @@ inline RunResult runRunner(const std::vector<std::string>& args) {
   return runProgram(QS_RUNNER_PATH, args);
 }
 
-// A python3 that can import numpy, or "" when there is none.
-inline std::string pythonWithNumpy() {
+// A python3 that can import numpy, or "" with `missing` saying what is missing and how to install
+// it. Tests that need numpy fail without it rather than skip: scripts/install-deps.sh installs it.
+inline std::string pythonWithNumpy(std::string* missing) {
+  bool havePython = false;
   for (const char* py : {"python3", "/usr/bin/python3"}) {
-    const std::string cmd = std::string(py) + " -c 'import numpy' >/dev/null 2>&1";
-    if (std::system(cmd.c_str()) == 0) return py;
+    const std::string quiet = " >/dev/null 2>&1";
+    if (std::system((std::string(py) + " -c pass" + quiet).c_str()) != 0) continue;
+    havePython = true;
+    if (std::system((std::string(py) + " -c 'import numpy'" + quiet).c_str()) == 0) return py;
   }
+  *missing = havePython ? "python3 cannot import numpy" : "python3 is not installed";
+  *missing += " (Debian: apt-get install python3-numpy, or run scripts/install-deps.sh)";
   return "";
 }
 

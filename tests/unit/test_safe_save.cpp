@@ -1,5 +1,5 @@
 // A save that dies half way (power cut, crash, SIGKILL) must never leave a truncated page: the
-// previous version stays readable until the new one is complete (issue 6).
+// previous version stays readable until the new one is complete.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -90,8 +90,9 @@ std::string compareSums(const std::vector<float>& got, const std::vector<float>&
 // -0 == +0. The kernel cannot produce -0 when scale > 0: the output is floor(v) * scale with
 // v = (shifted * inv_scale - quant_zero) + 0.5, and a round-to-nearest sum "w + 0.5" is never -0,
 // so floor(v) is never -0 (v in (-1, 0) floors to -1). TensorFlow's kernel therefore returns +0 for
-// these inputs (SPEC.md: "an input of 0 gives +0"), and that is the bit pattern expected here: the
-// comparison stays bit-exact, against what the kernel computes rather than the test's decimal.
+// these inputs (docs/spec.md: "an input of 0 gives exactly +0"), and that is the bit pattern
+// expected here: the comparison stays bit-exact, against what the kernel computes rather than the
+// test's decimal.
 int negativeZeroExpectations = 0;
 std::vector<float> forwardExpectation(std::vector<float> expected) {
   for (float& e : expected)
