@@ -1,8 +1,8 @@
 #include "runtime/runner/Runner.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <new>
 #include <ostream>
@@ -59,14 +59,10 @@ Args parseArgs(const std::vector<std::string>& args) {
         throw Error("--feed takes B=FILE.npy, not '" + f + "'");
       a.feeds.emplace_back(f.substr(0, eq), f.substr(eq + 1));
     } else if (is("--threads")) {
-      std::string v = value("--threads");
-      try {
-        size_t used = 0;
-        a.threads = std::stoi(v, &used);
-        if (used != v.size() || a.threads < 1 || a.threads > 1024) throw 0;
-      } catch (...) {
+      const std::string v = value("--threads");
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), a.threads);
+      if (ec != std::errc() || end != v.data() + v.size() || a.threads < 1 || a.threads > 1024)
         throw Error("--threads takes a whole number from 1 to 1024, not '" + v + "'");
-      }
     } else if (!s.empty() && s[0] == '-') {
       throw Error("unknown option '" + s + "'");
     } else if (a.page.empty()) {
@@ -86,11 +82,13 @@ std::string summaryLine(const std::string& name, const Tensor& t) {
   if (t.size() > shown) line += ", ...";
   line += "]";
   const TensorStats s = computeStats(t);
-  char buf[160];
   if (s.finite) {
-    std::snprintf(buf, sizeof buf, "  min %s  max %s  mean %.6g", formatFloat(float(s.min)).c_str(),
-                  formatFloat(float(s.max)).c_str(), s.mean);
-    line += buf;
+    // printf's "%.6g" without the C locale's decimal separator.
+    char mean[32];
+    const auto end =
+        std::to_chars(mean, mean + sizeof mean, s.mean, std::chars_format::general, 6).ptr;
+    line += "  min " + formatFloat(float(s.min)) + "  max " + formatFloat(float(s.max)) +
+            "  mean " + std::string(mean, end);
   }
   if (s.nan) line += "  nan " + std::to_string(s.nan);
   if (s.posInf + s.negInf) line += "  inf " + std::to_string(s.posInf + s.negInf);
@@ -99,7 +97,9 @@ std::string summaryLine(const std::string& name, const Tensor& t) {
 
 void writeTensorJson(std::ostream& out, const Tensor& t) {
   out << "{\"shape\": [";
-  for (size_t i = 0; i < t.shape().size(); ++i) out << (i ? ", " : "") << t.shape()[i];
+  // Written as text, not with operator<<, which would follow the stream's locale.
+  for (size_t i = 0; i < t.shape().size(); ++i)
+    out << (i ? ", " : "") << std::to_string(t.shape()[i]);
   out << "], \"dtype\": \"float32\", \"values\": [";
   std::string chunk;
   for (int64_t i = 0; i < t.size(); ++i) {
