@@ -28,6 +28,7 @@
 #include "runtime/AttrJson.h"
 #include "runtime/Error.h"
 #include "runtime/PageJson.h"
+#include "runtime/ResultNames.h"
 
 namespace qs::editor {
 
@@ -536,11 +537,12 @@ void MainWindow::refreshViewer() {
 }
 
 bool MainWindow::inspect(const QString& result, QString* error) {
-  auto ref = parseResultName(result.toStdString());
-  if (!ref || !model_->page().contains(ref->block)) {
-    if (error) *error = tr("no result named '%1' on this page").arg(result);
+  const std::string problem = resultNameProblem(model_->page(), registry_, result.toStdString());
+  if (!problem.empty()) {
+    if (error) *error = QString::fromStdString(problem);
     return false;
   }
+  const auto ref = parseResultName(result.toStdString());
   scene_->selectBlocks({ref->block});
   viewedBlock_ = ref->block;
   viewedPort_ = ref->port;

@@ -13,6 +13,7 @@
 #include "runtime/Json.h"
 #include "runtime/Npy.h"
 #include "runtime/PageJson.h"
+#include "runtime/ResultNames.h"
 #include "runtime/TensorStats.h"
 
 namespace qs {
@@ -171,22 +172,7 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
   // A --fetch that names no result of the page is a mistake on the command line: say so before
   // anything runs.
   for (const std::string& name : args.fetch) {
-    auto ref = parseResultName(name);
-    std::string problem;
-    if (!ref) {
-      problem = "'" + name + "' is not a result name (expected BLOCK.result_PORT)";
-    } else if (const Block* b = page.find(ref->block); !b) {
-      problem = "no block '" + ref->block.str() + "' on the page";
-    } else if (const BlockDescriptor* d = registry.find(b->type)) {
-      const PortDescriptor* p = d->findPort(ref->port);
-      if (!p || p->direction != PortDirection::Output || p->kind != PortKind::Tensor) {
-        std::string names;
-        for (const PortDescriptor* o : d->outputs())
-          names += (names.empty() ? "" : ", ") + b->id.str() + "." + resultName(o->name);
-        problem = "block '" + b->id.str() + "' (" + d->type + ") has no result '" +
-                  resultName(ref->port) + "' (it has: " + (names.empty() ? "none" : names) + ")";
-      }
-    }
+    const std::string problem = resultNameProblem(page, registry, name);
     if (!problem.empty()) {
       err << "error: --fetch " << name << ": " << problem << "\n";
       return 2;
