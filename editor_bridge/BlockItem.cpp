@@ -151,8 +151,15 @@ int BlockItem::portAt(QPointF itemPos) const {
 QPointF BlockItem::portScenePos(const std::string& port, bool result) const {
   for (const Port& p : ports_)
     if (p.result == result && p.desc->name == port) return mapToScene(p.pos);
-  // An unknown block type or port: attach at the middle of the edge so the wire stays visible.
-  return mapToScene(QPointF(result ? kWidth / 2 : 0, height_ / 2));
+  // An unknown block type or port: attach where the wire stays visible but is not mistaken for a
+  // wire into a real pin (the wires of a block of unknown type all meet there).
+  return mapToScene(QPointF(result ? kWidth / 2 : 0, result ? height_ : 14));
+}
+
+bool BlockItem::hasPort(const std::string& port, PortDirection direction) const {
+  for (const Port& p : ports_)
+    if (!p.result && p.desc->name == port && p.desc->direction == direction) return true;
+  return false;
 }
 
 void BlockItem::setStatus(BlockStatus status, const std::string& error) {

@@ -18,6 +18,7 @@ inline const QColor kCanvas{28, 30, 34};
 inline const QColor kGrid{40, 43, 48};
 inline const QColor kWire{205, 205, 205};
 inline const QColor kWireSelected{255, 191, 40};
+inline const QColor kWireBroken{235, 70, 60};
 inline const QColor kHighlight{0, 230, 255};
 
 inline QColor portColor(PortKind kind, PortDirection dir, bool result) {
