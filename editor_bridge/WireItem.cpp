@@ -36,21 +36,9 @@ WireItem::WireItem(Link link, BlockItem* from, BlockItem* to, WireLayer* layer,
   updateEnds();
 }
 
-namespace {
-const QFont& looseLabelFont() {
-  static const QFont f = [] {
-    QFont font;
-    font.setPointSizeF(7.5);
-    font.setBold(true);
-    return font;
-  }();
-  return f;
-}
-}  // namespace
-
 QRectF WireItem::looseLabelRect() const {
   if (looseLabel_.isEmpty()) return {};
-  const QFontMetricsF m(looseLabelFont());
+  const QFontMetricsF m(style::boldFont());
   const QSizeF size(m.horizontalAdvance(looseLabel_) + 4, m.height());
   const qreal w = size.width(), h = size.height();
   // Away from the wire: beyond a stub's end, or above the wire beside the block's edge.
@@ -69,7 +57,7 @@ void WireItem::paintLooseEnd(QPainter* p) const {
   p->setPen(QPen(style::kWireBroken, 2));
   p->drawLine(end + QPointF(-4, -4), end + QPointF(4, 4));
   p->drawLine(end + QPointF(-4, 4), end + QPointF(4, -4));
-  p->setFont(looseLabelFont());
+  p->setFont(style::boldFont());
   p->drawText(looseLabelRect(), Qt::AlignCenter, looseLabel_);
   p->restore();
 }
