@@ -21,15 +21,6 @@ constexpr qreal kPortStep = 20;
 constexpr qreal kPlainLod = 0.3;
 constexpr qreal kTextLod = BlockItem::kDetailLod;
 
-const QFont& titleFont() {
-  static const QFont f = [] {
-    QFont font;
-    font.setPointSizeF(7.5);
-    font.setBold(true);
-    return font;
-  }();
-  return f;
-}
 const QFont& labelFont() {
   static const QFont f = [] {
     QFont font;
@@ -82,7 +73,7 @@ const QStaticText& sharedText(const std::string& text, bool title) {
     opt.setWrapMode(QTextOption::WrapAtWordBoundaryOrAnywhere);
     t.setTextOption(opt);
   }
-  t.prepare(QTransform(), title ? titleFont() : labelFont());
+  t.prepare(QTransform(), title ? style::boldFont() : labelFont());
   return cache.emplace(text, t).first->second;
 }
 
@@ -151,8 +142,15 @@ int BlockItem::portAt(QPointF itemPos) const {
 QPointF BlockItem::portScenePos(const std::string& port, bool result) const {
   for (const Port& p : ports_)
     if (p.result == result && p.desc->name == port) return mapToScene(p.pos);
-  // An unknown block type or port: attach at the middle of the edge so the wire stays visible.
-  return mapToScene(QPointF(result ? kWidth / 2 : 0, height_ / 2));
+  // An unknown block type or port: attach where the wire stays visible but is not mistaken for a
+  // wire into a real pin (the wires of a block of unknown type all meet there).
+  return mapToScene(QPointF(result ? kWidth / 2 : 0, result ? height_ : 14));
+}
+
+bool BlockItem::hasPort(const std::string& port, PortDirection direction) const {
+  for (const Port& p : ports_)
+    if (!p.result && p.desc->name == port && p.desc->direction == direction) return true;
+  return false;
 }
 
 void BlockItem::setStatus(BlockStatus status, const std::string& error) {
@@ -284,14 +282,14 @@ void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
     return;
   }
   p->setPen(style::kTitle);
-  p->setFont(titleFont());
+  p->setFont(style::boldFont());
   p->drawStaticText(QPointF(8, 5), title_);
   p->setPen(style::kLabel);
   p->setFont(labelFont());
   p->drawStaticText(QPointF(8, 5 + title_.size().height() + 1), idText_);
   if (status_ == BlockStatus::Error) {
     p->setPen(Qt::white);
-    p->setFont(titleFont());
+    p->setFont(style::boldFont());
     p->drawText(QRectF(badge.x() - 8, badge.y() - 8, 16, 16), Qt::AlignCenter, "!");
   }
   p->setPen(style::kLabel);

@@ -44,8 +44,10 @@ class BlockItem : public QGraphicsItem {
   const std::vector<Port>& ports() const { return ports_; }
   // Index into ports() of the pin under `itemPos`, or -1.
   int portAt(QPointF itemPos) const;
-  // Where a wire attaches to the port named `port` (scene coordinates).
+  // Where a wire attaches to the port named `port` (scene coordinates). A port the block does not
+  // have (or a block of unknown type) attaches at the top corner of that side, beside no pin.
   QPointF portScenePos(const std::string& port, bool result = false) const;
+  bool hasPort(const std::string& port, PortDirection direction) const;
 
   void setStatus(BlockStatus status, const std::string& error);
   BlockStatus status() const { return status_; }

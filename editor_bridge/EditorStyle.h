@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QColor>
+#include <QFont>
 
 #include "runtime/BlockDescriptor.h"
 #include "runtime/Evaluator.h"
@@ -18,7 +19,19 @@ inline const QColor kCanvas{28, 30, 34};
 inline const QColor kGrid{40, 43, 48};
 inline const QColor kWire{205, 205, 205};
 inline const QColor kWireSelected{255, 191, 40};
+inline const QColor kWireBroken{235, 70, 60};
 inline const QColor kHighlight{0, 230, 255};
+
+// Block titles and the labels of broken wires' loose ends.
+inline const QFont& boldFont() {
+  static const QFont f = [] {
+    QFont font;
+    font.setPointSizeF(7.5);
+    font.setBold(true);
+    return font;
+  }();
+  return f;
+}
 
 inline QColor portColor(PortKind kind, PortDirection dir, bool result) {
   if (result) return {150, 150, 150};

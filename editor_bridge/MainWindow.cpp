@@ -28,6 +28,7 @@
 #include "runtime/AttrJson.h"
 #include "runtime/Error.h"
 #include "runtime/PageJson.h"
+#include "runtime/ResultNames.h"
 
 namespace qs::editor {
 
@@ -99,7 +100,10 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
       // A check knows errors and which results are still valid; it never has newer values
       // than the last run, so it only updates badges.
       scene_->setBlockStatus(id, res.status, res.error);
-      if (viewedBlock_ && *viewedBlock_ == id) attrEditor_->setBlockStatus(res.status, res.error);
+      // The badge's status: it also knows about wires to missing blocks.
+      const BlockItem* item = scene_->blockItem(id);
+      if (item && viewedBlock_ && *viewedBlock_ == id)
+        attrEditor_->setBlockStatus(item->status(), item->error());
     }
   });
   connect(eval_, &EvalService::blockStarted, this,
@@ -317,7 +321,9 @@ void MainWindow::newPage() {
 
 bool MainWindow::openPage(const QString& path, QString* error) {
   try {
-    LoadedPage loaded = loadPage(path.toStdString());
+    // A link to a block that is not on the page is kept and drawn broken, so that it can be
+    // repaired here (the runner refuses such a page).
+    LoadedPage loaded = loadPage(path.toStdString(), {.keepDanglingLinks = true});
     cancelRun();
     results_.clear();
     viewedBlock_.reset();
@@ -435,7 +441,7 @@ bool MainWindow::offerRecovery() {
   bool restored = false;
   if (accept) {
     try {
-      LoadedPage loaded = loadPage(e.pagePath.toStdString());
+      LoadedPage loaded = loadPage(e.pagePath.toStdString(), {.keepDanglingLinks = true});
       std::filesystem::path dir =
           e.originalFile.isEmpty()
               ? std::filesystem::path()
@@ -536,11 +542,12 @@ void MainWindow::refreshViewer() {
 }
 
 bool MainWindow::inspect(const QString& result, QString* error) {
-  auto ref = parseResultName(result.toStdString());
-  if (!ref || !model_->page().contains(ref->block)) {
-    if (error) *error = tr("no result named '%1' on this page").arg(result);
+  const std::string problem = resultNameProblem(model_->page(), registry_, result.toStdString());
+  if (!problem.empty()) {
+    if (error) *error = QString::fromStdString(problem);
     return false;
   }
+  const auto ref = parseResultName(result.toStdString());
   scene_->selectBlocks({ref->block});
   viewedBlock_ = ref->block;
   viewedPort_ = ref->port;
@@ -616,7 +623,7 @@ void MainWindow::pasteText(const std::string& text, QPointF offset) {
   for (const Block& b0 : loaded.page.blocks()) {
     Block b = b0;
     std::string id = b.id.str();
-    if (probe.contains(b.id)) {
+    if (probe.idTaken(b.id)) {
       std::string stem = id;
       while (!stem.empty() && std::isdigit(static_cast<unsigned char>(stem.back())))
         stem.pop_back();
@@ -624,7 +631,7 @@ void MainWindow::pasteText(const std::string& text, QPointF offset) {
       if (stem.empty()) stem = "b";
       for (int i = 2;; ++i) {
         id = stem + "_" + std::to_string(i);
-        if (!probe.contains(BlockId(id))) break;
+        if (!probe.idTaken(BlockId(id))) break;
       }
     }
     rename[b.id] = BlockId(id);

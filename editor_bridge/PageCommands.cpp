@@ -27,10 +27,12 @@ RemoveItemsCommand::RemoveItemsCommand(PageModel* model, const std::vector<Block
   // Keep page order so that undo restores blocks in the order they were saved in.
   for (const Block& b : page.blocks())
     if (gone.count(b.id)) blocks_.push_back(b);
-  for (const Link& l : page.links()) {
-    const bool touches = gone.count(l.from.block) || gone.count(l.to.block);
-    const bool named = std::find(links.begin(), links.end(), l) != links.end();
-    if (touches || named) links_.push_back(l);
+  for (const auto* list : {&page.links(), &page.danglingLinks()}) {
+    for (const Link& l : *list) {
+      const bool touches = gone.count(l.from.block) || gone.count(l.to.block);
+      const bool named = std::find(links.begin(), links.end(), l) != links.end();
+      if (touches || named) links_.push_back(l);
+    }
   }
 }
 

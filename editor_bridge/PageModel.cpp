@@ -71,7 +71,8 @@ QString PageModel::connectPorts(const Link& link) {
 }
 
 void PageModel::disconnectLink(const Link& link) {
-  if (page_.hasLink(link)) undo_.push(new ConnectCommand(this, link, false));
+  if (page_.hasLink(link) || page_.hasDanglingLink(link))
+    undo_.push(new ConnectCommand(this, link, false));
 }
 
 QString PageModel::reconnect(const Link& old, const Link& now) {
@@ -127,6 +128,39 @@ const Link* PageModel::linkInto(const PortRef& input) const {
   return nullptr;
 }
 
+QString PageModel::brokenReason(const Link& link) const {
+  for (const PortRef* end : {&link.from, &link.to}) {
+    const Block* b = page_.find(end->block);
+    if (!b) return tr("no block '%1' on the page").arg(QString::fromStdString(end->block.str()));
+    const BlockDescriptor* d = registry_.find(b->type);
+    if (!d) continue;  // an unknown type is the block's own error; its ports are unknown
+    const PortDescriptor* p = d->findPort(end->port.str());
+    const PortDirection want = end == &link.from ? PortDirection::Output : PortDirection::Input;
+    if (!p || p->direction != want)
+      return tr("'%1' (%2) has no %3 '%4'")
+          .arg(QString::fromStdString(b->id.str()), QString::fromStdString(b->type),
+               want == PortDirection::Output ? tr("output") : tr("input"),
+               QString::fromStdString(end->port.str()));
+  }
+  return {};
+}
+
+std::string PageModel::danglingError(const BlockId& id) const {
+  std::string error;
+  for (const Link& l : page_.danglingLinks()) {
+    std::string what;
+    if (l.to.block == id && !page_.contains(l.from.block))
+      what = "input '" + l.to.port.str() + "' is wired from " + l.from.block.str() + "." +
+             l.from.port.str() + ", but there is no block '" + l.from.block.str() + "'";
+    else if (l.from.block == id && !page_.contains(l.to.block))
+      what = "output '" + l.from.port.str() + "' is wired to " + l.to.block.str() + "." +
+             l.to.port.str() + ", but there is no block '" + l.to.block.str() + "'";
+    if (!what.empty()) error += (error.empty() ? "" : "; ") + what;
+  }
+  if (!error.empty()) error += " (delete the broken wire, then wire the block again)";
+  return error;
+}
+
 QString PageModel::connectRefusal(const PortRef& from, const PortRef& to) const {
   const int fromIndex = page_.indexOf(from.block);
   const int toIndex = page_.indexOf(to.block);
@@ -156,6 +190,11 @@ QString PageModel::connectRefusal(const PortRef& from, const PortRef& to) const 
   if (const Link* existing = linkInto(to))
     return tr("input %1 is already wired (from %2); delete that wire first")
         .arg(portLabel(to), portLabel(existing->from));
+  for (const Link& l : page_.danglingLinks())
+    if (l.to == to)
+      return tr("input %1 has a broken wire (from %2, which is not on the page); delete that "
+                "wire first")
+          .arg(portLabel(to), portLabel(l.from));
   if (fromIndex == toIndex)
     return tr("would make a cycle: '%1' cannot feed itself")
         .arg(QString::fromStdString(to.block.str()));
@@ -214,19 +253,19 @@ std::string PageModel::freshId(const std::string& type) const {
   if (prefix.empty()) prefix = "b";
   for (int i = 1;; ++i) {
     std::string id = prefix + std::to_string(i);
-    if (!page_.contains(BlockId(id))) return id;
+    if (!page_.idTaken(BlockId(id))) return id;
   }
 }
 
 std::string PageModel::freshIdLike(const std::string& wanted) const {
-  if (isValidBlockId(wanted) && !page_.contains(BlockId(wanted))) return wanted;
+  if (isValidBlockId(wanted) && !page_.idTaken(BlockId(wanted))) return wanted;
   std::string stem = wanted;
   while (!stem.empty() && std::isdigit(static_cast<unsigned char>(stem.back()))) stem.pop_back();
   if (!stem.empty() && stem.back() == '_') stem.pop_back();
   if (stem.empty() || !isValidBlockId(stem)) stem = "b";
   for (int i = 2;; ++i) {
     std::string id = stem + "_" + std::to_string(i);
-    if (!page_.contains(BlockId(id))) return id;
+    if (!page_.idTaken(BlockId(id))) return id;
   }
 }
 
@@ -244,8 +283,9 @@ void PageModel::rawAddBlock(Block block) {
 void PageModel::rawRemoveBlock(const BlockId& id) {
   // Links first, so that the scene removes their items before the block's.
   std::vector<Link> touching;
-  for (const Link& l : page_.links())
-    if (l.from.block == id || l.to.block == id) touching.push_back(l);
+  for (const auto* list : {&page_.links(), &page_.danglingLinks()})
+    for (const Link& l : *list)
+      if (l.from.block == id || l.to.block == id) touching.push_back(l);
   for (const Link& l : touching) rawRemoveLink(l);
   emit blockRemoved(id);
   page_.removeBlock(id);
@@ -255,7 +295,10 @@ void PageModel::rawRemoveBlock(const BlockId& id) {
 }
 
 void PageModel::rawAddLink(const Link& link) {
-  page_.addLink(link);
+  if (page_.contains(link.from.block) && page_.contains(link.to.block))
+    page_.addLink(link);
+  else
+    page_.addDanglingLink(link);
   structureChanged();
   emit linkAdded(link);
   emit contentChanged();
@@ -264,7 +307,10 @@ void PageModel::rawAddLink(const Link& link) {
 
 void PageModel::rawRemoveLink(const Link& link) {
   emit linkRemoved(link);
-  page_.removeLink(link);
+  if (page_.hasDanglingLink(link))
+    page_.removeDanglingLink(link);
+  else
+    page_.removeLink(link);
   structureChanged();
   emit contentChanged();
   emit changed();

@@ -39,6 +39,7 @@ class PageModel : public QObject {
                    const QString& text);
   // Refuses (returns the reason) if connectRefusal() says so; empty when connected.
   QString connectPorts(const Link& link);
+  // Removes a link, a dangling one too.
   void disconnectLink(const Link& link);
   // Moves a wire's input end: `old` becomes `now` (same source) in one undo step. Refuses (returns
   // the reason, and changes nothing) as connectPorts does, with `old` taken as already gone.
@@ -60,6 +61,12 @@ class PageModel : public QObject {
   std::vector<char> upstreamOf(const BlockId& block) const;
   // The link wired into an input port, if any.
   const Link* linkInto(const PortRef& input) const;
+  // Why a link of the page is broken, or empty: it names a block that is not on the page (a
+  // dangling link, kept from the file), or a port that its block's type does not have.
+  QString brokenReason(const Link& link) const;
+  // For a block at the end of dangling links: the error its badge shows (which wire, which
+  // missing block), or empty.
+  std::string danglingError(const BlockId& id) const;
 
   // A fresh id for a new block of `type` ("c1", "fq2").
   std::string freshId(const std::string& type) const;
@@ -68,6 +75,7 @@ class PageModel : public QObject {
   // ---- Raw mutators for the undo commands ----
   void rawAddBlock(Block block);
   void rawRemoveBlock(const BlockId& id);
+  // Dangling links (Page::danglingLinks) as well as ordinary ones.
   void rawAddLink(const Link& link);
   void rawRemoveLink(const Link& link);
   void rawSetPosition(const BlockId& id, QPointF pos);

@@ -78,7 +78,8 @@ void PageScene::rebuild() {
   blocks_.reserve(page.blockCount());
   for (size_t i = 0; i < page.blockCount(); ++i)
     addBlockItem(page.blocks()[i], static_cast<int>(i));
-  for (const Link& l : page.links()) addWireItem(l);
+  for (const auto* list : {&page.links(), &page.danglingLinks()})
+    for (const Link& l : *list) addWireItem(l);
   // Room to pan around the page and to drop new blocks beside it.
   setSceneRect(blocksBoundingRect().adjusted(-2000, -2000, 2000, 2000));
 }
@@ -97,16 +98,17 @@ void PageScene::addBlockItem(const Block& block, int index) {
 void PageScene::addWireItem(const Link& link) {
   BlockItem* from = blockItem(link.from.block);
   BlockItem* to = blockItem(link.to.block);
-  if (!from || !to) return;
-  WireItem* wire = wires_->add(link, from, to);
-  from->wires().push_back(wire);
-  to->wires().push_back(wire);
+  if (!from && !to) return;  // nothing on the page to draw it from (still kept and saved)
+  WireItem* wire = wires_->add(link, from, to, model_->brokenReason(link));
+  for (BlockItem* end : {from, to})
+    if (end) end->wires().push_back(wire);
 }
 
 void PageScene::removeWireItem(const Link& link) {
   WireItem* wire = wires_->find(link);
   if (!wire) return;
   for (BlockItem* b : {wire->fromItem(), wire->toItem()}) {
+    if (!b) continue;
     auto& ws = b->wires();
     ws.erase(std::remove(ws.begin(), ws.end(), wire), ws.end());
   }
@@ -145,8 +147,9 @@ std::vector<BlockId> PageScene::selectedBlocks() const {
 std::vector<Link> PageScene::selectedLinks() const {
   std::vector<Link> links;
   // Page order, so that the result does not depend on hashing.
-  for (const Link& l : model_->page().links())
-    if (WireItem* w = wires_->find(l); w && w->isSelected()) links.push_back(l);
+  for (const auto* list : {&model_->page().links(), &model_->page().danglingLinks()})
+    for (const Link& l : *list)
+      if (WireItem* w = wires_->find(l); w && w->isSelected()) links.push_back(l);
   return links;
 }
 
@@ -162,7 +165,7 @@ void PageScene::selectWiresBetweenSelectedBlocks() {
   for (const auto& [id, item] : blocks_) {
     if (!item->isSelected()) continue;
     for (WireItem* w : item->wires())
-      if (w->fromItem() == item && w->toItem()->isSelected()) w->setSelected(true);
+      if (w->fromItem() == item && w->toItem() && w->toItem()->isSelected()) w->setSelected(true);
   }
 }
 
@@ -189,6 +192,9 @@ void PageScene::invalidateBlocks() {
 QRectF PageScene::blocksBoundingRect() const {
   QRectF r;
   for (const auto& [id, item] : blocks_) r |= item->sceneBoundingRect();
+  // A wire to a missing block ends in a labelled stub beside its block: keep it in the picture.
+  for (const Link& l : model_->page().danglingLinks())
+    if (const WireItem* w = wires_ ? wires_->find(l) : nullptr) r |= w->boundingRect();
   return r;
 }
 
@@ -207,7 +213,14 @@ void PageScene::applyResults(const ResultMap& results) {
 }
 
 void PageScene::setBlockStatus(const BlockId& id, BlockStatus status, const std::string& error) {
-  if (BlockItem* item = blockItem(id)) item->setStatus(status, error);
+  BlockItem* item = blockItem(id);
+  if (!item) return;
+  // A block at the end of a wire to a missing block is in error whatever the evaluator says: the
+  // evaluator never sees such a wire.
+  if (const std::string broken = model_->danglingError(id); !broken.empty())
+    return item->setStatus(BlockStatus::Error,
+                           status == BlockStatus::Error ? broken + "; " + error : broken);
+  item->setStatus(status, error);
 }
 
 bool PageScene::acceptsDrop(const BlockItem* item, const BlockItem::Port& port) const {

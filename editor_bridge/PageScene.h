@@ -55,7 +55,8 @@ class PageScene : public QGraphicsScene {
   // Repaints every block (their cached pixmaps too), e.g. when wire-drag highlights change.
   void invalidateBlocks();
 
-  // The union of every block's rectangle (cheaper than itemsBoundingRect: no wires).
+  // The union of every block's rectangle and of the stubs of wires to missing blocks (cheaper
+  // than itemsBoundingRect: no other wires).
   QRectF blocksBoundingRect() const;
 
  signals:

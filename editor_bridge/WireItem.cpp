@@ -1,5 +1,6 @@
 #include "editor_bridge/WireItem.h"
 
+#include <QFontMetricsF>
 #include <QPainter>
 #include <algorithm>
 #include <cmath>
@@ -10,9 +11,55 @@
 
 namespace qs::editor {
 
-WireItem::WireItem(Link link, BlockItem* from, BlockItem* to, WireLayer* layer)
-    : link_(std::move(link)), from_(from), to_(to), layer_(layer) {
+WireItem::WireItem(Link link, BlockItem* from, BlockItem* to, WireLayer* layer,
+                   QString brokenReason)
+    : link_(std::move(link)),
+      from_(from),
+      to_(to),
+      layer_(layer),
+      brokenReason_(std::move(brokenReason)) {
+  if (!from_ || !to_) {
+    loose_ = !from_ ? End::From : End::To;
+    stub_ = true;
+    const PortRef& missing = !from_ ? link_.from : link_.to;
+    looseLabel_ = QString::fromStdString(missing.block.str() + "." + missing.port.str() + "?");
+  } else if (broken()) {
+    // Only a block of known type can lack a port (an unknown type is the block's own error).
+    if (from_->descriptor() && !from_->hasPort(link_.from.port.str(), PortDirection::Output))
+      loose_ = End::From;
+    else if (to_->descriptor() && !to_->hasPort(link_.to.port.str(), PortDirection::Input))
+      loose_ = End::To;
+    if (loose_ != End::None)
+      looseLabel_ =
+          QString::fromStdString((loose_ == End::From ? link_.from : link_.to).port.str() + "?");
+  }
   updateEnds();
+}
+
+QRectF WireItem::looseLabelRect() const {
+  if (looseLabel_.isEmpty()) return {};
+  const QFontMetricsF m(style::boldFont());
+  const QSizeF size(m.horizontalAdvance(looseLabel_) + 4, m.height());
+  const qreal w = size.width(), h = size.height();
+  // Away from the wire: beyond a stub's end, or above the wire beside the block's edge.
+  QPointF at;
+  if (loose_ == End::From)
+    at = stub_ ? a_ - QPointF(w + 6, h / 2) : a_ + QPointF(6, -h - 2);
+  else
+    at = stub_ ? b_ + QPointF(6, -h / 2) : b_ - QPointF(w + 6, h + 2);
+  return QRectF(at, size);
+}
+
+void WireItem::paintLooseEnd(QPainter* p) const {
+  if (looseLabel_.isEmpty()) return;
+  const QPointF end = loose_ == End::From ? a_ : b_;
+  p->save();
+  p->setPen(QPen(style::kWireBroken, 2));
+  p->drawLine(end + QPointF(-4, -4), end + QPointF(4, 4));
+  p->drawLine(end + QPointF(-4, 4), end + QPointF(4, -4));
+  p->setFont(style::boldFont());
+  p->drawText(looseLabelRect(), Qt::AlignCenter, looseLabel_);
+  p->restore();
 }
 
 QPainterPath WireItem::curve(QPointF a, QPointF b) {
@@ -23,8 +70,12 @@ QPainterPath WireItem::curve(QPointF a, QPointF b) {
 }
 
 void WireItem::updateEnds() {
-  const QPointF a = from_->portScenePos(link_.from.port.str());
-  const QPointF b = to_->portScenePos(link_.to.port.str());
+  const QPointF b0 = to_ ? to_->portScenePos(link_.to.port.str()) : QPointF();
+  // A missing output leaves from the top of the right edge, beside no pin.
+  const QPointF a = !from_                ? b0 - QPointF(kStub, 0)
+                    : loose_ == End::From ? from_->mapToScene(QPointF(BlockItem::kWidth, 14))
+                                          : from_->portScenePos(link_.from.port.str());
+  const QPointF b = to_ ? b0 : a + QPointF(kStub, 0);
   if (a == a_ && b == b_ && !bounds_.isNull()) return;
   const QRectF old = bounds_;
   a_ = a;
@@ -39,7 +90,8 @@ void WireItem::updateEnds() {
   // The curve stays inside the box of its end and control points.
   bounds_ = QRectF(QPointF(std::min(a.x(), b.x() - dx), std::min(a.y(), b.y())),
                    QPointF(std::max(a.x() + dx, b.x()), std::max(a.y(), b.y())))
-                .adjusted(-3, -3, 3, 3);
+                .adjusted(-5, -5, 5, 5)
+                .united(looseLabelRect());
   if (layer_ && slot >= 0) layer_->wireMoved(this, old);
 }
 

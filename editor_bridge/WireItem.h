@@ -2,6 +2,7 @@
 
 #include <QPainterPath>
 #include <QRectF>
+#include <QString>
 #include <array>
 
 #include "runtime/Page.h"
@@ -13,12 +14,17 @@ namespace qs::editor {
 class BlockItem;
 class WireLayer;
 
-// A wire from an output (right edge) to an input (left edge). Not a QGraphicsItem of its own:
+// A wire from an output (right edge) to an input (left edge). A broken wire (its link names a
+// block that is not on the page, or a port its block does not have) is drawn red and dashed; where
+// its block is missing, the wire ends in a short stub labelled with what it names. Not a
+// QGraphicsItem of its own:
 // all wires are drawn by one WireLayer, because Qt's graphics view keeps about 1.3 KB of
 // bookkeeping per painted item, which for the 7,500 wires of a 5,000-block page was 10 MB.
 class WireItem {
  public:
-  WireItem(Link link, BlockItem* from, BlockItem* to, WireLayer* layer);
+  // `from` or `to` (not both) is null for a link to a block that is not on the page.
+  // `brokenReason` is empty for a sound wire.
+  WireItem(Link link, BlockItem* from, BlockItem* to, WireLayer* layer, QString brokenReason = {});
 
   const Link& link() const { return link_; }
   BlockItem* fromItem() const { return from_; }
@@ -36,6 +42,11 @@ class WireItem {
   void paint(QPainter* p, const QRectF& exposed) const;
   QPointF start() const { return a_; }
   QPointF end() const { return b_; }
+  bool broken() const { return !brokenReason_.isEmpty(); }
+  const QString& brokenReason() const { return brokenReason_; }
+  // Marks the end that names what is missing, with its label: "ghost.output?" at the stub of a
+  // wire whose block is not on the page, "nope?" where a block lacks the port.
+  void paintLooseEnd(QPainter* p) const;
 
   static QPainterPath curve(QPointF a, QPointF b);
 
@@ -43,6 +54,8 @@ class WireItem {
 
  private:
   static constexpr int kSegments = 24;
+  static constexpr qreal kStub = 90;  // length of a wire whose other block is missing
+  QRectF looseLabelRect() const;
   Link link_;
   BlockItem* from_;
   BlockItem* to_;
@@ -51,6 +64,11 @@ class WireItem {
   QRectF bounds_;
   std::array<QPointF, kSegments + 1> points_;
   bool selected_ = false;
+  QString brokenReason_;
+  enum class End { None, From, To };
+  End loose_ = End::None;  // the end naming what is missing
+  bool stub_ = false;      // that end's block is missing: the wire ends in a short stub
+  QString looseLabel_;
 };
 
 }  // namespace qs::editor

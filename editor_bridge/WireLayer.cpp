@@ -24,8 +24,9 @@ QRectF WireLayer::boundingRect() const {
   return {-kExtent, -kExtent, 2 * kExtent, 2 * kExtent};
 }
 
-WireItem* WireLayer::add(const Link& link, BlockItem* from, BlockItem* to) {
-  auto wire = std::make_unique<WireItem>(link, from, to, this);
+WireItem* WireLayer::add(const Link& link, BlockItem* from, BlockItem* to,
+                         const QString& brokenReason) {
+  auto wire = std::make_unique<WireItem>(link, from, to, this, brokenReason);
   WireItem* raw = wire.get();
   wires_[link] = std::move(wire);
   raw->slot = static_cast<int>(list_.size());
@@ -84,29 +85,37 @@ void WireLayer::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
   const QRectF exposed = option->exposedRect;
   p->setBrush(Qt::NoBrush);
   if (lod < kLineLod) {
-    QVector<QLineF> lines, selected;
+    QVector<QLineF> lines, selected, broken;
     lines.reserve(static_cast<qsizetype>(wires_.size()));
     for (size_t i = 0; i < rects_.size(); ++i)
       if (exposed.intersects(rects_[i]) && list_[i] != hidden_)
-        (list_[i]->isSelected() ? selected : lines)
+        (list_[i]->isSelected() ? selected
+         : list_[i]->broken()   ? broken
+                                : lines)
             .append(QLineF(list_[i]->start(), list_[i]->end()));
     p->setRenderHint(QPainter::Antialiasing, false);
     p->setPen(QPen(style::kWire, 0));
     p->drawLines(lines);
+    p->setPen(QPen(style::kWireBroken, 0, Qt::DashLine));
+    p->drawLines(broken);
     p->setPen(QPen(style::kWireSelected, 0));
     p->drawLines(selected);
     return;
   }
   p->setRenderHint(QPainter::Antialiasing, true);
+  // A broken wire is red and dashed, and stays dashed when selected, so that it reads as broken.
   const QPen normal(style::kWire, 1.8), chosen(style::kWireSelected, 3);
+  const QPen broken(style::kWireBroken, 2.2, Qt::DashLine),
+      brokenChosen(style::kWireSelected, 3, Qt::DashLine);
   p->setPen(normal);
   for (size_t i = 0; i < rects_.size(); ++i) {
     if (!exposed.intersects(rects_[i])) continue;
     const WireItem* wire = list_[i];
     if (wire == hidden_) continue;
-    if (wire->isSelected()) {
-      p->setPen(chosen);
+    if (wire->isSelected() || wire->broken()) {
+      p->setPen(wire->broken() ? (wire->isSelected() ? brokenChosen : broken) : chosen);
       wire->paint(p, exposed);
+      wire->paintLooseEnd(p);
       p->setPen(normal);
     } else {
       wire->paint(p, exposed);

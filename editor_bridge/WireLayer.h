@@ -22,7 +22,8 @@ class WireLayer : public QGraphicsItem {
  public:
   WireLayer();
 
-  WireItem* add(const Link& link, BlockItem* from, BlockItem* to);
+  // `from` or `to` is null for a link to a block that is not on the page (see WireItem).
+  WireItem* add(const Link& link, BlockItem* from, BlockItem* to, const QString& brokenReason = {});
   void remove(const Link& link);
   WireItem* find(const Link& link) const;
   const std::unordered_map<Link, std::unique_ptr<WireItem>, LinkHash>& wires() const {

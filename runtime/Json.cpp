@@ -3,8 +3,6 @@
 #include <cfloat>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <iterator>
 #include <limits>
 #include <set>
@@ -48,6 +46,57 @@ class CountingIterator {
   size_t* consumed_;
 };
 
+// nlohmann's lexer puts the C locale's decimal separator into a number's text (for its own
+// strtod). The grammar is already checked, so any byte that is not a digit, a sign or an exponent
+// mark is that separator: make it '.' again for std::from_chars, which never reads the locale.
+std::string plainNumberText(std::string text) {
+  for (char& c : text)
+    if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == 'e' || c == 'E')) c = '.';
+  return text;
+}
+
+// A JSON number that is not an integer, rounded from its decimal text straight to float32 (going
+// through double first can round twice). Beyond float32's range it is kept as a double, so that
+// floatFromJson can refuse it by name instead of it silently becoming inf (and a position can
+// still be any number); below it, it is zero like any other underflow.
+Json numberFromText(const std::string& raw) {
+  const std::string text = plainNumberText(raw);
+  const char* first = text.data();
+  const char* last = first + text.size();
+  float f = 0;
+  if (std::from_chars(first, last, f).ec == std::errc()) return Json(static_cast<double>(f));
+  double d = 0;
+  if (std::from_chars(first, last, d).ec != std::errc())
+    d = 0;  // below double's range (nlohmann refuses numbers beyond it)
+  if (std::fabs(d) >= 1) return Json(d);
+  return Json(text[0] == '-' ? -0.0 : 0.0);
+}
+
+// nlohmann's text is "[json.exception.parse_error.101] parse error at line 3, column 5: what";
+// keep "what" (the place is given as file:line:column, like a compiler does).
+std::string parseErrorMessage(const std::string& what) {
+  const size_t at = what.find(", column ");
+  size_t colon = at == std::string::npos ? at : what.find(": ", at);
+  // Other exceptions (a number too large for a double) only carry the "[json.exception...] " tag.
+  if (colon == std::string::npos && what.rfind("[json.exception.", 0) == 0 &&
+      what.find("] ") != std::string::npos)
+    colon = what.find("] ");
+  // "last read: '...'" quotes the raw input, which may be binary or broken UTF-8: show such bytes
+  // as \xNN so that the message itself stays printable text.
+  std::string out;
+  for (unsigned char c : colon == std::string::npos ? what : what.substr(colon + 2)) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 // A SAX handler building nlohmann::json, with float32 numbers, duplicate-key detection and a
 // nesting limit (copying, printing and comparing nlohmann values recurses, so a hand-made file
 // nested a million levels deep would overflow the stack later on).
@@ -60,12 +109,7 @@ class DomBuilder {
   bool number_integer(Json::number_integer_t v) { return put(Json(v)); }
   bool number_unsigned(Json::number_unsigned_t v) { return put(Json(v)); }
   bool number_float(Json::number_float_t, const Json::string_t& text) {
-    // strtof rounds the decimal straight to float32; going through double first can round twice.
-    const float f = std::strtof(text.c_str(), nullptr);
-    // Beyond float32's range the number is kept as a double, so that floatFromJson can refuse it
-    // by name instead of it silently becoming inf (and a position can still be any number).
-    if (std::isinf(f)) return put(Json(std::strtod(text.c_str(), nullptr)));
-    return put(Json(static_cast<double>(f)));
+    return put(numberFromText(text));
   }
   bool string(Json::string_t& v) { return put(Json(std::move(v))); }
   bool binary(Json::binary_t&) { return put(Json(nullptr)); }
@@ -104,28 +148,7 @@ class DomBuilder {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
-    // nlohmann's text is "[json.exception.parse_error.101] parse error at line 3, column 5: what";
-    // keep "what" and give the place as file:line:column like a compiler does.
-    std::string what = ex.what();
-    const size_t at = what.find(", column ");
-    size_t colon = at == std::string::npos ? at : what.find(": ", at);
-    // Other exceptions (a number too large for a double) only carry the "[json.exception...] "
-    // tag.
-    if (colon == std::string::npos && what.rfind("[json.exception.", 0) == 0 &&
-        what.find("] ") != std::string::npos)
-      colon = what.find("] ");
-    error_.clear();
-    // "last read: '...'" quotes the raw input, which may be binary or broken UTF-8: show such
-    // bytes as \xNN so that the message itself stays printable text.
-    for (unsigned char c : colon == std::string::npos ? what : what.substr(colon + 2)) {
-      if (c >= 0x20 && c < 0x7f) {
-        error_ += static_cast<char>(c);
-      } else {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\x%02x", c);
-        error_ += buf;
-      }
-    }
+    error_ = parseErrorMessage(ex.what());
     errorOffset_ = *consumed_;
     return false;
   }

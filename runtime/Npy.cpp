@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -25,6 +26,30 @@ struct Header {
   size_t dataOffset = 0;
 };
 
+// The dtype of the header ("<f4", "|b1", ">i8"), refused unless Quant Space can read it.
+void parseDescr(const std::string& d, Header& h, const std::string& source) {
+  auto unsupported = [&] {
+    return Error(source + ": not a valid .npy file: unsupported dtype '" + d + "'");
+  };
+  if (d.size() < 3) throw unsupported();
+  h.byteOrder = d[0] == '=' ? '<' : d[0];
+  h.kind = d[1];
+  if (h.byteOrder != '<' && h.byteOrder != '>' && h.byteOrder != '|') throw unsupported();
+  const char* first = d.data() + 2;
+  const char* last = d.data() + d.size();
+  const auto [end, ec] = std::from_chars(first, last, h.itemSize);
+  if (first == last || *first < '0' || *first > '9' || ec != std::errc() || end != last ||
+      last - first > 2)
+    throw unsupported();
+  const bool ok = (h.kind == 'f' && (h.itemSize == 2 || h.itemSize == 4 || h.itemSize == 8)) ||
+                  ((h.kind == 'i' || h.kind == 'u') &&
+                   (h.itemSize == 1 || h.itemSize == 2 || h.itemSize == 4 || h.itemSize == 8)) ||
+                  (h.kind == 'b' && h.itemSize == 1);
+  if (!ok)
+    throw Error(source + ": dtype '" + d +
+                "' cannot be read as float32 (Quant Space reads float, int, uint and bool arrays)");
+}
+
 // The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
 // A small tokenizer that accepts exactly that grammar.
 class DictParser {
@@ -41,8 +66,7 @@ class DictParser {
       std::string key = str();
       expect(':');
       if (key == "descr") {
-        std::string d = str();
-        parseDescr(d, h);
+        parseDescr(str(), h, source_);
         haveDescr = true;
       } else if (key == "fortran_order") {
         h.fortran = boolean();
@@ -116,7 +140,9 @@ class DictParser {
       while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
       if (start == pos_) fail("the shape must be a tuple of non-negative integers");
       if (pos_ - start > 18) fail("a dimension of the shape is too large");
-      shape.push_back(std::stoll(std::string(s_.substr(start, pos_ - start))));
+      int64_t dim = 0;
+      std::from_chars(s_.data() + start, s_.data() + pos_, dim);  // at most 18 digits: fits
+      shape.push_back(dim);
       skip();
       if (peek() == 'L') ++pos_;  // Python 2 longs
       skip();
@@ -126,28 +152,6 @@ class DictParser {
         fail("expected ',' or ')' in the shape");
     }
   }
-  void parseDescr(const std::string& d, Header& h) {
-    if (d.size() < 3) fail("unsupported dtype '" + d + "'");
-    h.byteOrder = d[0];
-    h.kind = d[1];
-    if (h.byteOrder == '=') h.byteOrder = '<';
-    if (h.byteOrder != '<' && h.byteOrder != '>' && h.byteOrder != '|')
-      fail("unsupported dtype '" + d + "'");
-    std::string size = d.substr(2);
-    if (size.empty() || size.size() > 2 ||
-        size.find_first_not_of("0123456789") != std::string::npos)
-      fail("unsupported dtype '" + d + "'");
-    h.itemSize = std::stoi(size);
-    bool ok = (h.kind == 'f' && (h.itemSize == 2 || h.itemSize == 4 || h.itemSize == 8)) ||
-              ((h.kind == 'i' || h.kind == 'u') &&
-               (h.itemSize == 1 || h.itemSize == 2 || h.itemSize == 4 || h.itemSize == 8)) ||
-              (h.kind == 'b' && h.itemSize == 1);
-    if (!ok)
-      throw Error(
-          source_ + ": dtype '" + d +
-          "' cannot be read as float32 (Quant Space reads float, int, uint and bool arrays)");
-  }
-
   std::string_view s_;
   std::string source_;
   size_t pos_ = 0;

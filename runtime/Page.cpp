@@ -16,6 +16,11 @@ bool isValidBlockId(const std::string& id) {
   return true;
 }
 
+std::string linkText(const Link& l) {
+  return l.from.block.str() + "." + l.from.port.str() + " -> " + l.to.block.str() + "." +
+         l.to.port.str();
+}
+
 uint64_t Page::nextRevision() {
   static std::atomic<uint64_t> counter{0};
   return ++counter;
@@ -57,6 +62,7 @@ void Page::removeBlock(const BlockId& id) {
       std::remove_if(links_.begin(), links_.end(),
                      [&](const Link& l) { return l.from.block == id || l.to.block == id; }),
       links_.end());
+  std::erase_if(dangling_, [&](const Link& l) { return l.from.block == id || l.to.block == id; });
   blocks_.erase(blocks_.begin() + i);
   rebuildIndex();
 }
@@ -100,9 +106,7 @@ void Page::addLink(Link link) {
     throw Error("a link comes from block '" + link.from.block.str() + "', which does not exist");
   if (to < 0)
     throw Error("a link goes to block '" + link.to.block.str() + "', which does not exist");
-  if (hasLink(link))
-    throw Error("the link " + link.from.block.str() + "." + link.from.port.str() + " -> " +
-                link.to.block.str() + "." + link.to.port.str() + " is given twice");
+  if (hasLink(link)) throw Error("the link " + linkText(link) + " is given twice");
   const int li = static_cast<int>(links_.size());
   links_.push_back(std::move(link));
   outgoing_[from].push_back(li);
@@ -124,6 +128,30 @@ bool Page::hasLink(const Link& link) const {
   if (to < 0) return false;
   for (int li : incoming_[to])
     if (links_[li] == link) return true;
+  return false;
+}
+
+void Page::addDanglingLink(Link link) {
+  if (contains(link.from.block) && contains(link.to.block))
+    throw Error("the link " + linkText(link) + " joins two blocks of the page");
+  if (hasDanglingLink(link)) throw Error("the link " + linkText(link) + " is given twice");
+  dangling_.push_back(std::move(link));
+}
+
+void Page::removeDanglingLink(const Link& link) {
+  auto it = std::find(dangling_.begin(), dangling_.end(), link);
+  if (it == dangling_.end()) throw Error("no such link on the page");
+  dangling_.erase(it);
+}
+
+bool Page::hasDanglingLink(const Link& link) const {
+  return std::find(dangling_.begin(), dangling_.end(), link) != dangling_.end();
+}
+
+bool Page::idTaken(const BlockId& id) const {
+  if (contains(id)) return true;
+  for (const Link& l : dangling_)
+    if (l.from.block == id || l.to.block == id) return true;
   return false;
 }
 

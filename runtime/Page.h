@@ -25,6 +25,9 @@ struct Link {
   bool operator==(const Link&) const = default;
 };
 
+// "a.output -> b.inputs", for messages.
+std::string linkText(const Link& link);
+
 struct Block {
   BlockId id;
   std::string type;
@@ -77,7 +80,7 @@ class Page {
   bool contains(const BlockId& id) const { return indexOf(id) >= 0; }
 
   void addBlock(Block block);           // throws on a bad or duplicate id; assigns a fresh revision
-  void removeBlock(const BlockId& id);  // also removes its links
+  void removeBlock(const BlockId& id);  // also removes its links, dangling ones too
   void setAttrs(const BlockId& id, Json attrs);
   void setAttr(const BlockId& id, const std::string& name, Json value);
   void removeAttr(const BlockId& id, const std::string& name);
@@ -90,6 +93,19 @@ class Page {
   void addLink(Link link);
   void removeLink(const Link& link);
   bool hasLink(const Link& link) const;
+
+  // Links that name a block not on the page. Only a page read for repair has any (the editor's
+  // load option PageReadOptions::keepDanglingLinks; a page that the runner reads with one is
+  // structurally broken). They are not in links(), which always joins two blocks of the page; the
+  // evaluator never sees them; they are saved after links(), so that nothing in the file is lost.
+  // A dangling link stays dangling: give a new block an id for which idTaken() is false.
+  const std::vector<Link>& danglingLinks() const { return dangling_; }
+  // Throws if both ends name blocks of the page (use addLink) or the link is already there.
+  void addDanglingLink(Link link);
+  void removeDanglingLink(const Link& link);
+  bool hasDanglingLink(const Link& link) const;
+  // True if a block has this id or a dangling link names it.
+  bool idTaken(const BlockId& id) const;
 
   // Links into / out of block index i (indices into links()).
   const std::vector<int>& incomingLinks(int blockIndex) const { return incoming_[blockIndex]; }
@@ -105,6 +121,7 @@ class Page {
 
   std::vector<Block> blocks_;
   std::vector<Link> links_;
+  std::vector<Link> dangling_;
   std::unordered_map<BlockId, int> index_;
   std::vector<std::vector<int>> incoming_;
   std::vector<std::vector<int>> outgoing_;

@@ -1,6 +1,7 @@
 #include "runtime/PageJson.h"
 
 #include <cmath>
+#include <functional>
 
 #include "runtime/Error.h"
 #include "runtime/FileIo.h"
@@ -61,10 +62,9 @@ PortRef parsePortRef(const Json& v, const std::string& where) {
   return {BlockId(v[0].get<std::string>()), PortName(v[1].get<std::string>())};
 }
 
-}  // namespace
+using ErrorAt = std::function<Error(const std::string&)>;
 
-Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::string>* warnings) {
-  auto err = [&](const std::string& m) { return Error(source + ": " + m); };
+void checkFormat(const Json& doc, const ErrorAt& err) {
   if (!doc.is_object())
     throw err("not a Quant Space page: the top level is a " + typeOf(doc) + ", not an object");
   auto fmt = doc.find("format");
@@ -76,32 +76,112 @@ Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::s
   if (ver->get<int64_t>() != kPageFormatVersion)
     throw err("unknown page format version " + jsonSnippet(*ver) +
               " (this Quant Space reads version " + std::to_string(kPageFormatVersion) + ")");
+}
 
+PageScope readScope(const Json& sc, const std::string& source, const ErrorAt& err,
+                    std::vector<std::string>* warnings) {
+  if (!sc.is_object()) throw err("\"scope\" must be an object, not " + typeOf(sc));
+  PageScope scope;
+  if (auto t = sc.find("threads"); t != sc.end()) {
+    // A whole number, written as such (4, not 4.0 or "4"): a fraction or a string would
+    // otherwise be silently rounded or ignored.
+    const bool whole = t->is_number_integer();
+    const int64_t v = whole ? t->get<int64_t>() : -1;
+    if (!whole || v < 0 || v > PageScope::kMaxThreads)
+      throw err("\"scope\": \"threads\" must be a whole number from 0 (one per core) to " +
+                std::to_string(PageScope::kMaxThreads) + ", not " + jsonSnippet(*t));
+    scope.threads = static_cast<int>(v);
+  }
+  scope.extra = takeExtra(sc, {"threads"});
+  if (warnings)
+    for (auto it = scope.extra.begin(); it != scope.extra.end(); ++it)
+      warnings->push_back(source + ": unknown key \"" + it.key() + "\" in \"scope\" kept as it is");
+  return scope;
+}
+
+Block readBlock(const Json& b, const std::string& where, const std::string& source,
+                const ErrorAt& err, std::vector<std::string>* warnings) {
+  if (!b.is_object()) throw err(where + " must be an object, not " + typeOf(b));
+  auto id = b.find("id");
+  if (id == b.end() || !id->is_string()) throw err(where + " has no string \"id\"");
+  const std::string idText = id->get<std::string>();
+  auto type = b.find("type");
+  if (type == b.end() || !type->is_string())
+    throw err("block '" + idText + "' has no string \"type\"");
+  Block block;
+  block.id = BlockId(idText);
+  block.type = type->get<std::string>();
+  if (auto pos = b.find("position"); pos != b.end()) {
+    // Positions are layout: float32 is plenty, and rounding them on load (not on save) is what
+    // makes a loaded page save back to the same bytes.
+    auto coord = [&](size_t k) {
+      return pos->is_array() && pos->size() == 2 && (*pos)[k].is_number()
+                 ? static_cast<float>((*pos)[k].get<double>())
+                 : NAN;
+    };
+    const float x = coord(0), y = coord(1);
+    if (!std::isfinite(x) || !std::isfinite(y))
+      throw err("block '" + idText + "': \"position\" must be [x, y] with finite numbers, not " +
+                jsonSnippet(*pos));
+    block.position = std::array<double, 2>{x, y};
+  }
+  if (auto attrs = b.find("attrs"); attrs != b.end()) {
+    if (!attrs->is_object())
+      throw err("block '" + idText + "': \"attrs\" must be an object, not " + typeOf(*attrs));
+    block.attrs = *attrs;
+  }
+  block.extra = takeExtra(b, {"id", "type", "position", "attrs"});
+  if (warnings)
+    for (auto it = block.extra.begin(); it != block.extra.end(); ++it)
+      warnings->push_back(source + ": block '" + idText + "': unknown key \"" + it.key() +
+                          "\" kept as it is");
+  return block;
+}
+
+void readLinks(const Json& links, Page& page, const std::string& source, const ErrorAt& err,
+               std::vector<std::string>* warnings, const PageReadOptions& options) {
+  if (!links.is_array()) throw err("\"links\" must be a list, not " + typeOf(links));
+  for (size_t i = 0; i < links.size(); ++i) {
+    const Json& l = links[i];
+    const std::string where = "links[" + std::to_string(i) + "]";
+    if (!l.is_object()) throw err(where + " must be an object, not " + typeOf(l));
+    auto from = l.find("from");
+    auto to = l.find("to");
+    if (from == l.end() || to == l.end()) throw err(where + " needs \"from\" and \"to\"");
+    Json extra = takeExtra(l, {"from", "to"});
+    if (!extra.empty()) throw err(where + " has unknown key \"" + extra.begin().key() + "\"");
+    Link link{parsePortRef(*from, where + ".from"), parsePortRef(*to, where + ".to")};
+    const bool dangling = !page.contains(link.from.block) || !page.contains(link.to.block);
+    try {
+      if (dangling && options.keepDanglingLinks) {
+        const BlockId& missing = page.contains(link.from.block) ? link.to.block : link.from.block;
+        page.addDanglingLink(link);
+        if (warnings)
+          warnings->push_back(source + ": " + where + " (" + linkText(link) + ") names block '" +
+                              missing.str() +
+                              "', which is not on the page; the link is kept, drawn broken");
+      } else {
+        page.addLink(std::move(link));
+      }
+    } catch (const Error& e) {
+      throw err(where + ": " + e.what());
+    }
+  }
+}
+
+}  // namespace
+
+Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::string>* warnings,
+                  const PageReadOptions& options) {
+  const ErrorAt err = [&](const std::string& m) { return Error(source + ": " + m); };
+  checkFormat(doc, err);
   Page page;
   if (auto n = doc.find("name"); n != doc.end()) {
     if (!n->is_string()) throw err("\"name\" must be a string");
     page.name = n->get<std::string>();
   }
-  if (auto sc = doc.find("scope"); sc != doc.end()) {
-    if (!sc->is_object()) throw err("\"scope\" must be an object, not " + typeOf(*sc));
-    PageScope scope;
-    if (auto t = sc->find("threads"); t != sc->end()) {
-      // A whole number, written as such (4, not 4.0 or "4"): a fraction or a string would
-      // otherwise be silently rounded or ignored.
-      const bool whole = t->is_number_integer();
-      const int64_t v = whole ? t->get<int64_t>() : -1;
-      if (!whole || v < 0 || v > PageScope::kMaxThreads)
-        throw err("\"scope\": \"threads\" must be a whole number from 0 (one per core) to " +
-                  std::to_string(PageScope::kMaxThreads) + ", not " + jsonSnippet(*t));
-      scope.threads = static_cast<int>(v);
-    }
-    scope.extra = takeExtra(*sc, {"threads"});
-    if (warnings)
-      for (auto it = scope.extra.begin(); it != scope.extra.end(); ++it)
-        warnings->push_back(source + ": unknown key \"" + it.key() +
-                            "\" in \"scope\" kept as it is");
-    page.scope = std::move(scope);
-  }
+  if (auto sc = doc.find("scope"); sc != doc.end())
+    page.scope = readScope(*sc, source, err, warnings);
   page.extra = takeExtra(doc, {"format", "version", "name", "scope", "blocks", "links"});
   if (warnings)
     for (auto it = page.extra.begin(); it != page.extra.end(); ++it)
@@ -111,75 +191,24 @@ Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::s
   if (blocks == doc.end()) throw err("the page has no \"blocks\" list");
   if (!blocks->is_array()) throw err("\"blocks\" must be a list, not " + typeOf(*blocks));
   for (size_t i = 0; i < blocks->size(); ++i) {
-    const Json& b = (*blocks)[i];
-    const std::string where = "blocks[" + std::to_string(i) + "]";
-    if (!b.is_object()) throw err(where + " must be an object, not " + typeOf(b));
-    auto id = b.find("id");
-    if (id == b.end() || !id->is_string()) throw err(where + " has no string \"id\"");
-    const std::string idText = id->get<std::string>();
-    auto type = b.find("type");
-    if (type == b.end() || !type->is_string())
-      throw err("block '" + idText + "' has no string \"type\"");
-    Block block;
-    block.id = BlockId(idText);
-    block.type = type->get<std::string>();
-    if (auto pos = b.find("position"); pos != b.end()) {
-      // Positions are layout: float32 is plenty, and rounding them on load (not on save) is what
-      // makes a loaded page save back to the same bytes.
-      auto coord = [&](size_t k) {
-        return pos->is_array() && pos->size() == 2 && (*pos)[k].is_number()
-                   ? static_cast<float>((*pos)[k].get<double>())
-                   : NAN;
-      };
-      const float x = coord(0), y = coord(1);
-      if (!std::isfinite(x) || !std::isfinite(y))
-        throw err("block '" + idText + "': \"position\" must be [x, y] with finite numbers, not " +
-                  jsonSnippet(*pos));
-      block.position = std::array<double, 2>{x, y};
-    }
-    if (auto attrs = b.find("attrs"); attrs != b.end()) {
-      if (!attrs->is_object())
-        throw err("block '" + idText + "': \"attrs\" must be an object, not " + typeOf(*attrs));
-      block.attrs = *attrs;
-    }
-    block.extra = takeExtra(b, {"id", "type", "position", "attrs"});
-    if (warnings)
-      for (auto it = block.extra.begin(); it != block.extra.end(); ++it)
-        warnings->push_back(source + ": block '" + idText + "': unknown key \"" + it.key() +
-                            "\" kept as it is");
+    Block block =
+        readBlock((*blocks)[i], "blocks[" + std::to_string(i) + "]", source, err, warnings);
     try {
       page.addBlock(std::move(block));
     } catch (const Error& e) {
       throw err(e.what());
     }
   }
-
-  if (auto links = doc.find("links"); links != doc.end()) {
-    if (!links->is_array()) throw err("\"links\" must be a list, not " + typeOf(*links));
-    for (size_t i = 0; i < links->size(); ++i) {
-      const Json& l = (*links)[i];
-      const std::string where = "links[" + std::to_string(i) + "]";
-      if (!l.is_object()) throw err(where + " must be an object, not " + typeOf(l));
-      auto from = l.find("from");
-      auto to = l.find("to");
-      if (from == l.end() || to == l.end()) throw err(where + " needs \"from\" and \"to\"");
-      Json extra = takeExtra(l, {"from", "to"});
-      if (!extra.empty()) throw err(where + " has unknown key \"" + extra.begin().key() + "\"");
-      Link link{parsePortRef(*from, where + ".from"), parsePortRef(*to, where + ".to")};
-      try {
-        page.addLink(std::move(link));
-      } catch (const Error& e) {
-        throw err(where + ": " + e.what());
-      }
-    }
-  }
+  if (auto links = doc.find("links"); links != doc.end())
+    readLinks(*links, page, source, err, warnings, options);
   return page;
 }
 
-LoadedPage parsePage(std::string_view text, const std::string& source) {
+LoadedPage parsePage(std::string_view text, const std::string& source,
+                     const PageReadOptions& options) {
   LoadedPage loaded;
   Json doc = parseJson(text, source);
-  loaded.page = pageFromJson(doc, source, &loaded.warnings);
+  loaded.page = pageFromJson(doc, source, &loaded.warnings, options);
   return loaded;
 }
 
@@ -187,9 +216,9 @@ LoadedPage parsePage(std::string_view text, const std::string& source) {
 // also stops a page path that names a device or a pipe that never ends (/dev/zero).
 constexpr uint64_t kMaxPageBytes = uint64_t{1} << 30;
 
-LoadedPage loadPage(const std::filesystem::path& path) {
+LoadedPage loadPage(const std::filesystem::path& path, const PageReadOptions& options) {
   const std::string text = readFile(path, kMaxPageBytes);
-  LoadedPage loaded = parsePage(text, path.string());
+  LoadedPage loaded = parsePage(text, path.string(), options);
   loaded.dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   return loaded;
 }
@@ -220,11 +249,13 @@ OrderedJson pageToJson(const Page& page) {
   }
   doc["blocks"] = std::move(blocks);
   OrderedJson links = OrderedJson::array();
-  for (const Link& l : page.links()) {
-    OrderedJson jl;
-    jl["from"] = {l.from.block.str(), l.from.port.str()};
-    jl["to"] = {l.to.block.str(), l.to.port.str()};
-    links.push_back(std::move(jl));
+  for (const auto* list : {&page.links(), &page.danglingLinks()}) {
+    for (const Link& l : *list) {
+      OrderedJson jl;
+      jl["from"] = {l.from.block.str(), l.from.port.str()};
+      jl["to"] = {l.to.block.str(), l.to.port.str()};
+      links.push_back(std::move(jl));
+    }
   }
   doc["links"] = std::move(links);
   for (auto it = page.extra.begin(); it != page.extra.end(); ++it)

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -34,23 +34,17 @@ uint64_t maxTensorBytes() {
 }
 
 std::string formatBytes(uint64_t bytes) {
-  char buf[64];
+  if (bytes < 1000) return std::to_string(bytes) + " bytes";
+  static constexpr std::pair<double, const char*> kUnits[] = {
+      {1e3, " kB"}, {1e6, " MB"}, {1e9, " GB"}, {1e12, " TB"}, {1e15, " PB"}, {1e18, " EB"}};
   const double b = static_cast<double>(bytes);
-  if (bytes < 1000)
-    std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(bytes));
-  else if (b < 1e6)
-    std::snprintf(buf, sizeof buf, "%.1f kB", b / 1e3);
-  else if (b < 1e9)
-    std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
-  else if (b < 1e12)
-    std::snprintf(buf, sizeof buf, "%.1f GB", b / 1e9);
-  else if (b < 1e15)
-    std::snprintf(buf, sizeof buf, "%.1f TB", b / 1e12);
-  else if (b < 1e18)
-    std::snprintf(buf, sizeof buf, "%.1f PB", b / 1e15);
-  else
-    std::snprintf(buf, sizeof buf, "%.1f EB", b / 1e18);
-  return buf;
+  size_t u = 0;
+  while (u + 1 < std::size(kUnits) && b >= kUnits[u + 1].first) ++u;
+  // to_chars, not printf: a message reads the same whatever the C locale's decimal separator.
+  char buf[64];
+  const auto res =
+      std::to_chars(buf, buf + sizeof buf, b / kUnits[u].first, std::chars_format::fixed, 1);
+  return std::string(buf, res.ptr) + kUnits[u].second;
 }
 
 int64_t checkedElementCount(const Shape& shape) {

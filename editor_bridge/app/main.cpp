@@ -11,6 +11,7 @@
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageView.h"
 #include "editor_bridge/viewer/TensorViewer.h"
+#include "runtime/ResultNames.h"
 
 // quantspace [PAGE]
 // quantspace --screenshot OUT.png [--inspect B.result_P] [--size WxH] [--view TAB] PAGE
@@ -107,6 +108,16 @@ int main(int argc, char** argv) {
     if (!window.openPage(args.front(), &error)) {
       std::fprintf(stderr, "quantspace: cannot open page: %s\n", qPrintable(error));
       return 2;
+    }
+    // A result that the page does not have is a mistake on the command line, like a bad --size.
+    if (parser.isSet(inspectOpt)) {
+      const std::string problem = qs::resultNameProblem(
+          window.model()->page(), qs::builtinRegistry(), parser.value(inspectOpt).toStdString());
+      if (!problem.empty()) {
+        std::fprintf(stderr, "quantspace: --inspect %s: %s\n", qPrintable(parser.value(inspectOpt)),
+                     problem.c_str());
+        return 2;
+      }
     }
     window.resize(size);
     window.arrangeDocks();

@@ -1,8 +1,8 @@
 #include "runtime/runner/Runner.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <new>
 #include <ostream>
@@ -13,6 +13,7 @@
 #include "runtime/Json.h"
 #include "runtime/Npy.h"
 #include "runtime/PageJson.h"
+#include "runtime/ResultNames.h"
 #include "runtime/TensorStats.h"
 
 namespace qs {
@@ -59,14 +60,10 @@ Args parseArgs(const std::vector<std::string>& args) {
         throw Error("--feed takes B=FILE.npy, not '" + f + "'");
       a.feeds.emplace_back(f.substr(0, eq), f.substr(eq + 1));
     } else if (is("--threads")) {
-      std::string v = value("--threads");
-      try {
-        size_t used = 0;
-        a.threads = std::stoi(v, &used);
-        if (used != v.size() || a.threads < 1 || a.threads > 1024) throw 0;
-      } catch (...) {
+      const std::string v = value("--threads");
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), a.threads);
+      if (ec != std::errc() || end != v.data() + v.size() || a.threads < 1 || a.threads > 1024)
         throw Error("--threads takes a whole number from 1 to 1024, not '" + v + "'");
-      }
     } else if (!s.empty() && s[0] == '-') {
       throw Error("unknown option '" + s + "'");
     } else if (a.page.empty()) {
@@ -86,11 +83,13 @@ std::string summaryLine(const std::string& name, const Tensor& t) {
   if (t.size() > shown) line += ", ...";
   line += "]";
   const TensorStats s = computeStats(t);
-  char buf[160];
   if (s.finite) {
-    std::snprintf(buf, sizeof buf, "  min %s  max %s  mean %.6g", formatFloat(float(s.min)).c_str(),
-                  formatFloat(float(s.max)).c_str(), s.mean);
-    line += buf;
+    // printf's "%.6g" without the C locale's decimal separator.
+    char mean[32];
+    const auto end =
+        std::to_chars(mean, mean + sizeof mean, s.mean, std::chars_format::general, 6).ptr;
+    line += "  min " + formatFloat(float(s.min)) + "  max " + formatFloat(float(s.max)) +
+            "  mean " + std::string(mean, end);
   }
   if (s.nan) line += "  nan " + std::to_string(s.nan);
   if (s.posInf + s.negInf) line += "  inf " + std::to_string(s.posInf + s.negInf);
@@ -99,7 +98,9 @@ std::string summaryLine(const std::string& name, const Tensor& t) {
 
 void writeTensorJson(std::ostream& out, const Tensor& t) {
   out << "{\"shape\": [";
-  for (size_t i = 0; i < t.shape().size(); ++i) out << (i ? ", " : "") << t.shape()[i];
+  // Written as text, not with operator<<, which would follow the stream's locale.
+  for (size_t i = 0; i < t.shape().size(); ++i)
+    out << (i ? ", " : "") << std::to_string(t.shape()[i]);
   out << "], \"dtype\": \"float32\", \"values\": [";
   std::string chunk;
   for (int64_t i = 0; i < t.size(); ++i) {
@@ -171,22 +172,7 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
   // A --fetch that names no result of the page is a mistake on the command line: say so before
   // anything runs.
   for (const std::string& name : args.fetch) {
-    auto ref = parseResultName(name);
-    std::string problem;
-    if (!ref) {
-      problem = "'" + name + "' is not a result name (expected BLOCK.result_PORT)";
-    } else if (const Block* b = page.find(ref->block); !b) {
-      problem = "no block '" + ref->block.str() + "' on the page";
-    } else if (const BlockDescriptor* d = registry.find(b->type)) {
-      const PortDescriptor* p = d->findPort(ref->port);
-      if (!p || p->direction != PortDirection::Output || p->kind != PortKind::Tensor) {
-        std::string names;
-        for (const PortDescriptor* o : d->outputs())
-          names += (names.empty() ? "" : ", ") + b->id.str() + "." + resultName(o->name);
-        problem = "block '" + b->id.str() + "' (" + d->type + ") has no result '" +
-                  resultName(ref->port) + "' (it has: " + (names.empty() ? "none" : names) + ")";
-      }
-    }
+    const std::string problem = resultNameProblem(page, registry, name);
     if (!problem.empty()) {
       err << "error: --fetch " << name << ": " << problem << "\n";
       return 2;
