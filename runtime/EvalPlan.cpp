@@ -235,7 +235,7 @@ void planReleases(const Page& page, EvalPlan& plan) {
 }  // namespace
 
 EvalPlan planEvaluation(const Page& page, const BlockRegistry& registry,
-                        const std::vector<std::string>& fetch) {
+                        const std::vector<std::string>& fetch, bool releases) {
   EvalPlan plan;
   markNeeded(page, registry, fetch, plan);
   const std::vector<int> indegree = orderAcyclic(page, plan);
@@ -251,7 +251,7 @@ EvalPlan planEvaluation(const Page& page, const BlockRegistry& registry,
       }
     orderCyclic(page, members, leftover, plan);
   }
-  planReleases(page, plan);
+  if (releases) planReleases(page, plan);
   return plan;
 }
 

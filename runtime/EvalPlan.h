@@ -42,7 +42,8 @@ struct EvalPlan {
   // blocks have no cycle (most pages), so use cycleError(b).
   std::vector<std::string> cycleErrors;
   // releasedAfter(k): the blocks whose outputs no needed block reads once order[k] has had its
-  // turn, however that turn ended. Fetched blocks and blocks nobody reads are never listed.
+  // turn, however that turn ended. Fetched blocks and blocks nobody reads are never listed. Only
+  // planned when asked for (it costs a look-up per link); otherwise nothing is ever listed.
   std::vector<int> releaseList;
   std::vector<int> releaseStart;  // order.size() + 1 offsets into releaseList
 
@@ -50,13 +51,15 @@ struct EvalPlan {
     return cycleErrors.empty() || cycleErrors[block].empty() ? nullptr : &cycleErrors[block];
   }
   std::span<const int> releasedAfter(size_t k) const {
+    if (releaseStart.empty()) return {};
     return {releaseList.data() + releaseStart[k], releaseList.data() + releaseStart[k + 1]};
   }
 };
 
-// Plans the evaluation of `fetch` ("B.result_P" names; empty = every block). Throws qs::Error for
-// a malformed name, a block not on the page, or a result the block's type does not have.
+// Plans the evaluation of `fetch` ("B.result_P" names; empty = every block), with release points
+// if `releases`. Throws qs::Error for a malformed name, a block not on the page, or a result the
+// block's type does not have.
 EvalPlan planEvaluation(const Page& page, const BlockRegistry& registry,
-                        const std::vector<std::string>& fetch);
+                        const std::vector<std::string>& fetch, bool releases = true);
 
 }  // namespace qs

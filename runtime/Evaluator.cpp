@@ -137,7 +137,7 @@ class Evaluator::Pass {
         page_(page),
         options_(options),
         mode_(mode),
-        plan_(planEvaluation(page, ev.registry_, options.fetch)),
+        plan_(planEvaluation(page, ev.registry_, options.fetch, options.releaseIntermediates)),
         descs_(page.blockCount()),
         states_(page.blockCount(), nullptr) {
     for (size_t b = 0; b < descs_.size(); ++b) descs_[b] = ev.registry_.find(page.blocks()[b].type);
@@ -146,12 +146,11 @@ class Evaluator::Pass {
   EvalReport run() {
     for (size_t k = 0; k < plan_.order.size(); ++k) {
       const bool goOn = turn(plan_.order[k]);
-      if (options_.releaseIntermediates)
-        for (int a : plan_.releasedAfter(k)) {
-          BlockState& as = stateOf(a);
-          as.outputs.clear();
-          as.released = true;
-        }
+      for (int a : plan_.releasedAfter(k)) {
+        BlockState& as = stateOf(a);
+        as.outputs.clear();
+        as.released = true;
+      }
       if (!goOn) break;
     }
     return std::move(report_);

@@ -169,6 +169,10 @@ TEST_CASE("plan: each result is released after its last reader", "[evaluator][pl
   REQUIRE(orderOf(page, fetch) == Strings{"a", "b", "c"});
   CHECK(releasedAfter(page, fetch, 1).empty());
   CHECK(releasedAfter(page, fetch, 2) == Strings{"a"});
+
+  // Not asked for: nothing is released.
+  const EvalPlan keep = planEvaluation(page, testRegistry(), {}, false);
+  for (size_t k = 0; k < keep.order.size(); ++k) CHECK(keep.releasedAfter(k).empty());
 }
 
 TEST_CASE("wiring: every link lands on a tensor input, once, from a real output",
