@@ -84,11 +84,6 @@ const Tensor& BlockContext::input(const std::string& port) const {
   return it->second;
 }
 
-void BlockContext::setInput(const std::string& port, Tensor t) {
-  inputShapes_[port] = t.shape();
-  inputs_[port] = std::move(t);
-}
-
 void BlockContext::setOutputShape(const std::string& port, Shape shape) {
   outputShapes_[port] = std::move(shape);
 }

@@ -92,10 +92,9 @@ struct BlockDescriptor;
 
 // What a block sees when it checks its inputs (shapes only) and when it computes (values too).
 // The same checks run in both phases, so the editor can show an error before anything runs.
+// Only the evaluator makes one (EvalContext, runtime/EvalContext.h, which adds its setters).
 class BlockContext {
  public:
-  BlockContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs);
-
   const BlockDescriptor& descriptor() const { return desc_; }
   const std::string& blockId() const { return blockId_; }
   const AttrValues& attrs() const { return attrs_; }
@@ -106,9 +105,11 @@ class BlockContext {
   const Tensor& input(const std::string& port) const;
   bool computing() const { return computing_; }
 
-  // Outputs by port name. When checking, set shapes; when computing, set tensors.
+  // Outputs by port name. When checking, set shapes; when computing, set tensors. compute() may
+  // read the shapes its check() set.
   void setOutputShape(const std::string& port, Shape shape);
   void setOutput(const std::string& port, Tensor tensor);
+  const std::map<std::string, Shape>& outputShapes() const { return outputShapes_; }
 
   // A value fed from outside for this block (runner's --feed, an editor edit), if any.
   const Tensor* feed() const { return feed_; }
@@ -119,23 +120,12 @@ class BlockContext {
   ThreadPool* pool() const { return pool_; }
   bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
 
-  // Set by the evaluator.
-  void setInputShape(const std::string& port, Shape shape) {
-    inputShapes_[port] = std::move(shape);
-  }
-  void setInput(const std::string& port, Tensor t);
-  void beginCompute() { computing_ = true; }
-  void setFeed(const Tensor* feed) { feed_ = feed; }
-  void setPageDir(std::filesystem::path dir) { pageDir_ = std::move(dir); }
-  void setThreads(int threads, ThreadPool* pool) {
-    threads_ = threads;
-    pool_ = pool;
-  }
-  void setCancelFlag(const std::atomic<bool>* cancel) { cancel_ = cancel; }
-  std::map<std::string, Shape>& outputShapes() { return outputShapes_; }
-  std::map<std::string, Tensor>& outputs() { return outputs_; }
+ protected:
+  BlockContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs);
+  ~BlockContext() = default;
+  BlockContext(const BlockContext&) = delete;
+  BlockContext& operator=(const BlockContext&) = delete;
 
- private:
   const BlockDescriptor& desc_;
   std::string blockId_;
   const AttrValues& attrs_;

@@ -13,6 +13,7 @@
 
 #include "runtime/BlockDescriptor.h"
 #include "runtime/BlockRegistry.h"
+#include "runtime/EvalPlan.h"
 #include "runtime/Page.h"
 #include "runtime/Tensor.h"
 #include "runtime/ThreadPool.h"
@@ -37,15 +38,6 @@ struct BlockState {
   uint64_t feedStamp = 0;
   uint64_t stamp = 0;  // identifies these outputs; changes on every recompute
 };
-
-// A result name "B.result_P" split into block and output port.
-struct ResultRef {
-  BlockId block;
-  std::string port;
-  std::string name() const { return block.str() + "." + resultName(port); }
-};
-// Parses "B.result_P"; nullopt if it does not have that form.
-std::optional<ResultRef> parseResultName(std::string_view name);
 
 // "error: block 'fq' (FakeQuantWithMinMaxVarsPerChannel): <message>"
 std::string errorLine(const BlockId& id, const std::string& type, const std::string& message);
@@ -77,6 +69,8 @@ struct EvalReport {
 // changed since it last ran, so after an edit only the edited block and what depends on it run.
 // The page is passed to each call (the editor evaluates snapshots on a worker thread); one
 // Evaluator must not be used from two threads at once.
+// A run has three parts: the plan (EvalPlan.h: needed blocks, order, cycles, release points), the
+// wiring checks of each block (EvalWiring.h), and here each block's execute-or-reuse.
 class Evaluator {
  public:
   explicit Evaluator(const BlockRegistry& registry);
@@ -124,6 +118,7 @@ class Evaluator {
     std::vector<const PortDescriptor*> outputs;
   };
   const PortLists& portsOf(const BlockDescriptor& desc);
+  class Pass;  // one run: planning, then each block's wiring check and execute-or-reuse
   EvalReport run(const Page& page, const EvalOptions& options, Mode mode);
   ThreadPool* poolFor(int threads);
 

@@ -51,7 +51,7 @@ std::set<std::string> names(const std::vector<BlockId>& ids) {
 // x, lo, hi -> fq1 -> fq2;  y -> fq3 (a separate branch sharing lo and hi).
 Page branchyPage() {
   Page page;
-  page.addBlock(constBlock("x", {-1, 0, 5, 6}));
+  page.addBlock(constBlock("x", {-1, 0, 2, 6}));
   page.addBlock(constBlock("y", {1, 2, 3, 4}));
   page.addBlock(constBlock("lo", {0, 0, 0, 0}));
   page.addBlock(constBlock("hi", {5, 5, 5, 5}));
@@ -87,6 +87,8 @@ TEST_CASE("evaluator: an attribute edit re-runs that block and its downstream on
   Evaluator ev(builtinRegistry());
   REQUIRE(ev.evaluate(page).computed.size() == 7);
   const Tensor fq3Before = *ev.result("fq3.result_output");
+  // 8 bits over [0, 5]: steps of 5/255; 2 * 255/5 = 102 exactly, so 2 stays 2.
+  CHECK(ev.result("fq1.result_output")->toVector() == std::vector<float>{0, 0, 2, 5});
 
   // Nothing changed: nothing runs.
   EvalReport again = ev.evaluate(page);
@@ -101,8 +103,11 @@ TEST_CASE("evaluator: an attribute edit re-runs that block and its downstream on
   CHECK(r.computed.front().str() == "fq1");
   // The untouched branch keeps the very same tensor (no recompute, no copy).
   CHECK(ev.result("fq3.result_output")->sharesStorageWith(fq3Before));
-  // The new num_bits is used: 3 bits over [0, 5] gives steps of 5/7.
-  CHECK(ev.result("fq1.result_output")->toVector()[3] == Approx(5.0f));
+  // The new num_bits is used: 3 bits over [0, 5] gives steps of 5/7; 2 * 7/5 = 2.8 rounds to
+  // level 3, so 2 becomes 15/7 = 2.142857 (it stayed 2 at 8 bits).
+  const std::vector<float> threeBits = ev.result("fq1.result_output")->toVector();
+  CHECK(threeBits[2] == Approx(15.0 / 7.0));
+  CHECK(threeBits[3] == 5.0f);
 
   // A source edit re-runs the source and everything below it.
   page.setAttr(BlockId("lo"), "values", Json::array({-1, -1, -1, -1}));

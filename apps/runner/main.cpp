@@ -1,7 +1,7 @@
 #include <iostream>
 
 #include "blocks/RegisterBlocks.h"
-#include "runtime/runner/Runner.h"
+#include "apps/runner/Runner.h"
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);

@@ -1,4 +1,4 @@
-#include "runtime/runner/Runner.h"
+#include "apps/runner/Runner.h"
 
 #include <algorithm>
 #include <charconv>

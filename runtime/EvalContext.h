@@ -1,0 +1,40 @@
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "runtime/BlockDescriptor.h"
+
+namespace qs {
+
+// The evaluator's side of a block's context: it hands the block its inputs and surroundings, then
+// takes the outputs. Blocks see only the BlockContext base.
+class EvalContext : public BlockContext {
+ public:
+  EvalContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs)
+      : BlockContext(desc, blockId, attrs) {}
+
+  void setInputShape(const std::string& port, Shape shape) {
+    inputShapes_[port] = std::move(shape);
+  }
+  void setInput(const std::string& port, Tensor t) {
+    inputShapes_[port] = t.shape();
+    inputs_[port] = std::move(t);
+  }
+  void beginCompute() { computing_ = true; }
+  void setFeed(const Tensor* feed) { feed_ = feed; }
+  void setPageDir(std::filesystem::path dir) { pageDir_ = std::move(dir); }
+  void setThreads(int threads, ThreadPool* pool) {
+    threads_ = threads;
+    pool_ = pool;
+  }
+  void setCancelFlag(const std::atomic<bool>* cancel) { cancel_ = cancel; }
+
+  // For taking the results out once the block is done.
+  std::map<std::string, Shape>& mutableOutputShapes() { return outputShapes_; }
+  std::map<std::string, Tensor>& mutableOutputs() { return outputs_; }
+};
+
+}  // namespace qs
