@@ -12,7 +12,7 @@
 #include "runtime/AttrJson.h"
 #include "runtime/Npy.h"
 #include "runtime/PageJson.h"
-#include "runtime/runner/Runner.h"
+#include "apps/runner/Runner.h"
 #include "test_runner_support.h"
 
 namespace {
