@@ -172,7 +172,7 @@ class Evaluator::Pass {
     st.outputShapes.clear();
     st.stamp = ev_.nextStamp_++;
     report_.failed.push_back(page_.blocks()[b].id);
-    if (options_.onBlockFinished) options_.onBlockFinished(page_.blocks()[b].id, stateOf(b));
+    if (options_.onBlockFinished) options_.onBlockFinished(page_.blocks()[b].id, st);
   }
 
   // Block b's turn. False when the evaluation was cancelled.
