@@ -520,7 +520,8 @@ void setKernelOverride(const KernelOverride& o) {
   overrideState = o;
   forcedLevel.store(o.level ? static_cast<int>(*o.level) : -1);
   overridden.store(
-      o.level || o.minParallelElements || o.grainElements || o.streamBytes || o.mixedBytes,
+      o.level || o.minParallelElements || o.grainElements || o.streamBytes || o.mixedBytes ||
+          o.scratchBytes,
       std::memory_order_release);
 }
 
