@@ -135,6 +135,8 @@ TEST_CASE("editor: an edit during a long run gets its result without waiting for
   // The user makes the tensor small while the large one is still being drawn.
   editAt = clock.elapsed();
   f.w().model()->setAttrs(BlockId("r"), Json{{"shape", {2, 3}}}, "shape");
+  // The edit's check first, before anything asks for a run (the editor waits a short pause).
+  QTest::qWaitFor([&] { return checkedAt >= 0; }, 10000);
   REQUIRE(f.w().waitForEvaluation(120000));
   INFO("uncancelled run " << fullMs << " ms; edit at " << editAt - startedAt
                           << " ms into it; check after " << checkedAt - editAt
