@@ -50,9 +50,9 @@ SimdLevel activeSimdLevel();
 // Besides the tensors, a call holds scratch memory: the channels' nudged constants laid out per
 // lane and, in the gradient, running sums per lane and part. It grows with the channel count (and
 // the parts), so a call whose scratch would pass the limit works through the channels in blocks
-// of columns instead, and fails with an Error only when even one column per part does not fit.
+// of channels instead, and fails with an Error only when even one channel per part does not fit.
 constexpr int64_t kDefaultScratchBytes = int64_t{64} << 20;
-// The most scratch memory (bytes, summed over the threads of a call) that any call held since the
+// The most scratch memory (bytes, over every thread) that kernel calls held at once since the
 // last reset. For tests.
 int64_t scratchHighWater();
 void resetScratchHighWater();
