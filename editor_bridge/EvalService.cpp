@@ -46,6 +46,9 @@ void EvalService::setRunning(bool running) {
 void EvalService::check(const Page& page, const std::filesystem::path& dir) {
   auto snapshot = std::make_shared<Page>(page);
   const uint64_t gen = ++latestCheck_;
+  // A check is asked for a changed page: a run in progress computes the old one, and the check
+  // would otherwise wait for it on the worker. The caller asks for a new run.
+  if (currentCancel_) currentCancel_->store(true);
   QPointer<EvalService> self(this);
   ++pending_;
   QMetaObject::invokeMethod(worker_, [this, self, snapshot, dir, gen] {

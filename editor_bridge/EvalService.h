@@ -25,15 +25,17 @@ using ResultMap = std::unordered_map<BlockId, BlockResult>;
 
 // Evaluates snapshots of the page on a worker thread that owns the one Evaluator, so the window
 // never waits for a kernel. Requests are queued to the worker; a request superseded by a newer
-// one is skipped, and a run in progress is cancelled when a newer one is asked for. Everything
-// the worker reports arrives through queued calls on the UI thread.
+// one is skipped, and a run in progress is cancelled when a newer check or run is asked for (the
+// kernels stop within milliseconds), so a new request never waits for a stale run to end.
+// Everything the worker reports arrives through queued calls on the UI thread.
 class EvalService : public QObject {
   Q_OBJECT
  public:
   explicit EvalService(const BlockRegistry& registry, QObject* parent = nullptr);
   ~EvalService() override;
 
-  // Shape-only validation, for error badges before anything runs.
+  // Shape-only validation, for error badges before anything runs. The page has changed, so a run
+  // in progress is cancelled (the caller asks for a new one).
   void check(const Page& page, const std::filesystem::path& dir);
   // Evaluates the page (only what is stale runs).
   void run(const Page& page, const std::filesystem::path& dir);

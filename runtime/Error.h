@@ -12,4 +12,11 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// Thrown by a block that stopped early because its evaluation was cancelled. The evaluator then
+// reports the run as cancelled and keeps nothing of what the block had computed.
+class Cancelled : public Error {
+ public:
+  Cancelled() : Error("cancelled") {}
+};
+
 }  // namespace qs

@@ -48,7 +48,7 @@ fq::QuantRange rangeOf(const BlockContext& ctx) {
 }
 
 fq::Exec execOf(const BlockContext& ctx) {
-  return {ctx.pool(), ctx.threads()};
+  return {ctx.pool(), ctx.threads(), &ctx};
 }
 
 // ---- Checks: TensorFlow's, in its order, with its messages -------------------------------------
@@ -99,7 +99,7 @@ void perChannelCompute(BlockContext& ctx) {
   Tensor out = Tensor::uninitialized(x.shape());
   const int64_t outer = d == 0 ? 0 : x.size() / d;
   fq::perChannelForward(x.data(), outer, d, ctx.input("min").data(), ctx.input("max").data(),
-                        rangeOf(ctx), out.mutableData(), ctx.pool(), ctx.threads());
+                        rangeOf(ctx), out.mutableData(), execOf(ctx));
   ctx.setOutput("output", std::move(out));
 }
 
@@ -122,7 +122,7 @@ void perChannelGradientCompute(BlockContext& ctx) {
   const int64_t outer = d == 0 ? 0 : x.size() / d;
   fq::perChannelGradient(g.data(), x.data(), outer, d, ctx.input("min").data(),
                          ctx.input("max").data(), rangeOf(ctx), dx.mutableData(),
-                         dmin.mutableData(), dmax.mutableData(), ctx.pool(), ctx.threads());
+                         dmin.mutableData(), dmax.mutableData(), execOf(ctx));
   ctx.setOutput("backprops_wrt_input", std::move(dx));
   ctx.setOutput("backprop_wrt_min", std::move(dmin));
   ctx.setOutput("backprop_wrt_max", std::move(dmax));

@@ -13,6 +13,7 @@
 #include "blocks/array_ops/FakeQuantMath.h"
 
 namespace qs {
+class BlockContext;
 class ThreadPool;
 }
 
@@ -38,16 +39,31 @@ struct KernelOverride {
   // Below that, stream three of every four output lines when the bytes a core reads and writes
   // exceed this (default: the core's L2 cache for the gradient, never for the forward).
   std::optional<int64_t> mixedBytes;
+  // Scratch memory one call may hold (default kDefaultScratchBytes); see scratchHighWater().
+  std::optional<int64_t> scratchBytes;
 };
 void setKernelOverride(const KernelOverride& o);
 KernelOverride kernelOverride();
 // The level the kernels use now.
 SimdLevel activeSimdLevel();
 
-// Where the work runs: `threads` workers of `pool` (pool may be null: the caller alone).
+// Besides the tensors, a call holds scratch memory: the channels' nudged constants laid out per
+// lane and, in the gradient, running sums per lane and part. It grows with the channel count (and
+// the parts), so a call whose scratch would pass the limit works through the channels in blocks
+// of channels instead, and fails with an Error only when even one channel per part does not fit.
+constexpr int64_t kDefaultScratchBytes = int64_t{64} << 20;
+// The most scratch memory (bytes, over every thread) that kernel calls held at once since the
+// last reset. For tests.
+int64_t scratchHighWater();
+void resetScratchHighWater();
+
+// Where the work runs: `threads` workers of `pool` (pool may be null: the caller alone). When ctx
+// is set, the kernels look at ctx->cancelled() between chunks of a few hundred KB and throw
+// qs::Cancelled once it is true (the outputs are then partly written).
 struct Exec {
   ThreadPool* pool = nullptr;
   int threads = 1;
+  const BlockContext* ctx = nullptr;
 };
 
 // PerChannel and Args multiply by the inverse scale; Vars divides by the scale.
@@ -65,9 +81,9 @@ void gradient(const float* g, const float* x, int64_t count, int64_t channels, c
 
 // The ops' entry points: per-channel ranges from min[c], max[c], or one range for the whole tensor.
 void perChannelForward(const float* x, int64_t outer, int64_t channels, const float* min,
-                       const float* max, QuantRange q, float* out, ThreadPool* pool, int threads);
+                       const float* max, QuantRange q, float* out, Exec exec);
 void perChannelGradient(const float* g, const float* x, int64_t outer, int64_t channels,
                         const float* min, const float* max, QuantRange q, float* dx, float* dmin,
-                        float* dmax, ThreadPool* pool, int threads);
+                        float* dmax, Exec exec);
 
 }  // namespace qs::fq

@@ -1,8 +1,10 @@
 // Add, Sub, Mul (with NumPy/TensorFlow broadcasting), Square and Abs.
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <vector>
 
+#include "blocks/Chunks.h"
 #include "blocks/RegisterBlocks.h"
 #include "runtime/Error.h"
 
@@ -96,18 +98,33 @@ void binaryCompute(BlockContext& ctx, Binary op) {
   if (n == 0) {
     // nothing to compute
   } else if (x.shape() == y.shape()) {
-    apply(op, z, ConstArrayMap(x.data(), n), ConstArrayMap(y.data(), n));
+    forEachChunk(ctx, 0, n, kCancelChunkElements, [&](int64_t b, int64_t e) {
+      apply(op, z.segment(b, e - b), ConstArrayMap(x.data() + b, e - b),
+            ConstArrayMap(y.data() + b, e - b));
+    });
   } else if (y.size() == 1 && x.size() == n) {
-    apply(op, z, ConstArrayMap(x.data(), n), Eigen::ArrayXf::Constant(n, y.data()[0]));
+    forEachChunk(ctx, 0, n, kCancelChunkElements, [&](int64_t b, int64_t e) {
+      apply(op, z.segment(b, e - b), ConstArrayMap(x.data() + b, e - b),
+            Eigen::ArrayXf::Constant(e - b, y.data()[0]));
+    });
   } else if (x.size() == 1 && y.size() == n) {
-    apply(op, z, Eigen::ArrayXf::Constant(n, x.data()[0]), ConstArrayMap(y.data(), n));
+    forEachChunk(ctx, 0, n, kCancelChunkElements, [&](int64_t b, int64_t e) {
+      apply(op, z.segment(b, e - b), Eigen::ArrayXf::Constant(e - b, x.data()[0]),
+            ConstArrayMap(y.data() + b, e - b));
+    });
   } else if (int64_t d = suffixLength(x.shape(), y.shape()); d > 0 && x.size() == n) {
     // The per-channel case: each row of x (viewed as [n/d, d]) with the vector y.
-    RowsMap zr(out.mutableData(), n / d, d);
-    apply(op, zr, ConstRowsMap(x.data(), n / d, d), ConstRowMap(y.data(), d).replicate(n / d, 1));
+    forEachChunk(ctx, 0, n / d, kCancelChunkElements / d, [&](int64_t b, int64_t e) {
+      RowsMap zr(out.mutableData() + b * d, e - b, d);
+      apply(op, zr, ConstRowsMap(x.data() + b * d, e - b, d),
+            ConstRowMap(y.data(), d).replicate(e - b, 1));
+    });
   } else if (int64_t e = suffixLength(y.shape(), x.shape()); e > 0 && y.size() == n) {
-    RowsMap zr(out.mutableData(), n / e, e);
-    apply(op, zr, ConstRowMap(x.data(), e).replicate(n / e, 1), ConstRowsMap(y.data(), n / e, e));
+    forEachChunk(ctx, 0, n / e, kCancelChunkElements / e, [&](int64_t b, int64_t end) {
+      RowsMap zr(out.mutableData() + b * e, end - b, e);
+      apply(op, zr, ConstRowMap(x.data(), e).replicate(end - b, 1),
+            ConstRowsMap(y.data() + b * e, end - b, e));
+    });
   } else {
     // General broadcasting: walk the output index, stepping each input by its own strides
     // (0 along a dimension it broadcasts).
@@ -125,7 +142,9 @@ void binaryCompute(BlockContext& ctx, Binary op) {
     std::vector<int64_t> idx(rank, 0);
     const int64_t last = shape[rank - 1];
     float* zp = out.mutableData();
-    for (int64_t base = 0; base < n; base += last) {
+    const int64_t rowsPerCheck = std::max<int64_t>(1, kCancelChunkElements / last);
+    for (int64_t base = 0, row = 0; base < n; base += last, ++row) {
+      if (row % rowsPerCheck == 0) throwIfCancelled(ctx);
       int64_t ox = 0, oy = 0;
       for (size_t i = 0; i + 1 < rank; ++i) {
         ox += idx[i] * sx[i];
@@ -151,12 +170,14 @@ void unaryCheck(BlockContext& ctx) {
 void unaryCompute(BlockContext& ctx, Unary op) {
   const Tensor& x = ctx.input("x");
   Tensor out = Tensor::uninitialized(x.shape());
-  ConstArrayMap a(x.data(), x.size());
-  ArrayMap y(out.mutableData(), out.size());
-  if (op == Unary::Square)
-    y = a.square();
-  else
-    y = a.abs();
+  forEachChunk(ctx, 0, x.size(), kCancelChunkElements, [&](int64_t b, int64_t e) {
+    ConstArrayMap a(x.data() + b, e - b);
+    ArrayMap y(out.mutableData() + b, e - b);
+    if (op == Unary::Square)
+      y = a.square();
+    else
+      y = a.abs();
+  });
   ctx.setOutput("y", std::move(out));
 }
 

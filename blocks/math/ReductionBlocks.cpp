@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "blocks/Chunks.h"
 #include "blocks/RegisterBlocks.h"
 #include "runtime/Error.h"
 
@@ -76,33 +77,60 @@ double identity(Reduce r) {
   return 0.0;
 }
 
+// Combines two partial results of the same elements (a first, in element order).
+double combine(Reduce op, double a, double b) {
+  if (op == Reduce::Min) return NanMin()(a, b);
+  if (op == Reduce::Max) return NanMax()(a, b);
+  return a + b;
+}
+
 // Reduces the middle axis of a row-major [outer, r, inner] view into [outer, inner]. Sums run in
-// double; min and max are exact in double.
+// double; min and max are exact in double. Works in chunks of about kCancelChunkElements input
+// elements, checking for cancellation before each; a row longer than a chunk is reduced piece by
+// piece, its pieces' results combined in order.
 template <typename T>
-void reducePass(const T* in, int64_t outer, int64_t r, int64_t inner, Reduce op, double* out) {
+void reducePass(const BlockContext& ctx, const T* in, int64_t outer, int64_t r, int64_t inner,
+                Reduce op, double* out) {
   if (outer == 0 || inner == 0) return;
   Eigen::Map<Eigen::ArrayXd> all(out, outer * inner);
   if (r == 0) {
     all.setConstant(identity(op));
     return;
   }
-  if (inner == 1) {
-    // Reducing the last axis: each row is contiguous.
-    RowMajorMap<T> m(in, outer, r);
+  auto reduceRows = [&](const RowMajorMap<T>& m, auto&& dst) {
     if (op == Reduce::Min)
-      all = m.template cast<double>().rowwise().redux(NanMin());
+      dst = m.template cast<double>().rowwise().redux(NanMin());
     else if (op == Reduce::Max)
-      all = m.template cast<double>().rowwise().redux(NanMax());
+      dst = m.template cast<double>().rowwise().redux(NanMax());
     else
-      all = m.template cast<double>().rowwise().sum();
+      dst = m.template cast<double>().rowwise().sum();
+  };
+  if (inner == 1 && r <= kCancelChunkElements) {
+    // Reducing the last axis: each row is contiguous; whole rows per chunk.
+    forEachChunk(ctx, 0, outer, kCancelChunkElements / r, [&](int64_t b, int64_t e) {
+      reduceRows(RowMajorMap<T>(in + b * r, e - b, r), all.segment(b, e - b));
+    });
+    return;
+  }
+  if (inner == 1) {
+    for (int64_t o = 0; o < outer; ++o) {
+      forEachChunk(ctx, 0, r, kCancelChunkElements, [&](int64_t b, int64_t e) {
+        Eigen::Array<double, 1, 1> piece;
+        reduceRows(RowMajorMap<T>(in + o * r + b, 1, e - b), piece);
+        out[o] = b == 0 ? piece(0) : combine(op, out[o], piece(0));
+      });
+    }
     return;
   }
   // Otherwise accumulate row by row, so that memory is read in order.
+  const int64_t rowsPerCheck = std::max<int64_t>(1, kCancelChunkElements / inner);
   for (int64_t o = 0; o < outer; ++o) {
     RowMajorMap<T> m(in + o * r * inner, r, inner);
     Eigen::Map<Eigen::Array<double, 1, Eigen::Dynamic>> acc(out + o * inner, inner);
+    throwIfCancelled(ctx);
     acc = m.row(0).template cast<double>();
     for (int64_t k = 1; k < r; ++k) {
+      if (k % rowsPerCheck == 0) throwIfCancelled(ctx);
       if (op == Reduce::Min)
         acc = acc.binaryExpr(m.row(k).template cast<double>(), NanMin());
       else if (op == Reduce::Max)
@@ -130,9 +158,9 @@ void reductionCompute(BlockContext& ctx, Reduce op) {
     for (size_t i = j + 1; i < groups.size(); ++i) inner *= groups[i].size;
     next.assign(static_cast<size_t>(outer * inner), 0.0);
     if (fromInput)
-      reducePass<float>(x.data(), outer, groups[j].size, inner, op, next.data());
+      reducePass<float>(ctx, x.data(), outer, groups[j].size, inner, op, next.data());
     else
-      reducePass<double>(cur.data(), outer, groups[j].size, inner, op, next.data());
+      reducePass<double>(ctx, cur.data(), outer, groups[j].size, inner, op, next.data());
     cur.swap(next);
     fromInput = false;
     groups.erase(groups.begin() + j);

@@ -36,7 +36,7 @@ void BM_FakeQuantPerChannel(benchmark::State& state, qs::Shape shape, int thread
   const auto q = qs::fq::quantRange(8, false);
   for (auto _ : state) {
     qs::fq::perChannelForward(x.data(), x.size() / d, d, r.min.data(), r.max.data(), q,
-                              out.mutableData(), &pool, threads);
+                              out.mutableData(), {&pool, threads});
     benchmark::DoNotOptimize(out.mutableData());
     benchmark::ClobberMemory();
   }
@@ -58,7 +58,7 @@ void BM_FakeQuantPerChannelGradient(benchmark::State& state, qs::Shape shape, in
   const auto q = qs::fq::quantRange(8, false);
   for (auto _ : state) {
     qs::fq::perChannelGradient(g.data(), x.data(), x.size() / d, d, r.min.data(), r.max.data(), q,
-                               dx.mutableData(), dmin.data(), dmax.data(), &pool, threads);
+                               dx.mutableData(), dmin.data(), dmax.data(), {&pool, threads});
     benchmark::DoNotOptimize(dx.mutableData());
     benchmark::DoNotOptimize(dmin.data());
     benchmark::ClobberMemory();

@@ -78,3 +78,75 @@ TEST_CASE("editor: Cancel stops a run; the next run computes the page", "[gui][e
   REQUIRE(f.w().waitForEvaluation(120000));
   CHECK(f.w().scene()->blockItem(BlockId("q2"))->status() == BlockStatus::Ok);
 }
+
+TEST_CASE("editor: an edit during a long run gets its result without waiting for the stale run",
+          "[gui][editor]") {
+  QTemporaryDir dir;
+  const QString path = dir.filePath("slow.page.json");
+  QFile file(path);
+  REQUIRE(file.open(QIODevice::WriteOnly));
+  // One long block (a truncated normal draws and rejects in double precision) and a short one.
+  file.write(R"({"format": "quantspace-page", "version": 1, "name": "slow",
+    "blocks": [{"id": "r", "type": "TruncatedNormal", "attrs": {"shape": [32, 56, 56, 128]}},
+               {"id": "q", "type": "FakeQuantWithMinMaxArgs", "attrs": {"min": -1, "max": 1}}],
+    "links": [{"from": ["r", "output"], "to": ["q", "inputs"]}]})");
+  file.close();
+
+  // How long the page takes when nothing interrupts it.
+  qint64 fullMs = 0;
+  {
+    EditorFixture f;
+    REQUIRE(f.w().openPage(path));
+    QElapsedTimer t;
+    t.start();
+    f.w().runNow();
+    REQUIRE(f.w().waitForEvaluation(120000));
+    fullMs = t.elapsed();
+    REQUIRE(f.w().results().at(BlockId("q")).status == BlockStatus::Ok);
+  }
+
+  EditorFixture f;
+  REQUIRE(f.w().openPage(path));
+  EvalService* eval = f.w().evaluation();
+  QElapsedTimer clock;
+  clock.start();
+  qint64 startedAt = -1, editAt = -1, checkedAt = -1, newResultAt = -1;
+  bool staleCancelled = false;
+  QObject::connect(eval, &EvalService::blockStarted, [&](const BlockId& id) {
+    if (id == BlockId("r") && startedAt < 0) startedAt = clock.elapsed();
+  });
+  QObject::connect(eval, &EvalService::checked, [&](auto) {
+    if (editAt >= 0 && checkedAt < 0) checkedAt = clock.elapsed();
+  });
+  QObject::connect(eval, &EvalService::finished,
+                   [&](std::shared_ptr<const ResultMap> r, bool cancelled) {
+                     if (cancelled) {
+                       staleCancelled = true;
+                       return;
+                     }
+                     const BlockResult& q = r->at(BlockId("q"));
+                     if (q.status == BlockStatus::Ok && q.outputs.at("output").size() == 6)
+                       newResultAt = clock.elapsed();
+                   });
+  f.w().runNow();
+  while (startedAt < 0 && clock.elapsed() < 60000) QTest::qWait(1);
+  REQUIRE(startedAt >= 0);
+  QTest::qWait(20);
+  // The user makes the tensor small while the large one is still being drawn.
+  editAt = clock.elapsed();
+  f.w().model()->setAttrs(BlockId("r"), Json{{"shape", {2, 3}}}, "shape");
+  // The edit's check first, before anything asks for a run (the editor waits a short pause).
+  QTest::qWaitFor([&] { return checkedAt >= 0; }, 10000);
+  REQUIRE(f.w().waitForEvaluation(120000));
+  INFO("uncancelled run " << fullMs << " ms; edit at " << editAt - startedAt
+                          << " ms into it; check after " << checkedAt - editAt
+                          << " ms; new result after " << newResultAt - editAt << " ms");
+  CHECK(staleCancelled);
+  REQUIRE(checkedAt >= 0);
+  REQUIRE(newResultAt >= 0);
+  // The check does not wait behind the stale run, and the new result (after the editor's short
+  // pause before a run) comes well before the stale run would have ended.
+  CHECK(checkedAt - editAt < 100);
+  CHECK(newResultAt - editAt < 500);
+  CHECK(newResultAt < startedAt + fullMs);
+}

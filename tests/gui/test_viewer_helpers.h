@@ -28,7 +28,7 @@ inline BlockResultsView perChannelBlock(const Tensor& x, const std::vector<float
   v.inputs["max"] = Tensor::fromValues({d}, maxs);
   Tensor out = Tensor::uninitialized(x.shape());
   fq::perChannelForward(x.data(), x.size() / d, d, mins.data(), maxs.data(),
-                        fq::quantRange(numBits, narrow), out.mutableData(), nullptr, 1);
+                        fq::quantRange(numBits, narrow), out.mutableData(), {});
   v.outputs["output"] = out;
   return v;
 }
