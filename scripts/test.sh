@@ -52,7 +52,7 @@ if [ "${QS_SKIP_SANITIZE:-0}" != 1 ]; then
 
   fuzz_seconds="${QS_FUZZ_SECONDS:-60}"
   if [ "$have_fuzzer" = 1 ] && [ "$fuzz_seconds" != 0 ]; then
-    for target in page npy; do
+    for target in page npy npz; do
       step "fuzz_$target for $fuzz_seconds s"
       work="$(mktemp -d)"
       dict=()
