@@ -25,7 +25,8 @@ std::string linkProblem(const Page& page, const Link& l, int fromIndex, const Bl
   if (p->kind == PortKind::Scope)
     return "the scope pin is bound to the page and cannot be wired (wire from " + src() + ")";
   if (p->kind == PortKind::Attrs)
-    return "the attrs pin cannot be wired yet; set the attributes on the block (wire from " +
+    return "the attrs pin takes no wire: it stands for the block's attributes, set on the block "
+           "(wire from " +
            src() + ")";
   if (const WiredInput* twice = sofar.find(port))
     return "input '" + port + "' is wired twice (from " + twice->link->from.block.str() + "." +
