@@ -37,6 +37,17 @@ constexpr int kEvalDebounceMs = 150;
 constexpr int kAutosaveDelayMs = 1000;
 constexpr int kMaxRecentFiles = 8;
 constexpr const char* kPageMimeType = "application/x-quantspace-page";
+
+// A menu entry (with its shortcut unless key is empty) that calls slot on owner.
+template <typename Slot>
+QAction* addMenuAction(QObject* owner, QMenu* menu, const QString& text, QKeySequence key,
+                       Slot slot) {
+  auto* a = new QAction(text, owner);
+  if (!key.isEmpty()) a->setShortcut(key);
+  QObject::connect(a, &QAction::triggered, owner, slot);
+  menu->addAction(a);
+  return a;
+}
 }  // namespace
 
 MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
@@ -165,17 +176,26 @@ void MainWindow::createActions() {
   tb->setObjectName("mainToolbar");
   tb->setToolButtonStyle(Qt::ToolButtonTextOnly);
 
-  auto add = [this](QMenu* menu, const QString& text, QKeySequence key, auto slot) {
-    auto* a = new QAction(text, this);
-    if (!key.isEmpty()) a->setShortcut(key);
-    connect(a, &QAction::triggered, this, slot);
-    menu->addAction(a);
-    return a;
-  };
-  QAction* newA = add(file, tr("&New"), QKeySequence::New, [this] {
+  const QList<QAction*> fileActions = createFileMenu(file);
+  const QList<QAction*> undoRedo = createEditMenu();
+  QAction* fitA = createViewMenu();
+  createRunMenu();
+
+  for (QAction* a : fileActions) tb->addAction(a);
+  tb->addSeparator();
+  for (QAction* a : undoRedo) tb->addAction(a);
+  tb->addSeparator();
+  tb->addAction(runAction_);
+  tb->addAction(cancelAction_);
+  tb->addAction(fitA);
+  rebuildRecentMenu();
+}
+
+QList<QAction*> MainWindow::createFileMenu(QMenu* file) {
+  QAction* newA = addMenuAction(this, file, tr("&New"), QKeySequence::New, [this] {
     if (maybeSave()) newPage();
   });
-  QAction* openA = add(file, tr("&Open..."), QKeySequence::Open, [this] {
+  QAction* openA = addMenuAction(this, file, tr("&Open..."), QKeySequence::Open, [this] {
     if (!maybeSave()) return;
     const QString path = QFileDialog::getOpenFileName(this, tr("Open page"), {},
                                                       tr("Quant Space pages (*.page.json *.json)"));
@@ -187,8 +207,8 @@ void MainWindow::createActions() {
   openA->setObjectName("openAction");
   recentMenu_ = file->addMenu(tr("Open &Recent"));
   recentMenu_->setObjectName("recentMenu");
-  QAction* saveA = add(file, tr("&Save"), QKeySequence::Save, [this] { save(); });
-  add(file, tr("Save &As..."), QKeySequence::SaveAs, [this] {
+  QAction* saveA = addMenuAction(this, file, tr("&Save"), QKeySequence::Save, [this] { save(); });
+  addMenuAction(this, file, tr("Save &As..."), QKeySequence::SaveAs, [this] {
     const QString path = QFileDialog::getSaveFileName(this, tr("Save page as"), filePath_,
                                                       tr("Quant Space pages (*.page.json)"));
     QString error;
@@ -196,8 +216,11 @@ void MainWindow::createActions() {
       QMessageBox::warning(this, tr("Save page"), error);
   });
   file->addSeparator();
-  add(file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
+  addMenuAction(this, file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
+  return {newA, openA, saveA};
+}
 
+QList<QAction*> MainWindow::createEditMenu() {
   QMenu* edit = menuBar()->addMenu(tr("&Edit"));
   QAction* undoA = model_->undoStack()->createUndoAction(this, tr("&Undo"));
   undoA->setShortcut(QKeySequence::Undo);
@@ -217,32 +240,37 @@ void MainWindow::createActions() {
     view_->addAction(a);
     return a;
   };
-  canvas(add(edit, tr("Cu&t"), QKeySequence::Cut, [this] { cutSelection(); }));
-  canvas(add(edit, tr("&Copy"), QKeySequence::Copy, [this] { copySelection(); }));
-  canvas(add(edit, tr("&Paste"), QKeySequence::Paste, [this] { paste(); }));
-  canvas(add(edit, tr("D&uplicate"), QKeySequence(Qt::CTRL | Qt::Key_D),
-             [this] { duplicateSelection(); }));
-  QAction* del =
-      canvas(add(edit, tr("&Delete"), QKeySequence::Delete, [this] { deleteSelection(); }));
+  auto add = [this, edit](const QString& text, QKeySequence key, auto slot) {
+    return addMenuAction(this, edit, text, key, slot);
+  };
+  canvas(add(tr("Cu&t"), QKeySequence::Cut, [this] { cutSelection(); }));
+  canvas(add(tr("&Copy"), QKeySequence::Copy, [this] { copySelection(); }));
+  canvas(add(tr("&Paste"), QKeySequence::Paste, [this] { paste(); }));
+  canvas(
+      add(tr("D&uplicate"), QKeySequence(Qt::CTRL | Qt::Key_D), [this] { duplicateSelection(); }));
+  QAction* del = canvas(add(tr("&Delete"), QKeySequence::Delete, [this] { deleteSelection(); }));
   del->setShortcuts({QKeySequence::Delete, QKeySequence(Qt::Key_Backspace)});
-  canvas(add(edit, tr("Select &All"), QKeySequence::SelectAll, [this] {
+  canvas(add(tr("Select &All"), QKeySequence::SelectAll, [this] {
     for (QGraphicsItem* i : scene_->items()) i->setSelected(true);
     scene_->selectWiresBetweenSelectedBlocks();
   }));
   edit->addSeparator();
-  canvas(add(edit, tr("Add &Block..."), QKeySequence(Qt::Key_Tab), [this] {
+  canvas(add(tr("Add &Block..."), QKeySequence(Qt::Key_Tab), [this] {
     view_->openQuickAdd(view_->mapToScene(view_->viewport()->rect().center()));
   }));
+  return {undoA, redoA};
+}
 
+QAction* MainWindow::createViewMenu() {
   QMenu* viewMenu = menuBar()->addMenu(tr("&View"));
-  QAction* fitA = add(viewMenu, tr("&Fit to View"), QKeySequence(Qt::CTRL | Qt::Key_0),
-                      [this] { view_->fitPage(); });
-  add(viewMenu, tr("Zoom &In"), QKeySequence::ZoomIn,
-      [this] { view_->zoomBy(1.25, view_->viewport()->rect().center()); });
-  add(viewMenu, tr("Zoom &Out"), QKeySequence::ZoomOut,
-      [this] { view_->zoomBy(0.8, view_->viewport()->rect().center()); });
-  add(viewMenu, tr("&Actual Size"), QKeySequence(Qt::CTRL | Qt::Key_1),
-      [this] { view_->resetTransform(); });
+  QAction* fitA = addMenuAction(this, viewMenu, tr("&Fit to View"),
+                                QKeySequence(Qt::CTRL | Qt::Key_0), [this] { view_->fitPage(); });
+  addMenuAction(this, viewMenu, tr("Zoom &In"), QKeySequence::ZoomIn,
+                [this] { view_->zoomBy(1.25, view_->viewport()->rect().center()); });
+  addMenuAction(this, viewMenu, tr("Zoom &Out"), QKeySequence::ZoomOut,
+                [this] { view_->zoomBy(0.8, view_->viewport()->rect().center()); });
+  addMenuAction(this, viewMenu, tr("&Actual Size"), QKeySequence(Qt::CTRL | Qt::Key_1),
+                [this] { view_->resetTransform(); });
   viewMenu->addSeparator();
   QAction* minimapA = viewMenu->addAction(tr("&Minimap"));
   minimapA->setObjectName("minimapAction");
@@ -251,23 +279,16 @@ void MainWindow::createActions() {
   minimapA->setToolTip(
       tr("An overview of the page in the canvas's corner, while the page does not fit"));
   connect(minimapA, &QAction::toggled, view_->minimap(), &Minimap::setEnabledByUser);
+  return fitA;
+}
 
+void MainWindow::createRunMenu() {
   QMenu* run = menuBar()->addMenu(tr("&Run"));
-  runAction_ = add(run, tr("&Run"), QKeySequence(Qt::Key_F5), [this] { runNow(); });
+  runAction_ = addMenuAction(this, run, tr("&Run"), QKeySequence(Qt::Key_F5), [this] { runNow(); });
   runAction_->setShortcuts({QKeySequence(Qt::Key_F5), QKeySequence(Qt::CTRL | Qt::Key_R)});
-  cancelAction_ =
-      add(run, tr("&Cancel"), QKeySequence(Qt::SHIFT | Qt::Key_F5), [this] { cancelRun(); });
+  cancelAction_ = addMenuAction(this, run, tr("&Cancel"), QKeySequence(Qt::SHIFT | Qt::Key_F5),
+                                [this] { cancelRun(); });
   cancelAction_->setEnabled(false);
-
-  for (QAction* a : {newA, openA, saveA}) tb->addAction(a);
-  tb->addSeparator();
-  tb->addAction(undoA);
-  tb->addAction(redoA);
-  tb->addSeparator();
-  tb->addAction(runAction_);
-  tb->addAction(cancelAction_);
-  tb->addAction(fitA);
-  rebuildRecentMenu();
 }
 
 void MainWindow::updateTitle() {

@@ -81,6 +81,11 @@ class MainWindow : public QMainWindow {
 
  private:
   void createActions();
+  // Each fills its menu; they return the actions that the toolbar also shows.
+  QList<QAction*> createFileMenu(QMenu* file);
+  QList<QAction*> createEditMenu();
+  QAction* createViewMenu();
+  void createRunMenu();
   void updateTitle();
   bool maybeSave();
   void onContentChanged();

@@ -13,11 +13,11 @@
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "runtime/ResultNames.h"
 
-// quantspace [PAGE]
-// quantspace --screenshot OUT.png [--inspect B.result_P] [--size WxH] [--view TAB] PAGE
-// (docs/formats.md; --view picks the viewer tab in the picture)
-int main(int argc, char** argv) {
-  // --screenshot must work without a display: choose the offscreen platform before Qt starts.
+namespace {
+
+// --screenshot, --help and --version must work without a display: choose the offscreen platform
+// before Qt starts. Returns false (after saying what to do instead) when the editor cannot start.
+bool choosePlatform(int argc, char** argv) {
   bool screenshot = false;
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--screenshot") screenshot = true;
@@ -38,14 +38,27 @@ int main(int argc, char** argv) {
                  "quantspace: no display (DISPLAY and WAYLAND_DISPLAY are not set).\n"
                  "  To evaluate a page headless: quantspace-run PAGE\n"
                  "  To render the editor to a picture: quantspace --screenshot OUT.png PAGE\n");
-    return 1;
+    return false;
   }
+  return true;
+}
 
-  QApplication app(argc, argv);
-  QApplication::setOrganizationName("QuantSpace");
-  QApplication::setApplicationName("quantspace");
-  QApplication::setApplicationVersion("0.1.0");
+// The command line, once parsed; each "has" flag says whether the option was given.
+struct EditorOptions {
+  QStringList pages;
+  bool hasScreenshot = false;
+  QString screenshot;  // OUT.png
+  bool hasInspect = false;
+  QString inspect;  // B.result_P
+  bool hasSize = false;
+  QString size;  // WxH
+  bool hasView = false;
+  QString view;  // a TensorViewer tab
+};
 
+// Parses and checks the command line (--help and --version print and exit inside). Returns 0 to
+// go on, otherwise the exit status after the message.
+int parseOptions(const QApplication& app, EditorOptions* opts) {
   QCommandLineParser parser;
   parser.setApplicationDescription("Quant Space: an editor for TensorFlow op blocks");
   parser.addHelpOption();
@@ -66,122 +79,171 @@ int main(int argc, char** argv) {
   parser.addOption(viewOpt);
   parser.addPositionalArgument("PAGE", "A page file (*.page.json) to open.");
   parser.process(app);
-  const QStringList args = parser.positionalArguments();
-  if (args.size() > 1) {
+  opts->pages = parser.positionalArguments();
+  opts->hasScreenshot = parser.isSet(shotOpt);
+  opts->screenshot = parser.value(shotOpt);
+  opts->hasInspect = parser.isSet(inspectOpt);
+  opts->inspect = parser.value(inspectOpt);
+  opts->hasSize = parser.isSet(sizeOpt);
+  opts->size = parser.value(sizeOpt);
+  opts->hasView = parser.isSet(viewOpt);
+  opts->view = parser.value(viewOpt);
+  if (opts->pages.size() > 1) {
     std::fprintf(stderr, "quantspace: give at most one page file\n");
     return 2;
   }
 
-  if (parser.isSet(viewOpt) && !parser.isSet(shotOpt)) {
+  if (opts->hasView && !opts->hasScreenshot) {
     std::fprintf(stderr, "quantspace: --view is an option of --screenshot\n");
     return 2;
   }
-  if (parser.isSet(viewOpt) &&
-      !qs::editor::TensorViewer::viewNames().contains(parser.value(viewOpt))) {
+  if (opts->hasView && !qs::editor::TensorViewer::viewNames().contains(opts->view)) {
     std::fprintf(stderr, "quantspace: --view must be one of %s, got '%s'\n",
                  qPrintable(qs::editor::TensorViewer::viewNames().join(", ")),
-                 qPrintable(parser.value(viewOpt)));
+                 qPrintable(opts->view));
     return 2;
   }
+  return 0;
+}
 
-  qs::editor::MainWindow window(qs::builtinRegistry());
-
-  if (parser.isSet(shotOpt)) {
-    if (args.isEmpty()) {
-      std::fprintf(stderr, "quantspace: --screenshot needs a PAGE\n");
-      return 2;
-    }
-    QSize size(1600, 1000);
-    if (parser.isSet(sizeOpt)) {
-      const QStringList wh = parser.value(sizeOpt).toLower().split('x');
-      bool okW = false, okH = false;
-      if (wh.size() == 2) size = QSize(wh[0].toInt(&okW), wh[1].toInt(&okH));
-      if (!okW || !okH || size.width() < 200 || size.height() < 150 || size.width() > 10000 ||
-          size.height() > 10000) {
-        std::fprintf(stderr,
-                     "quantspace: --size must be WxH between 200x150 and 10000x10000, got '%s'\n",
-                     qPrintable(parser.value(sizeOpt)));
-        return 2;
-      }
-    }
-    QString error;
-    if (!window.openPage(args.front(), &error)) {
-      std::fprintf(stderr, "quantspace: cannot open page: %s\n", qPrintable(error));
-      return 2;
-    }
-    // A result that the page does not have is a mistake on the command line, like a bad --size.
-    if (parser.isSet(inspectOpt)) {
-      const std::string problem = qs::resultNameProblem(
-          window.model()->page(), qs::builtinRegistry(), parser.value(inspectOpt).toStdString());
-      if (!problem.empty()) {
-        std::fprintf(stderr, "quantspace: --inspect %s: %s\n", qPrintable(parser.value(inspectOpt)),
-                     problem.c_str());
-        return 2;
-      }
-    }
-    window.resize(size);
-    window.arrangeDocks();
-    window.show();
-    QApplication::processEvents();
-    if (!window.waitForEvaluation(120000)) {
-      std::fprintf(stderr, "quantspace: evaluation did not finish within 120 s\n");
-      return 1;
-    }
-    QString result = parser.value(inspectOpt);
-    if (result.isEmpty()) {
-      // The first result: the first block in page order that produced one.
-      for (const qs::Block& b : window.model()->page().blocks()) {
-        auto it = window.results().find(b.id);
-        if (it != window.results().end() && !it->second.outputs.empty()) {
-          result =
-              QString::fromStdString(b.id.str() + ".result_" + it->second.outputs.begin()->first);
-          break;
-        }
-      }
-    }
-    if (!result.isEmpty() && !window.inspect(result, &error)) {
-      std::fprintf(stderr, "quantspace: %s\n", qPrintable(error));
-      return 1;
-    }
-    // A FakeQuant result named with --inspect opens the quantization inspector.
-    if (parser.isSet(viewOpt)) {
-      if (!window.viewer()->showView(parser.value(viewOpt), &error)) {
-        std::fprintf(stderr, "quantspace: --view %s: %s\n", qPrintable(parser.value(viewOpt)),
-                     qPrintable(error));
-        return 1;
-      }
-    } else if (parser.isSet(inspectOpt)) {
-      window.viewer()->showInspectorTab();
-    }
-    window.view()->fitPage();
-    // The viewer computes large statistics and the inspector's bit sweep on worker threads: let
-    // them finish so that the picture shows them.
-    window.viewer()->waitForIdle();
-    QApplication::processEvents();
-    // The viewer computes statistics and the inspector's sweep off the UI thread: wait for them
-    // so that the picture shows finished views.
-    if (!window.viewer()->waitForIdle(120000))
-      std::fprintf(stderr, "quantspace: the viewer was still busy after 120 s\n");
-    QApplication::processEvents();
-    // The viewer's finished views can change the docks' sizes and so the canvas: fit once more.
-    window.view()->fitPage();
-    QApplication::processEvents();
-    const QImage image = window.grab().toImage();
-    if (!image.save(parser.value(shotOpt))) {
-      std::fprintf(stderr, "quantspace: cannot write %s\n", qPrintable(parser.value(shotOpt)));
-      return 1;
-    }
-    return 0;
+// --size WxH, or the default 1600x1000; false (after the message) when it is out of range.
+bool screenshotSize(const EditorOptions& opts, QSize* size) {
+  *size = QSize(1600, 1000);
+  if (!opts.hasSize) return true;
+  const QStringList wh = opts.size.toLower().split('x');
+  bool okW = false, okH = false;
+  if (wh.size() == 2) *size = QSize(wh[0].toInt(&okW), wh[1].toInt(&okH));
+  if (!okW || !okH || size->width() < 200 || size->height() < 150 || size->width() > 10000 ||
+      size->height() > 10000) {
+    std::fprintf(stderr,
+                 "quantspace: --size must be WxH between 200x150 and 10000x10000, got '%s'\n",
+                 qPrintable(opts.size));
+    return false;
   }
+  return true;
+}
 
+// The first result: the first block in page order that produced one (empty if none did).
+QString firstResultName(qs::editor::MainWindow& window) {
+  for (const qs::Block& b : window.model()->page().blocks()) {
+    auto it = window.results().find(b.id);
+    if (it != window.results().end() && !it->second.outputs.empty())
+      return QString::fromStdString(b.id.str() + ".result_" + it->second.outputs.begin()->first);
+  }
+  return QString();
+}
+
+// Shows the result and viewer tab the picture is of. Returns 0, or the exit status after the
+// message.
+int showScreenshotResult(qs::editor::MainWindow& window, const EditorOptions& opts) {
+  QString error;
+  QString result = opts.inspect;
+  if (result.isEmpty()) result = firstResultName(window);
+  if (!result.isEmpty() && !window.inspect(result, &error)) {
+    std::fprintf(stderr, "quantspace: %s\n", qPrintable(error));
+    return 1;
+  }
+  // A FakeQuant result named with --inspect opens the quantization inspector.
+  if (opts.hasView) {
+    if (!window.viewer()->showView(opts.view, &error)) {
+      std::fprintf(stderr, "quantspace: --view %s: %s\n", qPrintable(opts.view), qPrintable(error));
+      return 1;
+    }
+  } else if (opts.hasInspect) {
+    window.viewer()->showInspectorTab();
+  }
+  return 0;
+}
+
+// Lets the viewer and the canvas settle so that the picture shows finished views.
+void settleForScreenshot(qs::editor::MainWindow& window) {
+  window.view()->fitPage();
+  // The viewer computes large statistics and the inspector's bit sweep on worker threads: let
+  // them finish so that the picture shows them.
+  window.viewer()->waitForIdle();
+  QApplication::processEvents();
+  // The viewer computes statistics and the inspector's sweep off the UI thread: wait for them
+  // so that the picture shows finished views.
+  if (!window.viewer()->waitForIdle(120000))
+    std::fprintf(stderr, "quantspace: the viewer was still busy after 120 s\n");
+  QApplication::processEvents();
+  // The viewer's finished views can change the docks' sizes and so the canvas: fit once more.
+  window.view()->fitPage();
+  QApplication::processEvents();
+}
+
+// quantspace --screenshot: opens the page, evaluates it, writes the picture; the exit status.
+int runScreenshot(qs::editor::MainWindow& window, const EditorOptions& opts) {
+  if (opts.pages.isEmpty()) {
+    std::fprintf(stderr, "quantspace: --screenshot needs a PAGE\n");
+    return 2;
+  }
+  QSize size;
+  if (!screenshotSize(opts, &size)) return 2;
+  QString error;
+  if (!window.openPage(opts.pages.front(), &error)) {
+    std::fprintf(stderr, "quantspace: cannot open page: %s\n", qPrintable(error));
+    return 2;
+  }
+  // A result that the page does not have is a mistake on the command line, like a bad --size.
+  if (opts.hasInspect) {
+    const std::string problem = qs::resultNameProblem(window.model()->page(), qs::builtinRegistry(),
+                                                      opts.inspect.toStdString());
+    if (!problem.empty()) {
+      std::fprintf(stderr, "quantspace: --inspect %s: %s\n", qPrintable(opts.inspect),
+                   problem.c_str());
+      return 2;
+    }
+  }
+  window.resize(size);
+  window.arrangeDocks();
   window.show();
-  if (!args.isEmpty()) {
+  QApplication::processEvents();
+  if (!window.waitForEvaluation(120000)) {
+    std::fprintf(stderr, "quantspace: evaluation did not finish within 120 s\n");
+    return 1;
+  }
+  if (const int status = showScreenshotResult(window, opts)) return status;
+  settleForScreenshot(window);
+  const QImage image = window.grab().toImage();
+  if (!image.save(opts.screenshot)) {
+    std::fprintf(stderr, "quantspace: cannot write %s\n", qPrintable(opts.screenshot));
+    return 1;
+  }
+  return 0;
+}
+
+// The interactive editor, with the page if one was given; the exit status.
+int runEditor(QApplication& app, qs::editor::MainWindow& window, const EditorOptions& opts) {
+  window.show();
+  if (!opts.pages.isEmpty()) {
     QString error;
-    if (!window.openPage(args.front(), &error))
+    if (!window.openPage(opts.pages.front(), &error))
       std::fprintf(stderr, "quantspace: cannot open page: %s\n", qPrintable(error));
   }
   // After a crash, offer what the autosave kept (once the window is up, so the dialog has a
   // parent).
   QTimer::singleShot(0, &window, [&window] { window.offerRecovery(); });
   return app.exec();
+}
+
+}  // namespace
+
+// quantspace [PAGE]
+// quantspace --screenshot OUT.png [--inspect B.result_P] [--size WxH] [--view TAB] PAGE
+// (docs/formats.md; --view picks the viewer tab in the picture)
+int main(int argc, char** argv) {
+  if (!choosePlatform(argc, argv)) return 1;
+
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName("QuantSpace");
+  QApplication::setApplicationName("quantspace");
+  QApplication::setApplicationVersion("0.1.0");
+
+  EditorOptions opts;
+  if (const int status = parseOptions(app, &opts)) return status;
+
+  qs::editor::MainWindow window(qs::builtinRegistry());
+  if (opts.hasScreenshot) return runScreenshot(window, opts);
+  return runEditor(app, window, opts);
 }

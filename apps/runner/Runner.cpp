@@ -125,6 +125,100 @@ void writeTensorJson(std::ostream& out, const Tensor& t) {
 
 namespace {
 
+// Applies the --feed files to their blocks. A file that cannot be read fails its block, not the
+// run. Returns false (after the message) when a --feed names a block that is not on the page.
+bool applyFeeds(const Args& args, const Page& page, Evaluator& evaluator, std::ostream& err) {
+  for (const auto& [block, file] : args.feeds) {
+    const Block* b = page.find(BlockId(block));
+    if (!b) {
+      err << "error: --feed " << block << "=" << file << ": no block '" << block
+          << "' on the page\n";
+      return false;
+    }
+    try {
+      std::string note;
+      evaluator.setFeed(b->id, readNpy(file, &note));
+      if (!note.empty()) err << "note: --feed " << block << "=" << file << ": " << note << "\n";
+    } catch (const Error& e) {
+      evaluator.setFeedError(b->id, std::string("cannot use --feed: ") + e.what());
+    }
+  }
+  return true;
+}
+
+// A --fetch that names no result of the page is a mistake on the command line: say so before
+// anything runs. Returns false after the message.
+bool checkFetches(const Args& args, const Page& page, const BlockRegistry& registry,
+                  std::ostream& err) {
+  for (const std::string& name : args.fetch) {
+    const std::string problem = resultNameProblem(page, registry, name);
+    if (!problem.empty()) {
+      err << "error: --fetch " << name << ": " << problem << "\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Results to report: the fetched ones, or every output of every block that ran.
+std::vector<std::pair<std::string, Tensor>> collectResults(const Args& args, const Page& page,
+                                                           const BlockRegistry& registry,
+                                                           const Evaluator& evaluator) {
+  std::vector<std::pair<std::string, Tensor>> results;
+  if (!args.fetch.empty()) {
+    std::set<std::string> seen;
+    for (const std::string& name : args.fetch) {
+      if (!seen.insert(name).second) continue;
+      if (auto t = evaluator.result(name)) results.emplace_back(name, *t);
+    }
+  } else {
+    for (const Block& b : page.blocks()) {
+      const BlockState* st = evaluator.state(b.id);
+      const BlockDescriptor* d = registry.find(b.type);
+      if (!st || st->status != BlockStatus::Ok || !d) continue;
+      for (const PortDescriptor* p : d->outputs()) {
+        auto it = st->outputs.find(p->name);
+        if (it != st->outputs.end())
+          results.emplace_back(b.id.str() + "." + resultName(p->name), it->second);
+      }
+    }
+  }
+  return results;
+}
+
+// Writes each result to DIR/NAME.npy; false if any could not be written (after its message).
+bool saveNpyFiles(const std::string& dir,
+                  const std::vector<std::pair<std::string, Tensor>>& results, std::ostream& err) {
+  bool ok = true;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  for (const auto& [name, t] : results) {
+    try {
+      writeNpy(std::filesystem::path(dir) / (name + ".npy"), t);
+    } catch (const Error& e) {
+      err << "error: " << e.what() << "\n";
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+// --json: {"results": {NAME: TENSOR, ...}, "errors": {BLOCK: MESSAGE, ...}}
+void writeJsonReport(std::ostream& out, const std::vector<std::pair<std::string, Tensor>>& results,
+                     const std::vector<std::pair<std::string, std::string>>& errors) {
+  out << "{\"results\": {";
+  for (size_t i = 0; i < results.size(); ++i) {
+    out << (i ? ", " : "") << Json(results[i].first).dump() << ": ";
+    writeTensorJson(out, results[i].second);
+  }
+  out << "}, \"errors\": {";
+  for (size_t i = 0; i < errors.size(); ++i)
+    out << (i ? ", " : "")
+        << Json(errors[i].first).dump(-1, ' ', false, Json::error_handler_t::replace) << ": "
+        << Json(errors[i].second).dump(-1, ' ', false, Json::error_handler_t::replace);
+  out << "}}\n";
+}
+
 int run(const std::vector<std::string>& argList, const BlockRegistry& registry, std::ostream& out,
         std::ostream& err) {
   Args args;
@@ -153,31 +247,8 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
   const Page& page = loaded.page;
 
   Evaluator evaluator(registry);
-  for (const auto& [block, file] : args.feeds) {
-    const Block* b = page.find(BlockId(block));
-    if (!b) {
-      err << "error: --feed " << block << "=" << file << ": no block '" << block
-          << "' on the page\n";
-      return 2;
-    }
-    try {
-      std::string note;
-      evaluator.setFeed(b->id, readNpy(file, &note));
-      if (!note.empty()) err << "note: --feed " << block << "=" << file << ": " << note << "\n";
-    } catch (const Error& e) {
-      evaluator.setFeedError(b->id, std::string("cannot use --feed: ") + e.what());
-    }
-  }
-
-  // A --fetch that names no result of the page is a mistake on the command line: say so before
-  // anything runs.
-  for (const std::string& name : args.fetch) {
-    const std::string problem = resultNameProblem(page, registry, name);
-    if (!problem.empty()) {
-      err << "error: --fetch " << name << ": " << problem << "\n";
-      return 2;
-    }
-  }
+  if (!applyFeeds(args, page, evaluator, err)) return 2;
+  if (!checkFetches(args, page, registry, err)) return 2;
 
   EvalOptions options;
   options.fetch = args.fetch;
@@ -192,26 +263,7 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
     return 1;
   }
 
-  // Results to report: the fetched ones, or every output of every block that ran.
-  std::vector<std::pair<std::string, Tensor>> results;
-  if (!args.fetch.empty()) {
-    std::set<std::string> seen;
-    for (const std::string& name : args.fetch) {
-      if (!seen.insert(name).second) continue;
-      if (auto t = evaluator.result(name)) results.emplace_back(name, *t);
-    }
-  } else {
-    for (const Block& b : page.blocks()) {
-      const BlockState* st = evaluator.state(b.id);
-      const BlockDescriptor* d = registry.find(b.type);
-      if (!st || st->status != BlockStatus::Ok || !d) continue;
-      for (const PortDescriptor* p : d->outputs()) {
-        auto it = st->outputs.find(p->name);
-        if (it != st->outputs.end())
-          results.emplace_back(b.id.str() + "." + resultName(p->name), it->second);
-      }
-    }
-  }
+  const auto results = collectResults(args, page, registry, evaluator);
 
   std::vector<std::pair<std::string, std::string>> errors;  // block id, message
   for (const BlockId& id : report.failed) {
@@ -221,31 +273,10 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
   }
   int status = errors.empty() ? 0 : 1;
 
-  if (!args.saveNpy.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(args.saveNpy, ec);
-    for (const auto& [name, t] : results) {
-      try {
-        writeNpy(std::filesystem::path(args.saveNpy) / (name + ".npy"), t);
-      } catch (const Error& e) {
-        err << "error: " << e.what() << "\n";
-        status = 1;
-      }
-    }
-  }
+  if (!args.saveNpy.empty() && !saveNpyFiles(args.saveNpy, results, err)) status = 1;
 
   if (args.json) {
-    out << "{\"results\": {";
-    for (size_t i = 0; i < results.size(); ++i) {
-      out << (i ? ", " : "") << Json(results[i].first).dump() << ": ";
-      writeTensorJson(out, results[i].second);
-    }
-    out << "}, \"errors\": {";
-    for (size_t i = 0; i < errors.size(); ++i)
-      out << (i ? ", " : "")
-          << Json(errors[i].first).dump(-1, ' ', false, Json::error_handler_t::replace) << ": "
-          << Json(errors[i].second).dump(-1, ' ', false, Json::error_handler_t::replace);
-    out << "}}\n";
+    writeJsonReport(out, results, errors);
   } else {
     for (const auto& [name, t] : results) out << summaryLine(name, t) << "\n";
   }

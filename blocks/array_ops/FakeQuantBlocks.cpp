@@ -235,180 +235,190 @@ const char* kGradientDoc =
     "one pass; dx is bit-exact, the sums match TensorFlow to float rounding (the order of the "
     "additions differs).";
 
+BlockDescriptor perChannelDescriptor() {
+  const std::string nudge = kNudgeDoc;
+  BlockDescriptor d;
+  d.type = "FakeQuantWithMinMaxVarsPerChannel";
+  d.category = "Quantization";
+  d.summary =
+      "Fake-quantize the 'inputs' tensor of type float, per channel, with per-channel min and "
+      "max.";
+  d.doc =
+      "`inputs` has any shape [..., d] (rank >= 1); the last dimension is the channel axis and "
+      "every other dimension is a batch. `min` and `max` have shape [d]. Each channel's range "
+      "is nudged and its values quantized to 2^num_bits levels (2^num_bits - 1 with "
+      "narrow_range) and returned as floats. " +
+      nudge +
+      " This op multiplies by the inverse scale, (quant_max - quant_min) / (max - min), "
+      "computed separately rather than as 1 / scale." +
+      kForwardDoc + kVarsRangeDoc +
+      " The op has a gradient (FakeQuantWithMinMaxVarsPerChannelGradient) and thus allows for "
+      "training min and max.";
+  d.ports = opPorts({tensorInput("inputs", RankRule::atLeast(1), "Float tensor of shape [..., d]."),
+                     tensorInput("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
+                     tensorInput("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
+                    {tensorOutput("output", RankRule::any(), kOutputDoc)});
+  d.attrs = {numBitsAttr(), narrowRangeAttr()};
+  d.check = perChannelCheck;
+  d.compute = perChannelCompute;
+  return d;
+}
+
+BlockDescriptor perChannelGradientDescriptor() {
+  const std::string nudge = kNudgeDoc;
+  BlockDescriptor d;
+  d.type = "FakeQuantWithMinMaxVarsPerChannelGradient";
+  d.category = "Quantization";
+  d.summary = "Compute gradients for a FakeQuantWithMinMaxVarsPerChannel operation.";
+  d.doc =
+      "`gradients` is the backpropagated gradient above the FakeQuantWithMinMaxVarsPerChannel "
+      "op, with the shape [..., d] of `inputs`, the values that were quantized; `min` and `max` "
+      "have shape [d]. Each channel's range is nudged as in the forward op. " +
+      nudge + kGradientDoc +
+      " The min/max gradients are summed over every batch dimension, per channel.";
+  d.ports = opPorts(
+      {tensorInput("gradients", RankRule::atLeast(1),
+                   "Backpropagated gradients above the forward op, shape [..., d]."),
+       tensorInput("inputs", RankRule::atLeast(1),
+                   "Values passed as inputs to the forward op, shape [..., d]."),
+       tensorInput("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
+       tensorInput("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
+      {tensorOutput("backprops_wrt_input", RankRule::any(),
+                    "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
+                    "nudged_max), same shape as `inputs`."),
+       tensorOutput("backprop_wrt_min", RankRule::any(),
+                    "Gradient with respect to `min`, shape [d]: per channel, the sum of gradients "
+                    "where inputs < nudged_min."),
+       tensorOutput("backprop_wrt_max", RankRule::any(),
+                    "Gradient with respect to `max`, shape [d]: per channel, the sum of gradients "
+                    "where inputs > nudged_max.")});
+  d.attrs = {numBitsAttr(), narrowRangeAttr()};
+  d.check = perChannelGradientCheck;
+  d.compute = perChannelGradientCompute;
+  return d;
+}
+
+BlockDescriptor varsDescriptor() {
+  const std::string nudge = kNudgeDoc;
+  BlockDescriptor d;
+  d.type = "FakeQuantWithMinMaxVars";
+  d.category = "Quantization";
+  d.summary =
+      "Fake-quantize the 'inputs' tensor of type float via global float scalars `min` and "
+      "`max`.";
+  d.doc =
+      "`inputs` has any shape; `min` and `max` are scalars (rank 0) giving one range for the "
+      "whole tensor, e.g. trained variables. " +
+      nudge +
+      " Unlike the per-channel and Args ops, this op divides by the scale: (clamped - "
+      "nudged_min) / scale, where they multiply by the inverse scale; near a midpoint between "
+      "two levels the two can round to neighbouring levels." +
+      kForwardDoc +
+      " The op has a gradient (FakeQuantWithMinMaxVarsGradient) and thus allows for training "
+      "min and max." +
+      kVarsRangeDoc;
+  d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape."),
+                     tensorInput("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
+                     tensorInput("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
+                    {tensorOutput("output", RankRule::any(), kOutputDoc)});
+  d.attrs = {numBitsAttr(), narrowRangeAttr()};
+  d.check = varsCheck;
+  d.compute = varsCompute;
+  return d;
+}
+
+BlockDescriptor varsGradientDescriptor() {
+  const std::string nudge = kNudgeDoc;
+  BlockDescriptor d;
+  d.type = "FakeQuantWithMinMaxVarsGradient";
+  d.category = "Quantization";
+  d.summary = "Compute gradients for a FakeQuantWithMinMaxVars operation.";
+  d.doc =
+      "`gradients` is the backpropagated gradient above the FakeQuantWithMinMaxVars op, with "
+      "the shape of `inputs`, the values that were quantized; `min` and `max` are scalars. " +
+      nudge + kGradientDoc + " The min/max gradients are summed over the whole tensor.";
+  d.ports = opPorts(
+      {tensorInput("gradients", RankRule::any(), "Backpropagated gradients above the forward op."),
+       tensorInput("inputs", RankRule::any(), "Values passed as inputs to the forward op."),
+       tensorInput("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
+       tensorInput("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
+      {tensorOutput("backprops_wrt_input", RankRule::any(),
+                    "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
+                    "nudged_max), same shape as `inputs`."),
+       tensorOutput("backprop_wrt_min", RankRule::any(),
+                    "Gradient with respect to `min`, a scalar: the sum of gradients where inputs < "
+                    "nudged_min."),
+       tensorOutput("backprop_wrt_max", RankRule::any(),
+                    "Gradient with respect to `max`, a scalar: the sum of gradients where inputs > "
+                    "nudged_max.")});
+  d.attrs = {numBitsAttr(), narrowRangeAttr()};
+  d.check = varsGradientCheck;
+  d.compute = varsGradientCompute;
+  return d;
+}
+
+BlockDescriptor argsDescriptor() {
+  const std::string nudge = kNudgeDoc;
+  BlockDescriptor d;
+  d.type = "FakeQuantWithMinMaxArgs";
+  d.category = "Quantization";
+  d.summary =
+      "Fake-quantize the 'inputs' tensor, type float to 'output' tensor of same type, with a "
+      "fixed range given by the attributes `min` and `max`.";
+  d.doc =
+      "`inputs` has any shape; the range [min, max] is a pair of attributes (default [-6, 6]) "
+      "and must satisfy min < max. " +
+      nudge +
+      " Like the per-channel op (and unlike FakeQuantWithMinMaxVars), this op multiplies by "
+      "the inverse scale: (clamped - nudged_min) * inv_scale, with inv_scale = (quant_max - "
+      "quant_min) / (max - min) computed again rather than 1 / scale." +
+      kForwardDoc + " Its gradient is FakeQuantWithMinMaxArgsGradient.";
+  d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape.")},
+                    {tensorOutput("output", RankRule::any(), kOutputDoc)});
+  d.attrs = {argsBoundAttr("min", -6.0, kArgsMinDoc), argsBoundAttr("max", 6.0, kArgsMaxDoc),
+             numBitsAttr(), narrowRangeAttr()};
+  d.check = argsCheck;
+  d.compute = argsCompute;
+  return d;
+}
+
+BlockDescriptor argsGradientDescriptor() {
+  const std::string nudge = kNudgeDoc;
+  BlockDescriptor d;
+  d.type = "FakeQuantWithMinMaxArgsGradient";
+  d.category = "Quantization";
+  d.summary = "Compute gradients for a FakeQuantWithMinMaxArgs operation.";
+  d.doc =
+      "`gradients` is the backpropagated gradient above the FakeQuantWithMinMaxArgs op, with "
+      "the shape of `inputs`, the values that were quantized; the range comes from the "
+      "attributes `min` and `max` (default [-6, 6], min < max; min == max and min > max are "
+      "errors, as in the forward op). " +
+      nudge +
+      " The result is gradients * (nudged_min <= inputs <= nudged_max): a multiply, so a NaN or "
+      "infinite gradient gives NaN and -g gives -0. The range is fixed, so there are no min/max "
+      "gradients.";
+  d.ports = opPorts(
+      {tensorInput("gradients", RankRule::any(), "Backpropagated gradients above the forward op."),
+       tensorInput("inputs", RankRule::any(), "Values passed as inputs to the forward op.")},
+      {tensorOutput("backprops", RankRule::any(),
+                    "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
+                    "nudged_max), same shape as `inputs`.")});
+  d.attrs = {argsBoundAttr("min", -6.0, kArgsMinDoc), argsBoundAttr("max", 6.0, kArgsMaxDoc),
+             numBitsAttr(), narrowRangeAttr()};
+  d.check = argsGradientCheck;
+  d.compute = argsGradientCompute;
+  return d;
+}
+
 }  // namespace
 
 void registerFakeQuantBlocks(BlockRegistry& registry) {
-  const std::string nudge = kNudgeDoc;
-  {
-    BlockDescriptor d;
-    d.type = "FakeQuantWithMinMaxVarsPerChannel";
-    d.category = "Quantization";
-    d.summary =
-        "Fake-quantize the 'inputs' tensor of type float, per channel, with per-channel min and "
-        "max.";
-    d.doc =
-        "`inputs` has any shape [..., d] (rank >= 1); the last dimension is the channel axis and "
-        "every other dimension is a batch. `min` and `max` have shape [d]. Each channel's range "
-        "is nudged and its values quantized to 2^num_bits levels (2^num_bits - 1 with "
-        "narrow_range) and returned as floats. " +
-        nudge +
-        " This op multiplies by the inverse scale, (quant_max - quant_min) / (max - min), "
-        "computed separately rather than as 1 / scale." +
-        kForwardDoc + kVarsRangeDoc +
-        " The op has a gradient (FakeQuantWithMinMaxVarsPerChannelGradient) and thus allows for "
-        "training min and max.";
-    d.ports =
-        opPorts({tensorInput("inputs", RankRule::atLeast(1), "Float tensor of shape [..., d]."),
-                 tensorInput("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
-                 tensorInput("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
-                {tensorOutput("output", RankRule::any(), kOutputDoc)});
-    d.attrs = {numBitsAttr(), narrowRangeAttr()};
-    d.check = perChannelCheck;
-    d.compute = perChannelCompute;
-    registry.add(std::move(d));
-  }
-  {
-    BlockDescriptor d;
-    d.type = "FakeQuantWithMinMaxVarsPerChannelGradient";
-    d.category = "Quantization";
-    d.summary = "Compute gradients for a FakeQuantWithMinMaxVarsPerChannel operation.";
-    d.doc =
-        "`gradients` is the backpropagated gradient above the FakeQuantWithMinMaxVarsPerChannel "
-        "op, with the shape [..., d] of `inputs`, the values that were quantized; `min` and `max` "
-        "have shape [d]. Each channel's range is nudged as in the forward op. " +
-        nudge + kGradientDoc +
-        " The min/max gradients are summed over every batch dimension, per channel.";
-    d.ports = opPorts(
-        {tensorInput("gradients", RankRule::atLeast(1),
-                     "Backpropagated gradients above the forward op, shape [..., d]."),
-         tensorInput("inputs", RankRule::atLeast(1),
-                     "Values passed as inputs to the forward op, shape [..., d]."),
-         tensorInput("min", RankRule::exactly(1), "Per-channel minimum, shape [d]."),
-         tensorInput("max", RankRule::exactly(1), "Per-channel maximum, shape [d].")},
-        {tensorOutput("backprops_wrt_input", RankRule::any(),
-                      "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
-                      "nudged_max), same shape as `inputs`."),
-         tensorOutput(
-             "backprop_wrt_min", RankRule::any(),
-             "Gradient with respect to `min`, shape [d]: per channel, the sum of gradients "
-             "where inputs < nudged_min."),
-         tensorOutput(
-             "backprop_wrt_max", RankRule::any(),
-             "Gradient with respect to `max`, shape [d]: per channel, the sum of gradients "
-             "where inputs > nudged_max.")});
-    d.attrs = {numBitsAttr(), narrowRangeAttr()};
-    d.check = perChannelGradientCheck;
-    d.compute = perChannelGradientCompute;
-    registry.add(std::move(d));
-  }
-  {
-    BlockDescriptor d;
-    d.type = "FakeQuantWithMinMaxVars";
-    d.category = "Quantization";
-    d.summary =
-        "Fake-quantize the 'inputs' tensor of type float via global float scalars `min` and "
-        "`max`.";
-    d.doc =
-        "`inputs` has any shape; `min` and `max` are scalars (rank 0) giving one range for the "
-        "whole tensor, e.g. trained variables. " +
-        nudge +
-        " Unlike the per-channel and Args ops, this op divides by the scale: (clamped - "
-        "nudged_min) / scale, where they multiply by the inverse scale; near a midpoint between "
-        "two levels the two can round to neighbouring levels." +
-        kForwardDoc +
-        " The op has a gradient (FakeQuantWithMinMaxVarsGradient) and thus allows for training "
-        "min and max." +
-        kVarsRangeDoc;
-    d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape."),
-                       tensorInput("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
-                       tensorInput("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
-                      {tensorOutput("output", RankRule::any(), kOutputDoc)});
-    d.attrs = {numBitsAttr(), narrowRangeAttr()};
-    d.check = varsCheck;
-    d.compute = varsCompute;
-    registry.add(std::move(d));
-  }
-  {
-    BlockDescriptor d;
-    d.type = "FakeQuantWithMinMaxVarsGradient";
-    d.category = "Quantization";
-    d.summary = "Compute gradients for a FakeQuantWithMinMaxVars operation.";
-    d.doc =
-        "`gradients` is the backpropagated gradient above the FakeQuantWithMinMaxVars op, with "
-        "the shape of `inputs`, the values that were quantized; `min` and `max` are scalars. " +
-        nudge + kGradientDoc + " The min/max gradients are summed over the whole tensor.";
-    d.ports = opPorts(
-        {tensorInput("gradients", RankRule::any(),
-                     "Backpropagated gradients above the forward op."),
-         tensorInput("inputs", RankRule::any(), "Values passed as inputs to the forward op."),
-         tensorInput("min", RankRule::exactly(0), "Minimum of the range, a scalar."),
-         tensorInput("max", RankRule::exactly(0), "Maximum of the range, a scalar.")},
-        {tensorOutput("backprops_wrt_input", RankRule::any(),
-                      "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
-                      "nudged_max), same shape as `inputs`."),
-         tensorOutput(
-             "backprop_wrt_min", RankRule::any(),
-             "Gradient with respect to `min`, a scalar: the sum of gradients where inputs < "
-             "nudged_min."),
-         tensorOutput(
-             "backprop_wrt_max", RankRule::any(),
-             "Gradient with respect to `max`, a scalar: the sum of gradients where inputs > "
-             "nudged_max.")});
-    d.attrs = {numBitsAttr(), narrowRangeAttr()};
-    d.check = varsGradientCheck;
-    d.compute = varsGradientCompute;
-    registry.add(std::move(d));
-  }
-  {
-    BlockDescriptor d;
-    d.type = "FakeQuantWithMinMaxArgs";
-    d.category = "Quantization";
-    d.summary =
-        "Fake-quantize the 'inputs' tensor, type float to 'output' tensor of same type, with a "
-        "fixed range given by the attributes `min` and `max`.";
-    d.doc =
-        "`inputs` has any shape; the range [min, max] is a pair of attributes (default [-6, 6]) "
-        "and must satisfy min < max. " +
-        nudge +
-        " Like the per-channel op (and unlike FakeQuantWithMinMaxVars), this op multiplies by "
-        "the inverse scale: (clamped - nudged_min) * inv_scale, with inv_scale = (quant_max - "
-        "quant_min) / (max - min) computed again rather than 1 / scale." +
-        kForwardDoc + " Its gradient is FakeQuantWithMinMaxArgsGradient.";
-    d.ports = opPorts({tensorInput("inputs", RankRule::any(), "Float tensor of any shape.")},
-                      {tensorOutput("output", RankRule::any(), kOutputDoc)});
-    d.attrs = {argsBoundAttr("min", -6.0, kArgsMinDoc), argsBoundAttr("max", 6.0, kArgsMaxDoc),
-               numBitsAttr(), narrowRangeAttr()};
-    d.check = argsCheck;
-    d.compute = argsCompute;
-    registry.add(std::move(d));
-  }
-  {
-    BlockDescriptor d;
-    d.type = "FakeQuantWithMinMaxArgsGradient";
-    d.category = "Quantization";
-    d.summary = "Compute gradients for a FakeQuantWithMinMaxArgs operation.";
-    d.doc =
-        "`gradients` is the backpropagated gradient above the FakeQuantWithMinMaxArgs op, with "
-        "the shape of `inputs`, the values that were quantized; the range comes from the "
-        "attributes `min` and `max` (default [-6, 6], min < max; min == max and min > max are "
-        "errors, as in the forward op). " +
-        nudge +
-        " The result is gradients * (nudged_min <= inputs <= nudged_max): a multiply, so a NaN or "
-        "infinite gradient gives NaN and -g gives -0. The range is fixed, so there are no min/max "
-        "gradients.";
-    d.ports = opPorts(
-        {tensorInput("gradients", RankRule::any(),
-                     "Backpropagated gradients above the forward op."),
-         tensorInput("inputs", RankRule::any(), "Values passed as inputs to the forward op.")},
-        {tensorOutput("backprops", RankRule::any(),
-                      "Gradients with respect to `inputs`: gradients * (nudged_min <= inputs <= "
-                      "nudged_max), same shape as `inputs`.")});
-    d.attrs = {argsBoundAttr("min", -6.0, kArgsMinDoc), argsBoundAttr("max", 6.0, kArgsMaxDoc),
-               numBitsAttr(), narrowRangeAttr()};
-    d.check = argsGradientCheck;
-    d.compute = argsGradientCompute;
-    registry.add(std::move(d));
-  }
+  registry.add(perChannelDescriptor());
+  registry.add(perChannelGradientDescriptor());
+  registry.add(varsDescriptor());
+  registry.add(varsGradientDescriptor());
+  registry.add(argsDescriptor());
+  registry.add(argsGradientDescriptor());
 }
 
 }  // namespace qs

@@ -155,41 +155,45 @@ void countLevels(std::span<const float> outputs, const ChannelQuantStats& s,
   }
 }
 
-void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramData& d) {
+namespace {
+
+// The output's level counts per pixel column of a plot plotW wide (empty for the input, whose
+// histogram has its own bins), and the count at the top of the scale.
+std::vector<double> histogramColumns(const QuantHistogramData& d, double plotW, double* peak) {
   const ChannelQuantStats& s = d.stats;
-  // Counts per pixel column: the same code draws 4 levels or 65536.
-  const double plotW = std::max(10.0, rect.width() - 74);
   std::vector<double> columns;
-  double peak = 1;
-  if (d.output) {
-    columns.assign(static_cast<size_t>(plotW) + 1, 0.0);
-    forEachLevel(s, d.x0, d.x1, [&](int k, double v) {
-      const double c = (v - d.x0) / (d.x1 - d.x0) * plotW;
-      if (c >= 0 && c <= plotW) columns[static_cast<size_t>(c)] += d.levelCounts[k];
-    });
-    // Clipped values pile up on the two end levels; scale to the other levels so that the
-    // shape stays visible, and label an end column that goes off the top with its count.
-    const auto endColumn = [&](double v) {
-      const double c = (v - d.x0) / (d.x1 - d.x0) * plotW;
-      return (c >= 0 && c <= plotW) ? static_cast<int64_t>(c) : int64_t{-1};
-    };
-    const int64_t e0 = endColumn(s.nudged.nudgedMin), e1 = endColumn(s.nudged.nudgedMax);
-    double ends = 1;
-    for (size_t i = 0; i < columns.size(); ++i) {
-      if (static_cast<int64_t>(i) == e0 || static_cast<int64_t>(i) == e1) {
-        ends = std::max(ends, columns[i]);
-      } else {
-        peak = std::max(peak, columns[i]);
-      }
-    }
-    if (ends <= peak * 1.5) peak = std::max(peak, ends);
-  } else {
-    for (int64_t c : d.hist.bins) peak = std::max(peak, static_cast<double>(c));
+  *peak = 1;
+  if (!d.output) {
+    for (int64_t c : d.hist.bins) *peak = std::max(*peak, static_cast<double>(c));
+    return columns;
   }
-  PlotAxes ax(rect, d.x0, d.x1, 0, peak * 1.4);  // headroom for the labels at the top
-  const double spacing = (rect.width() - 74) * s.nudged.scale / (d.x1 - d.x0);
-  const bool eachLevel = spacing >= kMinLevelSpacingPx;
-  // The axis label carries the grid's numbers, where it never covers data.
+  columns.assign(static_cast<size_t>(plotW) + 1, 0.0);
+  forEachLevel(s, d.x0, d.x1, [&](int k, double v) {
+    const double c = (v - d.x0) / (d.x1 - d.x0) * plotW;
+    if (c >= 0 && c <= plotW) columns[static_cast<size_t>(c)] += d.levelCounts[k];
+  });
+  // Clipped values pile up on the two end levels; scale to the other levels so that the
+  // shape stays visible, and label an end column that goes off the top with its count.
+  const auto endColumn = [&](double v) {
+    const double c = (v - d.x0) / (d.x1 - d.x0) * plotW;
+    return (c >= 0 && c <= plotW) ? static_cast<int64_t>(c) : int64_t{-1};
+  };
+  const int64_t e0 = endColumn(s.nudged.nudgedMin), e1 = endColumn(s.nudged.nudgedMax);
+  double ends = 1;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (static_cast<int64_t>(i) == e0 || static_cast<int64_t>(i) == e1) {
+      ends = std::max(ends, columns[i]);
+    } else {
+      *peak = std::max(*peak, columns[i]);
+    }
+  }
+  if (ends <= *peak * 1.5) *peak = std::max(*peak, ends);
+  return columns;
+}
+
+// The axis label carries the grid's numbers, where it never covers data.
+QString histogramAxisLabel(const QuantHistogramData& d, double spacing, bool eachLevel) {
+  const ChannelQuantStats& s = d.stats;
   QString xLabel = QStringLiteral("%1 · %2 levels · scale %3 · zero point %4")
                        .arg(d.output ? QStringLiteral("output") : QStringLiteral("input"))
                        .arg(s.levels())
@@ -208,7 +212,66 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
                  .arg(s.levels())
                  .arg(d.offLevel);
   }
-  ax.setLabels(d.title, xLabel, QStringLiteral("count"));
+  return xLabel;
+}
+
+// The output's bars, one per pixel column; a column taller than the scale is labelled with its
+// count.
+void drawOutputColumns(QPainter& p, const PlotAxes& ax, const std::vector<double>& columns,
+                       double plotW, double spacing, bool eachLevel) {
+  const QRectF a = ax.area();
+  p.setBrush(kOutputBars);
+  const double colW = a.width() / plotW;
+  const double w = eachLevel ? std::clamp(spacing * 0.5, 1.5, 8.0) : std::max(1.0, colW);
+  QFont f = p.font();
+  f.setPointSizeF(8);
+  p.setFont(f);
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i] <= 0) continue;
+    const double x = a.left() + (static_cast<double>(i) + 0.5) * colW;
+    const bool offTop = columns[i] > ax.y1();
+    // At least two pixels tall: a level holding one clipped outlier must stay visible.
+    const double top = offTop ? a.top() : std::min(ax.py(columns[i]), a.bottom() - 2);
+    p.drawRect(QRectF(x - w / 2, top, w, a.bottom() - top));
+    if (offTop) {
+      // A clipped pile-up taller than the scale: say how tall.
+      p.save();
+      p.setRenderHint(QPainter::Antialiasing, true);
+      boxedText(p, QPointF(x, a.center().y()),
+                QStringLiteral("%1 ↑").arg(static_cast<int64_t>(columns[i])), Qt::AlignHCenter,
+                kOutputBars.darker(140), a);
+      p.restore();
+    }
+  }
+}
+
+// The input's histogram bars.
+void drawInputBins(QPainter& p, const PlotAxes& ax, const Histogram& hist) {
+  const QRectF a = ax.area();
+  p.setBrush(kBars);
+  const size_t n = hist.bins.size();
+  const double bw = a.width() / static_cast<double>(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (hist.bins[i] == 0) continue;
+    const double top = ax.py(static_cast<double>(hist.bins[i]));
+    // At least one pixel tall: a single clipped sample must stay visible.
+    p.drawRect(QRectF(a.left() + i * bw, std::min(top, a.bottom() - 1), std::max(bw - 0.5, 0.8),
+                      std::max(a.bottom() - top, 1.0)));
+  }
+}
+
+}  // namespace
+
+void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramData& d) {
+  const ChannelQuantStats& s = d.stats;
+  // Counts per pixel column: the same code draws 4 levels or 65536.
+  const double plotW = std::max(10.0, rect.width() - 74);
+  double peak = 1;
+  const std::vector<double> columns = histogramColumns(d, plotW, &peak);
+  PlotAxes ax(rect, d.x0, d.x1, 0, peak * 1.4);  // headroom for the labels at the top
+  const double spacing = (rect.width() - 74) * s.nudged.scale / (d.x1 - d.x0);
+  const bool eachLevel = spacing >= kMinLevelSpacingPx;
+  ax.setLabels(d.title, histogramAxisLabel(d, spacing, eachLevel), QStringLiteral("count"));
   ax.drawBackground(p);
   const QRectF a = ax.area();
 
@@ -227,40 +290,9 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
   p.setRenderHint(QPainter::Antialiasing, false);
   p.setPen(Qt::NoPen);
   if (d.output) {
-    p.setBrush(kOutputBars);
-    const double colW = a.width() / plotW;
-    const double w = eachLevel ? std::clamp(spacing * 0.5, 1.5, 8.0) : std::max(1.0, colW);
-    QFont f = p.font();
-    f.setPointSizeF(8);
-    p.setFont(f);
-    for (size_t i = 0; i < columns.size(); ++i) {
-      if (columns[i] <= 0) continue;
-      const double x = a.left() + (static_cast<double>(i) + 0.5) * colW;
-      const bool offTop = columns[i] > ax.y1();
-      // At least two pixels tall: a level holding one clipped outlier must stay visible.
-      const double top = offTop ? a.top() : std::min(ax.py(columns[i]), a.bottom() - 2);
-      p.drawRect(QRectF(x - w / 2, top, w, a.bottom() - top));
-      if (offTop) {
-        // A clipped pile-up taller than the scale: say how tall.
-        p.save();
-        p.setRenderHint(QPainter::Antialiasing, true);
-        boxedText(p, QPointF(x, a.center().y()),
-                  QStringLiteral("%1 ↑").arg(static_cast<int64_t>(columns[i])), Qt::AlignHCenter,
-                  kOutputBars.darker(140), a);
-        p.restore();
-      }
-    }
+    drawOutputColumns(p, ax, columns, plotW, spacing, eachLevel);
   } else {
-    p.setBrush(kBars);
-    const size_t n = d.hist.bins.size();
-    const double bw = a.width() / static_cast<double>(n);
-    for (size_t i = 0; i < n; ++i) {
-      if (d.hist.bins[i] == 0) continue;
-      const double top = ax.py(static_cast<double>(d.hist.bins[i]));
-      // At least one pixel tall: a single clipped sample must stay visible.
-      p.drawRect(QRectF(a.left() + i * bw, std::min(top, a.bottom() - 1), std::max(bw - 0.5, 0.8),
-                        std::max(a.bottom() - top, 1.0)));
-    }
+    drawInputBins(p, ax, d.hist);
   }
   if (!eachLevel) {
     // Too dense to draw one by one: a band along the axis over the nudged range.
@@ -331,7 +363,10 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
   ax.drawForeground(p);
 }
 
-void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
+namespace {
+
+// The range of the finite SQNR values of both curves ([0, 1] if there are none).
+std::pair<double, double> sqnrRange(const SweepData& d) {
   double lo = 1e300, hi = -1e300;
   for (const auto* curve : {&d.wide, &d.narrow}) {
     for (const SweepPoint& pt : *curve) {
@@ -341,6 +376,88 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
     }
   }
   if (lo > hi) lo = 0, hi = 1;
+  return {lo, hi};
+}
+
+// One curve of the sweep and how it is drawn.
+struct SweepCurve {
+  const std::vector<SweepPoint>* pts;
+  QColor colour;
+  QString name;
+  double width;
+  Qt::PenStyle style;
+  double dot;
+};
+
+// The curve's line (broken where SQNR is not finite) and its points.
+void drawSweepCurve(QPainter& p, const PlotAxes& ax, const SweepCurve& c) {
+  QPainterPath path;
+  bool started = false;
+  for (const SweepPoint& pt : *c.pts) {
+    if (!std::isfinite(pt.sqnrDb)) {
+      started = false;
+      continue;
+    }
+    const QPointF q(ax.px(pt.numBits), ax.py(pt.sqnrDb));
+    if (started) {
+      path.lineTo(q);
+    } else {
+      path.moveTo(q);
+      started = true;
+    }
+  }
+  p.setPen(QPen(c.colour, c.width, c.style));
+  p.setBrush(Qt::NoBrush);
+  p.drawPath(path);
+  p.setBrush(c.colour);
+  p.setPen(Qt::NoPen);
+  for (const SweepPoint& pt : *c.pts) {
+    if (std::isfinite(pt.sqnrDb))
+      p.drawEllipse(QPointF(ax.px(pt.numBits), ax.py(pt.sqnrDb)), c.dot, c.dot);
+  }
+}
+
+// The SQNR of the block's own setting, bottom right: the curves rise to the right, so they leave
+// that corner free.
+void drawSweepValue(QPainter& p, const QRectF& a, const SweepPoint& current) {
+  p.save();
+  smallFont(p);
+  const QString text =
+      QStringLiteral("num_bits %1: %2 dB")
+          .arg(current.numBits)
+          .arg(std::isfinite(current.sqnrDb) ? QString::number(current.sqnrDb, 'f', 2)
+                                             : formatNumber(current.sqnrDb));
+  boxedText(p, QPointF(a.right() - 4, a.bottom() - QFontMetricsF(p.font()).height() - 6), text,
+            Qt::AlignRight, QColor(25, 25, 25), a);
+  p.restore();
+}
+
+// Legend, top left, where curves that rise with the bit width leave room.
+void drawSweepLegend(QPainter& p, const QRectF& a, std::span<const SweepCurve> curves) {
+  p.save();
+  smallFont(p);
+  const QFontMetricsF fm(p.font());
+  double y = a.top() + 4;
+  for (const SweepCurve& c : curves) {
+    const double w = fm.horizontalAdvance(c.name) + 30;
+    const QRectF box(a.left() + 4, y, w, fm.height() + 2);
+    p.setPen(Qt::NoPen);
+    p.setBrush(QColor(255, 255, 255, 230));
+    p.drawRect(box);
+    p.setPen(QPen(c.colour, std::max(2.0, c.width * 0.8), c.style));
+    p.drawLine(QPointF(box.left() + 4, box.center().y()),
+               QPointF(box.left() + 20, box.center().y()));
+    p.setPen(QColor(40, 40, 40));
+    p.drawText(box.adjusted(24, 0, 0, 0), Qt::AlignLeft | Qt::AlignVCenter, c.name);
+    y += fm.height() + 2;
+  }
+  p.restore();
+}
+
+}  // namespace
+
+void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
+  const auto [lo, hi] = sqnrRange(d);
   const double pad = std::max(1.0, (hi - lo) * 0.08);
   PlotAxes ax(rect, 1.5, 16.5, lo - pad, hi + pad);
   ax.setLabels(d.title, QStringLiteral("num_bits"), QStringLiteral("SQNR (dB)"));
@@ -352,43 +469,10 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
   p.drawLine(QPointF(ax.px(d.currentBits), a.top()), QPointF(ax.px(d.currentBits), a.bottom()));
   // The two curves often coincide to the pixel: the first is drawn wide and solid, the second
   // thin and dashed on top, so that both stay visible.
-  struct Curve {
-    const std::vector<SweepPoint>* pts;
-    QColor colour;
-    QString name;
-    double width;
-    Qt::PenStyle style;
-    double dot;
-  };
-  const Curve curves[] = {
+  const SweepCurve curves[] = {
       {&d.wide, kBars, QStringLiteral("narrow_range = false"), 3.2, Qt::SolidLine, 4.0},
       {&d.narrow, kNudged, QStringLiteral("narrow_range = true"), 1.6, Qt::DashLine, 2.2}};
-  for (const Curve& c : curves) {
-    QPainterPath path;
-    bool started = false;
-    for (const SweepPoint& pt : *c.pts) {
-      if (!std::isfinite(pt.sqnrDb)) {
-        started = false;
-        continue;
-      }
-      const QPointF q(ax.px(pt.numBits), ax.py(pt.sqnrDb));
-      if (started) {
-        path.lineTo(q);
-      } else {
-        path.moveTo(q);
-        started = true;
-      }
-    }
-    p.setPen(QPen(c.colour, c.width, c.style));
-    p.setBrush(Qt::NoBrush);
-    p.drawPath(path);
-    p.setBrush(c.colour);
-    p.setPen(Qt::NoPen);
-    for (const SweepPoint& pt : *c.pts) {
-      if (std::isfinite(pt.sqnrDb))
-        p.drawEllipse(QPointF(ax.px(pt.numBits), ax.py(pt.sqnrDb)), c.dot, c.dot);
-    }
-  }
+  for (const SweepCurve& c : curves) drawSweepCurve(p, ax, c);
   // The point of the block's own setting, with its value.
   const SweepPoint* current = nullptr;
   for (const SweepPoint& pt : d.currentNarrow ? d.narrow : d.wide) {
@@ -408,38 +492,8 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
   }();
   // Legend and value only where they leave the curves room (three lines of text in all).
   if (a.height() < 6 * line) return;
-  if (current) {
-    p.save();
-    smallFont(p);
-    // Bottom right: the curves rise to the right, so they leave that corner free.
-    const QString text =
-        QStringLiteral("num_bits %1: %2 dB")
-            .arg(current->numBits)
-            .arg(std::isfinite(current->sqnrDb) ? QString::number(current->sqnrDb, 'f', 2)
-                                                : formatNumber(current->sqnrDb));
-    boxedText(p, QPointF(a.right() - 4, a.bottom() - QFontMetricsF(p.font()).height() - 6), text,
-              Qt::AlignRight, QColor(25, 25, 25), a);
-    p.restore();
-  }
-  // Legend, top left, where curves that rise with the bit width leave room.
-  p.save();
-  smallFont(p);
-  const QFontMetricsF fm(p.font());
-  double y = a.top() + 4;
-  for (const Curve& c : curves) {
-    const double w = fm.horizontalAdvance(c.name) + 30;
-    const QRectF box(a.left() + 4, y, w, fm.height() + 2);
-    p.setPen(Qt::NoPen);
-    p.setBrush(QColor(255, 255, 255, 230));
-    p.drawRect(box);
-    p.setPen(QPen(c.colour, std::max(2.0, c.width * 0.8), c.style));
-    p.drawLine(QPointF(box.left() + 4, box.center().y()),
-               QPointF(box.left() + 20, box.center().y()));
-    p.setPen(QColor(40, 40, 40));
-    p.drawText(box.adjusted(24, 0, 0, 0), Qt::AlignLeft | Qt::AlignVCenter, c.name);
-    y += fm.height() + 2;
-  }
-  p.restore();
+  if (current) drawSweepValue(p, a, *current);
+  drawSweepLegend(p, a, curves);
 }
 
 unsigned colourScale(double t) {
