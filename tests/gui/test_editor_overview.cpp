@@ -55,6 +55,10 @@ TEST_CASE("editor: the minimap shows while the page does not fit, and a drag on 
           "[gui][editor]") {
   EditorFixture f;
   REQUIRE(f.w().openPage(QS_SOURCE_DIR "/assets/examples/calibration.page.json"));
+  // Block statuses arriving from the evaluation redraw the minimap's blocks: let them all arrive
+  // before counting redraws (on a loaded machine they can land in the middle of the drag).
+  REQUIRE(f.w().evaluation()->waitIdle(120000));
+  QTest::qWait(20);
   PageView* view = f.w().view();
   Minimap* map = view->minimap();
   REQUIRE(map != nullptr);
@@ -89,10 +93,16 @@ TEST_CASE("editor: the minimap shows while the page does not fit, and a drag on 
   // Panning redraws the frame only, not the blocks.
   QTest::qWait(20);
   CHECK(map->pixmapBuilds() == builds);
-  // An edit of the layout redraws them once.
+  // An edit of the layout redraws them (once for the block, and again if its check changes the
+  // statuses before the first redraw ran), and then nothing more while nothing changes.
   f.w().model()->addBlock("Const", QPointF(-3000, -3000));
+  REQUIRE(f.w().evaluation()->waitIdle(120000));
   QTest::qWait(20);
-  CHECK(map->pixmapBuilds() == builds + 1);
+  const int afterEdit = map->pixmapBuilds();
+  CHECK(afterEdit > builds);
+  CHECK(afterEdit <= builds + 2);
+  QTest::qWait(50);
+  CHECK(map->pixmapBuilds() == afterEdit);
   // View > Minimap turns it off.
   auto* action = f.w().findChild<QAction*>("minimapAction");
   REQUIRE(action != nullptr);
