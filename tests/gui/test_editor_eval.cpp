@@ -30,7 +30,7 @@ QString writeHeavyPage(QTemporaryDir& dir, int seed) {
 }
 }  // namespace
 
-TEST_CASE("editor: a long evaluation never blocks the window", "[gui][editor]") {
+TEST_CASE("editor: a long evaluation never blocks the window", "[gui][editor][timing]") {
   QTemporaryDir dir;
   EditorFixture f;
   REQUIRE(f.w().openPage(writeHeavyPage(dir, 1)));
@@ -80,7 +80,7 @@ TEST_CASE("editor: Cancel stops a run; the next run computes the page", "[gui][e
 }
 
 TEST_CASE("editor: an edit during a long run gets its result without waiting for the stale run",
-          "[gui][editor]") {
+          "[gui][editor][timing]") {
   QTemporaryDir dir;
   const QString path = dir.filePath("slow.page.json");
   QFile file(path);
@@ -136,7 +136,7 @@ TEST_CASE("editor: an edit during a long run gets its result without waiting for
   editAt = clock.elapsed();
   f.w().model()->setAttrs(BlockId("r"), Json{{"shape", {2, 3}}}, "shape");
   // The edit's check first, before anything asks for a run (the editor waits a short pause).
-  QTest::qWaitFor([&] { return checkedAt >= 0; }, 10000);
+  REQUIRE(QTest::qWaitFor([&] { return checkedAt >= 0; }, 10000));
   REQUIRE(f.w().waitForEvaluation(120000));
   INFO("uncancelled run " << fullMs << " ms; edit at " << editAt - startedAt
                           << " ms into it; check after " << checkedAt - editAt

@@ -101,7 +101,7 @@ void clickRowOf(QuantInspector* in, int channel) {
 }  // namespace
 
 TEST_CASE("inspector on a [32, 56, 56, 128] input stays live in the editor",
-          "[gui][viewer][inspector]") {
+          "[gui][viewer][inspector][timing]") {
   QTemporaryDir dir;
   EditorFixture f;
   REQUIRE(f.w().openPage(writeLargePage(dir)));
