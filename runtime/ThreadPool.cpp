@@ -77,8 +77,8 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, int parts,
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   int64_t maxParts = std::max<int64_t>(1, n / grain);
-  int p = static_cast<int>(std::min<int64_t>({static_cast<int64_t>(std::max(parts, 1)), maxParts,
-                                              static_cast<int64_t>(size())}));
+  int p = static_cast<int>(std::min<int64_t>(
+      {static_cast<int64_t>(std::max(parts, 1)), maxParts, static_cast<int64_t>(size())}));
   if (p <= 1 || insideRange > 0) {
     fn(0, n);
     return;

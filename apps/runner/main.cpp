@@ -1,7 +1,7 @@
 #include <iostream>
 
-#include "blocks/RegisterBlocks.h"
 #include "apps/runner/Runner.h"
+#include "blocks/RegisterBlocks.h"
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);

@@ -519,10 +519,9 @@ void setKernelOverride(const KernelOverride& o) {
   std::lock_guard lock(overrideMutex);
   overrideState = o;
   forcedLevel.store(o.level ? static_cast<int>(*o.level) : -1);
-  overridden.store(
-      o.level || o.minParallelElements || o.grainElements || o.streamBytes || o.mixedBytes ||
-          o.scratchBytes,
-      std::memory_order_release);
+  overridden.store(o.level || o.minParallelElements || o.grainElements || o.streamBytes ||
+                       o.mixedBytes || o.scratchBytes,
+                   std::memory_order_release);
 }
 
 KernelOverride kernelOverride() {

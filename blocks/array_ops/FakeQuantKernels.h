@@ -15,7 +15,7 @@
 namespace qs {
 class BlockContext;
 class ThreadPool;
-}
+}  // namespace qs
 
 namespace qs::fq {
 

@@ -64,8 +64,8 @@ inline RefRange refNudge(float min, float max, int numBits, bool narrowRange) {
   return r;
 }
 
-// docs/spec.md, "The forward ops". divide: the Vars op divides by scale instead of multiplying by inv_scale
-// (PerChannel and Args multiply).
+// docs/spec.md, "The forward ops". divide: the Vars op divides by scale instead of multiplying by
+// inv_scale (PerChannel and Args multiply).
 inline float refForward(float x, const RefRange& r, bool divide) {
   if (r.bothZero) return 0.0f;
   const float quantZero = std::floor(-r.nudgedMin * r.invScale + 0.5f);

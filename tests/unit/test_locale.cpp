@@ -8,11 +8,11 @@
 #include <locale>
 #include <sstream>
 
+#include "apps/runner/Runner.h"
 #include "blocks/RegisterBlocks.h"
 #include "runtime/AttrJson.h"
 #include "runtime/Npy.h"
 #include "runtime/PageJson.h"
-#include "apps/runner/Runner.h"
 #include "test_runner_support.h"
 
 namespace {
