@@ -10,6 +10,8 @@ void registerBuiltinBlocks(BlockRegistry& registry) {
   registerReductionBlocks(registry);
   registerElementwiseBlocks(registry);
   registerQuantizationReportBlock(registry);
+  registerVariableBlocks(registry);
+  registerOptimizerBlocks(registry);
 }
 
 const BlockRegistry& builtinRegistry() {

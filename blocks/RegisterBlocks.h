@@ -18,5 +18,7 @@ void registerLinSpaceBlock(BlockRegistry& registry);            // sources/LinSp
 void registerReductionBlocks(BlockRegistry& registry);          // math/ReductionBlocks.cpp
 void registerElementwiseBlocks(BlockRegistry& registry);        // math/ElementwiseBlocks.cpp
 void registerQuantizationReportBlock(BlockRegistry& registry);  // array_ops/QuantizationReport.cpp
+void registerVariableBlocks(BlockRegistry& registry);           // state/VariableBlocks.cpp
+void registerOptimizerBlocks(BlockRegistry& registry);          // state/OptimizerBlocks.cpp
 
 }  // namespace qs

@@ -134,8 +134,8 @@ QString PageModel::brokenReason(const Link& link) const {
     if (!b) return tr("no block '%1' on the page").arg(QString::fromStdString(end->block.str()));
     const BlockDescriptor* d = registry_.find(b->type);
     if (!d) continue;  // an unknown type is the block's own error; its ports are unknown
-    const PortDescriptor* p = d->findPort(end->port.str());
     const PortDirection want = end == &link.from ? PortDirection::Output : PortDirection::Input;
+    const PortDescriptor* p = d->findPort(end->port.str(), want);
     if (!p || p->direction != want)
       return tr("'%1' (%2) has no %3 '%4'")
           .arg(QString::fromStdString(b->id.str()), QString::fromStdString(b->type),
@@ -170,8 +170,11 @@ QString PageModel::connectRefusal(const PortRef& from, const PortRef& to) const 
   if (!fd)
     return tr("'%1' has an unknown block type").arg(QString::fromStdString(from.block.str()));
   if (!td) return tr("'%1' has an unknown block type").arg(QString::fromStdString(to.block.str()));
-  const PortDescriptor* fp = fd->findPort(from.port.str());
-  const PortDescriptor* tp = td->findPort(to.port.str());
+  // The right side first: an input and an output may share a name.
+  const PortDescriptor* fp = fd->findPort(from.port.str(), PortDirection::Output);
+  if (!fp) fp = fd->findPort(from.port.str());
+  const PortDescriptor* tp = td->findPort(to.port.str(), PortDirection::Input);
+  if (!tp) tp = td->findPort(to.port.str());
   if (!fp || !tp) return tr("no such port");
   if (fp->direction != PortDirection::Output || tp->direction != PortDirection::Input)
     return tr("wrong direction: a wire goes from an output (right edge) to an input (left edge); "

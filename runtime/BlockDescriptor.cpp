@@ -84,6 +84,17 @@ const Tensor& BlockContext::input(const std::string& port) const {
   return it->second;
 }
 
+const Tensor* BlockContext::held(const std::string& slot) const {
+  auto it = held_.find(slot);
+  return it == held_.end() ? nullptr : it->second;
+}
+
+Tensor BlockContext::symbolicGradient(const std::string& ysPort, const std::string& xsPort,
+                                      const Tensor* gradYs) const {
+  if (!gradients_) throw Error("gradients are computed only when the page is evaluated");
+  return gradients_->gradient(ysPort, xsPort, gradYs);
+}
+
 void BlockContext::setOutputShape(const std::string& port, Shape shape) {
   outputShapes_[port] = std::move(shape);
 }
@@ -96,6 +107,19 @@ void BlockContext::setOutput(const std::string& port, Tensor tensor) {
 const PortDescriptor* BlockDescriptor::findPort(const std::string& name) const {
   for (const auto& p : ports)
     if (p.name == name) return &p;
+  return nullptr;
+}
+
+const PortDescriptor* BlockDescriptor::findPort(const std::string& name,
+                                                PortDirection direction) const {
+  for (const auto& p : ports)
+    if (p.name == name && p.direction == direction) return &p;
+  return nullptr;
+}
+
+const StateSlot* BlockDescriptor::findSlot(const std::string& input) const {
+  for (const auto& s : stateSlots)
+    if (s.input == input) return &s;
   return nullptr;
 }
 

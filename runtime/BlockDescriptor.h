@@ -15,6 +15,7 @@
 namespace qs {
 
 class ThreadPool;
+class GradientContext;
 
 // ---- Ports ------------------------------------------------------------------------------------
 
@@ -88,6 +89,17 @@ class AttrValues {
 
 // ---- Block context ----------------------------------------------------------------------------
 
+// Computes gradients through the page for the Gradients block (the evaluator provides it).
+class GradientService {
+ public:
+  virtual Tensor gradient(const std::string& ysPort, const std::string& xsPort,
+                          const Tensor* gradYs) const = 0;
+
+ protected:
+  ~GradientService() = default;
+};
+
+
 struct BlockDescriptor;
 
 // What a block sees when it checks its inputs (shapes only) and when it computes (values too).
@@ -120,6 +132,16 @@ class BlockContext {
   ThreadPool* pool() const { return pool_; }
   bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
 
+  // Steps: the value this block holds in `slot` at the start of the step (a Variable's value is
+  // slot "", an optimizer's unwired slot its port's name); nullptr before the first step and after
+  // a reset, when the block starts from its initial value.
+  const Tensor* held(const std::string& slot) const;
+  // The evaluator's backward pass, for the Gradients block: d(sum of the tensor wired to `ysPort`,
+  // each element weighted by `gradYs` if given)/d(the tensor wired to `xsPort`), from this step's
+  // forward results. Throws qs::Error naming the block that stops it.
+  Tensor symbolicGradient(const std::string& ysPort, const std::string& xsPort,
+                          const Tensor* gradYs) const;
+
  protected:
   BlockContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs);
   ~BlockContext() = default;
@@ -139,6 +161,20 @@ class BlockContext {
   ThreadPool* pool_ = nullptr;
   const std::atomic<bool>* cancel_ = nullptr;
   bool computing_ = false;
+  std::map<std::string, const Tensor*> held_;
+  const GradientService* gradients_ = nullptr;
+};
+
+// ---- State ------------------------------------------------------------------------------------
+
+// A value a block updates at the end of each step. When `input` is wired from a Variable, the
+// Variable takes the value of `output` after the step; when it is left unwired, the block holds
+// the slot itself (read with BlockContext::held(input)) and `output` is its next value.
+struct StateSlot {
+  std::string input;          // "var", "ref", "accum", "m", ...
+  std::string output;         // the output port carrying the value after this step
+  bool mustBeWired = false;   // "var"/"ref": names the Variable the block updates
+  bool updatesWired = true;   // false: a wired value is only read (Adam's beta powers)
 };
 
 // ---- The descriptor ---------------------------------------------------------------------------
@@ -164,7 +200,21 @@ struct BlockDescriptor {
   // True for blocks whose value may be replaced from outside (Const, Placeholder).
   bool feedable = false;
 
+  // Pages that learn. A Variable's output is the value it holds, held(""), which the blocks wired
+  // to it through a StateSlot replace after each step.
+  bool variable = false;
+  std::vector<StateSlot> stateSlots;
+  // The block's gradient (runtime/Gradient.h): from the gradients of its outputs, those of its
+  // inputs. Empty for blocks that are not differentiable.
+  std::function<void(GradientContext&)> gradient;
+  // The Gradients block reads the results of every block above its inputs, not only its inputs'.
+  bool readsUpstream = false;
+
+  // A port by name; an input and an output may share a name (an optimizer's `accum` slot), so
+  // lookups that know the side say it.
   const PortDescriptor* findPort(const std::string& name) const;
+  const PortDescriptor* findPort(const std::string& name, PortDirection direction) const;
+  const StateSlot* findSlot(const std::string& input) const;
   const AttrDescriptor* findAttr(const std::string& name) const;
   std::vector<const PortDescriptor*> inputs() const;   // tensor inputs, in order
   std::vector<const PortDescriptor*> outputs() const;  // tensor outputs, in order

@@ -11,10 +11,15 @@ void BlockRegistry::add(BlockDescriptor d) {
   if (d.type.empty()) throw Error("a block descriptor has no type");
   if (types_.count(d.type)) throw Error("block type '" + d.type + "' is registered twice");
   if (!d.check || !d.compute) throw Error("block type '" + d.type + "' has no check or compute");
-  std::set<std::string> names;
+  // An input and an output may share a name (an optimizer's slot and its next value).
+  std::set<std::pair<std::string, PortDirection>> names;
   for (const auto& p : d.ports)
-    if (!names.insert(p.name).second)
+    if (!names.insert({p.name, p.direction}).second)
       throw Error("block type '" + d.type + "' declares port '" + p.name + "' twice");
+  for (const auto& s : d.stateSlots)
+    if (!d.findPort(s.input, PortDirection::Input) || !d.findPort(s.output, PortDirection::Output))
+      throw Error("block type '" + d.type + "': state slot '" + s.input +
+                  "' needs an input of that name and an output '" + s.output + "'");
   for (const auto& a : d.attrs)
     if (a.defaultValue && a.required)
       throw Error("block type '" + d.type + "': attribute '" + a.name +

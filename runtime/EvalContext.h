@@ -31,6 +31,8 @@ class EvalContext : public BlockContext {
     pool_ = pool;
   }
   void setCancelFlag(const std::atomic<bool>* cancel) { cancel_ = cancel; }
+  void setHeld(const std::string& slot, const Tensor* value) { held_[slot] = value; }
+  void setGradientService(const GradientService* service) { gradients_ = service; }
 
   // For taking the results out once the block is done.
   std::map<std::string, Shape>& mutableOutputShapes() { return outputShapes_; }

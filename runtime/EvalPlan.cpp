@@ -23,11 +23,20 @@ namespace {
 
 // Marks the fetched blocks and everything they read from, directly or not.
 void markNeeded(const Page& page, const BlockRegistry& registry,
-                const std::vector<std::string>& fetch, EvalPlan& plan) {
+                const std::vector<std::string>& fetch, bool step, EvalPlan& plan) {
   const int n = static_cast<int>(page.blockCount());
   plan.needed.assign(n, fetch.empty() ? 1 : 0);
   plan.fetched.assign(n, 0);
   std::vector<int> stack;
+  // A step applies every update on the page, fetched or not.
+  if (step && !fetch.empty())
+    for (int i = 0; i < n; ++i) {
+      const BlockDescriptor* d = registry.find(page.blocks()[i].type);
+      if (d && !d->stateSlots.empty()) {
+        plan.needed[i] = 1;
+        stack.push_back(i);
+      }
+    }
   for (const std::string& name : fetch) {
     auto ref = parseResultName(name);
     if (!ref) throw Error("'" + name + "' is not a result name (expected BLOCK.result_PORT)");
@@ -36,8 +45,8 @@ void markNeeded(const Page& page, const BlockRegistry& registry,
       throw Error("no block '" + ref->block.str() + "' on the page (asked for " + name + ")");
     // A block of unknown type is planned anyway: it fails with that message when it runs.
     if (const BlockDescriptor* d = registry.find(page.blocks()[i].type)) {
-      const PortDescriptor* p = d->findPort(ref->port);
-      if (!p || p->direction != PortDirection::Output || p->kind != PortKind::Tensor)
+      const PortDescriptor* p = d->findPort(ref->port, PortDirection::Output);
+      if (!p || p->kind != PortKind::Tensor)
         throw Error("block '" + ref->block.str() + "' (" + d->type + ") has no result '" +
                     resultName(ref->port) + "'");
     }
@@ -232,12 +241,23 @@ void planReleases(const Page& page, EvalPlan& plan) {
   }
 }
 
+
+// A block that reads the results of everything above its inputs (the Gradients block) would see
+// them released.
+bool readsUpstream(const Page& page, const BlockRegistry& registry, const EvalPlan& plan) {
+  for (size_t i = 0; i < page.blockCount(); ++i)
+    if (plan.needed[i])
+      if (const BlockDescriptor* d = registry.find(page.blocks()[i].type); d && d->readsUpstream)
+        return true;
+  return false;
+}
+
 }  // namespace
 
 EvalPlan planEvaluation(const Page& page, const BlockRegistry& registry,
-                        const std::vector<std::string>& fetch, bool releases) {
+                        const std::vector<std::string>& fetch, bool releases, bool step) {
   EvalPlan plan;
-  markNeeded(page, registry, fetch, plan);
+  markNeeded(page, registry, fetch, step, plan);
   const std::vector<int> indegree = orderAcyclic(page, plan);
   const auto neededCount = std::count(plan.needed.begin(), plan.needed.end(), 1);
   if (static_cast<long>(plan.order.size()) < neededCount) {
@@ -251,7 +271,7 @@ EvalPlan planEvaluation(const Page& page, const BlockRegistry& registry,
       }
     orderCyclic(page, members, leftover, plan);
   }
-  if (releases) planReleases(page, plan);
+  if (releases && !readsUpstream(page, registry, plan)) planReleases(page, plan);
   return plan;
 }
 

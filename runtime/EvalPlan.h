@@ -25,9 +25,8 @@ std::optional<ResultRef> parseResultName(std::string_view name);
 // and after which block each intermediate result is no longer needed. Blocks are indices into
 // page.blocks().
 //
-// `order` is the compute phase. Phases that must follow it within one step (variable updates,
-// applied in topological order after every block has computed from the step's starting values)
-// belong here as further lists built from the same order, for the evaluator to run in turn.
+// `order` is also the order in which a step applies its updates, after every block has computed
+// from the step's starting values.
 struct EvalPlan {
   // Per block: the block runs in this evaluation (all blocks when nothing was fetched).
   std::vector<char> needed;
@@ -57,9 +56,11 @@ struct EvalPlan {
 };
 
 // Plans the evaluation of `fetch` ("B.result_P" names; empty = every block), with release points
-// if `releases`. Throws qs::Error for a malformed name, a block not on the page, or a result the
+// if `releases` (none when a needed block reads everything above it, as Gradients does). A `step`
+// also runs every block that updates state. Throws qs::Error for a malformed name, a block not on the page, or a result the
 // block's type does not have.
 EvalPlan planEvaluation(const Page& page, const BlockRegistry& registry,
-                        const std::vector<std::string>& fetch, bool releases = true);
+                        const std::vector<std::string>& fetch, bool releases = true,
+                        bool step = false);
 
 }  // namespace qs

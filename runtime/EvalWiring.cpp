@@ -13,7 +13,8 @@ std::string linkProblem(const Page& page, const Link& l, int fromIndex, const Bl
   const std::string& port = l.to.port.str();
   // The wire's description is only needed for a message.
   auto src = [&] { return l.from.block.str() + "." + l.from.port.str(); };
-  const PortDescriptor* p = desc.findPort(port);
+  const PortDescriptor* p = desc.findPort(port, PortDirection::Input);
+  if (!p) p = desc.findPort(port);
   if (!p) {
     std::string names;
     for (auto* in : tensorInputs) names += (names.empty() ? "" : ", ") + in->name;
@@ -33,8 +34,8 @@ std::string linkProblem(const Page& page, const Link& l, int fromIndex, const Bl
            twice->link->from.port.str() + " and " + src() + ")";
   const BlockDescriptor* fromDesc = descs[fromIndex];
   if (!fromDesc) return {};
-  const PortDescriptor* fp = fromDesc->findPort(l.from.port.str());
-  if (!fp || fp->direction != PortDirection::Output || fp->kind != PortKind::Tensor)
+  const PortDescriptor* fp = fromDesc->findPort(l.from.port.str(), PortDirection::Output);
+  if (!fp || fp->kind != PortKind::Tensor)
     return "input '" + port + "' is wired to " + src() + ", but " + page.blocks()[fromIndex].type +
            " has no output '" + l.from.port.str() + "'";
   return {};

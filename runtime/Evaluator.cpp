@@ -4,6 +4,7 @@
 #include <new>
 
 #include "runtime/AttrJson.h"
+#include "runtime/Backprop.h"
 #include "runtime/Error.h"
 #include "runtime/EvalContext.h"
 #include "runtime/EvalWiring.h"
@@ -137,14 +138,20 @@ class Evaluator::Pass {
         page_(page),
         options_(options),
         mode_(mode),
-        plan_(planEvaluation(page, ev.registry_, options.fetch, options.releaseIntermediates)),
+        plan_(planEvaluation(page, ev.registry_, options.fetch, options.releaseIntermediates,
+                             options.step)),
         descs_(page.blockCount()),
         states_(page.blockCount(), nullptr) {
-    for (size_t b = 0; b < descs_.size(); ++b) descs_[b] = ev.registry_.find(page.blocks()[b].type);
+    for (size_t b = 0; b < descs_.size(); ++b) {
+      descs_[b] = ev.registry_.find(page.blocks()[b].type);
+      stateful_ |= descs_[b] && (descs_[b]->variable || !descs_[b]->stateSlots.empty());
+    }
+    if (stateful_) findUpdateConflicts();
   }
 
   EvalReport run() {
     for (size_t k = 0; k < plan_.order.size(); ++k) {
+      current_ = k;
       const bool goOn = turn(plan_.order[k]);
       for (int a : plan_.releasedAfter(k)) {
         BlockState& as = stateOf(a);
@@ -153,6 +160,8 @@ class Evaluator::Pass {
       }
       if (!goOn) break;
     }
+    if (options_.step && mode_ == Mode::Compute && !report_.cancelled && report_.failed.empty())
+      applyUpdates();
     return std::move(report_);
   }
 
@@ -215,7 +224,157 @@ class Evaluator::Pass {
       fail(b, wiring_.error);
       return true;
     }
-    return executeOrReuse(b, *desc, attrs.values, ports);
+    if (stateful_) {
+      if (std::string problem = stateWiringProblem(b, *desc); !problem.empty()) {
+        fail(b, problem);
+        return true;
+      }
+    }
+    const bool goOn = executeOrReuse(b, *desc, attrs.values, ports);
+    if (options_.step && stateOf(b).status == BlockStatus::Ok) stageUpdates(b, *desc);
+    return goOn;
+  }
+
+  // ---- Steps ----
+
+  // A Variable takes one update per step: two blocks wired to update the same one (or one block
+  // through two of its slots) are both in error, each naming the other.
+  void findUpdateConflicts() {
+    std::unordered_map<int, std::pair<int, std::string>> updater;  // variable -> (block, port)
+    for (int b : plan_.order) {
+      const BlockDescriptor* d = descs_[b];
+      if (!d || d->stateSlots.empty()) continue;
+      for (int li : page_.incomingLinks(b)) {
+        const Link& l = page_.links()[li];
+        const StateSlot* slot = d->findSlot(l.to.port.str());
+        const int v = page_.indexOf(l.from.block);
+        if (!slot || !slot->updatesWired || !descs_[v] || !descs_[v]->variable) continue;
+        auto [it, fresh] = updater.try_emplace(v, b, l.to.port.str());
+        if (fresh) continue;
+        const std::string var = "Variable '" + l.from.block.str() + "'";
+        const auto& [first, firstPort] = it->second;
+        if (first == b) {
+          conflict(b, "updates " + var + " twice in one step (through '" + firstPort +
+                          "' and '" + l.to.port.str() + "'); a Variable takes one update per step");
+          continue;
+        }
+        const std::string& a = page_.blocks()[first].id.str();
+        const std::string& c = page_.blocks()[b].id.str();
+        conflict(first, "updates " + var + " in the same step as block '" + c +
+                            "'; a Variable takes one update per step");
+        conflict(b, "updates " + var + " in the same step as block '" + a +
+                        "'; a Variable takes one update per step");
+      }
+    }
+  }
+
+  void conflict(int b, std::string message) {
+    if (conflicts_.empty()) conflicts_.resize(page_.blockCount());
+    if (conflicts_[b].empty()) conflicts_[b] = std::move(message);
+  }
+
+  // Why block b's state wiring cannot work; empty if it can.
+  std::string stateWiringProblem(int b, const BlockDescriptor& desc) {
+    if (!conflicts_.empty() && !conflicts_[b].empty()) return conflicts_[b];
+    for (const StateSlot& slot : desc.stateSlots) {
+      const WiredInput* w = wiring_.find(slot.input);
+      if (!w || !slot.updatesWired) continue;
+      const BlockDescriptor* src = descs_[w->from];
+      if (!src || !src->variable || w->link->from.port.str() != "output")
+        return "input '" + slot.input +
+               "' must be wired straight from the output of the Variable it updates, but it "
+               "comes from " +
+               w->link->from.block.str() + "." + w->link->from.port.str() + " (" +
+               page_.blocks()[w->from].type + ")";
+    }
+    return {};
+  }
+
+  // What block b holds, for its context and its cache key.
+  const Evaluator::Held* heldOf(int b) const {
+    auto it = ev_.held_.find(page_.blocks()[b].id);
+    return it == ev_.held_.end() ? nullptr : &it->second;
+  }
+
+  void giveHeld(int b, const BlockDescriptor& desc, EvalContext& ctx) {
+    const Held* h = heldOf(b);
+    if (!h) return;
+    auto give = [&](const std::string& slot) {
+      auto it = h->values.find(slot);
+      if (it != h->values.end()) ctx.setHeld(slot, &it->second);
+    };
+    if (desc.variable) give("");
+    for (const StateSlot& slot : desc.stateSlots)
+      if (!wiring_.find(slot.input)) give(slot.input);
+  }
+
+  // Block b has its results for this step: what it will hold, or the Variable it updates, after
+  // the step. A Variable that held nothing yet keeps its initial value.
+  void stageUpdates(int b, const BlockDescriptor& desc) {
+    const BlockId& id = page_.blocks()[b].id;
+    const BlockState& st = stateOf(b);
+    const Held* h = heldOf(b);
+    if (desc.variable && (!h || !h->values.count("")))
+      staged_.push_back({id, "", st.outputs.at("output")});
+    for (const StateSlot& slot : desc.stateSlots) {
+      const WiredInput* w = wiring_.find(slot.input);
+      if (w && !slot.updatesWired) continue;
+      const Tensor& value = st.outputs.at(slot.output);
+      if (w)
+        staged_.push_back({page_.blocks()[w->from].id, "", value});
+      else
+        staged_.push_back({id, slot.input, value});
+    }
+  }
+
+  void applyUpdates() {
+    for (Staged& s : staged_) {
+      Held& h = ev_.held_[s.block];
+      h.values[s.slot] = std::move(s.value);
+      h.stamp = ev_.nextStamp_++;
+    }
+    ++ev_.steps_;
+    report_.applied = true;
+  }
+
+  // ---- Gradients ----
+
+  // The backward pass of the Gradients block now computing (block b, whose wiring is wiring_).
+  class Gradients : public GradientService {
+   public:
+    Gradients(Pass& pass, int block) : pass_(pass), block_(block) {}
+    Tensor gradient(const std::string& ysPort, const std::string& xsPort,
+                    const Tensor* gradYs) const override {
+      return pass_.backward(block_, ysPort, xsPort, gradYs);
+    }
+
+   private:
+    Pass& pass_;
+    int block_;
+  };
+
+  Tensor backward(int b, const std::string& ysPort, const std::string& xsPort,
+                  const Tensor* gradYs) {
+    (void)b;
+    const WiredInput* ys = wiring_.find(ysPort);
+    const WiredInput* xs = wiring_.find(xsPort);
+    if (!ys || !xs) throw Error("ys and xs must both be wired");
+    BackpropRequest r;
+    r.page = &page_;
+    r.descs = descs_;
+    r.outputs = [this](int blk) -> const std::map<std::string, Tensor>& {
+      return stateOf(blk).outputs;
+    };
+    r.attrs = [this](int blk) -> const AttrValues& {
+      return ev_.attrCache_.at(page_.blocks()[blk].id).values;
+    };
+    r.order = std::span<const int>(plan_.order.data(), current_);
+    r.ys = {ys->from, ys->link->from.port.str()};
+    r.xs = {xs->from, xs->link->from.port.str()};
+    r.gradYs = gradYs;
+    r.pool = pool_;
+    r.cancel = options_.cancel;
+    return backprop(r);
   }
 
   // Attributes are resolved again only when the block changed (its revision is unique across the
@@ -266,19 +425,27 @@ class Evaluator::Pass {
     bool upstreamOk = true;
     for (const WiredInput& w : wiring_.inputs)
       upstreamOk &= stateOf(w.from).status == BlockStatus::Ok;
+    const Held* held = stateful_ ? heldOf(b) : nullptr;
+    const uint64_t heldStamp = held ? held->stamp : 0;
     if (st.status == BlockStatus::Ok && !st.released && st.revision == block.revision &&
-        st.inputStamps == inputStamps && st.feedStamp == feedStamp && upstreamOk) {
+        st.inputStamps == inputStamps && st.feedStamp == feedStamp &&
+        st.heldStamp == heldStamp && upstreamOk) {
       report_.reused.push_back(block.id);
       return true;
     }
     EvalContext ctx(desc, block.id.str(), attrs);
     ctx.setFeed(feed);
     ctx.setPageDir(options_.pageDir);
+    if (held) giveHeld(b, desc, ctx);
     if (mode_ == Mode::Check) {
       checkShapes(b, ctx, ports);
       return true;
     }
-    return compute(b, ctx, ports, std::move(inputStamps), feedStamp);
+    const Gradients gradients(*this, b);
+    if (desc.readsUpstream) ctx.setGradientService(&gradients);
+    if (!compute(b, ctx, ports, std::move(inputStamps), feedStamp)) return false;
+    stateOf(b).heldStamp = heldStamp;
+    return true;
   }
 
   // Mode::Check: the block's check() on its inputs' shapes; passing leaves it stale with known
@@ -357,7 +524,90 @@ class Evaluator::Pass {
   Wiring wiring_;  // the current block's; one buffer for the pass
   ThreadPool* pool_ = nullptr;
   EvalReport report_;
+  size_t current_ = 0;  // index into plan_.order of the block having its turn
+  // Steps: whether the page has stateful blocks at all, the blocks in error for updating one
+  // Variable twice (by block; empty when none), and the values to hold once the step is done.
+  bool stateful_ = false;
+  std::vector<std::string> conflicts_;
+  struct Staged {
+    BlockId block;
+    std::string slot;
+    Tensor value;
+  };
+  std::vector<Staged> staged_;
 };
+
+void Evaluator::resetState() {
+  held_.clear();
+  steps_ = 0;
+}
+
+namespace {
+std::string heldName(const BlockId& block, const std::string& slot) {
+  return slot.empty() ? block.str() : block.str() + "." + slot;
+}
+}  // namespace
+
+std::map<std::string, Tensor> Evaluator::stateTensors() const {
+  std::map<std::string, Tensor> r;
+  for (const auto& [block, h] : held_)
+    for (const auto& [slot, t] : h.values) r[heldName(block, slot)] = t;
+  return r;
+}
+
+std::map<std::string, Shape> Evaluator::stateLayout(const Page& page,
+                                                    const std::filesystem::path& pageDir) {
+  check(page, pageDir);
+  std::map<std::string, Shape> layout;
+  for (const Block& block : page.blocks()) {
+    const BlockDescriptor* d = registry_.find(block.type);
+    if (!d || (!d->variable && d->stateSlots.empty())) continue;
+    const BlockState* st = state(block.id);
+    if (!st || st->status == BlockStatus::Error)
+      throw Error(errorLine(block.id, block.type, st ? st->error : "was not checked"));
+    if (d->variable) layout[heldName(block.id, "")] = st->outputShapes.at("output");
+    const int b = page.indexOf(block.id);
+    for (const StateSlot& slot : d->stateSlots) {
+      bool wired = false;
+      for (int li : page.incomingLinks(b)) wired |= page.links()[li].to.port.str() == slot.input;
+      if (!wired) layout[heldName(block.id, slot.input)] = st->outputShapes.at(slot.output);
+    }
+  }
+  return layout;
+}
+
+void Evaluator::loadState(const Page& page, const std::map<std::string, Tensor>& values,
+                          int64_t steps, const std::filesystem::path& pageDir) {
+  // Checked against the page's own shapes, so the held values must not take part.
+  std::unordered_map<BlockId, Held> kept;
+  kept.swap(held_);
+  std::map<std::string, Shape> layout;
+  try {
+    layout = stateLayout(page, pageDir);
+  } catch (...) {
+    held_.swap(kept);
+    throw;
+  }
+  held_.swap(kept);
+  for (const auto& [name, shape] : layout) {
+    auto v = values.find(name);
+    if (v == values.end()) throw Error("the state has no '" + name + "'");
+    if (v->second.shape() != shape)
+      throw Error("'" + name + "' has shape " + shapeToString(v->second.shape()) +
+                  " but the page's is " + shapeToString(shape));
+  }
+  for (const auto& [name, t] : values)
+    if (!layout.count(name)) throw Error("'" + name + "' is not a Variable or slot of this page");
+  std::unordered_map<BlockId, Held> loaded;
+  for (const auto& [name, t] : values) {
+    const size_t dot = name.find('.');
+    Held& h = loaded[BlockId(name.substr(0, dot))];
+    h.values[dot == std::string::npos ? "" : name.substr(dot + 1)] = t;
+    h.stamp = nextStamp_++;
+  }
+  held_ = std::move(loaded);
+  steps_ = steps;
+}
 
 EvalReport Evaluator::evaluate(const Page& page, const EvalOptions& options) {
   return run(page, options, Mode::Compute);

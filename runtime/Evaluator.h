@@ -36,6 +36,7 @@ struct BlockState {
   uint64_t revision = 0;
   std::vector<uint64_t> inputStamps;
   uint64_t feedStamp = 0;
+  uint64_t heldStamp = 0;  // of the values the block held when it ran (steps)
   uint64_t stamp = 0;  // identifies these outputs; changes on every recompute
 };
 
@@ -55,6 +56,11 @@ struct EvalOptions {
   // Called on the evaluating thread as each block starts and ends.
   std::function<void(const BlockId&, const BlockState&)> onBlockStarted;
   std::function<void(const BlockId&, const BlockState&)> onBlockFinished;
+  // One step of a page that learns: every block computes from the Variables' values at the start
+  // of the step, then every update is applied (in the order of the plan). The blocks that update
+  // state run even when nothing fetched them. Nothing is applied when a block failed or the run was
+  // cancelled. Without Variables a step is a plain evaluation.
+  bool step = false;
 };
 
 struct EvalReport {
@@ -62,6 +68,7 @@ struct EvalReport {
   std::vector<BlockId> reused;    // blocks whose cached results were still valid
   std::vector<BlockId> failed;    // blocks in error (their own or an upstream one)
   bool cancelled = false;
+  bool applied = false;  // a step's updates were applied
 };
 
 // Runs a page's blocks in dependency order and keeps each block's status and results. Between
@@ -94,8 +101,24 @@ class Evaluator {
   void setFeedError(const BlockId& id, std::string message);
   void clearFeed(const BlockId& id);
 
-  // Drops every cached result.
+  // Drops every cached result (not the held state).
   void clear();
+
+  // ---- Pages that learn ----
+  // Steps applied since the last reset (or the count loaded with loadState).
+  int64_t stepCount() const { return steps_; }
+  // Returns every Variable and held slot to its initial value, read again at the next run.
+  void resetState();
+  // Every held value: a Variable's as "<block id>", a block's own slot as "<block id>.<slot>".
+  std::map<std::string, Tensor> stateTensors() const;
+  // The names stateTensors() has once `page` has taken a step, with their shapes (from a check of
+  // the page). Throws qs::Error when a stateful block has an error that hides a shape.
+  std::map<std::string, Shape> stateLayout(const Page& page,
+                                           const std::filesystem::path& pageDir = {});
+  // Replaces the held values (a saved state): each name of stateLayout(page) must be present with
+  // its shape, and no other; otherwise qs::Error naming the member, and nothing changes.
+  void loadState(const Page& page, const std::map<std::string, Tensor>& values, int64_t steps,
+                 const std::filesystem::path& pageDir = {});
 
   const BlockRegistry& registry() const { return registry_; }
 
@@ -130,6 +153,14 @@ class Evaluator {
   std::unordered_map<const BlockDescriptor*, PortLists> portCache_;
   std::unique_ptr<ThreadPool> pool_;
   uint64_t nextStamp_ = 1;
+
+  // What a stateful block holds between steps, by slot ("" for a Variable's value).
+  struct Held {
+    std::map<std::string, Tensor> values;
+    uint64_t stamp = 0;  // changes whenever a slot does; part of the block's cache key
+  };
+  std::unordered_map<BlockId, Held> held_;
+  int64_t steps_ = 0;
 };
 
 }  // namespace qs

@@ -12,7 +12,7 @@ std::string resultNameProblem(const Page& page, const BlockRegistry& registry,
   if (!b) return "no block '" + ref->block.str() + "' on the page";
   const BlockDescriptor* d = registry.find(b->type);
   if (!d) return {};
-  const PortDescriptor* p = d->findPort(ref->port);
+  const PortDescriptor* p = d->findPort(ref->port, PortDirection::Output);
   if (p && p->direction == PortDirection::Output && p->kind == PortKind::Tensor) return {};
   std::string names;
   for (const PortDescriptor* o : d->outputs())

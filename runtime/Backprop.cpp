@@ -1,0 +1,132 @@
+#include "runtime/Backprop.h"
+
+#include <vector>
+
+#include "runtime/Error.h"
+#include "runtime/Gradient.h"
+
+namespace qs {
+
+namespace {
+
+// Blocks reached by following links downstream from the output `from`.
+std::vector<char> downstreamOf(const Page& page, const OutputRef& from) {
+  std::vector<char> seen(page.blockCount(), 0);
+  std::vector<int> stack;
+  auto visit = [&](int b, const std::string* port) {
+    for (int li : page.outgoingLinks(b)) {
+      const Link& l = page.links()[li];
+      if (port && l.from.port.str() != *port) continue;
+      const int to = page.indexOf(l.to.block);
+      if (!seen[to]) {
+        seen[to] = 1;
+        stack.push_back(to);
+      }
+    }
+  };
+  visit(from.block, &from.port);
+  while (!stack.empty()) {
+    const int b = stack.back();
+    stack.pop_back();
+    visit(b, nullptr);
+  }
+  return seen;
+}
+
+// `block` and every block it reads from, directly or not.
+std::vector<char> upstreamOf(const Page& page, int block) {
+  std::vector<char> seen(page.blockCount(), 0);
+  std::vector<int> stack{block};
+  seen[block] = 1;
+  while (!stack.empty()) {
+    const int b = stack.back();
+    stack.pop_back();
+    for (int li : page.incomingLinks(b)) {
+      const int from = page.indexOf(page.links()[li].from.block);
+      if (!seen[from]) {
+        seen[from] = 1;
+        stack.push_back(from);
+      }
+    }
+  }
+  return seen;
+}
+
+// Gradients meeting at one output are summed (a new tensor: either may be shared).
+void accumulate(std::map<std::string, Tensor>& grads, const std::string& port, Tensor g) {
+  auto [it, fresh] = grads.try_emplace(port, g);
+  if (fresh) return;
+  Tensor sum = Tensor::uninitialized(g.shape());
+  const float* a = it->second.data();
+  const float* b = g.data();
+  float* s = sum.mutableData();
+  for (int64_t i = 0; i < sum.size(); ++i) s[i] = a[i] + b[i];
+  it->second = std::move(sum);
+}
+
+std::string blockName(const BackpropRequest& r, int b) {
+  return "block '" + r.page->blocks()[b].id.str() + "' (" + r.page->blocks()[b].type + ")";
+}
+
+// Runs block b's gradient and passes what it gives on to the outputs its inputs come from.
+void stepBack(const BackpropRequest& r, int b, const std::vector<char>& onPath,
+              std::vector<std::map<std::string, Tensor>>& grads) {
+  const Page& page = *r.page;
+  GradientCall call;
+  call.pool = r.pool;
+  call.cancel = r.cancel;
+  call.outputs = r.outputs(b);
+  call.outputGrads = std::move(grads[b]);
+  for (int li : page.incomingLinks(b)) {
+    const Link& l = page.links()[li];
+    const int from = page.indexOf(l.from.block);
+    call.inputs[l.to.port.str()] = r.outputs(from).at(l.from.port.str());
+    if (onPath[from] || (from == r.xs.block && l.from.port.str() == r.xs.port))
+      call.wanted.insert(l.to.port.str());
+  }
+  std::map<std::string, Tensor> inputGrads;
+  try {
+    inputGrads = runGradient(*r.descs[b], page.blocks()[b].id.str(), r.attrs(b), call);
+  } catch (const Cancelled&) {
+    throw;
+  } catch (const Error& e) {
+    throw Error("the gradient of " + blockName(r, b) + " failed: " + e.what());
+  }
+  for (int li : page.incomingLinks(b)) {
+    const Link& l = page.links()[li];
+    auto g = inputGrads.find(l.to.port.str());
+    if (g != inputGrads.end())
+      accumulate(grads[page.indexOf(l.from.block)], l.from.port.str(), std::move(g->second));
+  }
+}
+
+}  // namespace
+
+Tensor backprop(const BackpropRequest& r) {
+  const Page& page = *r.page;
+  const Tensor& x = r.outputs(r.xs.block).at(r.xs.port);
+  const Tensor& y = r.outputs(r.ys.block).at(r.ys.port);
+  const Tensor seed = r.gradYs ? *r.gradYs : Tensor::filled(y.shape(), 1.0f);
+  if (r.ys.block == r.xs.block && r.ys.port == r.xs.port) return seed;
+  std::vector<char> onPath = downstreamOf(page, r.xs);
+  if (!onPath[r.ys.block]) return Tensor::zeros(x.shape());
+  const std::vector<char> above = upstreamOf(page, r.ys.block);
+  for (size_t b = 0; b < onPath.size(); ++b) onPath[b] = onPath[b] && above[b];
+  for (int b : r.order)
+    if (onPath[b] && !r.descs[b]->gradient)
+      throw Error(blockName(r, b) +
+                  " is on the path from xs to ys and has no gradient, so no gradient can pass "
+                  "through it");
+  std::vector<std::map<std::string, Tensor>> grads(page.blockCount());
+  grads[r.ys.block][r.ys.port] = seed;
+  for (size_t k = r.order.size(); k-- > 0;) {
+    const int b = r.order[k];
+    if (!onPath[b] || grads[b].empty()) continue;
+    if (r.cancel && r.cancel->load(std::memory_order_relaxed)) throw Cancelled();
+    stepBack(r, b, onPath, grads);
+  }
+  auto g = grads[r.xs.block].find(r.xs.port);
+  return g == grads[r.xs.block].end() ? Tensor::zeros(x.shape()) : g->second;
+}
+
+}  // namespace qs
