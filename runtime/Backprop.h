@@ -21,7 +21,7 @@ struct OutputRef {
 // and the plan's order (every block after the blocks it reads).
 struct BackpropRequest {
   const Page* page = nullptr;
-  std::span<const BlockDescriptor* const> descs;                      // by block index
+  std::span<const BlockDescriptor* const> descs;                     // by block index
   std::function<const std::map<std::string, Tensor>&(int)> outputs;  // forward results by block
   std::function<const AttrValues&(int)> attrs;                       // resolved attributes
   std::span<const int> order;

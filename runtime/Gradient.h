@@ -22,8 +22,7 @@ class GradientContext : public BlockContext {
   void setInputGrad(const std::string& port, Tensor grad);
 
  protected:
-  GradientContext(const BlockDescriptor& desc, const std::string& blockId,
-                  const AttrValues& attrs)
+  GradientContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs)
       : BlockContext(desc, blockId, attrs) {}
   std::map<std::string, const Tensor*> forwardOutputs_;
   std::map<std::string, const Tensor*> outputGrads_;

@@ -49,10 +49,10 @@ void registerVariableBlocks(BlockRegistry& registry) {
         "wired from `output` (Assign, AssignAdd, AssignSub, the Apply* optimizers) give it its "
         "value for the next step, once every block of the step has computed. A Variable takes "
         "at most one update per step. Its shape is that of `initial_value`.";
-    d.ports = opPorts(
-        {tensorInput("initial_value", RankRule::any(),
-                     "The value at the first step and after a reset.")},
-        {tensorOutput("output", RankRule::any(), "The value at the start of this step.")});
+    d.ports =
+        opPorts({tensorInput("initial_value", RankRule::any(),
+                             "The value at the first step and after a reset.")},
+                {tensorOutput("output", RankRule::any(), "The value at the start of this step.")});
     d.attrs = {{.name = "trainable",
                 .type = AttrType::Bool,
                 .defaultValue = AttrValue{true},
@@ -80,11 +80,11 @@ void registerVariableBlocks(BlockRegistry& registry) {
     PortDescriptor gradYs =
         tensorInput("grad_ys", RankRule::any(), "Weights of the elements of ys (default ones).");
     gradYs.required = false;
-    d.ports = opPorts(
-        {tensorInput("ys", RankRule::any(), "The tensor whose sum is differentiated."),
-         tensorInput("xs", RankRule::any(), "The tensor to differentiate with respect to."),
-         std::move(gradYs)},
-        {tensorOutput("output", RankRule::any(), "d(sum ys)/d xs, of the shape of xs.")});
+    d.ports =
+        opPorts({tensorInput("ys", RankRule::any(), "The tensor whose sum is differentiated."),
+                 tensorInput("xs", RankRule::any(), "The tensor to differentiate with respect to."),
+                 std::move(gradYs)},
+                {tensorOutput("output", RankRule::any(), "d(sum ys)/d xs, of the shape of xs.")});
     d.check = gradientsCheck;
     d.compute = gradientsCompute;
     d.readsUpstream = true;

@@ -56,9 +56,7 @@ void addSources(BlockRegistry& r) {
 void addMath(BlockRegistry& r) {
   BlockDescriptor s = op("Scale2", {in("x")}, {out("y")});
   s.compute = [](BlockContext& ctx) { ctx.setOutput("y", scaled(ctx.input("x"), 2)); };
-  s.gradient = [](GradientContext& ctx) {
-    ctx.setInputGrad("x", scaled(*ctx.outputGrad("y"), 2));
-  };
+  s.gradient = [](GradientContext& ctx) { ctx.setInputGrad("x", scaled(*ctx.outputGrad("y"), 2)); };
   r.add(std::move(s));
   BlockDescriptor m = op("Mul", {in("x"), in("w")}, {out("y")});
   m.compute = [](BlockContext& ctx) {
@@ -333,12 +331,10 @@ TEST_CASE("Steps: held slots, state names, layout and loading", "[steps]") {
 
   Evaluator fresh(registry());
   fresh.setFeed(BlockId("v0"), Tensor::fromValues({1}, {0}));
-  CHECK_THROWS_WITH(fresh.loadState(t.page, {{"v", state.at("v")}}, 3),
-                    "the state has no 'h.c'");
+  CHECK_THROWS_WITH(fresh.loadState(t.page, {{"v", state.at("v")}}, 3), "the state has no 'h.c'");
   auto wrong = state;
   wrong["v"] = Tensor::fromValues({2}, {0, 0});
-  CHECK_THROWS_WITH(fresh.loadState(t.page, wrong, 3),
-                    "'v' has shape [2] but the page's is [1]");
+  CHECK_THROWS_WITH(fresh.loadState(t.page, wrong, 3), "'v' has shape [2] but the page's is [1]");
   auto extra = state;
   extra["q"] = Tensor::scalar(1);
   CHECK_THROWS_WITH(fresh.loadState(t.page, extra, 3),
