@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""PyTorch's per-channel fake quantization on the shapes of quantspace-bench, for comparison.
+"""PyTorch on the work of quantspace-bench, for comparison.
 
 Measures torch.fake_quantize_per_channel_affine (forward) on 32x56x56x128, 1x224x224x3 and
 4096x1024 (channel axis = last), with 1 and 2 intra-op threads, and reports the median time and
 bytes per second counted as quantspace-bench does (8 bytes per element: read the input, write the
-output). Exits 0 with a message when torch is not installed (Debian: apt-get install python3-torch).
+output). Then one step of the linear regression of assets/examples/linear_regression.page.json
+(64 points, y = w*x + b, mean squared error, autograd, plain gradient descent with lr 0.5) in eager
+mode on one thread: the peer of BM_TrainStep/linreg. Exits 0 with a message when torch is not
+installed (Debian: apt-get install python3-torch).
 
     python3 tools/bench_torch.py [--repetitions 5] [--min-time 0.5] [--json]
 """
@@ -28,6 +31,29 @@ def measure(fn, min_time):
         elapsed = time.perf_counter() - start
         if elapsed >= min_time:
             return elapsed / calls
+
+
+def linreg_step(args):
+    """Median seconds of one training step of the linear regression page, in eager PyTorch."""
+    import torch
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(7)
+    x = torch.linspace(-1, 1, 64)
+    y = 3 * x + 0.5 + 0.2 * torch.randn(64, generator=gen)
+    w = torch.zeros((), requires_grad=True)
+    b = torch.zeros((), requires_grad=True)
+    lr = 0.5
+
+    def step():
+        loss = ((x * w + b - y) ** 2).mean()
+        gw, gb = torch.autograd.grad(loss, (w, b))
+        with torch.no_grad():
+            w.sub_(gw * lr)
+            b.sub_(gb * lr)
+
+    times = [measure(step, args.min_time) for _ in range(args.repetitions)]
+    return {"name": "torch_train_step/linreg/threads:1", "median_seconds": statistics.median(times),
+            "bytes_per_second": 0.0, "repetitions": args.repetitions}
 
 
 def main():
@@ -64,14 +90,15 @@ def main():
             results.append({"name": f"torch_fake_quantize_per_channel/{name}/threads:{threads}",
                             "median_seconds": median, "bytes_per_second": bytes_per_second,
                             "repetitions": args.repetitions})
+    results.append(linreg_step(args))
     if args.json:
         json.dump({"torch_version": torch.__version__, "results": results}, sys.stdout, indent=2)
         print()
     else:
         print(f"torch {torch.__version__}")
         for r in results:
-            print(f"{r['name']:55s} {r['median_seconds'] * 1e3:10.3f} ms "
-                  f"{r['bytes_per_second'] / 1e9:8.2f} GB/s")
+            rate = f"{r['bytes_per_second'] / 1e9:8.2f} GB/s" if r["bytes_per_second"] else ""
+            print(f"{r['name']:55s} {r['median_seconds'] * 1e3:10.4f} ms {rate}")
     return 0
 
 
