@@ -619,3 +619,28 @@ TEST_CASE("optimizer blocks: N/2 steps, save, load into a fresh evaluator, N/2 m
   CHECK(sameBits(whole.stateTensors(), secondHalf.stateTensors()));
   CHECK_FALSE(sameBits(whole.stateTensors(), saved));
 }
+
+TEST_CASE("optimizer blocks: a step that fetches a subset holds every Variable, so it loads back",
+          "[optimizer-blocks]") {
+  // `u` has no updater and nothing fetched reads it; it still belongs to the page's state.
+  Page page;
+  addVariable(page, "w", {2}, {1, 2});
+  addVariable(page, "u", {2}, {7, 8});
+  page.addBlock(constBlock("d", {2}, {1, 1}));
+  page.addBlock(makeBlock("inc", "AssignAdd"));
+  page.addBlock(makeBlock("sq", "Square"));
+  link(page, "w", "output", "inc", "ref");
+  link(page, "d", "output", "inc", "value");
+  link(page, "u", "output", "sq", "x");
+  Evaluator ev(builtinRegistry());
+  EvalOptions o;
+  o.step = true;
+  o.fetch = {"w.result_output"};
+  o.releaseIntermediates = true;
+  REQUIRE(ev.evaluate(page, o).applied);
+  const auto state = ev.stateTensors();
+  CHECK(keys(state) == keys(ev.stateLayout(page)));
+  CHECK(state.at("u").toVector() == std::vector<float>{7, 8});
+  Evaluator fresh(builtinRegistry());
+  CHECK_NOTHROW(fresh.loadState(page, state, ev.stepCount()));
+}
