@@ -34,13 +34,16 @@ const Shape* slotShape(const BlockContext& ctx, const std::string& slot) {
   return nullptr;
 }
 
-// TensorFlow's "var and accum do not have the same shape[2] [3]".
+// TensorFlow's "var and accum do not have the same shape[2] [3]" for a wired slot. A held slot
+// can only disagree after var was rewired to a Variable of another shape.
 void requireLikeVar(const BlockContext& ctx, const std::string& slot) {
   const Shape& var = ctx.inputShape("var");
   const Shape* s = slotShape(ctx, slot);
-  if (s && *s != var)
-    throw Error("var and " + slot + " do not have the same shape" + tfShape(var) + " " +
-                tfShape(*s));
+  if (!s || *s == var) return;
+  if (!ctx.hasInput(slot))
+    throw Error("holds " + slot + " of shape " + tfShape(*s) + " but var has shape " +
+                tfShape(var) + "; reset the page's state to start " + slot + " again");
+  throw Error("var and " + slot + " do not have the same shape" + tfShape(var) + " " + tfShape(*s));
 }
 
 Tensor copyOf(const Tensor& t) {

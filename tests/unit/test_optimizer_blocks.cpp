@@ -479,6 +479,28 @@ TEST_CASE("optimizer blocks: TensorFlow's messages for shapes and scalars", "[op
   CHECK(errorFor("ApplyAdam", adam) == "");  // the same page, valid
 }
 
+TEST_CASE("optimizer blocks: a held slot that no longer fits var asks for a reset",
+          "[optimizer-blocks]") {
+  const Json& c = findCase("momentum");
+  Page page = optimizerPage("ApplyMomentum", c, {"lr", "momentum"});
+  Evaluator ev(builtinRegistry());
+  feedGrad(ev, c, 0);
+  REQUIRE(step(ev, page).applied);
+  // var rewired to a Variable of another shape: the held accumulator has var's old shape.
+  addVariable(page, "w2", {2}, {1, 2});
+  page.removeLink({{BlockId("w"), PortName("output")}, {BlockId("opt"), PortName("var")}});
+  link(page, "w2", "output", "opt", "var");
+  ev.setFeed(BlockId("g"), Tensor::fromValues({2}, {1, 1}));
+  const auto before = ev.stateTensors();
+  CHECK_FALSE(step(ev, page).applied);
+  CHECK(errorOf(ev, "opt") ==
+        "holds accum of shape [5] but var has shape [2]; reset the page's state to start accum "
+        "again");
+  CHECK(sameBits(before, ev.stateTensors()));
+  ev.resetState();
+  CHECK(step(ev, page).applied);
+}
+
 TEST_CASE("optimizer blocks: resetState returns Variables and slots to their initial values",
           "[optimizer-blocks]") {
   const Json& c = findCase("adam");
