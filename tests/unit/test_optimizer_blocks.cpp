@@ -560,6 +560,13 @@ TEST_CASE("optimizer blocks: stateLayout, stateTensors and loadState name every 
   fresh.loadState(page, saved, 1);
   CHECK(sameBits(fresh.stateTensors(), saved));
   CHECK(fresh.stepCount() == 1);
+  // A bad state loses nothing of what an evaluator holds.
+  feedGrad(ev, c, 1);
+  REQUIRE(step(ev, page).applied);
+  const auto held = ev.stateTensors();
+  CHECK_THROWS_WITH(ev.loadState(page, wrong, 1), Catch::Contains("'opt.v'"));
+  CHECK(sameBits(ev.stateTensors(), held));
+  CHECK(ev.stepCount() == 2);
 }
 
 namespace {
