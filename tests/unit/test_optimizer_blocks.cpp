@@ -5,10 +5,10 @@
 #include <bit>
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <fstream>
 #include <set>
 
 #include "blocks/RegisterBlocks.h"
+#include "optimizer_cases.h"
 #include "runtime/Error.h"
 #include "runtime/Evaluator.h"
 #include "runtime/Page.h"
@@ -51,28 +51,10 @@ void addVariable(Page& page, const std::string& id, Shape shape, const std::vect
 
 // ---- Expected values --------------------------------------------------------------------------
 
+using testing::caseFloat;
+using testing::caseFloats;
+using testing::optimizerCase;
 using Json = nlohmann::json;
-
-const Json& findCase(const std::string& name) {
-  static const Json doc = [] {
-    std::ifstream in(std::string(QS_TEST_DATA_DIR) + "/tf_optimizer_cases.json");
-    return Json::parse(in);
-  }();
-  for (const Json& c : doc.at("cases"))
-    if (c.at("name") == name) return c;
-  FAIL("no case " << name);
-  throw;
-}
-
-std::vector<float> floats(const Json& j) {
-  std::vector<float> v;
-  for (const Json& x : j) v.push_back(static_cast<float>(x.get<double>()));
-  return v;
-}
-
-float f(const Json& j) {
-  return static_cast<float>(j.get<double>());
-}
 
 void requireBits(const Tensor& got, const std::vector<float>& want, const std::string& what) {
   REQUIRE(got.size() == static_cast<int64_t>(want.size()));
@@ -115,7 +97,7 @@ const std::string& errorOf(const Evaluator& ev, const std::string& id) {
 Page optimizerPage(const std::string& type, const Json& c,
                    const std::vector<std::string>& scalars) {
   Page page;
-  const std::vector<float> var0 = floats(c.at("var0"));
+  const std::vector<float> var0 = caseFloats(c.at("var0"));
   const Shape shape{static_cast<int64_t>(var0.size())};
   addVariable(page, "w", shape, var0);
   page.addBlock(constBlock("g", shape, std::vector<float>(var0.size(), 0.0f)));
@@ -125,14 +107,14 @@ Page optimizerPage(const std::string& type, const Json& c,
   link(page, "w", "output", "opt", "var");
   link(page, "g", "output", "opt", type == "ApplyGradientDescent" ? "delta" : "grad");
   for (const std::string& s : scalars) {
-    page.addBlock(scalarBlock("k_" + s, f(c.at(s))));
+    page.addBlock(scalarBlock("k_" + s, caseFloat(c.at(s))));
     link(page, "k_" + s, "output", "opt", s);
   }
   return page;
 }
 
 void feedGrad(Evaluator& ev, const Json& c, size_t s) {
-  const std::vector<float> g = floats(c.at("grads")[s]);
+  const std::vector<float> g = caseFloats(c.at("grads")[s]);
   ev.setFeed(BlockId("g"), Tensor::fromValues({static_cast<int64_t>(g.size())}, g));
 }
 
@@ -142,7 +124,7 @@ void feedGrad(Evaluator& ev, const Json& c, size_t s) {
 
 TEST_CASE("optimizer blocks: ApplyGradientDescent on a Variable, three steps bit for bit",
           "[optimizer-blocks]") {
-  const Json& c = findCase("gradient_descent");
+  const Json& c = optimizerCase("gradient_descent");
   const Page page = optimizerPage("ApplyGradientDescent", c, {"alpha"});
   Evaluator ev(builtinRegistry());
   for (size_t s = 0; s < 3; ++s) {
@@ -150,7 +132,7 @@ TEST_CASE("optimizer blocks: ApplyGradientDescent on a Variable, three steps bit
     const EvalReport r = step(ev, page);
     REQUIRE(r.failed.empty());
     REQUIRE(r.applied);
-    const std::vector<float> want = floats(c.at("steps")[s].at("var"));
+    const std::vector<float> want = caseFloats(c.at("steps")[s].at("var"));
     requireBits(ev.stateTensors().at("w"), want, "w after step " + std::to_string(s + 1));
     requireBits(*ev.result("opt.result_out"), want, "out");
   }
@@ -162,7 +144,7 @@ TEST_CASE("optimizer blocks: ApplyMomentum with a held accumulator, with and wit
           "[optimizer-blocks]") {
   for (const char* name : {"momentum", "momentum_nesterov"}) {
     CAPTURE(name);
-    const Json& c = findCase(name);
+    const Json& c = optimizerCase(name);
     const Page page = optimizerPage("ApplyMomentum", c, {"lr", "momentum"});
     Evaluator ev(builtinRegistry());
     for (size_t s = 0; s < 3; ++s) {
@@ -171,16 +153,16 @@ TEST_CASE("optimizer blocks: ApplyMomentum with a held accumulator, with and wit
       const Json& want = c.at("steps")[s];
       const auto state = ev.stateTensors();
       CHECK(keys(state) == std::set<std::string>{"w", "opt.accum"});
-      requireBits(state.at("w"), floats(want.at("var")), "var");
-      requireBits(state.at("opt.accum"), floats(want.at("accum")), "accum");
-      requireBits(*ev.result("opt.result_accum"), floats(want.at("accum")), "result_accum");
+      requireBits(state.at("w"), caseFloats(want.at("var")), "var");
+      requireBits(state.at("opt.accum"), caseFloats(want.at("accum")), "accum");
+      requireBits(*ev.result("opt.result_accum"), caseFloats(want.at("accum")), "result_accum");
     }
   }
 }
 
 TEST_CASE("optimizer blocks: ApplyMomentum's accumulator wired from a Variable is held there",
           "[optimizer-blocks]") {
-  const Json& c = findCase("momentum");
+  const Json& c = optimizerCase("momentum");
   Page page = optimizerPage("ApplyMomentum", c, {"lr", "momentum"});
   addVariable(page, "acc", {5}, std::vector<float>(5, 0.0f));
   link(page, "acc", "output", "opt", "accum");
@@ -190,8 +172,8 @@ TEST_CASE("optimizer blocks: ApplyMomentum's accumulator wired from a Variable i
     REQUIRE(step(ev, page).applied);
     const auto state = ev.stateTensors();
     CHECK(keys(state) == std::set<std::string>{"w", "acc"});
-    requireBits(state.at("w"), floats(c.at("steps")[s].at("var")), "var");
-    requireBits(state.at("acc"), floats(c.at("steps")[s].at("accum")), "acc");
+    requireBits(state.at("w"), caseFloats(c.at("steps")[s].at("var")), "var");
+    requireBits(state.at("acc"), caseFloats(c.at("steps")[s].at("accum")), "acc");
   }
   CHECK(keys(ev.stateLayout(page)) == std::set<std::string>{"w", "acc"});
 }
@@ -200,7 +182,7 @@ TEST_CASE("optimizer blocks: ApplyAdam's first steps with held slots and beta po
           "[optimizer-blocks]") {
   for (const char* name : {"adam", "adam_nesterov"}) {
     CAPTURE(name);
-    const Json& c = findCase(name);
+    const Json& c = optimizerCase(name);
     const Page page = optimizerPage("ApplyAdam", c, {"lr", "beta1", "beta2", "epsilon"});
     Evaluator ev(builtinRegistry());
     for (size_t s = 0; s < 3; ++s) {
@@ -208,17 +190,17 @@ TEST_CASE("optimizer blocks: ApplyAdam's first steps with held slots and beta po
       if (s > 0) {
         // The powers this step uses are the ones held since the last.
         const auto held = ev.stateTensors();
-        requireBits(held.at("opt.beta1_power"), {f(want.at("beta1_power"))}, "beta1_power");
-        requireBits(held.at("opt.beta2_power"), {f(want.at("beta2_power"))}, "beta2_power");
+        requireBits(held.at("opt.beta1_power"), {caseFloat(want.at("beta1_power"))}, "beta1_power");
+        requireBits(held.at("opt.beta2_power"), {caseFloat(want.at("beta2_power"))}, "beta2_power");
       }
       feedGrad(ev, c, s);
       REQUIRE(step(ev, page).applied);
       const auto state = ev.stateTensors();
       CHECK(keys(state) ==
             std::set<std::string>{"w", "opt.m", "opt.v", "opt.beta1_power", "opt.beta2_power"});
-      requireBits(state.at("opt.m"), floats(want.at("m")), "m");
-      requireBits(state.at("opt.v"), floats(want.at("v")), "v");
-      requireBits(state.at("w"), floats(want.at("var")), "var");
+      requireBits(state.at("opt.m"), caseFloats(want.at("m")), "m");
+      requireBits(state.at("opt.v"), caseFloats(want.at("v")), "v");
+      requireBits(state.at("w"), caseFloats(want.at("var")), "var");
     }
   }
 }
@@ -226,7 +208,7 @@ TEST_CASE("optimizer blocks: ApplyAdam's first steps with held slots and beta po
 TEST_CASE("optimizer blocks: ApplyAdam's beta powers after a step, worked out in double",
           "[optimizer-blocks]") {
   // beta1 = 0.9f, beta2 = 0.999f; each power is the float32 product of the last and beta.
-  const Json& c = findCase("adam");
+  const Json& c = optimizerCase("adam");
   const Page page = optimizerPage("ApplyAdam", c, {"lr", "beta1", "beta2", "epsilon"});
   Evaluator ev(builtinRegistry());
   const double b1 = 0.8999999761581421, b2 = 0.9990000128746033;
@@ -243,12 +225,12 @@ TEST_CASE("optimizer blocks: ApplyAdam's beta powers after a step, worked out in
 
 TEST_CASE("optimizer blocks: ApplyAdam with every slot wired from Variables, powers only read",
           "[optimizer-blocks]") {
-  const Json& c = findCase("adam_nesterov");
+  const Json& c = optimizerCase("adam_nesterov");
   Page page = optimizerPage("ApplyAdam", c, {"lr", "beta1", "beta2", "epsilon"});
   addVariable(page, "m", {5}, std::vector<float>(5, 0.0f));
   addVariable(page, "v", {5}, std::vector<float>(5, 0.0f));
-  addVariable(page, "b1p", {}, {f(c.at("beta1"))});
-  addVariable(page, "b2p", {}, {f(c.at("beta2"))});
+  addVariable(page, "b1p", {}, {caseFloat(c.at("beta1"))});
+  addVariable(page, "b2p", {}, {caseFloat(c.at("beta2"))});
   for (const char* s : {"m", "v"}) link(page, s, "output", "opt", s);
   link(page, "b1p", "output", "opt", "beta1_power");
   link(page, "b2p", "output", "opt", "beta2_power");
@@ -267,10 +249,11 @@ TEST_CASE("optimizer blocks: ApplyAdam with every slot wired from Variables, pow
     REQUIRE(r.failed.empty());
     const auto state = ev.stateTensors();
     CHECK(keys(state) == std::set<std::string>{"w", "m", "v", "b1p", "b2p"});
-    requireBits(state.at("m"), floats(want.at("m")), "m");
-    requireBits(state.at("v"), floats(want.at("v")), "v");
-    requireBits(state.at("w"), floats(want.at("var")), "var");
-    if (s + 1 < 3) requireBits(state.at("b1p"), {f(c.at("steps")[s + 1].at("beta1_power"))}, "b1p");
+    requireBits(state.at("m"), caseFloats(want.at("m")), "m");
+    requireBits(state.at("v"), caseFloats(want.at("v")), "v");
+    requireBits(state.at("w"), caseFloats(want.at("var")), "var");
+    if (s + 1 < 3)
+      requireBits(state.at("b1p"), {caseFloat(c.at("steps")[s + 1].at("beta1_power"))}, "b1p");
   }
 }
 
@@ -385,7 +368,7 @@ TEST_CASE("optimizer blocks: two updates of one Variable in a step name each oth
 
 TEST_CASE("optimizer blocks: one block updating a Variable through two slots is an error",
           "[optimizer-blocks]") {
-  const Json& c = findCase("momentum");
+  const Json& c = optimizerCase("momentum");
   Page page = optimizerPage("ApplyMomentum", c, {"lr", "momentum"});
   link(page, "w", "output", "opt", "accum");
   Evaluator ev(builtinRegistry());
@@ -395,7 +378,7 @@ TEST_CASE("optimizer blocks: one block updating a Variable through two slots is 
 
 TEST_CASE("optimizer blocks: var or ref not wired straight from a Variable is an error",
           "[optimizer-blocks]") {
-  const Json& c = findCase("gradient_descent");
+  const Json& c = optimizerCase("gradient_descent");
   Page page = optimizerPage("ApplyGradientDescent", c, {"alpha"});
   page.removeLink({{BlockId("w"), PortName("output")}, {BlockId("opt"), PortName("var")}});
   page.addBlock(constBlock("k", {5}, {1, 2, 3, 4, 5}));
@@ -481,7 +464,7 @@ TEST_CASE("optimizer blocks: TensorFlow's messages for shapes and scalars", "[op
 
 TEST_CASE("optimizer blocks: a held slot that no longer fits var asks for a reset",
           "[optimizer-blocks]") {
-  const Json& c = findCase("momentum");
+  const Json& c = optimizerCase("momentum");
   Page page = optimizerPage("ApplyMomentum", c, {"lr", "momentum"});
   Evaluator ev(builtinRegistry());
   feedGrad(ev, c, 0);
@@ -503,7 +486,7 @@ TEST_CASE("optimizer blocks: a held slot that no longer fits var asks for a rese
 
 TEST_CASE("optimizer blocks: resetState returns Variables and slots to their initial values",
           "[optimizer-blocks]") {
-  const Json& c = findCase("adam");
+  const Json& c = optimizerCase("adam");
   const Page page = optimizerPage("ApplyAdam", c, {"lr", "beta1", "beta2", "epsilon"});
   Evaluator ev(builtinRegistry());
   feedGrad(ev, c, 0);
@@ -516,7 +499,7 @@ TEST_CASE("optimizer blocks: resetState returns Variables and slots to their ini
   CHECK(ev.stateTensors().empty());
   CHECK(ev.stepCount() == 0);
   ev.evaluate(page);
-  requireBits(*ev.result("w.result_output"), floats(c.at("var0")), "w after reset");
+  requireBits(*ev.result("w.result_output"), caseFloats(c.at("var0")), "w after reset");
   feedGrad(ev, c, 0);
   REQUIRE(step(ev, page).applied);
   CHECK(sameBits(first, ev.stateTensors()));
@@ -525,7 +508,7 @@ TEST_CASE("optimizer blocks: resetState returns Variables and slots to their ini
 
 TEST_CASE("optimizer blocks: stateLayout, stateTensors and loadState name every held value",
           "[optimizer-blocks]") {
-  const Json& c = findCase("adam");
+  const Json& c = optimizerCase("adam");
   Page page = optimizerPage("ApplyAdam", c, {"lr", "beta1", "beta2", "epsilon"});
   addVariable(page, "b1p", {}, {0.9f});
   link(page, "b1p", "output", "opt", "beta1_power");
