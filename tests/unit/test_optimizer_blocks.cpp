@@ -2,6 +2,7 @@
 // updates bit for bit against tests/data/tf_optimizer_cases.json and literal values, and the step
 // semantics (values from the start of the step, one update per Variable, reset, saved state,
 // threads).
+#include <atomic>
 #include <bit>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -655,4 +656,30 @@ TEST_CASE("optimizer blocks: a step that fetches a subset holds every Variable, 
   CHECK(state.at("u").toVector() == std::vector<float>{7, 8});
   Evaluator fresh(builtinRegistry());
   CHECK_NOTHROW(fresh.loadState(page, state, ev.stepCount()));
+}
+
+TEST_CASE("optimizer blocks: a step cancelled after an update was staged applies nothing",
+          "[optimizer-blocks]") {
+  const Json& c = optimizerCase("gradient_descent");
+  Page page = optimizerPage("ApplyGradientDescent", c, {"alpha"});
+  page.addBlock(makeBlock("after", "Square"));  // runs after opt
+  link(page, "opt", "out", "after", "x");
+  Evaluator ev(builtinRegistry());
+  feedGrad(ev, c, 0);
+  std::atomic<bool> cancel{false};
+  EvalOptions o;
+  o.step = true;
+  o.cancel = &cancel;
+  o.onBlockFinished = [&](const BlockId& id, const BlockState&) {
+    if (id.str() == "opt") cancel.store(true);
+  };
+  const EvalReport r = ev.evaluate(page, o);
+  CHECK(r.cancelled);
+  CHECK_FALSE(r.applied);
+  CHECK(ev.stateTensors().empty());
+  CHECK(ev.stepCount() == 0);
+  cancel.store(false);
+  o.onBlockFinished = nullptr;
+  CHECK(ev.evaluate(page, o).applied);
+  requireBits(ev.stateTensors().at("w"), caseFloats(c.at("steps")[0].at("var")), "w");
 }
