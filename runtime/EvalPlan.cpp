@@ -28,11 +28,12 @@ void markNeeded(const Page& page, const BlockRegistry& registry,
   plan.needed.assign(n, fetch.empty() ? 1 : 0);
   plan.fetched.assign(n, 0);
   std::vector<int> stack;
-  // A step applies every update on the page, fetched or not.
+  // A step applies every update on the page, fetched or not, and holds every Variable (a Variable
+  // nothing fetched reads would otherwise be missing from the saved state).
   if (step && !fetch.empty())
     for (int i = 0; i < n; ++i) {
       const BlockDescriptor* d = registry.find(page.blocks()[i].type);
-      if (d && !d->stateSlots.empty()) {
+      if (d && (d->variable || !d->stateSlots.empty())) {
         plan.needed[i] = 1;
         stack.push_back(i);
       }

@@ -6,6 +6,7 @@
 
 #include "blocks/Chunks.h"
 #include "blocks/RegisterBlocks.h"
+#include "blocks/TfShape.h"
 #include "runtime/Error.h"
 
 namespace qs {
@@ -20,13 +21,6 @@ using RowsMap = Eigen::Map<Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, E
 using ConstRowsMap =
     Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 using ConstRowMap = Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>>;
-
-// TensorShape::DebugString: "[2,3]", "[]".
-std::string tfShape(const Shape& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
-}
 
 // NumPy broadcasting: shapes aligned on the right; each pair of dimensions equal or one of them 1.
 Shape broadcastShape(const Shape& a, const Shape& b) {

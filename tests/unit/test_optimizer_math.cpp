@@ -3,43 +3,21 @@
 // (one rounding per operation, TensorFlow's order) independently of this code.
 #include <bit>
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "blocks/state/OptimizerMath.h"
+#include "optimizer_cases.h"
 
 namespace {
 
 using Json = nlohmann::json;
 
-const Json& cases() {
-  static const Json doc = [] {
-    std::ifstream in(std::string(QS_TEST_DATA_DIR) + "/tf_optimizer_cases.json");
-    return Json::parse(in);
-  }();
-  return doc.at("cases");
-}
-
-const Json& findCase(const std::string& name) {
-  for (const Json& c : cases())
-    if (c.at("name") == name) return c;
-  FAIL("no case " << name);
-  throw;
-}
-
-std::vector<float> floats(const Json& j) {
-  std::vector<float> v;
-  for (const Json& x : j) v.push_back(static_cast<float>(x.get<double>()));
-  return v;
-}
-
-float f(const Json& j) {
-  return static_cast<float>(j.get<double>());
-}
-
+using qs::testing::optimizerCase;
+using qs::testing::caseFloat;
+using qs::testing::caseFloats;
 // Bit for bit: the formulas fix every rounding.
 void requireBits(const std::vector<float>& got, const Json& expected, const char* what, int step) {
-  const std::vector<float> want = floats(expected);
+  const std::vector<float> want = caseFloats(expected);
   REQUIRE(got.size() == want.size());
   for (size_t i = 0; i < got.size(); ++i) {
     INFO(what << " after step " << step + 1 << ", element " << i << ": " << got[i] << " vs "
@@ -51,11 +29,11 @@ void requireBits(const std::vector<float>& got, const Json& expected, const char
 }  // namespace
 
 TEST_CASE("optimizers: ApplyGradientDescent, three steps bit for bit", "[optimizers]") {
-  const Json& c = findCase("gradient_descent");
-  std::vector<float> var = floats(c.at("var0"));
+  const Json& c = optimizerCase("gradient_descent");
+  std::vector<float> var = caseFloats(c.at("var0"));
   for (size_t s = 0; s < c.at("grads").size(); ++s) {
-    const std::vector<float> g = floats(c.at("grads")[s]);
-    qs::optim::applyGradientDescent(var, f(c.at("alpha")), g);
+    const std::vector<float> g = caseFloats(c.at("grads")[s]);
+    qs::optim::applyGradientDescent(var, caseFloat(c.at("alpha")), g);
     requireBits(var, c.at("steps")[s].at("var"), "var", static_cast<int>(s));
   }
 }
@@ -63,11 +41,11 @@ TEST_CASE("optimizers: ApplyGradientDescent, three steps bit for bit", "[optimiz
 TEST_CASE("optimizers: ApplyMomentum with and without Nesterov, three steps", "[optimizers]") {
   for (const char* name : {"momentum", "momentum_nesterov"}) {
     CAPTURE(name);
-    const Json& c = findCase(name);
-    std::vector<float> var = floats(c.at("var0")), accum(var.size(), 0.0f);
+    const Json& c = optimizerCase(name);
+    std::vector<float> var = caseFloats(c.at("var0")), accum(var.size(), 0.0f);
     for (size_t s = 0; s < c.at("grads").size(); ++s) {
-      const std::vector<float> g = floats(c.at("grads")[s]);
-      qs::optim::applyMomentum(var, accum, f(c.at("lr")), g, f(c.at("momentum")),
+      const std::vector<float> g = caseFloats(c.at("grads")[s]);
+      qs::optim::applyMomentum(var, accum, caseFloat(c.at("lr")), g, caseFloat(c.at("momentum")),
                                c.at("use_nesterov").get<bool>());
       requireBits(accum, c.at("steps")[s].at("accum"), "accum", static_cast<int>(s));
       requireBits(var, c.at("steps")[s].at("var"), "var", static_cast<int>(s));
@@ -78,23 +56,23 @@ TEST_CASE("optimizers: ApplyMomentum with and without Nesterov, three steps", "[
 TEST_CASE("optimizers: ApplyAdam with and without Nesterov, first three steps", "[optimizers]") {
   for (const char* name : {"adam", "adam_nesterov"}) {
     CAPTURE(name);
-    const Json& c = findCase(name);
-    std::vector<float> var = floats(c.at("var0")), m(var.size(), 0.0f), v(var.size(), 0.0f);
-    const float beta1 = f(c.at("beta1")), beta2 = f(c.at("beta2"));
+    const Json& c = optimizerCase(name);
+    std::vector<float> var = caseFloats(c.at("var0")), m(var.size(), 0.0f), v(var.size(), 0.0f);
+    const float beta1 = caseFloat(c.at("beta1")), beta2 = caseFloat(c.at("beta2"));
     // The powers start at beta1 and beta2 and are multiplied by them after each step (float32).
     float beta1Power = beta1, beta2Power = beta2;
     for (size_t s = 0; s < c.at("grads").size(); ++s) {
       const Json& want = c.at("steps")[s];
-      CHECK(beta1Power == f(want.at("beta1_power")));
-      CHECK(beta2Power == f(want.at("beta2_power")));
-      const qs::optim::AdamParams p{f(c.at("lr")),
+      CHECK(beta1Power == caseFloat(want.at("beta1_power")));
+      CHECK(beta2Power == caseFloat(want.at("beta2_power")));
+      const qs::optim::AdamParams p{caseFloat(c.at("lr")),
                                     beta1,
                                     beta2,
-                                    f(c.at("epsilon")),
+                                    caseFloat(c.at("epsilon")),
                                     beta1Power,
                                     beta2Power,
                                     c.at("use_nesterov").get<bool>()};
-      qs::optim::applyAdam(var, m, v, p, floats(c.at("grads")[s]));
+      qs::optim::applyAdam(var, m, v, p, caseFloats(c.at("grads")[s]));
       requireBits(m, want.at("m"), "m", static_cast<int>(s));
       requireBits(v, want.at("v"), "v", static_cast<int>(s));
       requireBits(var, want.at("var"), "var", static_cast<int>(s));
