@@ -242,7 +242,6 @@ void planReleases(const Page& page, EvalPlan& plan) {
   }
 }
 
-
 // A block that reads the results of everything above its inputs (the Gradients block) would see
 // them released.
 bool readsUpstream(const Page& page, const BlockRegistry& registry, const EvalPlan& plan) {

@@ -626,7 +626,28 @@ EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mod
   // block for it.
   if (attrCache_.size() > 2 * page.blockCount() + 64)
     std::erase_if(attrCache_, [&](const auto& kv) { return !page.contains(kv.first); });
+  if (!held_.empty()) dropStaleHeld(page);
   return Pass(*this, page, options, mode).run();
+}
+
+// After an edit, what a block held may no longer be its own: the block is gone or of another type,
+// or the slot is now wired from a Variable (which holds it instead). Kept, it would be saved with
+// the state and refused when read back.
+void Evaluator::dropStaleHeld(const Page& page) {
+  for (auto it = held_.begin(); it != held_.end();) {
+    const int b = page.indexOf(it->first);
+    const BlockDescriptor* d = b < 0 ? nullptr : registry_.find(page.blocks()[b].type);
+    const size_t dropped = std::erase_if(it->second.values, [&](const auto& kv) {
+      if (!d) return true;
+      if (kv.first.empty()) return !d->variable;
+      if (!d->findSlot(kv.first)) return true;
+      for (int li : page.incomingLinks(b))
+        if (page.links()[li].to.port.str() == kv.first) return true;
+      return false;
+    });
+    if (dropped) it->second.stamp = nextStamp_++;
+    it = it->second.values.empty() ? held_.erase(it) : std::next(it);
+  }
 }
 
 }  // namespace qs

@@ -161,6 +161,7 @@ class Evaluator {
   };
   std::unordered_map<BlockId, Held> held_;
   int64_t steps_ = 0;
+  void dropStaleHeld(const Page& page);
 };
 
 }  // namespace qs

@@ -347,6 +347,23 @@ TEST_CASE("Steps: held slots, state names, layout and loading", "[steps]") {
   CHECK(fresh.result("v.result_output")->toVector() == std::vector<float>{4});
 }
 
+TEST_CASE("Steps: what an edit leaves behind is no longer held", "[steps]") {
+  TestPage t;
+  t.add("h", "Bump");
+  t.add("gone", "Bump");
+  t.feed("v0", {0});
+  t.add("v", "Var");
+  t.wire("v0", "v", "x");
+  REQUIRE(t.step().applied);
+  CHECK(t.ev.stateTensors().size() == 3);
+  t.wire("v", "h", "c", "output");  // the Variable holds the count now
+  t.page.removeBlock(BlockId("gone"));
+  t.ev.evaluate(t.page);
+  auto state = t.ev.stateTensors();
+  CHECK(state.size() == 1);
+  CHECK(state.count("v") == 1);
+}
+
 TEST_CASE("Steps: a Variable reruns after an update and is reused otherwise", "[steps]") {
   TestPage t;
   t.feed("v0", {1});
