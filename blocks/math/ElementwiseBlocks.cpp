@@ -6,6 +6,7 @@
 
 #include "blocks/Chunks.h"
 #include "blocks/RegisterBlocks.h"
+#include "blocks/math/Broadcast.h"
 #include "runtime/Error.h"
 
 namespace qs {
@@ -20,27 +21,6 @@ using RowsMap = Eigen::Map<Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, E
 using ConstRowsMap =
     Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 using ConstRowMap = Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>>;
-
-// TensorShape::DebugString: "[2,3]", "[]".
-std::string tfShape(const Shape& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
-// NumPy broadcasting: shapes aligned on the right; each pair of dimensions equal or one of them 1.
-Shape broadcastShape(const Shape& a, const Shape& b) {
-  const size_t rank = std::max(a.size(), b.size());
-  Shape out(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
-    const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (da != db && da != 1 && db != 1)
-      throw Error("Incompatible shapes: " + tfShape(a) + " vs. " + tfShape(b));
-    out[i] = da == 1 ? db : da;
-  }
-  return out;
-}
 
 template <typename Z, typename A, typename B>
 void apply(Binary op, Z&& z, const A& a, const B& b) {
@@ -88,9 +68,8 @@ void binaryCheck(BlockContext& ctx) {
   ctx.setOutputShape("z", broadcastShape(ctx.inputShape("x"), ctx.inputShape("y")));
 }
 
-void binaryCompute(BlockContext& ctx, Binary op) {
-  const Tensor& x = ctx.input("x");
-  const Tensor& y = ctx.input("y");
+// x op y with broadcasting, as a new tensor.
+Tensor binaryOp(const BlockContext& ctx, Binary op, const Tensor& x, const Tensor& y) {
   const Shape shape = broadcastShape(x.shape(), y.shape());
   Tensor out = Tensor::uninitialized(shape);
   const int64_t n = out.size();
@@ -129,16 +108,8 @@ void binaryCompute(BlockContext& ctx, Binary op) {
     // General broadcasting: walk the output index, stepping each input by its own strides
     // (0 along a dimension it broadcasts).
     const size_t rank = shape.size();
-    auto strides = [&](const Shape& s) {
-      std::vector<int64_t> st(rank, 0);
-      int64_t acc = 1;
-      for (size_t i = s.size(); i-- > 0;) {
-        st[i + rank - s.size()] = s[i] == 1 ? 0 : acc;
-        acc *= s[i];
-      }
-      return st;
-    };
-    const std::vector<int64_t> sx = strides(x.shape()), sy = strides(y.shape());
+    const std::vector<int64_t> sx = broadcastStrides(x.shape(), rank);
+    const std::vector<int64_t> sy = broadcastStrides(y.shape(), rank);
     std::vector<int64_t> idx(rank, 0);
     const int64_t last = shape[rank - 1];
     float* zp = out.mutableData();
@@ -158,7 +129,11 @@ void binaryCompute(BlockContext& ctx, Binary op) {
       }
     }
   }
-  ctx.setOutput("z", std::move(out));
+  return out;
+}
+
+void binaryCompute(BlockContext& ctx, Binary op) {
+  ctx.setOutput("z", binaryOp(ctx, op, ctx.input("x"), ctx.input("y")));
 }
 
 enum class Unary { Square, Abs };
