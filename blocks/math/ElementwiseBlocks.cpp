@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "blocks/Chunks.h"
+#include "blocks/GradientHelpers.h"
 #include "blocks/RegisterBlocks.h"
 #include "blocks/math/Broadcast.h"
 #include "runtime/Error.h"
@@ -136,6 +137,29 @@ void binaryCompute(BlockContext& ctx, Binary op) {
   ctx.setOutput("z", binaryOp(ctx, op, ctx.input("x"), ctx.input("y")));
 }
 
+// -t as a new tensor (-0 for +0, as TensorFlow's Neg).
+Tensor negated(const BlockContext& ctx, const Tensor& t) {
+  Tensor out = Tensor::uninitialized(t.shape());
+  forEachChunk(ctx, 0, t.size(), kCancelChunkElements, [&](int64_t b, int64_t e) {
+    ArrayMap(out.mutableData() + b, e - b) = -ConstArrayMap(t.data() + b, e - b);
+  });
+  return out;
+}
+
+// TensorFlow's _AddGrad, _SubGrad, _MulGrad: the gradient of z (times the other operand for Mul,
+// negated for Sub's y) summed over the dimensions along which each operand was broadcast.
+void binaryGradient(GradientContext& ctx, Binary op) {
+  const Tensor& x = ctx.input("x");
+  const Tensor& y = ctx.input("y");
+  const Tensor g = outputGradOrZeros(ctx, "z");
+  if (ctx.wantsGrad("x"))
+    ctx.setInputGrad("x", sumTo(ctx, op == Binary::Mul ? binaryOp(ctx, op, g, y) : g, x.shape()));
+  if (ctx.wantsGrad("y")) {
+    Tensor gy = sumTo(ctx, op == Binary::Mul ? binaryOp(ctx, op, x, g) : g, y.shape());
+    ctx.setInputGrad("y", op == Binary::Sub ? negated(ctx, gy) : std::move(gy));
+  }
+}
+
 enum class Unary { Square, Abs };
 
 void unaryCheck(BlockContext& ctx) {
@@ -156,7 +180,25 @@ void unaryCompute(BlockContext& ctx, Unary op) {
   ctx.setOutput("y", std::move(out));
 }
 
-void addBinary(BlockRegistry& registry, const char* type, Binary op, std::string summary) {
+// TensorFlow's _SquareGrad, grad * (2 * x), and _AbsGrad, grad * sign(x) with sign(0) = 0.
+void unaryGradient(GradientContext& ctx, Unary op) {
+  const Tensor& x = ctx.input("x");
+  const Tensor g = outputGradOrZeros(ctx, "y");
+  Tensor dx = Tensor::uninitialized(x.shape());
+  forEachChunk(ctx, 0, x.size(), kCancelChunkElements, [&](int64_t b, int64_t e) {
+    ConstArrayMap a(x.data() + b, e - b);
+    ConstArrayMap gr(g.data() + b, e - b);
+    ArrayMap out(dx.mutableData() + b, e - b);
+    if (op == Unary::Square)
+      out = gr * (2.0f * a);
+    else
+      out = gr * ((a > 0.0f).cast<float>() - (a < 0.0f).cast<float>());
+  });
+  ctx.setInputGrad("x", std::move(dx));
+}
+
+void addBinary(BlockRegistry& registry, const char* type, Binary op, std::string summary,
+               std::string gradientDoc) {
   BlockDescriptor d;
   d.type = type;
   d.category = "Math";
@@ -171,10 +213,15 @@ void addBinary(BlockRegistry& registry, const char* type, Binary op, std::string
                     {tensorOutput("z", RankRule::any(), "The result, of the broadcast shape.")});
   d.check = binaryCheck;
   d.compute = [op](BlockContext& ctx) { binaryCompute(ctx, op); };
+  d.gradient = [op](GradientContext& ctx) { binaryGradient(ctx, op); };
+  d.gradientDoc = std::move(gradientDoc) +
+                  " Each operand's gradient is summed over the dimensions along which it was "
+                  "broadcast, so it has the operand's shape (sums in double, rounded once).";
   registry.add(std::move(d));
 }
 
-void addUnary(BlockRegistry& registry, const char* type, Unary op, std::string summary) {
+void addUnary(BlockRegistry& registry, const char* type, Unary op, std::string summary,
+              std::string gradientDoc) {
   BlockDescriptor d;
   d.type = type;
   d.category = "Math";
@@ -184,18 +231,44 @@ void addUnary(BlockRegistry& registry, const char* type, Unary op, std::string s
                     {tensorOutput("y", RankRule::any(), "The result, same shape as `x`.")});
   d.check = unaryCheck;
   d.compute = [op](BlockContext& ctx) { unaryCompute(ctx, op); };
+  d.gradient = [op](GradientContext& ctx) { unaryGradient(ctx, op); };
+  d.gradientDoc = std::move(gradientDoc);
+  registry.add(std::move(d));
+}
+
+void addIdentity(BlockRegistry& registry) {
+  BlockDescriptor d;
+  d.type = "Identity";
+  d.category = "Math";
+  d.summary = "Return a tensor with the same shape and contents as input.";
+  d.doc = "The output is the input itself (no copy is made).";
+  d.ports = opPorts({tensorInput("input", RankRule::any(), "The input.")},
+                    {tensorOutput("output", RankRule::any(), "The input, unchanged.")});
+  d.check = [](BlockContext& ctx) { ctx.setOutputShape("output", ctx.inputShape("input")); };
+  d.compute = [](BlockContext& ctx) { ctx.setOutput("output", ctx.input("input")); };
+  d.gradient = [](GradientContext& ctx) {
+    ctx.setInputGrad("input", outputGradOrZeros(ctx, "output"));
+  };
+  d.gradientDoc = "The gradient of `output` passes through unchanged.";
   registry.add(std::move(d));
 }
 
 }  // namespace
 
 void registerElementwiseBlocks(BlockRegistry& registry) {
-  addBinary(registry, "Add", Binary::Add, "Returns x + y element-wise (with broadcasting).");
-  addBinary(registry, "Sub", Binary::Sub, "Returns x - y element-wise (with broadcasting).");
-  addBinary(registry, "Mul", Binary::Mul, "Returns x * y element-wise (with broadcasting).");
-  addUnary(registry, "Square", Unary::Square, "Computes the square of x element-wise: x * x.");
+  addBinary(registry, "Add", Binary::Add, "Returns x + y element-wise (with broadcasting).",
+            "d/dx = d/dy = the gradient of `z`.");
+  addBinary(registry, "Sub", Binary::Sub, "Returns x - y element-wise (with broadcasting).",
+            "d/dx = the gradient of `z`, d/dy = its negation.");
+  addBinary(registry, "Mul", Binary::Mul, "Returns x * y element-wise (with broadcasting).",
+            "d/dx = grad * y, d/dy = x * grad (grad: the gradient of `z`).");
+  addUnary(registry, "Square", Unary::Square, "Computes the square of x element-wise: x * x.",
+           "grad * (2 * x) (grad: the gradient of `y`), as TensorFlow's.");
   addUnary(registry, "Abs", Unary::Abs,
-           "Computes the absolute value of x element-wise (|-0| = +0, NaN stays NaN).");
+           "Computes the absolute value of x element-wise (|-0| = +0, NaN stays NaN).",
+           "grad * sign(x) (grad: the gradient of `y`), where sign is -1, 0 or 1 (0 at x = 0, and "
+           "for NaN).");
+  addIdentity(registry);
 }
 
 }  // namespace qs
