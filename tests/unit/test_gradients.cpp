@@ -181,7 +181,21 @@ Grad runGrad(const std::string& type, const Json& attrs, const std::map<std::str
   call.outputGrads = outGrads;
   call.wanted = wanted;
   const qs::AttrValues resolved = qs::resolveAttrs(*desc, attrs.is_null() ? Json::object() : attrs);
-  return {fwd.outputs, qs::runGradient(*desc, "b", resolved, call)};
+  // Deep copies: a gradient must leave the tensors it reads (shared storage) as they were.
+  auto copyOf = [](const std::map<std::string, Tensor>& m) {
+    std::map<std::string, Tensor> r;
+    for (const auto& [port, t] : m) r[port] = Tensor::fromValues(t.shape(), t.toVector());
+    return r;
+  };
+  const auto before = copyOf(in), gradsBefore = copyOf(outGrads), outsBefore = copyOf(fwd.outputs);
+  Grad g{fwd.outputs, qs::runGradient(*desc, "b", resolved, call)};
+  for (const auto& [saved, now] : {std::pair{&before, &in}, std::pair{&gradsBefore, &outGrads},
+                                   std::pair{&outsBefore, &fwd.outputs}})
+    for (const auto& [port, t] : *saved) {
+      INFO(type << "'s gradient changed the tensor at " << port);
+      CHECK(qs::bitwiseEqual(t, now->at(port)));
+    }
+  return g;
 }
 
 Inputs toInputs(const std::map<std::string, Tensor>& in) {
@@ -328,6 +342,11 @@ TEST_CASE("gradients: Min and Max share the gradient equally among ties", "[grad
                          {{"input", qs::testing::tensor({2, 3}, {1, 3, 3, 2, 2, 2})}},
                          {{"output", qs::testing::vec({6, 3})}});
   CHECK(h.inputGrads.at("input").toVector() == std::vector<float>{0, 3, 3, 1, 1, 1});
+
+  // A NaN result selects nothing: 0 / 0 gives NaN for its whole slice, as in TensorFlow.
+  const Grad n = runGrad("Max", Json::object(), {{"input", qs::testing::vec({1, NAN, 2})}},
+                         {{"output", Tensor::scalar(1)}});
+  for (float v : n.inputGrads.at("input").values()) CHECK(std::isnan(v));
 
   // Random values from {-1, 0, 1, 2}: many ties. The rule, element by element: each output's
   // gradient divided by the number of inputs equal to that output, given to those inputs.
