@@ -20,6 +20,10 @@ Shape broadcastShape(const Shape& a, const Shape& b);
 // the dimensions it broadcasts (length 1 or missing).
 std::vector<int64_t> broadcastStrides(const Shape& small, size_t rank);
 
+// `small` is `big`'s trailing dimensions (after dropping leading 1s), e.g. a per-channel [d]
+// against [..., d]; returns the product of those dimensions, or -1 if it is not.
+int64_t suffixLength(const Shape& big, const Shape& small);
+
 // Walks `big` (row-major) one last-dimension row at a time with the matching offsets in `small`,
 // which broadcasts to `big`: fn(bigOffset, smallOffset, smallStep, len) covers the elements
 // big[bigOffset + k] and small[smallOffset + k * smallStep] for k < len. Checks for cancellation

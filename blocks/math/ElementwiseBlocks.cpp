@@ -50,21 +50,6 @@ float apply1(Binary op, float a, float b) {
   return 0;
 }
 
-// `small` is `big`'s trailing dimensions (after dropping leading 1s), e.g. a per-channel [d]
-// against [..., d]; returns the product of those dimensions, or -1 if it is not.
-int64_t suffixLength(const Shape& big, const Shape& small) {
-  size_t first = 0;
-  while (first < small.size() && small[first] == 1) ++first;
-  const size_t n = small.size() - first;
-  if (n > big.size()) return -1;
-  int64_t len = 1;
-  for (size_t i = 0; i < n; ++i) {
-    if (small[first + i] != big[big.size() - n + i]) return -1;
-    len *= small[first + i];
-  }
-  return len;
-}
-
 void binaryCheck(BlockContext& ctx) {
   ctx.setOutputShape("z", broadcastShape(ctx.inputShape("x"), ctx.inputShape("y")));
 }
