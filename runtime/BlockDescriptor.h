@@ -207,6 +207,8 @@ struct BlockDescriptor {
   // The block's gradient (runtime/Gradient.h): from the gradients of its outputs, those of its
   // inputs. Empty for blocks that are not differentiable.
   std::function<void(GradientContext&)> gradient;
+  // How the gradient is computed, for the block reference (a sentence or two of Markdown).
+  std::string gradientDoc;
   // The Gradients block reads the results of every block above its inputs, not only its inputs'.
   bool readsUpstream = false;
 

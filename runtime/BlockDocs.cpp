@@ -53,6 +53,23 @@ std::string kindText(const PortDescriptor& p) {
   return "";
 }
 
+// Whether a Gradients block can differentiate through this block, and with respect to what.
+std::string gradientText(const BlockDescriptor& d) {
+  if (!d.gradient && d.inputs().empty()) return "None (the block has no tensor inputs).\n";
+  if (!d.gradient)
+    return "None: no gradient passes through this block, so one between a Gradients block's "
+           "`xs` and its `ys` is an error that names it (its output may still be `xs` itself).\n";
+  std::string wrt;
+  const auto ins = d.inputs();
+  for (size_t i = 0; i < ins.size(); ++i) {
+    if (i > 0) wrt += i + 1 == ins.size() ? " and " : ", ";
+    wrt += "`" + ins[i]->name + "`";
+  }
+  std::string s = "With respect to " + wrt + " (for the Gradients block).";
+  if (!d.gradientDoc.empty()) s += " " + d.gradientDoc;
+  return s + "\n";
+}
+
 }  // namespace
 
 std::string blockReferenceFileName(const BlockDescriptor& desc) {
@@ -118,6 +135,8 @@ std::string blockReferencePage(const BlockDescriptor& d) {
       s += "| `" + p->name + "` | `" + resultName(p->name) + "` | `<block id>." +
            resultName(p->name) + "` |\n";
   }
+
+  s += "\n## Gradient\n\n" + gradientText(d);
 
   s += "\n## In a page file\n\n```json\n";
   OrderedJson block;

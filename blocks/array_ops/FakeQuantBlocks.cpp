@@ -1,5 +1,6 @@
 #include <string>
 
+#include "blocks/GradientHelpers.h"
 #include "blocks/RegisterBlocks.h"
 #include "blocks/array_ops/FakeQuantChecks.h"
 #include "blocks/array_ops/FakeQuantKernels.h"
@@ -112,20 +113,45 @@ void perChannelGradientCheck(BlockContext& ctx) {
   ctx.setOutputShape("backprop_wrt_max", {channelsOf(inputs)});
 }
 
-void perChannelGradientCompute(BlockContext& ctx) {
-  const Tensor& g = ctx.input("gradients");
-  const Tensor& x = ctx.input("inputs");
+// What the gradient kernels give: dx, and dmin/dmax for the Vars ops.
+struct FqGrads {
+  Tensor dx, dmin, dmax;
+};
+
+// The Gradient block's computation, shared with the forward op's registered gradient: `g` is the
+// gradient above the op, the rest are its inputs (the range's from ctx's input "min" and "max").
+FqGrads perChannelGradientOf(const BlockContext& ctx, const Tensor& g, const Tensor& x) {
   const int64_t d = channelsOf(x.shape());
-  Tensor dx = Tensor::uninitialized(x.shape());
-  Tensor dmin = Tensor::uninitialized({d});
-  Tensor dmax = Tensor::uninitialized({d});
+  FqGrads r{Tensor::uninitialized(x.shape()), Tensor::uninitialized({d}),
+            Tensor::uninitialized({d})};
   const int64_t outer = d == 0 ? 0 : x.size() / d;
   fq::perChannelGradient(g.data(), x.data(), outer, d, ctx.input("min").data(),
-                         ctx.input("max").data(), rangeOf(ctx), dx.mutableData(),
-                         dmin.mutableData(), dmax.mutableData(), execOf(ctx));
-  ctx.setOutput("backprops_wrt_input", std::move(dx));
-  ctx.setOutput("backprop_wrt_min", std::move(dmin));
-  ctx.setOutput("backprop_wrt_max", std::move(dmax));
+                         ctx.input("max").data(), rangeOf(ctx), r.dx.mutableData(),
+                         r.dmin.mutableData(), r.dmax.mutableData(), execOf(ctx));
+  return r;
+}
+
+void setRangeGradientOutputs(BlockContext& ctx, FqGrads r) {
+  ctx.setOutput("backprops_wrt_input", std::move(r.dx));
+  ctx.setOutput("backprop_wrt_min", std::move(r.dmin));
+  ctx.setOutput("backprop_wrt_max", std::move(r.dmax));
+}
+
+// The forward op's gradient: its *Gradient op's results, for the wanted inputs.
+void setRangeInputGrads(GradientContext& ctx, FqGrads r) {
+  if (ctx.wantsGrad("inputs")) ctx.setInputGrad("inputs", std::move(r.dx));
+  if (ctx.wantsGrad("min")) ctx.setInputGrad("min", std::move(r.dmin));
+  if (ctx.wantsGrad("max")) ctx.setInputGrad("max", std::move(r.dmax));
+}
+
+void perChannelGradientCompute(BlockContext& ctx) {
+  setRangeGradientOutputs(ctx,
+                          perChannelGradientOf(ctx, ctx.input("gradients"), ctx.input("inputs")));
+}
+
+void perChannelRegisteredGradient(GradientContext& ctx) {
+  setRangeInputGrads(
+      ctx, perChannelGradientOf(ctx, outputGradOrZeros(ctx, "output"), ctx.input("inputs")));
 }
 
 // ---- Vars --------------------------------------------------------------------------------------
@@ -155,18 +181,21 @@ void varsGradientCheck(BlockContext& ctx) {
   ctx.setOutputShape("backprop_wrt_max", {});
 }
 
-void varsGradientCompute(BlockContext& ctx) {
-  const Tensor& g = ctx.input("gradients");
-  const Tensor& x = ctx.input("inputs");
-  Tensor dx = Tensor::uninitialized(x.shape());
-  Tensor dmin = Tensor::uninitialized({});
-  Tensor dmax = Tensor::uninitialized({});
+FqGrads varsGradientOf(const BlockContext& ctx, const Tensor& g, const Tensor& x) {
+  FqGrads r{Tensor::uninitialized(x.shape()), Tensor::uninitialized({}), Tensor::uninitialized({})};
   const fq::Nudged n = varsRange(ctx);
-  fq::gradient(g.data(), x.data(), x.size(), 1, &n, dx.mutableData(), dmin.mutableData(),
-               dmax.mutableData(), execOf(ctx));
-  ctx.setOutput("backprops_wrt_input", std::move(dx));
-  ctx.setOutput("backprop_wrt_min", std::move(dmin));
-  ctx.setOutput("backprop_wrt_max", std::move(dmax));
+  fq::gradient(g.data(), x.data(), x.size(), 1, &n, r.dx.mutableData(), r.dmin.mutableData(),
+               r.dmax.mutableData(), execOf(ctx));
+  return r;
+}
+
+void varsGradientCompute(BlockContext& ctx) {
+  setRangeGradientOutputs(ctx, varsGradientOf(ctx, ctx.input("gradients"), ctx.input("inputs")));
+}
+
+void varsRegisteredGradient(GradientContext& ctx) {
+  setRangeInputGrads(ctx,
+                     varsGradientOf(ctx, outputGradOrZeros(ctx, "output"), ctx.input("inputs")));
 }
 
 // ---- Args --------------------------------------------------------------------------------------
@@ -191,14 +220,21 @@ void argsGradientCheck(BlockContext& ctx) {
   ctx.setOutputShape("backprops", ctx.inputShape("inputs"));
 }
 
-void argsGradientCompute(BlockContext& ctx) {
-  const Tensor& g = ctx.input("gradients");
-  const Tensor& x = ctx.input("inputs");
+Tensor argsGradientOf(const BlockContext& ctx, const Tensor& g, const Tensor& x) {
   Tensor dx = Tensor::uninitialized(x.shape());
   const fq::Nudged n = argsRange(ctx);
   fq::gradient(g.data(), x.data(), x.size(), 1, &n, dx.mutableData(), nullptr, nullptr,
                execOf(ctx));
-  ctx.setOutput("backprops", std::move(dx));
+  return dx;
+}
+
+void argsGradientCompute(BlockContext& ctx) {
+  ctx.setOutput("backprops", argsGradientOf(ctx, ctx.input("gradients"), ctx.input("inputs")));
+}
+
+void argsRegisteredGradient(GradientContext& ctx) {
+  ctx.setInputGrad("inputs",
+                   argsGradientOf(ctx, outputGradOrZeros(ctx, "output"), ctx.input("inputs")));
 }
 
 // ---- Shared docs -------------------------------------------------------------------------------
@@ -261,6 +297,11 @@ BlockDescriptor perChannelDescriptor() {
   d.attrs = {numBitsAttr(), narrowRangeAttr()};
   d.check = perChannelCheck;
   d.compute = perChannelCompute;
+  d.gradient = perChannelRegisteredGradient;
+  d.gradientDoc =
+      "The results of FakeQuantWithMinMaxVarsPerChannelGradient (the same kernel) fed with the "
+      "gradient of `output`: to `inputs` where they lie inside their channel's nudged range, "
+      "the rest summed per channel into `min` (below) and `max` (above).";
   return d;
 }
 
@@ -324,6 +365,11 @@ BlockDescriptor varsDescriptor() {
   d.attrs = {numBitsAttr(), narrowRangeAttr()};
   d.check = varsCheck;
   d.compute = varsCompute;
+  d.gradient = varsRegisteredGradient;
+  d.gradientDoc =
+      "The results of FakeQuantWithMinMaxVarsGradient (the same kernel) fed with the gradient "
+      "of `output`: to `inputs` where they lie inside the nudged range, the rest summed into "
+      "`min` (below) and `max` (above).";
   return d;
 }
 
@@ -379,6 +425,11 @@ BlockDescriptor argsDescriptor() {
              numBitsAttr(), narrowRangeAttr()};
   d.check = argsCheck;
   d.compute = argsCompute;
+  d.gradient = argsRegisteredGradient;
+  d.gradientDoc =
+      "The result of FakeQuantWithMinMaxArgsGradient (the same kernel) fed with the gradient of "
+      "`output`: it passes where `inputs` lie inside the nudged range, 0 elsewhere. The range "
+      "is a pair of attributes, so it gets no gradient.";
   return d;
 }
 

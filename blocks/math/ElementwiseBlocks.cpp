@@ -5,8 +5,9 @@
 #include <vector>
 
 #include "blocks/Chunks.h"
+#include "blocks/GradientHelpers.h"
 #include "blocks/RegisterBlocks.h"
-#include "blocks/TfShape.h"
+#include "blocks/math/Broadcast.h"
 #include "runtime/Error.h"
 
 namespace qs {
@@ -21,20 +22,6 @@ using RowsMap = Eigen::Map<Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, E
 using ConstRowsMap =
     Eigen::Map<const Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
 using ConstRowMap = Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>>;
-
-// NumPy broadcasting: shapes aligned on the right; each pair of dimensions equal or one of them 1.
-Shape broadcastShape(const Shape& a, const Shape& b) {
-  const size_t rank = std::max(a.size(), b.size());
-  Shape out(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
-    const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (da != db && da != 1 && db != 1)
-      throw Error("Incompatible shapes: " + tfShape(a) + " vs. " + tfShape(b));
-    out[i] = da == 1 ? db : da;
-  }
-  return out;
-}
 
 template <typename Z, typename A, typename B>
 void apply(Binary op, Z&& z, const A& a, const B& b) {
@@ -63,28 +50,12 @@ float apply1(Binary op, float a, float b) {
   return 0;
 }
 
-// `small` is `big`'s trailing dimensions (after dropping leading 1s), e.g. a per-channel [d]
-// against [..., d]; returns the product of those dimensions, or -1 if it is not.
-int64_t suffixLength(const Shape& big, const Shape& small) {
-  size_t first = 0;
-  while (first < small.size() && small[first] == 1) ++first;
-  const size_t n = small.size() - first;
-  if (n > big.size()) return -1;
-  int64_t len = 1;
-  for (size_t i = 0; i < n; ++i) {
-    if (small[first + i] != big[big.size() - n + i]) return -1;
-    len *= small[first + i];
-  }
-  return len;
-}
-
 void binaryCheck(BlockContext& ctx) {
   ctx.setOutputShape("z", broadcastShape(ctx.inputShape("x"), ctx.inputShape("y")));
 }
 
-void binaryCompute(BlockContext& ctx, Binary op) {
-  const Tensor& x = ctx.input("x");
-  const Tensor& y = ctx.input("y");
+// x op y with broadcasting, as a new tensor.
+Tensor binaryOp(const BlockContext& ctx, Binary op, const Tensor& x, const Tensor& y) {
   const Shape shape = broadcastShape(x.shape(), y.shape());
   Tensor out = Tensor::uninitialized(shape);
   const int64_t n = out.size();
@@ -123,16 +94,8 @@ void binaryCompute(BlockContext& ctx, Binary op) {
     // General broadcasting: walk the output index, stepping each input by its own strides
     // (0 along a dimension it broadcasts).
     const size_t rank = shape.size();
-    auto strides = [&](const Shape& s) {
-      std::vector<int64_t> st(rank, 0);
-      int64_t acc = 1;
-      for (size_t i = s.size(); i-- > 0;) {
-        st[i + rank - s.size()] = s[i] == 1 ? 0 : acc;
-        acc *= s[i];
-      }
-      return st;
-    };
-    const std::vector<int64_t> sx = strides(x.shape()), sy = strides(y.shape());
+    const std::vector<int64_t> sx = broadcastStrides(x.shape(), rank);
+    const std::vector<int64_t> sy = broadcastStrides(y.shape(), rank);
     std::vector<int64_t> idx(rank, 0);
     const int64_t last = shape[rank - 1];
     float* zp = out.mutableData();
@@ -152,7 +115,34 @@ void binaryCompute(BlockContext& ctx, Binary op) {
       }
     }
   }
-  ctx.setOutput("z", std::move(out));
+  return out;
+}
+
+void binaryCompute(BlockContext& ctx, Binary op) {
+  ctx.setOutput("z", binaryOp(ctx, op, ctx.input("x"), ctx.input("y")));
+}
+
+// -t as a new tensor (-0 for +0, as TensorFlow's Neg).
+Tensor negated(const BlockContext& ctx, const Tensor& t) {
+  Tensor out = Tensor::uninitialized(t.shape());
+  forEachChunk(ctx, 0, t.size(), kCancelChunkElements, [&](int64_t b, int64_t e) {
+    ArrayMap(out.mutableData() + b, e - b) = -ConstArrayMap(t.data() + b, e - b);
+  });
+  return out;
+}
+
+// TensorFlow's _AddGrad, _SubGrad, _MulGrad: the gradient of z (times the other operand for Mul,
+// negated for Sub's y) summed over the dimensions along which each operand was broadcast.
+void binaryGradient(GradientContext& ctx, Binary op) {
+  const Tensor& x = ctx.input("x");
+  const Tensor& y = ctx.input("y");
+  const Tensor g = outputGradOrZeros(ctx, "z");
+  if (ctx.wantsGrad("x"))
+    ctx.setInputGrad("x", sumTo(ctx, op == Binary::Mul ? binaryOp(ctx, op, g, y) : g, x.shape()));
+  if (ctx.wantsGrad("y")) {
+    Tensor gy = sumTo(ctx, op == Binary::Mul ? binaryOp(ctx, op, x, g) : g, y.shape());
+    ctx.setInputGrad("y", op == Binary::Sub ? negated(ctx, gy) : std::move(gy));
+  }
 }
 
 enum class Unary { Square, Abs };
@@ -175,7 +165,25 @@ void unaryCompute(BlockContext& ctx, Unary op) {
   ctx.setOutput("y", std::move(out));
 }
 
-void addBinary(BlockRegistry& registry, const char* type, Binary op, std::string summary) {
+// TensorFlow's _SquareGrad, grad * (2 * x), and _AbsGrad, grad * sign(x) with sign(0) = 0.
+void unaryGradient(GradientContext& ctx, Unary op) {
+  const Tensor& x = ctx.input("x");
+  const Tensor g = outputGradOrZeros(ctx, "y");
+  Tensor dx = Tensor::uninitialized(x.shape());
+  forEachChunk(ctx, 0, x.size(), kCancelChunkElements, [&](int64_t b, int64_t e) {
+    ConstArrayMap a(x.data() + b, e - b);
+    ConstArrayMap gr(g.data() + b, e - b);
+    ArrayMap out(dx.mutableData() + b, e - b);
+    if (op == Unary::Square)
+      out = gr * (2.0f * a);
+    else
+      out = gr * ((a > 0.0f).cast<float>() - (a < 0.0f).cast<float>());
+  });
+  ctx.setInputGrad("x", std::move(dx));
+}
+
+void addBinary(BlockRegistry& registry, const char* type, Binary op, std::string summary,
+               std::string gradientDoc) {
   BlockDescriptor d;
   d.type = type;
   d.category = "Math";
@@ -190,10 +198,15 @@ void addBinary(BlockRegistry& registry, const char* type, Binary op, std::string
                     {tensorOutput("z", RankRule::any(), "The result, of the broadcast shape.")});
   d.check = binaryCheck;
   d.compute = [op](BlockContext& ctx) { binaryCompute(ctx, op); };
+  d.gradient = [op](GradientContext& ctx) { binaryGradient(ctx, op); };
+  d.gradientDoc = std::move(gradientDoc) +
+                  " Each operand's gradient is summed over the dimensions along which it was "
+                  "broadcast, so it has the operand's shape (sums in double, rounded once).";
   registry.add(std::move(d));
 }
 
-void addUnary(BlockRegistry& registry, const char* type, Unary op, std::string summary) {
+void addUnary(BlockRegistry& registry, const char* type, Unary op, std::string summary,
+              std::string gradientDoc) {
   BlockDescriptor d;
   d.type = type;
   d.category = "Math";
@@ -203,18 +216,44 @@ void addUnary(BlockRegistry& registry, const char* type, Unary op, std::string s
                     {tensorOutput("y", RankRule::any(), "The result, same shape as `x`.")});
   d.check = unaryCheck;
   d.compute = [op](BlockContext& ctx) { unaryCompute(ctx, op); };
+  d.gradient = [op](GradientContext& ctx) { unaryGradient(ctx, op); };
+  d.gradientDoc = std::move(gradientDoc);
+  registry.add(std::move(d));
+}
+
+void addIdentity(BlockRegistry& registry) {
+  BlockDescriptor d;
+  d.type = "Identity";
+  d.category = "Math";
+  d.summary = "Return a tensor with the same shape and contents as input.";
+  d.doc = "The output is the input itself (no copy is made).";
+  d.ports = opPorts({tensorInput("input", RankRule::any(), "The input.")},
+                    {tensorOutput("output", RankRule::any(), "The input, unchanged.")});
+  d.check = [](BlockContext& ctx) { ctx.setOutputShape("output", ctx.inputShape("input")); };
+  d.compute = [](BlockContext& ctx) { ctx.setOutput("output", ctx.input("input")); };
+  d.gradient = [](GradientContext& ctx) {
+    ctx.setInputGrad("input", outputGradOrZeros(ctx, "output"));
+  };
+  d.gradientDoc = "The gradient of `output` passes through unchanged.";
   registry.add(std::move(d));
 }
 
 }  // namespace
 
 void registerElementwiseBlocks(BlockRegistry& registry) {
-  addBinary(registry, "Add", Binary::Add, "Returns x + y element-wise (with broadcasting).");
-  addBinary(registry, "Sub", Binary::Sub, "Returns x - y element-wise (with broadcasting).");
-  addBinary(registry, "Mul", Binary::Mul, "Returns x * y element-wise (with broadcasting).");
-  addUnary(registry, "Square", Unary::Square, "Computes the square of x element-wise: x * x.");
+  addBinary(registry, "Add", Binary::Add, "Returns x + y element-wise (with broadcasting).",
+            "d/dx = d/dy = the gradient of `z`.");
+  addBinary(registry, "Sub", Binary::Sub, "Returns x - y element-wise (with broadcasting).",
+            "d/dx = the gradient of `z`, d/dy = its negation.");
+  addBinary(registry, "Mul", Binary::Mul, "Returns x * y element-wise (with broadcasting).",
+            "d/dx = grad * y, d/dy = x * grad (grad: the gradient of `z`).");
+  addUnary(registry, "Square", Unary::Square, "Computes the square of x element-wise: x * x.",
+           "grad * (2 * x) (grad: the gradient of `y`), as TensorFlow's.");
   addUnary(registry, "Abs", Unary::Abs,
-           "Computes the absolute value of x element-wise (|-0| = +0, NaN stays NaN).");
+           "Computes the absolute value of x element-wise (|-0| = +0, NaN stays NaN).",
+           "grad * sign(x) (grad: the gradient of `y`), where sign is -1, 0 or 1 (0 at x = 0, and "
+           "for NaN).");
+  addIdentity(registry);
 }
 
 }  // namespace qs

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "blocks/Chunks.h"
+#include "blocks/GradientHelpers.h"
 #include "blocks/RegisterBlocks.h"
+#include "blocks/math/Broadcast.h"
 #include "runtime/Error.h"
 
 namespace qs {
@@ -35,6 +37,7 @@ struct Group {
 
 struct Plan {
   Shape outShape;
+  Shape keptShape;  // the input's shape with the reduced dimensions set to 1 (keep_dims' shape)
   std::vector<Group> groups;
   int64_t reducedCount = 1;  // elements per output element
 };
@@ -55,6 +58,7 @@ Plan plan(const BlockContext& ctx, const Shape& in) {
   const bool keep = ctx.attrs().getBool("keep_dims");
   for (int i = 0; i < rank; ++i) {
     if (reduced[i]) p.reducedCount *= in[i];
+    p.keptShape.push_back(reduced[i] ? 1 : in[i]);
     if (!reduced[i])
       p.outShape.push_back(in[i]);
     else if (keep)
@@ -179,6 +183,49 @@ void reductionCompute(BlockContext& ctx, Reduce op) {
   ctx.setOutput("output", std::move(out));
 }
 
+// TensorFlow's _SumGrad and _MeanGrad: the output's gradient repeated along the reduced dimensions,
+// for Mean first divided (in float32) by the number of elements reduced into each output.
+void sumOrMeanGradient(GradientContext& ctx, Reduce op) {
+  const Tensor& x = ctx.input("input");
+  const Plan p = plan(ctx, x.shape());
+  Tensor g = outputGradOrZeros(ctx, "output");
+  if (op == Reduce::Mean) {
+    Tensor scaled = Tensor::uninitialized(g.shape());
+    Eigen::Map<Eigen::ArrayXf>(scaled.mutableData(), g.size()) =
+        Eigen::Map<const Eigen::ArrayXf>(g.data(), g.size()) / static_cast<float>(p.reducedCount);
+    g = std::move(scaled);
+  }
+  ctx.setInputGrad("input", broadcastTo(ctx, g.data(), p.keptShape, x.shape()));
+}
+
+// TensorFlow's _MinOrMaxGrad: each output's gradient is shared equally among the input elements
+// equal to that output, (x == y) / count * grad. A NaN result selects nothing and gives NaN (0/0).
+void minMaxGradient(GradientContext& ctx) {
+  const Tensor& x = ctx.input("input");
+  const Plan p = plan(ctx, x.shape());
+  const float* y = ctx.output("output").data();
+  const Tensor g = outputGradOrZeros(ctx, "output");
+  const float* xs = x.data();
+  Tensor selected = Tensor::uninitialized(x.shape());
+  float* sel = selected.mutableData();
+  forEachBroadcastRow(ctx, x.shape(), p.keptShape,
+                      [&](int64_t bo, int64_t so, int64_t step, int64_t len) {
+                        for (int64_t k = 0; k < len; ++k)
+                          sel[bo + k] = xs[bo + k] == y[so + k * step] ? 1.0f : 0.0f;
+                      });
+  const Tensor count = sumTo(ctx, selected, p.keptShape);
+  const float* c = count.data();
+  const float* gr = g.data();
+  Tensor dx = Tensor::uninitialized(x.shape());
+  float* d = dx.mutableData();
+  forEachBroadcastRow(ctx, x.shape(), p.keptShape,
+                      [&](int64_t bo, int64_t so, int64_t step, int64_t len) {
+                        for (int64_t k = 0; k < len; ++k)
+                          d[bo + k] = sel[bo + k] / c[so + k * step] * gr[so + k * step];
+                      });
+  ctx.setInputGrad("input", std::move(dx));
+}
+
 void add(BlockRegistry& registry, const char* type, Reduce op, std::string summary,
          std::string detail) {
   BlockDescriptor d;
@@ -207,6 +254,21 @@ void add(BlockRegistry& registry, const char* type, Reduce op, std::string summa
   };
   d.check = reductionCheck;
   d.compute = [op](BlockContext& ctx) { reductionCompute(ctx, op); };
+  if (op == Reduce::Min || op == Reduce::Max) {
+    d.gradient = minMaxGradient;
+    d.gradientDoc =
+        "As TensorFlow's: the gradient of each output element is shared equally among the input "
+        "elements equal to it (ties split the gradient evenly): grad * (input == output) / "
+        "count, where count is the number of such elements. Where the output is NaN, the "
+        "gradient is NaN.";
+  } else {
+    d.gradient = [op](GradientContext& ctx) { sumOrMeanGradient(ctx, op); };
+    d.gradientDoc = op == Reduce::Sum
+                        ? "The gradient of `output` repeated along the reduced dimensions."
+                        : "The gradient of `output` divided (in float32) by the number of "
+                          "elements averaged into each output, repeated along the reduced "
+                          "dimensions.";
+  }
   registry.add(std::move(d));
 }
 
