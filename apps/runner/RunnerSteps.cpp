@@ -243,16 +243,18 @@ class StepLog {
     out_ << "\n";
   }
 
-  // Step `step` computed (not yet written unless it is the K-th): its fetched values.
+  // Step `step` computed (not yet written unless it is the K-th): its fetched values. Only the
+  // numbers are kept; they are formatted when the row is written.
   void record(int64_t step, const Evaluator& evaluator) {
     if (path_.empty()) return;
-    pending_ = std::to_string(step);
+    pendingStep_ = step;
+    pending_.clear();
     for (const std::string& n : names_) {
       const std::optional<Tensor> t = evaluator.result(n);
       if (!t || t->size() != 1)
         throw LogError(n + (t ? " has shape " + shapeToString(t->shape()) : " was not computed") +
                        "; a logged result must be a scalar or hold one element");
-      pending_ += "," + formatFloat(t->data()[0]);
+      pending_.push_back(t->data()[0]);
     }
     if (step % every_ == 0) flushPending();
     // Flushed ten times a second, so that the log can be followed while the steps run.
@@ -272,15 +274,18 @@ class StepLog {
 
  private:
   void flushPending() {
-    if (pending_.empty()) return;
-    out_ << pending_ << "\n";
-    pending_.clear();
+    if (pendingStep_ < 0) return;
+    std::string row = std::to_string(pendingStep_);
+    for (float v : pending_) row += "," + formatFloat(v);
+    out_ << row << "\n";
+    pendingStep_ = -1;
   }
   std::string path_;
   std::vector<std::string> names_;
   int64_t every_;
   std::ofstream out_;
-  std::string pending_;
+  int64_t pendingStep_ = -1;  // the step whose row is not written yet, -1 for none
+  std::vector<float> pending_;
   std::chrono::steady_clock::time_point lastFlush_ = std::chrono::steady_clock::now();
 };
 
