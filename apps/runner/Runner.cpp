@@ -55,6 +55,7 @@ struct Args {
   int threads = 0;
   bool help = false;
   StepArgs steps;
+  bool logEveryGiven = false;
 };
 
 Args parseArgs(const std::vector<std::string>& args) {
@@ -91,6 +92,7 @@ Args parseArgs(const std::vector<std::string>& args) {
       a.steps.steps = parseStepCount("--steps", value("--steps"));
     } else if (is("--log-every")) {
       a.steps.logEvery = parseStepCount("--log-every", value("--log-every"));
+      a.logEveryGiven = true;
     } else if (is("--log")) {
       a.steps.log = value("--log");
     } else if (is("--save-state")) {
@@ -108,7 +110,7 @@ Args parseArgs(const std::vector<std::string>& args) {
   if (!a.help && a.page.empty()) throw Error("no PAGE given");
   if (!a.steps.log.empty() && a.fetch.empty())
     throw Error("--log needs at least one --fetch: the log's columns are the fetched results");
-  if (a.steps.logEvery != 1 && a.steps.log.empty()) throw Error("--log-every needs --log");
+  if (a.logEveryGiven && a.steps.log.empty()) throw Error("--log-every needs --log");
   return a;
 }
 

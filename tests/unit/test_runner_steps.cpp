@@ -138,6 +138,7 @@ TEST_CASE("runner steps: bad step flags exit 2 with a message and the usage", "[
        "--log-every " + wholeNumber + "'0'"},
       {{page, "--log", "l.csv"}, "--log needs at least one --fetch"},
       {{page, "--log-every", "2"}, "--log-every needs --log"},
+      {{page, "--log-every", "1"}, "--log-every needs --log"},
       {{page, "--save-state"}, "--save-state needs a value"},
       {{page, "--load-state"}, "--load-state needs a value"},
   };
