@@ -445,16 +445,19 @@ namespace {
 // The runner started as a child process with its stdout and (unless `errFd` is given) stderr in
 // files of `dir`; the caller signals and waits for it.
 pid_t startRunner(const std::vector<std::string>& args, const TempDir& dir, int errFd = -1) {
+  // Everything the child needs is made before fork(): between fork and exec in a process that may
+  // have threads, only async-signal-safe calls (no allocation).
+  const std::string outPath = (dir / "out").string(), errPath = (dir / "err").string();
+  std::vector<char*> argv{const_cast<char*>(QS_RUNNER_PATH)};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
-    const int out = ::open((dir / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int out = ::open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err =
-        errFd >= 0 ? errFd : ::open((dir / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        errFd >= 0 ? errFd : ::open(errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(out, STDOUT_FILENO);
     ::dup2(err, STDERR_FILENO);
-    std::vector<char*> argv{const_cast<char*>(QS_RUNNER_PATH)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
     ::execv(QS_RUNNER_PATH, argv.data());
     ::_exit(127);
   }
