@@ -368,11 +368,15 @@ Shape readNpyShape(const std::filesystem::path& path) {
   return readHeaderFromFile(in, path).shape;
 }
 
-std::string npyBytes(const Tensor& tensor) {
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
-  for (size_t i = 0; i < tensor.shape().size(); ++i) {
-    dict += std::to_string(tensor.shape()[i]);
-    dict += tensor.shape().size() == 1 ? "," : (i + 1 < tensor.shape().size() ? ", " : "");
+namespace {
+
+// A whole .npy file (format 1.0, 2.0 if the header needs it): magic, the header dict padded so
+// that the data starts on a 64-byte boundary, then the little-endian C-order data.
+std::string npyFile(const char* descr, const Shape& shape, const void* data, size_t bytes) {
+  std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    dict += std::to_string(shape[i]);
+    dict += shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : "");
   }
   dict += "), }";
   // Pad with spaces so that the data starts on a 64-byte boundary; end with a newline.
@@ -399,8 +403,43 @@ std::string npyBytes(const Tensor& tensor) {
   }
   out += dict;
   static_assert(std::endian::native == std::endian::little, "npy writing assumes little endian");
-  out.append(reinterpret_cast<const char*>(tensor.data()), tensor.bytes());
+  out.append(static_cast<const char*>(data), bytes);
   return out;
+}
+
+}  // namespace
+
+std::string npyBytes(const Tensor& tensor) {
+  return npyFile("<f4", tensor.shape(), tensor.data(), tensor.bytes());
+}
+
+std::string npyInt64Bytes(int64_t value) {
+  return npyFile("<i8", {}, &value, sizeof value);
+}
+
+int64_t parseNpyInt64(const std::string& bytes, const std::string& source) {
+  const Header h = parseHeader(bytes, source);
+  if (h.kind != 'i' && h.kind != 'u')
+    throw Error(source + ": must hold an integer, not dtype '" + std::string(1, h.byteOrder) +
+                h.kind + std::to_string(h.itemSize) + "'");
+  int64_t count = 1;
+  for (int64_t d : h.shape) count = d == 1 ? count : 0;
+  if (count != 1)
+    throw Error(source + ": must hold one integer, not an array of shape " +
+                shapeToString(h.shape));
+  if (bytes.size() - h.dataOffset != size_t(h.itemSize))
+    throw Error(source + ": the header promises " + std::to_string(h.itemSize) +
+                " bytes of data but the file holds " + std::to_string(bytes.size() - h.dataOffset));
+  unsigned char buf[8] = {};
+  std::memcpy(buf, bytes.data() + h.dataOffset, h.itemSize);
+  if (h.byteOrder == '>') std::reverse(buf, buf + h.itemSize);
+  uint64_t u = 0;
+  std::memcpy(&u, buf, 8);  // little endian: the low itemSize bytes are the value
+  if (h.kind == 'i' && h.itemSize < 8 && (buf[h.itemSize - 1] & 0x80))
+    u |= ~uint64_t(0) << (8 * h.itemSize);  // sign extension
+  if (h.kind == 'u' && u > uint64_t(std::numeric_limits<int64_t>::max()))
+    throw Error(source + ": " + std::to_string(u) + " is too large for a 64-bit signed integer");
+  return static_cast<int64_t>(u);
 }
 
 void writeNpy(const std::filesystem::path& path, const Tensor& tensor) {

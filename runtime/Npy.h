@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -21,5 +22,11 @@ Shape readNpyShape(const std::filesystem::path& path);
 // rename). Throws qs::Error naming the file.
 void writeNpy(const std::filesystem::path& path, const Tensor& tensor);
 std::string npyBytes(const Tensor& tensor);
+
+// One int64 as a rank-0 `<i8` .npy file (what numpy.save writes for numpy.int64(value)).
+std::string npyInt64Bytes(int64_t value);
+// The value of a one-element .npy array of an integer dtype (either byte order, any width), read
+// exactly rather than through float32. Throws qs::Error naming `source` for anything else.
+int64_t parseNpyInt64(const std::string& bytes, const std::string& source);
 
 }  // namespace qs

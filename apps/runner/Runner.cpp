@@ -8,6 +8,7 @@
 #include <ostream>
 #include <set>
 
+#include "apps/runner/RunnerSteps.h"
 #include "runtime/Error.h"
 #include "runtime/Evaluator.h"
 #include "runtime/Json.h"
@@ -22,7 +23,28 @@ namespace {
 
 const char* kUsage =
     "usage: quantspace-run PAGE [--json] [--save-npy DIR] [--fetch B.result_P]... "
-    "[--feed B=FILE.npy]... [--threads N]\n";
+    "[--feed B=FILE.npy]... [--threads N]\n"
+    "                      [--steps N] [--log FILE.csv [--log-every K]] [--save-state FILE.npz]\n"
+    "                      [--load-state FILE.npz]\n";
+
+const char* kHelp =
+    "\n"
+    "Evaluates PAGE and prints its results (or only the --fetch'ed ones).\n"
+    "  --json                one JSON object: {\"results\": {...}, \"errors\": {...}}\n"
+    "  --save-npy DIR        each result as DIR/B.result_P.npy\n"
+    "  --feed B=FILE.npy     the value of Const or Placeholder B\n"
+    "  --threads N           worker threads per op\n"
+    "Pages that learn (Variables and their updates):\n"
+    "  --steps N             take N steps (default 1), then evaluate once more without\n"
+    "                        updating: the results printed are the values after N steps\n"
+    "  --log FILE.csv        \"step,<fetched results>\": each fetched result (one number each;\n"
+    "                        --log needs --fetch) as computed in the step, before its update\n"
+    "  --log-every K         a row every K-th step (default 1), and one for the last step\n"
+    "  --save-state FILE.npz every Variable and slot, and __step__, written after the steps\n"
+    "  --load-state FILE.npz start from a saved state instead of the initial values\n"
+    "Steps are numbered from 1, continuing from a loaded __step__. Ctrl-C stops after the\n"
+    "current step, prints the results, writes --save-state and exits 130.\n"
+    "Exit status: 0 ok, 1 a block failed, 2 the page, a state file or the command line is bad.\n";
 
 struct Args {
   std::string page;
@@ -32,6 +54,8 @@ struct Args {
   std::vector<std::pair<std::string, std::string>> feeds;
   int threads = 0;
   bool help = false;
+  StepArgs steps;
+  bool logEveryGiven = false;
 };
 
 Args parseArgs(const std::vector<std::string>& args) {
@@ -64,6 +88,17 @@ Args parseArgs(const std::vector<std::string>& args) {
       const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), a.threads);
       if (ec != std::errc() || end != v.data() + v.size() || a.threads < 1 || a.threads > 1024)
         throw Error("--threads takes a whole number from 1 to 1024, not '" + v + "'");
+    } else if (is("--steps")) {
+      a.steps.steps = parseStepCount("--steps", value("--steps"));
+    } else if (is("--log-every")) {
+      a.steps.logEvery = parseStepCount("--log-every", value("--log-every"));
+      a.logEveryGiven = true;
+    } else if (is("--log")) {
+      a.steps.log = value("--log");
+    } else if (is("--save-state")) {
+      a.steps.saveState = value("--save-state");
+    } else if (is("--load-state")) {
+      a.steps.loadState = value("--load-state");
     } else if (!s.empty() && s[0] == '-') {
       throw Error("unknown option '" + s + "'");
     } else if (a.page.empty()) {
@@ -73,6 +108,9 @@ Args parseArgs(const std::vector<std::string>& args) {
     }
   }
   if (!a.help && a.page.empty()) throw Error("no PAGE given");
+  if (!a.steps.log.empty() && a.fetch.empty())
+    throw Error("--log needs at least one --fetch: the log's columns are the fetched results");
+  if (a.logEveryGiven && a.steps.log.empty()) throw Error("--log-every needs --log");
   return a;
 }
 
@@ -219,6 +257,61 @@ void writeJsonReport(std::ostream& out, const std::vector<std::pair<std::string,
   out << "}}\n";
 }
 
+// What the steps left to say on stderr: the failed step, Ctrl-C. Only pages with state have steps
+// to speak of; a page without state reads as it always did.
+void reportSteps(const StepArgs& args, const StepsOutcome& steps, const Evaluator& evaluator,
+                 std::ostream& err) {
+  // Steps are numbered from 1, continuing the count of a loaded state.
+  const int64_t taken = evaluator.stepCount();
+  const std::string inRun = std::to_string(steps.done + (steps.failed ? 1 : 0)) + " of " +
+                            std::to_string(args.steps) + " in this run";
+  if (steps.failed)
+    err << "error: stopped at step " << std::to_string(taken + 1) << " (" << inRun
+        << "): a block failed, so that step's updates were not applied\n";
+  if (steps.interrupted)
+    err << "interrupted: stopped after step " << std::to_string(taken) << " (" << inRun << ")\n";
+}
+
+// Writes --save-state unless the run failed; with no step taken and nothing loaded there is no
+// state to write. False after the message.
+bool saveState(const StepArgs& args, const StepsOutcome& steps, const Evaluator& evaluator,
+               std::ostream& err) {
+  if (args.saveState.empty()) return true;
+  if (steps.done == 0 && args.loadState.empty()) {
+    err << "note: --save-state " << args.saveState << " not written: no step was taken\n";
+    return true;
+  }
+  return saveStateFile(args.saveState, evaluator, err);
+}
+
+// Prints (or writes as JSON and .npy) the results of the last evaluation and its errors, and
+// writes the state. Returns the exit status.
+int reportRun(const Args& args, const Page& page, const BlockRegistry& registry,
+              const Evaluator& evaluator, const EvalReport& report, const StepsOutcome& steps,
+              std::ostream& out, std::ostream& err) {
+  const auto results = collectResults(args, page, registry, evaluator);
+
+  std::vector<std::pair<std::string, std::string>> errors;  // block id, message
+  for (const BlockId& id : report.failed) {
+    const BlockState* st = evaluator.state(id);
+    errors.emplace_back(id.str(), st ? st->error : "failed");
+    err << errorLine(id, page.find(id)->type, st ? st->error : "failed") << "\n";
+  }
+  if (pageHasState(page, registry)) reportSteps(args.steps, steps, evaluator, err);
+  int status = errors.empty() ? 0 : 1;
+
+  if (!args.saveNpy.empty() && !saveNpyFiles(args.saveNpy, results, err)) status = 1;
+  if (status == 0 && !saveState(args.steps, steps, evaluator, err)) status = 1;
+
+  if (args.json) {
+    writeJsonReport(out, results, errors);
+  } else {
+    for (const auto& [name, t] : results) out << summaryLine(name, t) << "\n";
+  }
+  out.flush();
+  return steps.interrupted ? 130 : status;
+}
+
 int run(const std::vector<std::string>& argList, const BlockRegistry& registry, std::ostream& out,
         std::ostream& err) {
   Args args;
@@ -229,7 +322,7 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
     return 2;
   }
   if (args.help) {
-    out << kUsage;
+    out << kUsage << kHelp;
     return 0;
   }
 
@@ -249,39 +342,27 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
   Evaluator evaluator(registry);
   if (!applyFeeds(args, page, evaluator, err)) return 2;
   if (!checkFetches(args, page, registry, err)) return 2;
+  if (int s = prepareSteps(args.steps, args.fetch, page, loaded.dir, evaluator, err)) return s;
 
   EvalOptions options;
   options.fetch = args.fetch;
   options.releaseIntermediates = !args.fetch.empty();
   options.threads = args.threads;
   options.pageDir = loaded.dir;
+  // Ctrl-C from here on stops after the current step; the results and the state are still written.
+  SigintGuard sigint;
+  StepsOutcome steps;
   EvalReport report;
   try {
-    report = evaluator.evaluate(page, options);
+    steps = runSteps(args.steps, page, evaluator, options, err);
+    if (steps.status) return steps.status;
+    // The results come from one more evaluation that applies nothing, unless a step failed.
+    report = steps.failed ? std::move(steps.report) : evaluator.evaluate(page, options);
   } catch (const Error& e) {
     err << "error: " << e.what() << "\n";
     return 1;
   }
-
-  const auto results = collectResults(args, page, registry, evaluator);
-
-  std::vector<std::pair<std::string, std::string>> errors;  // block id, message
-  for (const BlockId& id : report.failed) {
-    const BlockState* st = evaluator.state(id);
-    errors.emplace_back(id.str(), st ? st->error : "failed");
-    err << errorLine(id, page.find(id)->type, st ? st->error : "failed") << "\n";
-  }
-  int status = errors.empty() ? 0 : 1;
-
-  if (!args.saveNpy.empty() && !saveNpyFiles(args.saveNpy, results, err)) status = 1;
-
-  if (args.json) {
-    writeJsonReport(out, results, errors);
-  } else {
-    for (const auto& [name, t] : results) out << summaryLine(name, t) << "\n";
-  }
-  out.flush();
-  return status;
+  return reportRun(args, page, registry, evaluator, report, steps, out, err);
 }
 
 }  // namespace

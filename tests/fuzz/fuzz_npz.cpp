@@ -1,4 +1,5 @@
-// libFuzzer target: the .npz reader (state files), and the .npy reader on every member it yields.
+// libFuzzer target: the .npz reader (state files), and the .npy readers (tensor and step count) on
+// every member it yields.
 //
 // Properties: nothing but qs::Error escapes; members that were read write and read back
 // unchanged, stored and deflated.
@@ -41,6 +42,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& m : members) {
     try {
       (void)qs::parseNpy(m.bytes, m.key + ".npy");
+    } catch (const qs::Error&) {
+    }
+    // A state file's step count is read as an exact integer, not through float32.
+    try {
+      (void)qs::parseNpyInt64(m.bytes, m.key + ".npy");
     } catch (const qs::Error&) {
     }
   }

@@ -183,3 +183,20 @@ TEST_CASE("quantspace-run writes the same bytes under LC_ALL=de_DE.UTF-8 and C.U
     }
   }
 }
+
+TEST_CASE("the runner's step log is the same under a comma locale", "[locale][steps]") {
+  qs::test::TempDir dir;
+  const std::string page = dir.write("v.page.json", R"({
+    "format": "quantspace-page", "version": 1, "name": "v",
+    "blocks": [{"id": "s0", "type": "Const", "attrs": {"shape": [], "values": [0.1]}},
+               {"id": "s", "type": "Variable"}],
+    "links": [{"from": ["s0", "output"], "to": ["s", "initial_value"]}]
+  })")
+                               .string();
+  CommaLocale comma;
+  const std::string log = (dir / "log.csv").string();
+  CHECK(runInProcess({page, "--steps", "3", "--fetch", "s.result_output", "--log", log,
+                      "--log-every", "2"}) ==
+        "0\ns.result_output  []  [0.1]  min 0.1  max 0.1  mean 0.1\n\n");
+  CHECK(qs::test::slurp(log) == "step,s.result_output\n2,0.1\n3,0.1\n");
+}

@@ -210,3 +210,42 @@ TEST_CASE("npy: what we write is numpy's <f4 C-order layout and reads back", "[n
   // A rank-1 shape needs Python's trailing comma: (3,) not (3).
   CHECK(npyBytes(Tensor::zeros({3})).find("'shape': (3,), }") != std::string::npos);
 }
+
+TEST_CASE("npy: one int64, written as numpy.save(numpy.int64(v)) and read back exactly", "[npy]") {
+  const int64_t big = (int64_t(1) << 53) + 1;  // not exact in float32 nor double
+  const std::string bytes = npyInt64Bytes(big);
+  // numpy's header for a rank-0 int64, padded so that the data starts at byte 64.
+  CHECK(bytes == npyFile("<i8", "()", raw<int64_t>({big})));
+  CHECK(parseNpyInt64(bytes, "s.npy") == big);
+  CHECK(parseNpyInt64(npyInt64Bytes(-5), "s.npy") == -5);
+
+  // Other integer widths and byte orders, and a one-element array, as numpy may have saved them.
+  CHECK(parseNpyInt64(npyFile(">i4", "()", raw<int32_t>({-3}, true)), "s.npy") == -3);
+  CHECK(parseNpyInt64(npyFile("<i2", "(1,)", raw<int16_t>({-300})), "s.npy") == -300);
+  CHECK(parseNpyInt64(npyFile("|u1", "(1, 1)", raw<uint8_t>({200})), "s.npy") == 200);
+  CHECK(parseNpyInt64(npyFile(">u8", "()", raw<uint64_t>({uint64_t(big)}, true)), "s.npy") == big);
+
+  auto errorOfInt = [](const std::string& b) -> std::string {
+    try {
+      parseNpyInt64(b, "s.npy");
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  CHECK(errorOfInt(npyFile("<f4", "()", raw<float>({3}))) ==
+        "s.npy: must hold an integer, not dtype '<f4'");
+  CHECK(errorOfInt(npyFile("<i8", "(2,)", raw<int64_t>({1, 2}))) ==
+        "s.npy: must hold one integer, not an array of shape [2]");
+  CHECK(errorOfInt(npyFile("<i8", "(0,)", "")) ==
+        "s.npy: must hold one integer, not an array of shape [0]");
+  CHECK(errorOfInt(npyFile("<u8", "()", raw<uint64_t>({~uint64_t(0)}))) ==
+        "s.npy: 18446744073709551615 is too large for a 64-bit signed integer");
+  CHECK(errorOfInt(npyFile("<i8", "()", raw<int32_t>({1}))) ==
+        "s.npy: the header promises 8 bytes of data but the file holds 4");
+  const std::string good = npyInt64Bytes(1);
+  for (size_t n = 0; n < good.size(); ++n) {
+    CAPTURE(n);
+    CHECK(errorOfInt(good.substr(0, n)) != "(no error)");
+  }
+}

@@ -9,6 +9,7 @@
 #include "runtime/Npy.h"
 #include "test_runner_support.h"
 
+using qs::test::requireNoCrash;
 using qs::test::RunResult;
 using qs::test::runRunner;
 using qs::test::TempDir;
@@ -16,17 +17,6 @@ using qs::test::TempDir;
 namespace {
 
 const std::string kFq = "FakeQuantWithMinMaxVarsPerChannel";
-
-// Never a crash: not a signal, not a sanitizer report (ASan exits with 1, which is also our
-// "a block failed").
-void requireNoCrash(const RunResult& r) {
-  INFO("stderr: " << r.err);
-  REQUIRE(r.status >= 0);
-  REQUIRE(r.status <= 2);
-  REQUIRE(r.err.find("Sanitizer") == std::string::npos);
-  REQUIRE(r.err.find("runtime error") == std::string::npos);
-  REQUIRE(r.err.find("terminate") == std::string::npos);
-}
 
 std::string pageText(const std::string& blocks, const std::string& links) {
   return R"({"format": "quantspace-page", "version": 1, "name": "t", "blocks": [)" + blocks +

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -79,6 +80,17 @@ inline RunResult runProgram(const std::string& program, const std::vector<std::s
 
 inline RunResult runRunner(const std::vector<std::string>& args) {
   return runProgram(QS_RUNNER_PATH, args);
+}
+
+// Never a crash: not a signal, not a sanitizer report (ASan exits with 1, which is also our
+// "a block failed").
+inline void requireNoCrash(const RunResult& r) {
+  INFO("stderr: " << r.err);
+  REQUIRE(r.status >= 0);
+  REQUIRE(r.status <= 2);
+  REQUIRE(r.err.find("Sanitizer") == std::string::npos);
+  REQUIRE(r.err.find("runtime error") == std::string::npos);
+  REQUIRE(r.err.find("terminate") == std::string::npos);
 }
 
 // A python3 that can import numpy, or "" with `missing` saying what is missing and how to install
