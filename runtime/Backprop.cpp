@@ -17,7 +17,7 @@ std::vector<char> downstreamOf(const Page& page, const OutputRef& from) {
     for (int li : page.outgoingLinks(b)) {
       const Link& l = page.links()[li];
       if (port && l.from.port.str() != *port) continue;
-      const int to = page.indexOf(l.to.block);
+      const int to = page.linkTo(li);
       if (!seen[to]) {
         seen[to] = 1;
         stack.push_back(to);
@@ -42,7 +42,7 @@ std::vector<char> upstreamOf(const Page& page, int block) {
     const int b = stack.back();
     stack.pop_back();
     for (int li : page.incomingLinks(b)) {
-      const int from = page.indexOf(page.links()[li].from.block);
+      const int from = page.linkFrom(li);
       if (!seen[from]) {
         seen[from] = 1;
         stack.push_back(from);
@@ -79,14 +79,14 @@ void stepBack(const BackpropRequest& r, int b, const std::vector<char>& onPath,
   call.outputGrads = std::move(grads[b]);
   for (int li : page.incomingLinks(b)) {
     const Link& l = page.links()[li];
-    const int from = page.indexOf(l.from.block);
+    const int from = page.linkFrom(li);
     call.inputs[l.to.port.str()] = r.outputs(from).at(l.from.port.str());
     if (onPath[from] || (from == r.xs.block && l.from.port.str() == r.xs.port))
       call.wanted.insert(l.to.port.str());
   }
   std::map<std::string, Tensor> inputGrads;
   try {
-    inputGrads = runGradient(*r.descs[b], page.blocks()[b].id.str(), r.attrs(b), call);
+    inputGrads = runGradient(*r.descs[b], page.blocks()[b].id.str(), r.attrs(b), std::move(call));
   } catch (const Cancelled&) {
     throw;
   } catch (const Error& e) {
@@ -96,7 +96,7 @@ void stepBack(const BackpropRequest& r, int b, const std::vector<char>& onPath,
     const Link& l = page.links()[li];
     auto g = inputGrads.find(l.to.port.str());
     if (g != inputGrads.end())
-      accumulate(grads[page.indexOf(l.from.block)], l.from.port.str(), std::move(g->second));
+      accumulate(grads[page.linkFrom(li)], l.from.port.str(), std::move(g->second));
   }
 }
 

@@ -59,7 +59,7 @@ void markNeeded(const Page& page, const BlockRegistry& registry,
     const int b = stack.back();
     stack.pop_back();
     for (int li : page.incomingLinks(b)) {
-      const int a = page.indexOf(page.links()[li].from.block);
+      const int a = page.linkFrom(li);
       if (!plan.needed[a]) {
         plan.needed[a] = 1;
         stack.push_back(a);
@@ -87,7 +87,7 @@ std::vector<int> orderAcyclic(const Page& page, EvalPlan& plan) {
     plan.order.push_back(b);
     const auto& out = page.outgoingLinks(b);
     for (auto it = out.rbegin(); it != out.rend(); ++it) {
-      const int c = page.indexOf(page.links()[*it].to.block);
+      const int c = page.linkTo(*it);
       if (plan.needed[c] && --indegree[c] == 0) ready.push_back(c);
     }
   }
@@ -117,7 +117,7 @@ std::vector<int> components(const Page& page, const std::vector<int>& members,
       Frame& f = frames.back();
       const auto& out = page.outgoingLinks(f.v);
       if (f.next < out.size()) {
-        int w = page.indexOf(page.links()[out[f.next++]].to.block);
+        int w = page.linkTo(out[f.next++]);
         if (!inSet[w]) continue;
         if (index[w] < 0) {
           index[w] = low[w] = counter++;
@@ -157,7 +157,7 @@ std::string cyclePath(const Page& page, int start, const std::vector<int>& comp)
   for (size_t q = 0; q < queue.size() && last < 0; ++q) {
     const int v = queue[q];
     for (int li : page.outgoingLinks(v)) {
-      const int w = page.indexOf(page.links()[li].to.block);
+      const int w = page.linkTo(li);
       if (comp[w] != comp[start]) continue;
       if (w == start) {
         last = v;
@@ -194,7 +194,7 @@ void orderCyclic(const Page& page, const std::vector<int>& members,
   for (auto& [c, bs] : byComp) {
     bool cyclic = bs.size() > 1;
     if (!cyclic)
-      for (int li : page.outgoingLinks(bs[0])) cyclic |= page.indexOf(links[li].to.block) == bs[0];
+      for (int li : page.outgoingLinks(bs[0])) cyclic |= page.linkTo(li) == bs[0];
     if (!cyclic) continue;
     const std::string names = cyclePath(page, bs[0], comp);
     for (int b : bs) plan.cycleErrors[b] = "is part of a cycle: " + names;
@@ -209,7 +209,7 @@ void orderCyclic(const Page& page, const std::vector<int>& members,
   std::vector<int> restIndegree(n, 0);
   for (int b : rest)
     for (int li : page.incomingLinks(b))
-      restIndegree[b] += below(page.indexOf(links[li].from.block));
+      restIndegree[b] += below(page.linkFrom(li));
   std::vector<int> ready;
   for (auto it = rest.rbegin(); it != rest.rend(); ++it)
     if (restIndegree[*it] == 0) ready.push_back(*it);
@@ -218,7 +218,7 @@ void orderCyclic(const Page& page, const std::vector<int>& members,
     ready.pop_back();
     plan.order.push_back(b);
     for (int li : page.outgoingLinks(b)) {
-      const int c = page.indexOf(links[li].to.block);
+      const int c = page.linkTo(li);
       if (below(c) && --restIndegree[c] == 0) ready.push_back(c);
     }
   }
@@ -230,12 +230,12 @@ void planReleases(const Page& page, EvalPlan& plan) {
   const auto& links = page.links();
   std::vector<int> readers(n, 0);
   for (int b : plan.order)
-    for (int li : page.incomingLinks(b)) ++readers[page.indexOf(links[li].from.block)];
+    for (int li : page.incomingLinks(b)) ++readers[page.linkFrom(li)];
   plan.releaseStart.assign(1, 0);
   plan.releaseStart.reserve(plan.order.size() + 1);
   for (int b : plan.order) {
     for (int li : page.incomingLinks(b)) {
-      const int a = page.indexOf(links[li].from.block);
+      const int a = page.linkFrom(li);
       if (--readers[a] == 0 && !plan.fetched[a]) plan.releaseList.push_back(a);
     }
     plan.releaseStart.push_back(static_cast<int>(plan.releaseList.size()));

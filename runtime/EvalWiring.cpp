@@ -50,7 +50,7 @@ void checkWiring(const Page& page, int block, const BlockDescriptor& desc,
   out.error.clear();
   for (int li : page.incomingLinks(block)) {
     const Link& l = page.links()[li];
-    const int from = page.indexOf(l.from.block);
+    const int from = page.linkFrom(li);
     out.error = linkProblem(page, l, from, desc, tensorInputs, descs, out);
     if (!out.error.empty()) return;
     out.inputs.push_back({&l.to.port.str(), &l, from});

@@ -247,7 +247,7 @@ class Evaluator::Pass {
       for (int li : page_.incomingLinks(b)) {
         const Link& l = page_.links()[li];
         const StateSlot* slot = d->findSlot(l.to.port.str());
-        const int v = page_.indexOf(l.from.block);
+        const int v = page_.linkFrom(li);
         if (!slot || !slot->updatesWired || !descs_[v] || !descs_[v]->variable) continue;
         auto [it, fresh] = updater.try_emplace(v, b, l.to.port.str());
         if (fresh) continue;

@@ -24,31 +24,33 @@ namespace {
 
 class CallContext : public GradientContext {
  public:
+  // The call's tensors move into the context (the backward pass builds each call for one use).
   CallContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs,
-              const GradientCall& call)
-      : GradientContext(desc, blockId, attrs) {
-    for (const auto& [port, t] : call.inputs) {
-      inputShapes_[port] = t.shape();
-      inputs_[port] = t;
-    }
-    for (const auto& [port, t] : call.outputs) {
-      outputShapes_[port] = t.shape();
-      forwardOutputs_[port] = &t;
-    }
-    for (const auto& [port, t] : call.outputGrads) outputGrads_[port] = &t;
-    wanted_ = call.wanted;
+              GradientCall& call)
+      : GradientContext(desc, blockId, attrs), outputs_(std::move(call.outputs)),
+        grads_(std::move(call.outputGrads)) {
+    for (const auto& [port, t] : call.inputs) inputShapes_[port] = t.shape();
+    inputs_ = std::move(call.inputs);
+    for (const auto& [port, t] : outputs_) forwardOutputs_[port] = &t;
+    for (const auto& [port, t] : grads_) outputGrads_[port] = &t;
+    wanted_ = std::move(call.wanted);
     computing_ = true;
     pool_ = call.pool;
     threads_ = call.pool ? call.pool->size() : 1;
     cancel_ = call.cancel;
   }
   std::map<std::string, Tensor>& grads() { return inputGrads_; }
+  const std::set<std::string>& wanted() const { return wanted_; }
+
+ private:
+  std::map<std::string, Tensor> outputs_;
+  std::map<std::string, Tensor> grads_;
 };
 
 }  // namespace
 
 std::map<std::string, Tensor> runGradient(const BlockDescriptor& desc, const std::string& blockId,
-                                          const AttrValues& attrs, const GradientCall& call) {
+                                          const AttrValues& attrs, GradientCall call) {
   if (!desc.gradient) throw Error(desc.type + " has no gradient");
   for (const auto& [port, g] : call.outputGrads) {
     auto out = call.outputs.find(port);
@@ -59,17 +61,17 @@ std::map<std::string, Tensor> runGradient(const BlockDescriptor& desc, const std
   CallContext ctx(desc, blockId, attrs, call);
   desc.gradient(ctx);
   std::map<std::string, Tensor>& grads = ctx.grads();
-  for (const std::string& port : call.wanted) {
+  for (const std::string& port : ctx.wanted()) {
     auto g = grads.find(port);
     if (g == grads.end())
       throw Error("internal error: the gradient gave nothing for input '" + port + "'");
-    const Shape& want = call.inputs.at(port).shape();
+    const Shape& want = ctx.inputShape(port);
     if (g->second.shape() != want)
       throw Error("internal error: the gradient of input '" + port + "' has shape " +
                   shapeToString(g->second.shape()) + ", the input " + shapeToString(want));
   }
   for (auto it = grads.begin(); it != grads.end();)
-    it = call.wanted.count(it->first) ? std::next(it) : grads.erase(it);
+    it = ctx.wanted().count(it->first) ? std::next(it) : grads.erase(it);
   return std::move(grads);
 }
 

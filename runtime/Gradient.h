@@ -44,6 +44,6 @@ struct GradientCall {
 // checked to have its input's shape. Throws qs::Error with the block's message (or Cancelled).
 // The backward pass runs every block this way; tests call it directly.
 std::map<std::string, Tensor> runGradient(const BlockDescriptor& desc, const std::string& blockId,
-                                          const AttrValues& attrs, const GradientCall& call);
+                                          const AttrValues& attrs, GradientCall call);
 
 }  // namespace qs

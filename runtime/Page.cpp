@@ -111,6 +111,7 @@ void Page::addLink(Link link) {
   links_.push_back(std::move(link));
   outgoing_[from].push_back(li);
   incoming_[to].push_back(li);
+  linkEnds_.emplace_back(from, to);
   blocks_[to].revision = nextRevision();
 }
 
@@ -183,9 +184,12 @@ void Page::rebuildIndex() {
   for (size_t i = 0; i < blocks_.size(); ++i) index_.emplace(blocks_[i].id, static_cast<int>(i));
   incoming_.assign(blocks_.size(), {});
   outgoing_.assign(blocks_.size(), {});
+  linkEnds_.resize(links_.size());
   for (size_t li = 0; li < links_.size(); ++li) {
-    outgoing_[index_.at(links_[li].from.block)].push_back(static_cast<int>(li));
-    incoming_[index_.at(links_[li].to.block)].push_back(static_cast<int>(li));
+    const int from = index_.at(links_[li].from.block), to = index_.at(links_[li].to.block);
+    linkEnds_[li] = {from, to};
+    outgoing_[from].push_back(static_cast<int>(li));
+    incoming_[to].push_back(static_cast<int>(li));
   }
 }
 

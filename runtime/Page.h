@@ -110,6 +110,9 @@ class Page {
   // Links into / out of block index i (indices into links()).
   const std::vector<int>& incomingLinks(int blockIndex) const { return incoming_[blockIndex]; }
   const std::vector<int>& outgoingLinks(int blockIndex) const { return outgoing_[blockIndex]; }
+  // Block indices of link li's ends, without a look-up by id.
+  int linkFrom(int li) const { return linkEnds_[li].first; }
+  int linkTo(int li) const { return linkEnds_[li].second; }
 
   // True if a path of links leads from block `from` to block `to` (used to refuse a wire that
   // would close a cycle: connecting a -> b is a cycle iff reaches(b, a)).
@@ -125,6 +128,7 @@ class Page {
   std::unordered_map<BlockId, int> index_;
   std::vector<std::vector<int>> incoming_;
   std::vector<std::vector<int>> outgoing_;
+  std::vector<std::pair<int, int>> linkEnds_;
 };
 
 }  // namespace qs
