@@ -81,8 +81,9 @@ void stepBack(const BackpropRequest& r, int b, const std::vector<char>& onPath,
     const Link& l = page.links()[li];
     const int from = page.linkFrom(li);
     call.inputs[l.to.port.str()] = r.outputs(from).at(l.from.port.str());
-    if (onPath[from] || (from == r.xs.block && l.from.port.str() == r.xs.port))
-      call.wanted.insert(l.to.port.str());
+    bool wanted = onPath[from];
+    for (const OutputRef& x : r.xs) wanted |= from == x.block && l.from.port.str() == x.port;
+    if (wanted) call.wanted.insert(l.to.port.str());
   }
   std::map<std::string, Tensor> inputGrads;
   try {
@@ -102,21 +103,35 @@ void stepBack(const BackpropRequest& r, int b, const std::vector<char>& onPath,
 
 }  // namespace
 
-Tensor backprop(const BackpropRequest& r) {
+std::vector<BackpropResult> backprop(const BackpropRequest& r) {
   const Page& page = *r.page;
-  const Tensor& x = r.outputs(r.xs.block).at(r.xs.port);
   const Tensor& y = r.outputs(r.ys.block).at(r.ys.port);
   const Tensor seed = r.gradYs ? *r.gradYs : Tensor::filled(y.shape(), 1.0f);
-  if (r.ys.block == r.xs.block && r.ys.port == r.xs.port) return seed;
-  std::vector<char> onPath = downstreamOf(page, r.xs);
-  if (!onPath[r.ys.block]) return Tensor::zeros(x.shape());
   const std::vector<char> above = upstreamOf(page, r.ys.block);
-  for (size_t b = 0; b < onPath.size(); ++b) onPath[b] = onPath[b] && above[b];
-  for (int b : r.order)
-    if (onPath[b] && !r.descs[b]->gradient)
-      throw Error(blockName(r, b) +
-                  " is on the path from xs to ys and has no gradient, so no gradient can pass "
-                  "through it");
+  std::vector<BackpropResult> results(r.xs.size());
+  std::vector<char> onPath(page.blockCount(), 0);  // the union of the paths still to go back
+  std::vector<size_t> pending;                     // the xs those paths start from
+  for (size_t i = 0; i < r.xs.size(); ++i) {
+    const OutputRef& x = r.xs[i];
+    if (x == r.ys) {
+      results[i].grad = seed;
+      continue;
+    }
+    std::vector<char> path = downstreamOf(page, x);
+    if (!path[r.ys.block]) {
+      results[i].grad = Tensor::zeros(r.outputs(x.block).at(x.port).shape());
+      continue;
+    }
+    for (int b : r.order)
+      if (path[b] && above[b] && !r.descs[b]->gradient && results[i].error.empty())
+        results[i].error = blockName(r, b) +
+                           " is on the path from xs to ys and has no gradient, so no gradient can "
+                           "pass through it";
+    if (!results[i].error.empty()) continue;
+    for (size_t b = 0; b < path.size(); ++b) onPath[b] |= path[b] && above[b];
+    pending.push_back(i);
+  }
+  if (pending.empty()) return results;
   std::vector<std::map<std::string, Tensor>> grads(page.blockCount());
   grads[r.ys.block][r.ys.port] = seed;
   for (size_t k = r.order.size(); k-- > 0;) {
@@ -125,8 +140,14 @@ Tensor backprop(const BackpropRequest& r) {
     if (r.cancel && r.cancel->load(std::memory_order_relaxed)) throw Cancelled();
     stepBack(r, b, onPath, grads);
   }
-  auto g = grads[r.xs.block].find(r.xs.port);
-  return g == grads[r.xs.block].end() ? Tensor::zeros(x.shape()) : g->second;
+  for (size_t i : pending) {
+    const OutputRef& x = r.xs[i];
+    auto g = grads[x.block].find(x.port);
+    results[i].grad = g == grads[x.block].end()
+                          ? Tensor::zeros(r.outputs(x.block).at(x.port).shape())
+                          : g->second;
+  }
+  return results;
 }
 
 }  // namespace qs

@@ -68,20 +68,36 @@ BlockContext::BlockContext(const BlockDescriptor& desc, const std::string& block
                            const AttrValues& attrs)
     : desc_(desc), blockId_(blockId), attrs_(attrs) {}
 
+const BlockContext::Input* BlockContext::findInput(const std::string& port) const {
+  for (const Input& in : inputs_)
+    if (in.port == port) return &in;
+  return nullptr;
+}
+
+void BlockContext::putInput(const std::string& port, const Shape* shape, const Tensor* tensor) {
+  for (Input& in : inputs_)
+    if (in.port == port) {
+      in.shape = shape;
+      in.tensor = tensor;
+      return;
+    }
+  inputs_.push_back({port, shape, tensor});
+}
+
 bool BlockContext::hasInput(const std::string& port) const {
-  return inputShapes_.count(port) != 0;
+  return findInput(port) != nullptr;
 }
 
 const Shape& BlockContext::inputShape(const std::string& port) const {
-  auto it = inputShapes_.find(port);
-  if (it == inputShapes_.end()) throw Error("input '" + port + "' is not wired");
-  return it->second;
+  const Input* in = findInput(port);
+  if (!in) throw Error("input '" + port + "' is not wired");
+  return *in->shape;
 }
 
 const Tensor& BlockContext::input(const std::string& port) const {
-  auto it = inputs_.find(port);
-  if (it == inputs_.end()) throw Error("input '" + port + "' is not available");
-  return it->second;
+  const Input* in = findInput(port);
+  if (!in || !in->tensor) throw Error("input '" + port + "' is not available");
+  return *in->tensor;
 }
 
 const Tensor* BlockContext::held(const std::string& slot) const {
@@ -90,9 +106,9 @@ const Tensor* BlockContext::held(const std::string& slot) const {
 }
 
 Tensor BlockContext::symbolicGradient(const std::string& ysPort, const std::string& xsPort,
-                                      const Tensor* gradYs) const {
+                                      const std::string& gradYsPort) const {
   if (!gradients_) throw Error("gradients are computed only when the page is evaluated");
-  return gradients_->gradient(ysPort, xsPort, gradYs);
+  return gradients_->gradient(ysPort, xsPort, gradYsPort);
 }
 
 void BlockContext::setOutputShape(const std::string& port, Shape shape) {
@@ -100,7 +116,11 @@ void BlockContext::setOutputShape(const std::string& port, Shape shape) {
 }
 
 void BlockContext::setOutput(const std::string& port, Tensor tensor) {
-  outputShapes_[port] = tensor.shape();
+  auto [shape, fresh] = outputShapes_.try_emplace(port, tensor.shape());
+  // compute() must give the shapes check() promised (the editor showed them before the run).
+  if (!fresh && shape->second != tensor.shape())
+    throw Error("internal error: output '" + port + "' has shape " + shapeToString(tensor.shape()) +
+                " but check() said " + shapeToString(shape->second));
   outputs_[port] = std::move(tensor);
 }
 

@@ -93,12 +93,11 @@ class AttrValues {
 class GradientService {
  public:
   virtual Tensor gradient(const std::string& ysPort, const std::string& xsPort,
-                          const Tensor* gradYs) const = 0;
+                          const std::string& gradYsPort) const = 0;
 
  protected:
   ~GradientService() = default;
 };
-
 
 struct BlockDescriptor;
 
@@ -137,10 +136,11 @@ class BlockContext {
   // a reset, when the block starts from its initial value.
   const Tensor* held(const std::string& slot) const;
   // The evaluator's backward pass, for the Gradients block: d(sum of the tensor wired to `ysPort`,
-  // each element weighted by `gradYs` if given)/d(the tensor wired to `xsPort`), from this step's
-  // forward results. Throws qs::Error naming the block that stops it.
+  // each element weighted by the tensor wired to `gradYsPort` if that is wired)/d(the tensor wired
+  // to `xsPort`), from this step's forward results. Throws qs::Error naming the block that stops
+  // it.
   Tensor symbolicGradient(const std::string& ysPort, const std::string& xsPort,
-                          const Tensor* gradYs) const;
+                          const std::string& gradYsPort) const;
 
  protected:
   BlockContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs);
@@ -151,8 +151,17 @@ class BlockContext {
   const BlockDescriptor& desc_;
   std::string blockId_;
   const AttrValues& attrs_;
-  std::map<std::string, Shape> inputShapes_;
-  std::map<std::string, Tensor> inputs_;
+  // An input's shape and tensor belong to whoever made the context (the evaluator's results of
+  // the wired block, a gradient call's tensors) and outlive it; a block has a handful of inputs,
+  // so they are looked up in a short list.
+  struct Input {
+    std::string port;
+    const Shape* shape = nullptr;
+    const Tensor* tensor = nullptr;  // nullptr while checking
+  };
+  std::vector<Input> inputs_;
+  const Input* findInput(const std::string& port) const;
+  void putInput(const std::string& port, const Shape* shape, const Tensor* tensor);
   std::map<std::string, Shape> outputShapes_;
   std::map<std::string, Tensor> outputs_;
   const Tensor* feed_ = nullptr;
@@ -171,10 +180,10 @@ class BlockContext {
 // Variable takes the value of `output` after the step; when it is left unwired, the block holds
 // the slot itself (read with BlockContext::held(input)) and `output` is its next value.
 struct StateSlot {
-  std::string input;          // "var", "ref", "accum", "m", ...
-  std::string output;         // the output port carrying the value after this step
-  bool mustBeWired = false;   // "var"/"ref": names the Variable the block updates
-  bool updatesWired = true;   // false: a wired value is only read (Adam's beta powers)
+  std::string input;         // "var", "ref", "accum", "m", ...
+  std::string output;        // the output port carrying the value after this step
+  bool mustBeWired = false;  // "var"/"ref": names the Variable the block updates
+  bool updatesWired = true;  // false: a wired value is only read (Adam's beta powers)
 };
 
 // ---- The descriptor ---------------------------------------------------------------------------

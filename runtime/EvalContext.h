@@ -16,13 +16,11 @@ class EvalContext : public BlockContext {
   EvalContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs)
       : BlockContext(desc, blockId, attrs) {}
 
-  void setInputShape(const std::string& port, Shape shape) {
-    inputShapes_[port] = std::move(shape);
+  // The shape and the tensor are the caller's and must outlive the context.
+  void setInputShape(const std::string& port, const Shape& shape) {
+    putInput(port, &shape, nullptr);
   }
-  void setInput(const std::string& port, Tensor t) {
-    inputShapes_[port] = t.shape();
-    inputs_[port] = std::move(t);
-  }
+  void setInput(const std::string& port, const Tensor& t) { putInput(port, &t.shape(), &t); }
   void beginCompute() { computing_ = true; }
   void setFeed(const Tensor* feed) { feed_ = feed; }
   void setPageDir(std::filesystem::path dir) { pageDir_ = std::move(dir); }

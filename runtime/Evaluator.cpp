@@ -1,5 +1,6 @@
 #include "runtime/Evaluator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <new>
 
@@ -85,20 +86,12 @@ std::string runKernel(const BlockDescriptor& desc, const std::vector<const PortD
   try {
     desc.check(ctx);
     checkRanks(inputs, ctx);
-    // compute() reads the checked shapes (Const, random blocks), so this is a copy.
-    const std::map<std::string, Shape> checked = ctx.outputShapes();
+    // setOutput() holds each output to the shape check() set.
     ctx.beginCompute();
     desc.compute(ctx);
-    for (const PortDescriptor* out : outputs) {
-      auto it = ctx.mutableOutputs().find(out->name);
-      if (it == ctx.mutableOutputs().end())
+    for (const PortDescriptor* out : outputs)
+      if (!ctx.mutableOutputs().count(out->name))
         throw Error("internal error: the kernel did not produce output '" + out->name + "'");
-      auto c = checked.find(out->name);
-      if (c != checked.end() && c->second != it->second.shape())
-        throw Error("internal error: output '" + out->name + "' has shape " +
-                    shapeToString(it->second.shape()) + " but check() said " +
-                    shapeToString(c->second));
-    }
   } catch (const Error& e) {
     return e.what();
   } catch (const std::bad_alloc&) {
@@ -141,7 +134,8 @@ class Evaluator::Pass {
         plan_(planEvaluation(page, ev.registry_, options.fetch, options.releaseIntermediates,
                              options.step)),
         descs_(page.blockCount()),
-        states_(page.blockCount(), nullptr) {
+        states_(page.blockCount(), nullptr),
+        turned_(page.blockCount(), 0) {
     for (size_t b = 0; b < descs_.size(); ++b) {
       descs_[b] = ev.registry_.find(page.blocks()[b].type);
       stateful_ |= descs_[b] && (descs_[b]->variable || !descs_[b]->stateSlots.empty());
@@ -152,6 +146,7 @@ class Evaluator::Pass {
   EvalReport run() {
     for (size_t k = 0; k < plan_.order.size(); ++k) {
       current_ = k;
+      turned_[plan_.order[k]] = 1;
       const bool goOn = turn(plan_.order[k]);
       for (int a : plan_.releasedAfter(k)) {
         BlockState& as = stateOf(a);
@@ -254,8 +249,8 @@ class Evaluator::Pass {
         const std::string var = "Variable '" + l.from.block.str() + "'";
         const auto& [first, firstPort] = it->second;
         if (first == b) {
-          conflict(b, "updates " + var + " twice in one step (through '" + firstPort +
-                          "' and '" + l.to.port.str() + "'); a Variable takes one update per step");
+          conflict(b, "updates " + var + " twice in one step (through '" + firstPort + "' and '" +
+                          l.to.port.str() + "'); a Variable takes one update per step");
           continue;
         }
         const std::string& a = page_.blocks()[first].id.str();
@@ -344,8 +339,8 @@ class Evaluator::Pass {
    public:
     Gradients(Pass& pass, int block) : pass_(pass), block_(block) {}
     Tensor gradient(const std::string& ysPort, const std::string& xsPort,
-                    const Tensor* gradYs) const override {
-      return pass_.backward(block_, ysPort, xsPort, gradYs);
+                    const std::string& gradYsPort) const override {
+      return pass_.backward(block_, ysPort, xsPort, gradYsPort);
     }
 
    private:
@@ -353,12 +348,52 @@ class Evaluator::Pass {
     int block_;
   };
 
+  // Where block b's input `port` comes from, if it is wired from a block that has had its turn in
+  // this pass and has its results.
+  std::optional<OutputRef> computedSource(int b, const std::string& port) {
+    for (int li : page_.incomingLinks(b)) {
+      const Link& l = page_.links()[li];
+      if (l.to.port.str() != port) continue;
+      const int from = page_.linkFrom(li);
+      if (!turned_[from] || stateOf(from).status != BlockStatus::Ok) return std::nullopt;
+      return OutputRef{from, l.from.port.str()};
+    }
+    return std::nullopt;
+  }
+
+  // The gradient for Gradients block b. The blocks of its type later in this pass that take the
+  // same ys and grad_ys go back through the page with it, once, and find their results kept.
   Tensor backward(int b, const std::string& ysPort, const std::string& xsPort,
-                  const Tensor* gradYs) {
-    (void)b;
-    const WiredInput* ys = wiring_.find(ysPort);
-    const WiredInput* xs = wiring_.find(xsPort);
+                  const std::string& gradYsPort) {
+    const auto ys = computedSource(b, ysPort), xs = computedSource(b, xsPort);
     if (!ys || !xs) throw Error("ys and xs must both be wired");
+    const OutputRef gy = computedSource(b, gradYsPort).value_or(OutputRef{});
+    for (const SharedBackward& s : shared_)
+      if (s.ys == *ys && s.gradYs == gy)
+        for (const auto& [x, grad] : s.xs)
+          if (x == *xs) return grad;
+    std::vector<OutputRef> all{*xs};
+    for (size_t k = current_ + 1; k < plan_.order.size(); ++k) {
+      const int s = plan_.order[k];
+      if (descs_[s] != descs_[b] || computedSource(s, ysPort) != ys ||
+          computedSource(s, gradYsPort).value_or(OutputRef{}) != gy)
+        continue;
+      const auto sx = computedSource(s, xsPort);
+      if (sx && std::find(all.begin(), all.end(), *sx) == all.end()) all.push_back(*sx);
+    }
+    const std::vector<BackpropResult> results =
+        backprop(backpropRequest(*ys, all, gy.block >= 0 ? &output(gy) : nullptr));
+    if (!results[0].error.empty()) throw Error(results[0].error);
+    SharedBackward& kept = shared_.emplace_back(SharedBackward{*ys, gy, {}});
+    for (size_t i = 1; i < all.size(); ++i)
+      if (results[i].error.empty()) kept.xs.emplace_back(all[i], results[i].grad);
+    return results[0].grad;
+  }
+
+  const Tensor& output(const OutputRef& ref) { return stateOf(ref.block).outputs.at(ref.port); }
+
+  BackpropRequest backpropRequest(const OutputRef& ys, std::vector<OutputRef> xs,
+                                  const Tensor* gradYs) {
     BackpropRequest r;
     r.page = &page_;
     r.descs = descs_;
@@ -369,12 +404,12 @@ class Evaluator::Pass {
       return ev_.attrCache_.at(page_.blocks()[blk].id).values;
     };
     r.order = std::span<const int>(plan_.order.data(), current_);
-    r.ys = {ys->from, ys->link->from.port.str()};
-    r.xs = {xs->from, xs->link->from.port.str()};
+    r.ys = ys;
+    r.xs = std::move(xs);
     r.gradYs = gradYs;
     r.pool = pool_;
     r.cancel = options_.cancel;
-    return backprop(r);
+    return r;
   }
 
   // Attributes are resolved again only when the block changed (its revision is unique across the
@@ -428,8 +463,8 @@ class Evaluator::Pass {
     const Held* held = stateful_ ? heldOf(b) : nullptr;
     const uint64_t heldStamp = held ? held->stamp : 0;
     if (st.status == BlockStatus::Ok && !st.released && st.revision == block.revision &&
-        st.inputStamps == inputStamps && st.feedStamp == feedStamp &&
-        st.heldStamp == heldStamp && upstreamOk) {
+        st.inputStamps == inputStamps && st.feedStamp == feedStamp && st.heldStamp == heldStamp &&
+        upstreamOk) {
       report_.reused.push_back(block.id);
       return true;
     }
@@ -524,7 +559,14 @@ class Evaluator::Pass {
   Wiring wiring_;  // the current block's; one buffer for the pass
   ThreadPool* pool_ = nullptr;
   EvalReport report_;
-  size_t current_ = 0;  // index into plan_.order of the block having its turn
+  size_t current_ = 0;        // index into plan_.order of the block having its turn
+  std::vector<char> turned_;  // by block: has had its turn in this pass
+  // Gradients computed ahead for later Gradients blocks that share ys and grad_ys.
+  struct SharedBackward {
+    OutputRef ys, gradYs;
+    std::vector<std::pair<OutputRef, Tensor>> xs;
+  };
+  std::vector<SharedBackward> shared_;
   // Steps: whether the page has stateful blocks at all, the blocks in error for updating one
   // Variable twice (by block; empty when none), and the values to hold once the step is done.
   bool stateful_ = false;

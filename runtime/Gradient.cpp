@@ -27,10 +27,11 @@ class CallContext : public GradientContext {
   // The call's tensors move into the context (the backward pass builds each call for one use).
   CallContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs,
               GradientCall& call)
-      : GradientContext(desc, blockId, attrs), outputs_(std::move(call.outputs)),
+      : GradientContext(desc, blockId, attrs),
+        ownInputs_(std::move(call.inputs)),
+        outputs_(std::move(call.outputs)),
         grads_(std::move(call.outputGrads)) {
-    for (const auto& [port, t] : call.inputs) inputShapes_[port] = t.shape();
-    inputs_ = std::move(call.inputs);
+    for (const auto& [port, t] : ownInputs_) putInput(port, &t.shape(), &t);
     for (const auto& [port, t] : outputs_) forwardOutputs_[port] = &t;
     for (const auto& [port, t] : grads_) outputGrads_[port] = &t;
     wanted_ = std::move(call.wanted);
@@ -43,6 +44,7 @@ class CallContext : public GradientContext {
   const std::set<std::string>& wanted() const { return wanted_; }
 
  private:
+  std::map<std::string, Tensor> ownInputs_;
   std::map<std::string, Tensor> outputs_;
   std::map<std::string, Tensor> grads_;
 };

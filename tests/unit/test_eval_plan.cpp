@@ -237,12 +237,13 @@ TEST_CASE("wiring: ranks are checked against the descriptor", "[evaluator][wirin
   const BlockDescriptor& op = *testRegistry().find("Op");
   AttrValues attrs;
   EvalContext ctx(op, "t", attrs);
-  ctx.setInputShape("b", {2, 3, 4});  // any rank
+  const Shape rank3{2, 3, 4}, rank1{4}, rank2{2, 2}, rank0{};
+  ctx.setInputShape("b", rank3);  // any rank
   CHECK_NOTHROW(checkRanks(op.inputs(), ctx));
-  ctx.setInputShape("a", {4});
+  ctx.setInputShape("a", rank1);
   CHECK_NOTHROW(checkRanks(op.inputs(), ctx));
-  ctx.setInputShape("a", {2, 2});
+  ctx.setInputShape("a", rank2);
   CHECK_THROWS_WITH(checkRanks(op.inputs(), ctx), "input 'a' must be rank 1 but is rank 2");
-  ctx.setInputShape("a", {});
+  ctx.setInputShape("a", rank0);
   CHECK_THROWS_WITH(checkRanks(op.inputs(), ctx), "input 'a' must be rank 1 but is rank 0");
 }

@@ -96,8 +96,7 @@ void addMath(BlockRegistry& r) {
   BlockDescriptor g = op("Grad", {in("ys"), in("xs"), in("grad_ys", false)}, {out("output")});
   g.check = [](BlockContext& ctx) { ctx.setOutputShape("output", ctx.inputShape("xs")); };
   g.compute = [](BlockContext& ctx) {
-    const Tensor* gy = ctx.hasInput("grad_ys") ? &ctx.input("grad_ys") : nullptr;
-    ctx.setOutput("output", ctx.symbolicGradient("ys", "xs", gy));
+    ctx.setOutput("output", ctx.symbolicGradient("ys", "xs", "grad_ys"));
   };
   g.readsUpstream = true;
   r.add(std::move(g));
@@ -235,6 +234,35 @@ TEST_CASE("Backward pass: a block without a gradient on the path is named", "[st
         "block 'n' (NoGrad) is on the path from xs to ys and has no gradient, so no gradient can "
         "pass through it");
   CHECK(t.ev.state(BlockId("s"))->status == BlockStatus::Ok);
+}
+
+TEST_CASE("Backward pass: Gradients blocks sharing ys go back once, each with its own errors",
+          "[steps]") {
+  TestPage t;
+  t.feed("x", {1, 2});
+  t.feed("w", {5, 7});
+  t.add("s", "Scale2");
+  t.add("n", "NoGrad");
+  t.add("m", "Mul");
+  t.wire("x", "s", "x");
+  t.wire("w", "n", "x");
+  t.wire("s", "m", "x");
+  t.wire("n", "m", "w");
+  for (const char* g : {"gx", "gw", "gx2"}) {
+    t.add(g, "Grad");
+    t.wire("m", g, "ys");
+  }
+  t.wire("x", "gx", "xs");
+  t.wire("w", "gw", "xs");
+  t.wire("x", "gx2", "xs");
+  const EvalReport r = t.ev.evaluate(t.page);
+  // m = 2x * w: d/dx = 2w; w's path goes through NoGrad.
+  CHECK(t.value("gx.result_output") == std::vector<float>{10, 14});
+  CHECK(t.value("gx2.result_output") == std::vector<float>{10, 14});
+  CHECK(t.error("gw") ==
+        "block 'n' (NoGrad) is on the path from xs to ys and has no gradient, so no gradient can "
+        "pass through it");
+  CHECK(r.failed == std::vector<BlockId>{BlockId("gw")});
 }
 
 TEST_CASE("Steps: values from the start of the step, updates applied after", "[steps]") {

@@ -65,6 +65,23 @@ TEST_CASE("Linear regression example reaches the least-squares line", "[training
   CHECK(t.losses.back() < t.losses.front() / 50);
 }
 
+TEST_CASE("Two Gradients blocks of one loss give the bits each gives alone",
+          "[training-examples]") {
+  const LoadedPage both =
+      loadPage(std::string(QS_SOURCE_DIR) + "/assets/examples/linear_regression.page.json");
+  for (const char* alone : {"grad_w", "grad_b"}) {
+    Page page = both.page;
+    const char* other = std::string(alone) == "grad_w" ? "grad_b" : "grad_w";
+    page.removeBlock(BlockId(std::string("step_") + (other + 5)));
+    page.removeBlock(BlockId(other));
+    Evaluator one(builtinRegistry()), two(builtinRegistry());
+    REQUIRE(one.evaluate(page).failed.empty());
+    REQUIRE(two.evaluate(both.page).failed.empty());
+    const std::string name = std::string(alone) + ".result_output";
+    CHECK(bitwiseEqual(*one.result(name), *two.result(name)));
+  }
+}
+
 namespace {
 
 // Mean squared error of 4-bit per-channel fake quantization of channel c of x ([rows, channels])
