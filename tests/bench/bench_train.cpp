@@ -1,9 +1,9 @@
 // BM_TrainStep (docs/formats.md): one training step (forward, gradients, updates) of
 //  - linreg: assets/examples/linear_regression.page.json, whose data blocks stay cached, so a step
 //    recomputes what depends on the Variables, the two Gradients blocks and the two updates;
-//  - chain:1000: Const -> Variable -> 997 FakeQuantWithMinMaxArgs -> Gradients ->
-//  ApplyGradientDescent,
-//    against BM_TrainChainEval/chain:1000, one plain evaluation of the same page (cache cleared).
+//  - chain:1000: Const -> Variable -> 995 FakeQuantWithMinMaxArgs -> Gradients -> one
+//    ApplyGradientDescent, against BM_TrainChainEval/chain:1000, a plain evaluation of the same page
+//    with the cache cleared.
 #include <benchmark/benchmark.h>
 
 #include <string>
