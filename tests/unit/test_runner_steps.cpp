@@ -1,9 +1,6 @@
 // quantspace-run's flags for pages that learn (docs/formats.md, "Steps, logs and state files"):
 // --steps, --log, --log-every, --save-state, --load-state, Ctrl-C between steps. Run as a user
 // runs them: a real process and real files, read back with our own readers.
-//
-// Tests tagged [needs-update-blocks] use Assign, AssignAdd and ApplyGradientDescent; pages
-// without them check everything else (a Variable that is never updated keeps its value).
 #include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
@@ -575,7 +572,7 @@ TEST_CASE("runner steps: on a terminal a progress line is drawn in place and cle
 // ---- With the update blocks (Assign, AssignAdd, ApplyGradientDescent) ----
 
 TEST_CASE("runner steps: N steps of gradient descent, logged before each update",
-          "[runner][steps][needs-update-blocks]") {
+          "[runner][steps]") {
   TempDir dir;
   const auto page = dir.write("p.page.json", descentPage());
   const auto log = dir / "log.csv";
@@ -599,7 +596,7 @@ TEST_CASE("runner steps: N steps of gradient descent, logged before each update"
 }
 
 TEST_CASE("runner steps: two runs of N/2 steps through a state file give one run's bits",
-          "[runner][steps][needs-update-blocks]") {
+          "[runner][steps]") {
   TempDir dir;
   // alpha 0.1: the values are not exact, so any difference in the order of work shows.
   std::string text = descentPage();
@@ -624,7 +621,7 @@ TEST_CASE("runner steps: two runs of N/2 steps through a state file give one run
 }
 
 TEST_CASE("runner steps: Assign and AssignAdd through the runner",
-          "[runner][steps][needs-update-blocks]") {
+          "[runner][steps]") {
   TempDir dir;
   // a += 2 each step; b = a at the start of the step (so b lags a by one step).
   const auto page = dir.write(
