@@ -620,8 +620,7 @@ TEST_CASE("runner steps: two runs of N/2 steps through a state file give one run
   CHECK(w.toVector() == std::vector<float>{w0, w1});
 }
 
-TEST_CASE("runner steps: Assign and AssignAdd through the runner",
-          "[runner][steps]") {
+TEST_CASE("runner steps: Assign and AssignAdd through the runner", "[runner][steps]") {
   TempDir dir;
   // a += 2 each step; b = a at the start of the step (so b lags a by one step).
   const auto page = dir.write(
