@@ -186,7 +186,6 @@ std::string cyclePath(const Page& page, int start, const std::vector<int>& comp)
 void orderCyclic(const Page& page, const std::vector<int>& members,
                  const std::vector<char>& leftover, EvalPlan& plan) {
   const int n = static_cast<int>(page.blockCount());
-  const auto& links = page.links();
   plan.cycleErrors.resize(n);
   std::vector<int> comp = components(page, members, leftover);
   std::map<int, std::vector<int>> byComp;
@@ -227,7 +226,6 @@ void orderCyclic(const Page& page, const std::vector<int>& members,
 // After each block's turn, the blocks whose last needed reader it was.
 void planReleases(const Page& page, EvalPlan& plan) {
   const int n = static_cast<int>(page.blockCount());
-  const auto& links = page.links();
   std::vector<int> readers(n, 0);
   for (int b : plan.order)
     for (int li : page.incomingLinks(b)) ++readers[page.linkFrom(li)];
