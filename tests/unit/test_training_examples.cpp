@@ -115,6 +115,17 @@ TEST_CASE("Learning ranges: the same bits on 1 and 2 threads, and across a saved
   CHECK(whole.size() == 10);  // 2 Variables, and m, v and two powers of each of 2 ApplyAdam
   requireSameBits(whole, stepped(page, two, 20, 2));
 
+  // With 16 times the data the FakeQuant kernels and their gradients split the work between the
+  // threads (from 2^18 elements on), and the bits still agree.
+  LoadedPage large = page;
+  for (const char* id : {"a", "b"}) {
+    Json attrs = large.page.find(BlockId(id))->attrs;
+    attrs["shape"] = Json::array({65536, 8});
+    large.page.setAttrs(BlockId(id), attrs);
+  }
+  Evaluator bigOne(builtinRegistry()), bigTwo(builtinRegistry());
+  requireSameBits(stepped(large, bigOne, 3, 1), stepped(large, bigTwo, 3, 2));
+
   Evaluator first(builtinRegistry()), second(builtinRegistry());
   const auto half = stepped(page, first, 10, 1);
   second.loadState(page.page, half, first.stepCount());
