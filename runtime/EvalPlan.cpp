@@ -207,8 +207,7 @@ void orderCyclic(const Page& page, const std::vector<int>& members,
       plan.order.push_back(b);
   std::vector<int> restIndegree(n, 0);
   for (int b : rest)
-    for (int li : page.incomingLinks(b))
-      restIndegree[b] += below(page.linkFrom(li));
+    for (int li : page.incomingLinks(b)) restIndegree[b] += below(page.linkFrom(li));
   std::vector<int> ready;
   for (auto it = rest.rbegin(); it != rest.rend(); ++it)
     if (restIndegree[*it] == 0) ready.push_back(*it);

@@ -57,8 +57,8 @@ struct EvalPlan {
 
 // Plans the evaluation of `fetch` ("B.result_P" names; empty = every block), with release points
 // if `releases` (none when a needed block reads everything above it, as Gradients does). A `step`
-// also runs every block that updates state. Throws qs::Error for a malformed name, a block not on the page, or a result the
-// block's type does not have.
+// also runs every block that updates state. Throws qs::Error for a malformed name, a block not on
+// the page, or a result the block's type does not have.
 EvalPlan planEvaluation(const Page& page, const BlockRegistry& registry,
                         const std::vector<std::string>& fetch, bool releases = true,
                         bool step = false);

@@ -37,7 +37,7 @@ struct BlockState {
   std::vector<uint64_t> inputStamps;
   uint64_t feedStamp = 0;
   uint64_t heldStamp = 0;  // of the values the block held when it ran (steps)
-  uint64_t stamp = 0;  // identifies these outputs; changes on every recompute
+  uint64_t stamp = 0;      // identifies these outputs; changes on every recompute
 };
 
 // "error: block 'fq' (FakeQuantWithMinMaxVarsPerChannel): <message>"

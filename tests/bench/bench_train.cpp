@@ -2,8 +2,8 @@
 //  - linreg: assets/examples/linear_regression.page.json, whose data blocks stay cached, so a step
 //    recomputes what depends on the Variables, the two Gradients blocks and the two updates;
 //  - chain:1000: Const -> Variable -> 995 FakeQuantWithMinMaxArgs -> Gradients -> one
-//    ApplyGradientDescent, against BM_TrainChainEval/chain:1000, a plain evaluation of the same page
-//    with the cache cleared.
+//    ApplyGradientDescent, against BM_TrainChainEval/chain:1000, a plain evaluation of the same
+//    page with the cache cleared.
 #include <benchmark/benchmark.h>
 
 #include <string>

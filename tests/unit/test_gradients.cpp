@@ -246,10 +246,10 @@ TEST_CASE("gradients: the registered ones are exactly the differentiable blocks"
 
 TEST_CASE("gradients: Add, Sub, Mul with broadcasting match finite differences", "[gradients]") {
   std::vector<std::pair<Shape, Shape>> shapes{
-      {{2, 3, 4}, {4}}, {{2, 3, 4}, {3, 1}}, {{2, 3, 4}, {1}},       {{2, 3, 4}, {}},
-      {{}, {2, 3, 4}},  {{3, 1}, {2, 1, 4}}, {{1, 3, 1}, {2, 1, 4}}, {{}, {}},
-      {{2, 3}, {2, 3}}, {{4}, {2, 3, 4}},    {{2, 1, 4}, {1, 3, 1}},
-      {{2, 3, 1}, {2, 3, 4}}, {{1, 3, 4}, {1, 3, 1}}};
+      {{2, 3, 4}, {4}},      {{2, 3, 4}, {3, 1}}, {{2, 3, 4}, {1}},       {{2, 3, 4}, {}},
+      {{}, {2, 3, 4}},       {{3, 1}, {2, 1, 4}}, {{1, 3, 1}, {2, 1, 4}}, {{}, {}},
+      {{2, 3}, {2, 3}},      {{4}, {2, 3, 4}},    {{2, 1, 4}, {1, 3, 1}}, {{2, 3, 1}, {2, 3, 4}},
+      {{1, 3, 4}, {1, 3, 1}}};
   // And random ones: y takes x's trailing dimensions, some set to 1.
   std::uniform_int_distribution<int> dim(1, 4), rank(0, 3), coin(0, 1);
   for (int k = 0; k < 12; ++k) {

@@ -12,9 +12,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-using qs::testing::optimizerCase;
 using qs::testing::caseFloat;
 using qs::testing::caseFloats;
+using qs::testing::optimizerCase;
 // Bit for bit: the formulas fix every rounding.
 void requireBits(const std::vector<float>& got, const Json& expected, const char* what, int step) {
   const std::vector<float> want = caseFloats(expected);
@@ -65,12 +65,8 @@ TEST_CASE("optimizers: ApplyAdam with and without Nesterov, first three steps", 
       const Json& want = c.at("steps")[s];
       CHECK(beta1Power == caseFloat(want.at("beta1_power")));
       CHECK(beta2Power == caseFloat(want.at("beta2_power")));
-      const qs::optim::AdamParams p{caseFloat(c.at("lr")),
-                                    beta1,
-                                    beta2,
-                                    caseFloat(c.at("epsilon")),
-                                    beta1Power,
-                                    beta2Power,
+      const qs::optim::AdamParams p{caseFloat(c.at("lr")),           beta1,      beta2,
+                                    caseFloat(c.at("epsilon")),      beta1Power, beta2Power,
                                     c.at("use_nesterov").get<bool>()};
       qs::optim::applyAdam(var, m, v, p, caseFloats(c.at("grads")[s]));
       requireBits(m, want.at("m"), "m", static_cast<int>(s));
