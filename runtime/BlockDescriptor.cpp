@@ -74,14 +74,42 @@ const BlockContext::Input* BlockContext::findInput(const std::string& port) cons
   return nullptr;
 }
 
-void BlockContext::putInput(const std::string& port, const Shape* shape, const Tensor* tensor) {
+void BlockContext::putInput(const std::string& port, const Shape* shape, const Tensor* tensor,
+                            DType dtype) {
   for (Input& in : inputs_)
     if (in.port == port) {
       in.shape = shape;
       in.tensor = tensor;
+      in.dtype = dtype;
       return;
     }
-  inputs_.push_back({port, shape, tensor});
+  inputs_.push_back({port, shape, tensor, dtype});
+}
+
+DType BlockContext::inputDType(const std::string& port) const {
+  const Input* in = findInput(port);
+  if (!in) throw Error("input '" + port + "' is not wired");
+  return in->dtype;
+}
+
+DType BlockContext::outputDType(const std::string& port) const {
+  auto it = outputDTypes_.find(port);
+  return it == outputDTypes_.end() ? DType::Float32 : it->second;
+}
+
+bool PortDescriptor::takes(DType dtype) const {
+  for (DType d : dtypes)
+    if (d == dtype) return true;
+  return false;
+}
+
+std::string PortDescriptor::describeDTypes() const {
+  std::string s;
+  for (size_t i = 0; i < dtypes.size(); ++i) {
+    if (i) s += i + 1 == dtypes.size() ? " or " : ", ";
+    s += dtypeName(dtypes[i]);
+  }
+  return s;
 }
 
 bool BlockContext::hasInput(const std::string& port) const {
@@ -111,16 +139,25 @@ Tensor BlockContext::symbolicGradient(const std::string& ysPort, const std::stri
   return gradients_->gradient(ysPort, xsPort, gradYsPort);
 }
 
-void BlockContext::setOutputShape(const std::string& port, Shape shape) {
+void BlockContext::setOutputShape(const std::string& port, Shape shape, DType dtype) {
   outputShapes_[port] = std::move(shape);
+  if (dtype != DType::Float32)
+    outputDTypes_[port] = dtype;
+  else
+    outputDTypes_.erase(port);
 }
 
 void BlockContext::setOutput(const std::string& port, Tensor tensor) {
   auto [shape, fresh] = outputShapes_.try_emplace(port, tensor.shape());
-  // compute() must give the shapes check() promised (the editor showed them before the run).
+  // compute() must give the shapes and dtypes check() promised (the editor showed them before the
+  // run).
   if (!fresh && shape->second != tensor.shape())
     throw Error("internal error: output '" + port + "' has shape " + shapeToString(tensor.shape()) +
                 " but check() said " + shapeToString(shape->second));
+  if (fresh && tensor.dtype() != DType::Float32) outputDTypes_[port] = tensor.dtype();
+  if (tensor.dtype() != outputDType(port))
+    throw Error(std::string("internal error: output '") + port + "' is " +
+                dtypeName(tensor.dtype()) + " but check() said " + dtypeName(outputDType(port)));
   outputs_[port] = std::move(tensor);
 }
 

@@ -45,6 +45,12 @@ struct PortDescriptor {
   RankRule rank = RankRule::any();
   bool required = true;  // inputs only: an unwired required input is an error
   std::string doc;
+  // Inputs: the dtypes the port takes (the evaluator and the editor refuse others, naming both).
+  // Outputs: the dtypes it can give, for the reference and the port colour; check() says which.
+  std::vector<DType> dtypes = {DType::Float32};
+  bool takes(DType dtype) const;
+  // "float32", "int32 or int64", ...
+  std::string describeDTypes() const;
 };
 
 // ---- Attributes -------------------------------------------------------------------------------
@@ -113,14 +119,18 @@ class BlockContext {
   // Inputs by port name. inputShape() is available in both phases, input() only when computing.
   bool hasInput(const std::string& port) const;
   const Shape& inputShape(const std::string& port) const;
+  DType inputDType(const std::string& port) const;
   const Tensor& input(const std::string& port) const;
   bool computing() const { return computing_; }
 
-  // Outputs by port name. When checking, set shapes; when computing, set tensors. compute() may
-  // read the shapes its check() set.
-  void setOutputShape(const std::string& port, Shape shape);
+  // Outputs by port name. When checking, set shapes (and dtypes, float32 unless said); when
+  // computing, set tensors, which must have the shape and dtype check() gave. compute() may read
+  // the shapes its check() set.
+  void setOutputShape(const std::string& port, Shape shape, DType dtype = DType::Float32);
   void setOutput(const std::string& port, Tensor tensor);
   const std::map<std::string, Shape>& outputShapes() const { return outputShapes_; }
+  // The dtype check() gave `port` (float32 when it said none).
+  DType outputDType(const std::string& port) const;
 
   // A value fed from outside for this block (runner's --feed, an editor edit), if any.
   const Tensor* feed() const { return feed_; }
@@ -158,11 +168,13 @@ class BlockContext {
     std::string port;
     const Shape* shape = nullptr;
     const Tensor* tensor = nullptr;  // nullptr while checking
+    DType dtype = DType::Float32;
   };
   std::vector<Input> inputs_;
   const Input* findInput(const std::string& port) const;
-  void putInput(const std::string& port, const Shape* shape, const Tensor* tensor);
+  void putInput(const std::string& port, const Shape* shape, const Tensor* tensor, DType dtype);
   std::map<std::string, Shape> outputShapes_;
+  std::map<std::string, DType> outputDTypes_;  // only the non-float32 ones
   std::map<std::string, Tensor> outputs_;
   const Tensor* feed_ = nullptr;
   std::filesystem::path pageDir_;

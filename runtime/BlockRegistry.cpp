@@ -51,6 +51,20 @@ PortDescriptor tensorOutput(std::string name, RankRule rank, std::string doc) {
   return {std::move(name), PortDirection::Output, PortKind::Tensor, rank, true, std::move(doc)};
 }
 
+PortDescriptor tensorInput(std::string name, RankRule rank, std::vector<DType> dtypes,
+                           std::string doc) {
+  PortDescriptor p = tensorInput(std::move(name), rank, std::move(doc));
+  p.dtypes = std::move(dtypes);
+  return p;
+}
+
+PortDescriptor tensorOutput(std::string name, RankRule rank, std::vector<DType> dtypes,
+                            std::string doc) {
+  PortDescriptor p = tensorOutput(std::move(name), rank, std::move(doc));
+  p.dtypes = std::move(dtypes);
+  return p;
+}
+
 std::vector<PortDescriptor> opPorts(std::vector<PortDescriptor> inputs,
                                     std::vector<PortDescriptor> outputs) {
   std::vector<PortDescriptor> ports;

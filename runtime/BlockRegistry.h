@@ -26,6 +26,11 @@ class BlockRegistry {
 // A tensor input or output port: the one way block declarations build their ports.
 PortDescriptor tensorInput(std::string name, RankRule rank, std::string doc);
 PortDescriptor tensorOutput(std::string name, RankRule rank, std::string doc);
+// The same with the dtypes the port takes or gives (float32 only when not said).
+PortDescriptor tensorInput(std::string name, RankRule rank, std::vector<DType> dtypes,
+                           std::string doc);
+PortDescriptor tensorOutput(std::string name, RankRule rank, std::vector<DType> dtypes,
+                            std::string doc);
 
 // Adds the standard scope and attrs pins (enuSpace's pin layout) in front of `ports` and after the
 // tensor inputs, so that every op block has the same family resemblance.

@@ -17,10 +17,12 @@ class EvalContext : public BlockContext {
       : BlockContext(desc, blockId, attrs) {}
 
   // The shape and the tensor are the caller's and must outlive the context.
-  void setInputShape(const std::string& port, const Shape& shape) {
-    putInput(port, &shape, nullptr);
+  void setInputShape(const std::string& port, const Shape& shape, DType dtype) {
+    putInput(port, &shape, nullptr, dtype);
   }
-  void setInput(const std::string& port, const Tensor& t) { putInput(port, &t.shape(), &t); }
+  void setInput(const std::string& port, const Tensor& t) {
+    putInput(port, &t.shape(), &t, t.dtype());
+  }
   void beginCompute() { computing_ = true; }
   void setFeed(const Tensor* feed) { feed_ = feed; }
   void setPageDir(std::filesystem::path dir) { pageDir_ = std::move(dir); }
@@ -34,6 +36,7 @@ class EvalContext : public BlockContext {
 
   // For taking the results out once the block is done.
   std::map<std::string, Shape>& mutableOutputShapes() { return outputShapes_; }
+  std::map<std::string, DType>& mutableOutputDTypes() { return outputDTypes_; }
   std::map<std::string, Tensor>& mutableOutputs() { return outputs_; }
 };
 

@@ -70,4 +70,17 @@ void checkRanks(const std::vector<const PortDescriptor*>& tensorInputs, const Bl
                   std::to_string(ctx.inputShape(in->name).size()));
 }
 
+std::string dtypeProblem(const PortDescriptor& port, DType given) {
+  if (port.takes(given)) return {};
+  return "input '" + port.name + "' takes " + port.describeDTypes() + ", not " +
+         dtypeName(given);
+}
+
+void checkDTypes(const std::vector<const PortDescriptor*>& tensorInputs, const BlockContext& ctx) {
+  for (const PortDescriptor* in : tensorInputs)
+    if (ctx.hasInput(in->name))
+      if (std::string problem = dtypeProblem(*in, ctx.inputDType(in->name)); !problem.empty())
+        throw Error(problem);
+}
+
 }  // namespace qs

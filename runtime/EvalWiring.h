@@ -45,4 +45,11 @@ void checkWiring(const Page& page, int block, const BlockDescriptor& desc,
 // TensorFlow's order.
 void checkRanks(const std::vector<const PortDescriptor*>& tensorInputs, const BlockContext& ctx);
 
+// "input 'labels' takes int32 or int64, not float32"; empty when `port` takes `given`. The editor
+// asks it while a wire is dragged.
+std::string dtypeProblem(const PortDescriptor& port, DType given);
+// The wired inputs' dtypes against what their ports take; runs before the block's check(), whose
+// messages assume the dtypes it declared.
+void checkDTypes(const std::vector<const PortDescriptor*>& tensorInputs, const BlockContext& ctx);
+
 }  // namespace qs

@@ -84,6 +84,7 @@ namespace {
 std::string runKernel(const BlockDescriptor& desc, const std::vector<const PortDescriptor*>& inputs,
                       const std::vector<const PortDescriptor*>& outputs, EvalContext& ctx) {
   try {
+    checkDTypes(inputs, ctx);
     desc.check(ctx);
     checkRanks(inputs, ctx);
     // setOutput() holds each output to the shape check() set.
@@ -118,6 +119,9 @@ void takeOutputs(EvalContext& ctx, BlockState& st) {
     st.outputShapes.clear();
     for (const auto& [p, t] : st.outputs) st.outputShapes[p] = t.shape();
   }
+  st.outputDTypes.clear();
+  for (const auto& [p, t] : st.outputs)
+    if (t.dtype() != DType::Float32) st.outputDTypes[p] = t.dtype();
 }
 
 }  // namespace
@@ -174,6 +178,7 @@ class Evaluator::Pass {
     st.error = message;
     st.outputs.clear();
     st.outputShapes.clear();
+    st.outputDTypes.clear();
     st.stamp = ev_.nextStamp_++;
     report_.failed.push_back(page_.blocks()[b].id);
     if (options_.onBlockFinished) options_.onBlockFinished(page_.blocks()[b].id, st);
@@ -487,9 +492,11 @@ class Evaluator::Pass {
   // output shapes.
   void checkShapes(int b, EvalContext& ctx, const PortLists& ports) {
     for (const WiredInput& w : wiring_.inputs)
-      ctx.setInputShape(*w.port, stateOf(w.from).outputShapes.at(w.link->from.port.str()));
+      ctx.setInputShape(*w.port, stateOf(w.from).outputShapes.at(w.link->from.port.str()),
+                        stateOf(w.from).outputDType(w.link->from.port.str()));
     std::string error;
     try {
+      checkDTypes(ports.inputs, ctx);
       ctx.descriptor().check(ctx);
       checkRanks(ports.inputs, ctx);
     } catch (const Error& e) {
@@ -503,6 +510,7 @@ class Evaluator::Pass {
     st.error.clear();
     st.outputs.clear();
     st.outputShapes = std::move(ctx.mutableOutputShapes());
+    st.outputDTypes = std::move(ctx.mutableOutputDTypes());
   }
 
   // Runs the block and stores its outputs with their cache key. False when cancelled (the block is

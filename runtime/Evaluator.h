@@ -28,6 +28,11 @@ struct BlockState {
   std::string error;  // the message, without the block's name (see errorLine())
   std::string type;
   std::map<std::string, Shape> outputShapes;  // by output port, known once check() passed
+  std::map<std::string, DType> outputDTypes;  // the outputs that are not float32
+  DType outputDType(const std::string& port) const {
+    auto it = outputDTypes.find(port);
+    return it == outputDTypes.end() ? DType::Float32 : it->second;
+  }
   std::map<std::string, Tensor> outputs;      // by output port, once computed
   bool released = false;  // outputs freed because nothing later needed them (runner)
   double milliseconds = 0;

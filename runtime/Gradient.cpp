@@ -31,7 +31,7 @@ class CallContext : public GradientContext {
         ownInputs_(std::move(call.inputs)),
         outputs_(std::move(call.outputs)),
         grads_(std::move(call.outputGrads)) {
-    for (const auto& [port, t] : ownInputs_) putInput(port, &t.shape(), &t);
+    for (const auto& [port, t] : ownInputs_) putInput(port, &t.shape(), &t, t.dtype());
     for (const auto& [port, t] : outputs_) forwardOutputs_[port] = &t;
     for (const auto& [port, t] : grads_) outputGrads_[port] = &t;
     wanted_ = std::move(call.wanted);

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <type_traits>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -47,7 +49,97 @@ std::string formatBytes(uint64_t bytes) {
   return std::string(buf, res.ptr) + kUnits[u].second;
 }
 
-int64_t checkedElementCount(const Shape& shape) {
+const char* dtypeName(DType dtype) {
+  switch (dtype) {
+    case DType::Float32:
+      return "float32";
+    case DType::Int32:
+      return "int32";
+    case DType::Int64:
+      return "int64";
+    case DType::Bool:
+      return "bool";
+    case DType::Float16:
+      return "float16";
+    case DType::UInt8:
+      return "uint8";
+  }
+  return "?";
+}
+
+DType dtypeFromName(const std::string& name) {
+  for (DType d : kAllDTypes)
+    if (name == dtypeName(d)) return d;
+  std::string known;
+  for (DType d : kAllDTypes) known += std::string(known.empty() ? "" : ", ") + dtypeName(d);
+  throw Error("unknown dtype '" + name + "' (known: " + known + ")");
+}
+
+size_t dtypeSize(DType dtype) {
+  switch (dtype) {
+    case DType::Float32:
+    case DType::Int32:
+      return 4;
+    case DType::Int64:
+      return 8;
+    case DType::Float16:
+      return 2;
+    case DType::Bool:
+    case DType::UInt8:
+      return 1;
+  }
+  return 4;
+}
+
+float halfToFloat(Half h) {
+  const uint32_t sign = uint32_t(h.bits >> 15) << 31;
+  const uint32_t exp = (h.bits >> 10) & 0x1f;
+  uint32_t mant = h.bits & 0x3ff;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);  // infinity or NaN (payload kept)
+  } else if (exp != 0) {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else {
+    // Subnormal half: normalise it, every one is a normal float.
+    int e = -1;
+    do {
+      ++e;
+      mant <<= 1;
+    } while (!(mant & 0x400));
+    bits = sign | (uint32_t(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+Half floatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+  const uint32_t absBits = x & 0x7fffffffu;
+  if (absBits >= 0x7f800000u)  // infinity, or NaN kept quiet
+    return {static_cast<uint16_t>(sign | 0x7c00 | (absBits > 0x7f800000u ? 0x200 : 0))};
+  const int exp = static_cast<int>(absBits >> 23) - 127 + 15;
+  if (exp >= 0x1f) return {static_cast<uint16_t>(sign | 0x7c00)};
+  uint32_t mant = (absBits & 0x7fffff) | 0x800000;  // with the implicit bit
+  // Bits to drop: 13 for a normal half, more below its smallest exponent.
+  const int shift = exp > 0 ? 13 : 14 - exp;
+  if (shift > 24) return {sign};
+  uint32_t kept = mant >> shift;
+  const uint32_t rest = mant & ((1u << shift) - 1);
+  const uint32_t halfway = 1u << (shift - 1);
+  if (rest > halfway || (rest == halfway && (kept & 1))) ++kept;
+  // A normal half stores its exponent above the mantissa; a carry out of the mantissa moves the
+  // exponent up, which the addition does by itself.
+  const uint32_t out = exp > 0 ? ((uint32_t(exp) << 10) + (kept - 0x400)) : kept;
+  return {static_cast<uint16_t>(sign | out)};
+}
+
+int64_t checkedElementCount(const Shape& shape, DType dtype) {
   // Work in unsigned 128-bit so that a lying shape cannot overflow before it is refused.
   unsigned __int128 count = 1;
   bool huge = false;
@@ -59,11 +151,11 @@ int64_t checkedElementCount(const Shape& shape) {
   }
   for (int64_t d : shape)
     if (d == 0) return 0;
-  const unsigned __int128 bytes = count * sizeof(float);
+  const unsigned __int128 bytes = count * dtypeSize(dtype);
   if (huge || bytes > maxTensorBytes()) {
     std::string size =
         huge ? std::string("more than 9.2e18 elements") : formatBytes(static_cast<uint64_t>(bytes));
-    throw Error("a float32 tensor of shape " + shapeToString(shape) + " needs " + size +
+    throw Error(std::string("a ") + dtypeName(dtype) + " tensor of shape " + shapeToString(shape) + " needs " + size +
                 ", more than the limit of " + formatBytes(maxTensorBytes()));
   }
   return static_cast<int64_t>(count);
@@ -71,23 +163,32 @@ int64_t checkedElementCount(const Shape& shape) {
 
 Tensor::Tensor() : shape_{0}, size_(0) {}
 
-Tensor::Tensor(Shape shape, int64_t size) : shape_(std::move(shape)), size_(size) {
+Tensor::Tensor(Shape shape, int64_t size, DType dtype)
+    : shape_(std::move(shape)), size_(size), dtype_(dtype) {
   if (size_ == 0) return;
-  const size_t bytes = (static_cast<size_t>(size_) * sizeof(float) + 63) / 64 * 64;
+  const size_t bytes = (static_cast<size_t>(size_) * dtypeSize(dtype) + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, bytes);
   if (!p)
     throw Error("out of memory allocating a tensor of shape " + shapeToString(shape_) + " (" +
                 formatBytes(bytes) + ")");
-  data_ = std::shared_ptr<float[]>(static_cast<float*>(p), [](float* q) { std::free(q); });
+  data_ = std::shared_ptr<unsigned char[]>(static_cast<unsigned char*>(p),
+                                           [](unsigned char* q) { std::free(q); });
 }
 
-Tensor Tensor::uninitialized(Shape shape) {
-  const int64_t n = checkedElementCount(shape);
-  return Tensor(std::move(shape), n);
+Tensor Tensor::uninitialized(Shape shape, DType dtype) {
+  const int64_t n = checkedElementCount(shape, dtype);
+  return Tensor(std::move(shape), n, dtype);
 }
 
-Tensor Tensor::zeros(Shape shape) {
-  return filled(std::move(shape), 0.0f);
+Tensor Tensor::zeros(Shape shape, DType dtype) {
+  Tensor t = uninitialized(std::move(shape), dtype);
+  if (t.size()) std::memset(t.mutableRawData(), 0, t.bytes());
+  return t;
+}
+
+void Tensor::dtypeMismatch(DType want) const {
+  throw Error(std::string("internal error: a ") + dtypeName(dtype_) + " tensor of shape " +
+              shapeToString(shape_) + " read as " + dtypeName(want));
 }
 
 Tensor Tensor::filled(Shape shape, float value) {
@@ -118,8 +219,104 @@ int64_t Tensor::dim(int i) const {
 }
 
 bool bitwiseEqual(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() &&
-         (a.size() == 0 || std::memcmp(a.data(), b.data(), a.bytes()) == 0);
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         (a.size() == 0 || std::memcmp(a.rawData(), b.rawData(), a.bytes()) == 0);
+}
+
+namespace {
+
+template <typename T>
+float toFloat(T v) {
+  if constexpr (std::is_same_v<T, Half>)
+    return halfToFloat(v);
+  else
+    return static_cast<float>(v);
+}
+
+// A floating value to an integer type: truncation toward zero; NaN gives 0 and values beyond the
+// type's range its nearest end, so the result is defined (C++ leaves it undefined).
+template <typename To>
+To floatToInt(float v) {
+  if (std::isnan(v)) return To{0};
+  const double d = v;
+  if (d <= static_cast<double>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
+  if (d >= static_cast<double>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+  return static_cast<To>(d);
+}
+
+template <typename From, typename To>
+To castOne(From v) {
+  constexpr bool fromFloating = std::is_floating_point_v<From> || std::is_same_v<From, Half>;
+  if constexpr (std::is_same_v<From, To>)
+    return v;
+  else if constexpr (std::is_same_v<To, bool>)
+    if constexpr (fromFloating)
+      return toFloat(v) != 0.0f;  // NaN is true, as in C++
+    else
+      return v != From{};
+  else if constexpr (std::is_same_v<To, Half>)
+    return floatToHalf(toFloat(v));
+  else if constexpr (std::is_floating_point_v<To> && fromFloating)
+    return static_cast<To>(toFloat(v));
+  else if constexpr (std::is_floating_point_v<To>)
+    return static_cast<To>(v);
+  else if constexpr (fromFloating)
+    return floatToInt<To>(toFloat(v));
+  else
+    return static_cast<To>(v);  // integer to integer wraps, as TensorFlow's static_cast
+}
+
+template <typename From, typename To>
+void castElements(const Tensor& in, Tensor& out) {
+  const From* src = in.as<From>();
+  To* dst = out.mutableAs<To>();
+  for (int64_t i = 0; i < in.size(); ++i) dst[i] = castOne<From, To>(src[i]);
+}
+
+template <typename From>
+void castFrom(const Tensor& in, Tensor& out) {
+  switch (out.dtype()) {
+    case DType::Float32:
+      return castElements<From, float>(in, out);
+    case DType::Int32:
+      return castElements<From, int32_t>(in, out);
+    case DType::Int64:
+      return castElements<From, int64_t>(in, out);
+    case DType::Bool:
+      return castElements<From, bool>(in, out);
+    case DType::Float16:
+      return castElements<From, Half>(in, out);
+    case DType::UInt8:
+      return castElements<From, uint8_t>(in, out);
+  }
+}
+
+}  // namespace
+
+Tensor castTensor(const Tensor& t, DType to) {
+  if (t.dtype() == to) return t;
+  Tensor out = Tensor::uninitialized(t.shape(), to);
+  switch (t.dtype()) {
+    case DType::Float32:
+      castFrom<float>(t, out);
+      break;
+    case DType::Int32:
+      castFrom<int32_t>(t, out);
+      break;
+    case DType::Int64:
+      castFrom<int64_t>(t, out);
+      break;
+    case DType::Bool:
+      castFrom<bool>(t, out);
+      break;
+    case DType::Float16:
+      castFrom<Half>(t, out);
+      break;
+    case DType::UInt8:
+      castFrom<uint8_t>(t, out);
+      break;
+  }
+  return out;
 }
 
 }  // namespace qs

@@ -238,12 +238,12 @@ TEST_CASE("wiring: ranks are checked against the descriptor", "[evaluator][wirin
   AttrValues attrs;
   EvalContext ctx(op, "t", attrs);
   const Shape rank3{2, 3, 4}, rank1{4}, rank2{2, 2}, rank0{};
-  ctx.setInputShape("b", rank3);  // any rank
+  ctx.setInputShape("b", rank3, DType::Float32);  // any rank
   CHECK_NOTHROW(checkRanks(op.inputs(), ctx));
-  ctx.setInputShape("a", rank1);
+  ctx.setInputShape("a", rank1, DType::Float32);
   CHECK_NOTHROW(checkRanks(op.inputs(), ctx));
-  ctx.setInputShape("a", rank2);
+  ctx.setInputShape("a", rank2, DType::Float32);
   CHECK_THROWS_WITH(checkRanks(op.inputs(), ctx), "input 'a' must be rank 1 but is rank 2");
-  ctx.setInputShape("a", rank0);
+  ctx.setInputShape("a", rank0, DType::Float32);
   CHECK_THROWS_WITH(checkRanks(op.inputs(), ctx), "input 'a' must be rank 1 but is rank 0");
 }
