@@ -72,8 +72,7 @@ void checkRanks(const std::vector<const PortDescriptor*>& tensorInputs, const Bl
 
 std::string dtypeProblem(const PortDescriptor& port, DType given) {
   if (port.takes(given)) return {};
-  return "input '" + port.name + "' takes " + port.describeDTypes() + ", not " +
-         dtypeName(given);
+  return "input '" + port.name + "' takes " + port.describeDTypes() + ", not " + dtypeName(given);
 }
 
 void checkDTypes(const std::vector<const PortDescriptor*>& tensorInputs, const BlockContext& ctx) {

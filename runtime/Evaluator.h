@@ -33,7 +33,7 @@ struct BlockState {
     auto it = outputDTypes.find(port);
     return it == outputDTypes.end() ? DType::Float32 : it->second;
   }
-  std::map<std::string, Tensor> outputs;      // by output port, once computed
+  std::map<std::string, Tensor> outputs;  // by output port, once computed
   bool released = false;  // outputs freed because nothing later needed them (runner)
   double milliseconds = 0;
 

@@ -3,13 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
-#include <type_traits>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <new>
+#include <type_traits>
 
 #include "runtime/Error.h"
 
@@ -155,8 +155,8 @@ int64_t checkedElementCount(const Shape& shape, DType dtype) {
   if (huge || bytes > maxTensorBytes()) {
     std::string size =
         huge ? std::string("more than 9.2e18 elements") : formatBytes(static_cast<uint64_t>(bytes));
-    throw Error(std::string("a ") + dtypeName(dtype) + " tensor of shape " + shapeToString(shape) + " needs " + size +
-                ", more than the limit of " + formatBytes(maxTensorBytes()));
+    throw Error(std::string("a ") + dtypeName(dtype) + " tensor of shape " + shapeToString(shape) +
+                " needs " + size + ", more than the limit of " + formatBytes(maxTensorBytes()));
   }
   return static_cast<int64_t>(count);
 }
@@ -239,8 +239,10 @@ template <typename To>
 To floatToInt(float v) {
   if (std::isnan(v)) return To{0};
   const double d = v;
-  if (d <= static_cast<double>(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
-  if (d >= static_cast<double>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+  if (d <= static_cast<double>(std::numeric_limits<To>::min()))
+    return std::numeric_limits<To>::min();
+  if (d >= static_cast<double>(std::numeric_limits<To>::max()))
+    return std::numeric_limits<To>::max();
   return static_cast<To>(d);
 }
 
