@@ -53,7 +53,8 @@ void checkWiring(const Page& page, int block, const BlockDescriptor& desc,
     const int from = page.linkFrom(li);
     out.error = linkProblem(page, l, from, desc, tensorInputs, descs, out);
     if (!out.error.empty()) return;
-    out.inputs.push_back({&l.to.port.str(), &l, from});
+    out.inputs.push_back(
+        {&l.to.port.str(), &l, from, desc.findPort(l.to.port.str(), PortDirection::Input)});
   }
   for (const PortDescriptor* in : tensorInputs)
     if (in->required && !out.find(in->name)) {
@@ -73,13 +74,6 @@ void checkRanks(const std::vector<const PortDescriptor*>& tensorInputs, const Bl
 std::string dtypeProblem(const PortDescriptor& port, DType given) {
   if (port.takes(given)) return {};
   return "input '" + port.name + "' takes " + port.describeDTypes() + ", not " + dtypeName(given);
-}
-
-void checkDTypes(const std::vector<const PortDescriptor*>& tensorInputs, const BlockContext& ctx) {
-  for (const PortDescriptor* in : tensorInputs)
-    if (ctx.hasInput(in->name))
-      if (std::string problem = dtypeProblem(*in, ctx.inputDType(in->name)); !problem.empty())
-        throw Error(problem);
 }
 
 }  // namespace qs

@@ -13,7 +13,8 @@ namespace qs {
 struct WiredInput {
   const std::string* port;  // the input port's name (the link's own string)
   const Link* link;
-  int from;  // index of the source block
+  int from;                     // index of the source block
+  const PortDescriptor* input;  // the port it lands on
 };
 
 // The links into one block, checked against its descriptor and its sources' descriptors.
@@ -48,8 +49,5 @@ void checkRanks(const std::vector<const PortDescriptor*>& tensorInputs, const Bl
 // "input 'labels' takes int32 or int64, not float32"; empty when `port` takes `given`. The editor
 // asks it while a wire is dragged.
 std::string dtypeProblem(const PortDescriptor& port, DType given);
-// The wired inputs' dtypes against what their ports take; runs before the block's check(), whose
-// messages assume the dtypes it declared.
-void checkDTypes(const std::vector<const PortDescriptor*>& tensorInputs, const BlockContext& ctx);
 
 }  // namespace qs

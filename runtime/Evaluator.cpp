@@ -75,6 +75,7 @@ void Evaluator::clearFeed(const BlockId& id) {
 
 void Evaluator::clear() {
   states_.clear();
+  prepared_.reset();  // it points into states_
 }
 
 namespace {
@@ -84,7 +85,6 @@ namespace {
 std::string runKernel(const BlockDescriptor& desc, const std::vector<const PortDescriptor*>& inputs,
                       const std::vector<const PortDescriptor*>& outputs, EvalContext& ctx) {
   try {
-    checkDTypes(inputs, ctx);
     desc.check(ctx);
     checkRanks(inputs, ctx);
     // setOutput() holds each output to the shape check() set.
@@ -124,7 +124,98 @@ void takeOutputs(EvalContext& ctx, BlockState& st) {
     if (t.dtype() != DType::Float32) st.outputDTypes[p] = t.dtype();
 }
 
+// Two blocks wired to update the same Variable (or one block through two of its slots) are both
+// in error, each naming the other: a Variable takes one update per step. By block; empty when
+// there is no conflict.
+std::vector<std::string> findUpdateConflicts(const Page& page, const EvalPlan& plan,
+                                             std::span<const BlockDescriptor* const> descs) {
+  std::vector<std::string> conflicts;
+  auto conflict = [&](int b, std::string message) {
+    if (conflicts.empty()) conflicts.resize(page.blockCount());
+    if (conflicts[b].empty()) conflicts[b] = std::move(message);
+  };
+  std::unordered_map<int, std::pair<int, std::string>> updater;  // variable -> (block, port)
+  for (int b : plan.order) {
+    const BlockDescriptor* d = descs[b];
+    if (!d || d->stateSlots.empty()) continue;
+    for (int li : page.incomingLinks(b)) {
+      const Link& l = page.links()[li];
+      const StateSlot* slot = d->findSlot(l.to.port.str());
+      const int v = page.linkFrom(li);
+      if (!slot || !slot->updatesWired || !descs[v] || !descs[v]->variable) continue;
+      auto [it, fresh] = updater.try_emplace(v, b, l.to.port.str());
+      if (fresh) continue;
+      const std::string var = "Variable '" + l.from.block.str() + "'";
+      const auto& [first, firstPort] = it->second;
+      if (first == b) {
+        conflict(b, "updates " + var + " twice in one step (through '" + firstPort + "' and '" +
+                        l.to.port.str() + "'); a Variable takes one update per step");
+        continue;
+      }
+      const std::string& a = page.blocks()[first].id.str();
+      const std::string& c = page.blocks()[b].id.str();
+      conflict(first, "updates " + var + " in the same step as block '" + c +
+                          "'; a Variable takes one update per step");
+      conflict(b, "updates " + var + " in the same step as block '" + a +
+                      "'; a Variable takes one update per step");
+    }
+  }
+  return conflicts;
+}
+
 }  // namespace
+
+struct Evaluator::Prepared {
+  // The key: the page's structure and where its blocks and links live (the wiring points into
+  // them), and the options the plan depends on.
+  uint64_t structure = 0;
+  const Block* blocks = nullptr;
+  const Link* links = nullptr;
+  std::vector<std::string> fetch;
+  bool releases = false;
+  bool step = false;
+
+  EvalPlan plan;
+  std::vector<const BlockDescriptor*> descs;  // by block index (nullptr: unknown type)
+  bool stateful = false;                      // the page has Variables or blocks with state slots
+  std::vector<std::string> conflicts;
+  std::vector<Wiring> wirings;  // by block, checked on the block's first turn
+  std::vector<char> wired;
+  // Where each block's state and resolved attributes live in the evaluator's maps, found on the
+  // block's first turn (their nodes stay put until the maps are swept, which drops this).
+  std::vector<BlockState*> states;
+  std::vector<ResolvedAttrs*> attrs;
+};
+
+Evaluator::Prepared& Evaluator::prepare(const Page& page, const EvalOptions& options) {
+  Prepared* p = prepared_.get();
+  if (p && p->structure == page.structureRevision() && p->blocks == page.blocks().data() &&
+      p->links == page.links().data() && p->fetch == options.fetch &&
+      p->releases == options.releaseIntermediates && p->step == options.step)
+    return *p;
+  auto fresh = std::make_unique<Prepared>();
+  fresh->plan =
+      planEvaluation(page, registry_, options.fetch, options.releaseIntermediates, options.step);
+  fresh->structure = page.structureRevision();
+  fresh->blocks = page.blocks().data();
+  fresh->links = page.links().data();
+  fresh->fetch = options.fetch;
+  fresh->releases = options.releaseIntermediates;
+  fresh->step = options.step;
+  fresh->descs.resize(page.blockCount());
+  for (size_t b = 0; b < fresh->descs.size(); ++b) {
+    const BlockDescriptor* d = registry_.find(page.blocks()[b].type);
+    fresh->descs[b] = d;
+    fresh->stateful |= d && (d->variable || !d->stateSlots.empty());
+  }
+  if (fresh->stateful) fresh->conflicts = findUpdateConflicts(page, fresh->plan, fresh->descs);
+  fresh->wirings.resize(page.blockCount());
+  fresh->wired.assign(page.blockCount(), 0);
+  fresh->states.assign(page.blockCount(), nullptr);
+  fresh->attrs.assign(page.blockCount(), nullptr);
+  prepared_ = std::move(fresh);
+  return *prepared_;
+}
 
 // One evaluation (or check) of a page: follows the plan, giving each block its turn, in which it
 // either fails (cycle, type, attributes, wiring, its own check), keeps its cached results, or runs.
@@ -135,17 +226,12 @@ class Evaluator::Pass {
         page_(page),
         options_(options),
         mode_(mode),
-        plan_(planEvaluation(page, ev.registry_, options.fetch, options.releaseIntermediates,
-                             options.step)),
-        descs_(page.blockCount()),
-        states_(page.blockCount(), nullptr),
-        turned_(page.blockCount(), 0) {
-    for (size_t b = 0; b < descs_.size(); ++b) {
-      descs_[b] = ev.registry_.find(page.blocks()[b].type);
-      stateful_ |= descs_[b] && (descs_[b]->variable || !descs_[b]->stateSlots.empty());
-    }
-    if (stateful_) findUpdateConflicts();
-  }
+        prep_(ev.prepare(page, options)),
+        plan_(prep_.plan),
+        descs_(prep_.descs),
+        turned_(page.blockCount(), 0),
+        stateful_(prep_.stateful),
+        conflicts_(prep_.conflicts) {}
 
   EvalReport run() {
     for (size_t k = 0; k < plan_.order.size(); ++k) {
@@ -168,8 +254,8 @@ class Evaluator::Pass {
   // Each block's state, fetched once (created when the block's turn comes; unordered_map nodes do
   // not move, so the pointers stay valid while blocks are added).
   BlockState& stateOf(int b) {
-    if (!states_[b]) states_[b] = &ev_.states_[page_.blocks()[b].id];
-    return *states_[b];
+    if (!prep_.states[b]) prep_.states[b] = &ev_.states_[page_.blocks()[b].id];
+    return *prep_.states[b];
   }
 
   void fail(int b, const std::string& message) {
@@ -201,16 +287,20 @@ class Evaluator::Pass {
       fail(b, "unknown block type '" + block.type + "'");
       return true;
     }
-    const ResolvedAttrs& attrs = resolvedAttrs(block, *desc);
+    const ResolvedAttrs& attrs = resolvedAttrs(b, *desc);
     if (!attrs.error.empty()) {
       fail(b, attrs.error);
       return true;
     }
     const PortLists& ports = ev_.portsOf(*desc);
-    checkWiring(page_, b, *desc, ports.inputs, descs_, wiring_);
+    if (!prep_.wired[b]) {
+      checkWiring(page_, b, *desc, ports.inputs, descs_, prep_.wirings[b]);
+      prep_.wired[b] = 1;
+    }
+    wiring_ = &prep_.wirings[b];
     // The links accepted before the first wiring problem, in the page's order: a failed input
     // among them is named first.
-    for (const WiredInput& w : wiring_.inputs) {
+    for (const WiredInput& w : wiring_->inputs) {
       const BlockState& us = stateOf(w.from);
       const bool usable =
           us.status == BlockStatus::Ok || (mode_ == Mode::Check && us.status == BlockStatus::Stale);
@@ -220,8 +310,8 @@ class Evaluator::Pass {
         return true;
       }
     }
-    if (!wiring_.error.empty()) {
-      fail(b, wiring_.error);
+    if (!wiring_->error.empty()) {
+      fail(b, wiring_->error);
       return true;
     }
     if (stateful_) {
@@ -237,47 +327,11 @@ class Evaluator::Pass {
 
   // ---- Steps ----
 
-  // A Variable takes one update per step: two blocks wired to update the same one (or one block
-  // through two of its slots) are both in error, each naming the other.
-  void findUpdateConflicts() {
-    std::unordered_map<int, std::pair<int, std::string>> updater;  // variable -> (block, port)
-    for (int b : plan_.order) {
-      const BlockDescriptor* d = descs_[b];
-      if (!d || d->stateSlots.empty()) continue;
-      for (int li : page_.incomingLinks(b)) {
-        const Link& l = page_.links()[li];
-        const StateSlot* slot = d->findSlot(l.to.port.str());
-        const int v = page_.linkFrom(li);
-        if (!slot || !slot->updatesWired || !descs_[v] || !descs_[v]->variable) continue;
-        auto [it, fresh] = updater.try_emplace(v, b, l.to.port.str());
-        if (fresh) continue;
-        const std::string var = "Variable '" + l.from.block.str() + "'";
-        const auto& [first, firstPort] = it->second;
-        if (first == b) {
-          conflict(b, "updates " + var + " twice in one step (through '" + firstPort + "' and '" +
-                          l.to.port.str() + "'); a Variable takes one update per step");
-          continue;
-        }
-        const std::string& a = page_.blocks()[first].id.str();
-        const std::string& c = page_.blocks()[b].id.str();
-        conflict(first, "updates " + var + " in the same step as block '" + c +
-                            "'; a Variable takes one update per step");
-        conflict(b, "updates " + var + " in the same step as block '" + a +
-                        "'; a Variable takes one update per step");
-      }
-    }
-  }
-
-  void conflict(int b, std::string message) {
-    if (conflicts_.empty()) conflicts_.resize(page_.blockCount());
-    if (conflicts_[b].empty()) conflicts_[b] = std::move(message);
-  }
-
   // Why block b's state wiring cannot work; empty if it can.
   std::string stateWiringProblem(int b, const BlockDescriptor& desc) {
     if (!conflicts_.empty() && !conflicts_[b].empty()) return conflicts_[b];
     for (const StateSlot& slot : desc.stateSlots) {
-      const WiredInput* w = wiring_.find(slot.input);
+      const WiredInput* w = wiring_->find(slot.input);
       if (!w || !slot.updatesWired) continue;
       const BlockDescriptor* src = descs_[w->from];
       if (!src || !src->variable || w->link->from.port.str() != "output")
@@ -305,7 +359,7 @@ class Evaluator::Pass {
     };
     if (desc.variable) give("");
     for (const StateSlot& slot : desc.stateSlots)
-      if (!wiring_.find(slot.input)) give(slot.input);
+      if (!wiring_->find(slot.input)) give(slot.input);
   }
 
   // Block b has its results for this step: what it will hold, or the Variable it updates, after
@@ -317,7 +371,7 @@ class Evaluator::Pass {
     if (desc.variable && (!h || !h->values.count("")))
       staged_.push_back({id, "", st.outputs.at("output")});
     for (const StateSlot& slot : desc.stateSlots) {
-      const WiredInput* w = wiring_.find(slot.input);
+      const WiredInput* w = wiring_->find(slot.input);
       if (w && !slot.updatesWired) continue;
       const Tensor& value = st.outputs.at(slot.output);
       if (w)
@@ -419,9 +473,15 @@ class Evaluator::Pass {
 
   // Attributes are resolved again only when the block changed (its revision is unique across the
   // process and changes with its type and attributes).
-  const ResolvedAttrs& resolvedAttrs(const Block& block, const BlockDescriptor& desc) {
-    auto [ac, fresh] = ev_.attrCache_.try_emplace(block.id);
-    ResolvedAttrs& resolved = ac->second;
+  const ResolvedAttrs& resolvedAttrs(int b, const BlockDescriptor& desc) {
+    const Block& block = page_.blocks()[b];
+    bool fresh = false;
+    if (!prep_.attrs[b]) {
+      auto ac = ev_.attrCache_.try_emplace(block.id);
+      prep_.attrs[b] = &ac.first->second;
+      fresh = ac.second;
+    }
+    ResolvedAttrs& resolved = *prep_.attrs[b];
     if (fresh || resolved.revision != block.revision) {
       resolved.revision = block.revision;
       resolved.error.clear();
@@ -442,15 +502,10 @@ class Evaluator::Pass {
                       const PortLists& ports) {
     const Block& block = page_.blocks()[b];
     BlockState& st = stateOf(b);
-    std::vector<uint64_t> inputStamps;
-    inputStamps.reserve(ports.inputs.size());
-    for (const PortDescriptor* in : ports.inputs) {
-      const WiredInput* w = wiring_.find(in->name);
-      inputStamps.push_back(w ? stateOf(w->from).stamp : 0);
-    }
     const Tensor* feed = nullptr;
     uint64_t feedStamp = 0;
-    if (auto f = ev_.feeds_.find(block.id); f != ev_.feeds_.end()) {
+    if (auto f = ev_.feeds_.empty() ? ev_.feeds_.end() : ev_.feeds_.find(block.id);
+        f != ev_.feeds_.end()) {
       if (!desc.feedable) {
         fail(b, "cannot be fed: only Const and Placeholder blocks take a fed value");
         return true;
@@ -462,14 +517,19 @@ class Evaluator::Pass {
       feed = &f->second.value;
       feedStamp = f->second.stamp;
     }
+    // The inputs' stamps, in the wiring's order (a change of wiring is a new revision).
     bool upstreamOk = true;
-    for (const WiredInput& w : wiring_.inputs)
-      upstreamOk &= stateOf(w.from).status == BlockStatus::Ok;
-    const Held* held = stateful_ ? heldOf(b) : nullptr;
+    bool sameInputs = st.inputStamps.size() == wiring_->inputs.size();
+    for (size_t i = 0; i < wiring_->inputs.size(); ++i) {
+      const BlockState& us = stateOf(wiring_->inputs[i].from);
+      upstreamOk &= us.status == BlockStatus::Ok;
+      sameInputs = sameInputs && st.inputStamps[i] == us.stamp;
+    }
+    const bool holds = desc.variable || !desc.stateSlots.empty();
+    const Held* held = stateful_ && holds ? heldOf(b) : nullptr;
     const uint64_t heldStamp = held ? held->stamp : 0;
     if (st.status == BlockStatus::Ok && !st.released && st.revision == block.revision &&
-        st.inputStamps == inputStamps && st.feedStamp == feedStamp && st.heldStamp == heldStamp &&
-        upstreamOk) {
+        sameInputs && st.feedStamp == feedStamp && st.heldStamp == heldStamp && upstreamOk) {
       report_.reused.push_back(block.id);
       return true;
     }
@@ -483,7 +543,7 @@ class Evaluator::Pass {
     }
     const Gradients gradients(*this, b);
     if (desc.readsUpstream) ctx.setGradientService(&gradients);
-    if (!compute(b, ctx, ports, std::move(inputStamps), feedStamp)) return false;
+    if (!compute(b, ctx, ports, feedStamp)) return false;
     stateOf(b).heldStamp = heldStamp;
     return true;
   }
@@ -491,12 +551,15 @@ class Evaluator::Pass {
   // Mode::Check: the block's check() on its inputs' shapes; passing leaves it stale with known
   // output shapes.
   void checkShapes(int b, EvalContext& ctx, const PortLists& ports) {
-    for (const WiredInput& w : wiring_.inputs)
-      ctx.setInputShape(*w.port, stateOf(w.from).outputShapes.at(w.link->from.port.str()),
-                        stateOf(w.from).outputDType(w.link->from.port.str()));
+    for (const WiredInput& w : wiring_->inputs) {
+      const BlockState& us = stateOf(w.from);
+      const DType dtype = us.outputDType(w.link->from.port.str());
+      if (std::string problem = dtypeProblem(*w.input, dtype); !problem.empty())
+        return fail(b, problem);
+      ctx.setInputShape(*w.port, us.outputShapes.at(w.link->from.port.str()), dtype);
+    }
     std::string error;
     try {
-      checkDTypes(ports.inputs, ctx);
       ctx.descriptor().check(ctx);
       checkRanks(ports.inputs, ctx);
     } catch (const Error& e) {
@@ -515,16 +578,22 @@ class Evaluator::Pass {
 
   // Runs the block and stores its outputs with their cache key. False when cancelled (the block is
   // left stale), true when it ran or failed.
-  bool compute(int b, EvalContext& ctx, const PortLists& ports, std::vector<uint64_t> inputStamps,
-               uint64_t feedStamp) {
+  bool compute(int b, EvalContext& ctx, const PortLists& ports, uint64_t feedStamp) {
     const BlockId& id = page_.blocks()[b].id;
     BlockState& st = stateOf(b);
+    for (const WiredInput& w : wiring_->inputs) {
+      const Tensor& t = stateOf(w.from).outputs.at(w.link->from.port.str());
+      // Before the block's own check(), whose messages assume the dtypes it declared.
+      if (std::string problem = dtypeProblem(*w.input, t.dtype()); !problem.empty()) {
+        fail(b, problem);
+        return true;
+      }
+      ctx.setInput(*w.port, t);
+    }
     if (options_.onBlockStarted) {
       st.status = BlockStatus::Running;
       options_.onBlockStarted(id, st);
     }
-    for (const WiredInput& w : wiring_.inputs)
-      ctx.setInput(*w.port, stateOf(w.from).outputs.at(w.link->from.port.str()));
     if (!pool_)
       pool_ = ev_.poolFor(options_.threads > 0 ? options_.threads
                           : page_.scope        ? page_.scope->threads
@@ -549,7 +618,9 @@ class Evaluator::Pass {
     takeOutputs(ctx, st);
     st.released = false;
     st.revision = page_.blocks()[b].revision;
-    st.inputStamps = std::move(inputStamps);
+    st.inputStamps.resize(wiring_->inputs.size());
+    for (size_t i = 0; i < wiring_->inputs.size(); ++i)
+      st.inputStamps[i] = stateOf(wiring_->inputs[i].from).stamp;
     st.feedStamp = feedStamp;
     st.stamp = ev_.nextStamp_++;
     report_.computed.push_back(id);
@@ -561,10 +632,11 @@ class Evaluator::Pass {
   const Page& page_;
   const EvalOptions& options_;
   const Mode mode_;
-  const EvalPlan plan_;
-  std::vector<const BlockDescriptor*> descs_;  // by block index, looked up once (nullptr: unknown)
-  std::vector<BlockState*> states_;
-  Wiring wiring_;  // the current block's; one buffer for the pass
+  // The block's wiring is filled in on its first turn; the rest of it is read-only here.
+  Prepared& prep_;
+  const EvalPlan& plan_;
+  const std::vector<const BlockDescriptor*>& descs_;  // by block index (nullptr: unknown type)
+  const Wiring* wiring_ = nullptr;                    // the current block's
   ThreadPool* pool_ = nullptr;
   EvalReport report_;
   size_t current_ = 0;        // index into plan_.order of the block having its turn
@@ -577,8 +649,8 @@ class Evaluator::Pass {
   std::vector<SharedBackward> shared_;
   // Steps: whether the page has stateful blocks at all, the blocks in error for updating one
   // Variable twice (by block; empty when none), and the values to hold once the step is done.
-  bool stateful_ = false;
-  std::vector<std::string> conflicts_;
+  const bool stateful_;
+  const std::vector<std::string>& conflicts_;
   struct Staged {
     BlockId block;
     std::string slot;
@@ -671,12 +743,18 @@ std::vector<BlockId> Evaluator::check(const Page& page, const std::filesystem::p
 
 EvalReport Evaluator::run(const Page& page, const EvalOptions& options, Mode mode) {
   // Results of blocks deleted from the page would otherwise stay in memory for the whole session.
-  std::erase_if(states_, [&](const auto& kv) { return !page.contains(kv.first); });
-  // Swept only when it has grown well past the page, so that a run does not pay a look-up per
-  // block for it.
-  if (attrCache_.size() > 2 * page.blockCount() + 64)
-    std::erase_if(attrCache_, [&](const auto& kv) { return !page.contains(kv.first); });
-  if (!held_.empty()) dropStaleHeld(page);
+  // Only blocks leave a page whose structure changed: a page run again as it was (a training
+  // loop) skips the sweep.
+  if (sweptStructure_ != page.structureRevision()) {
+    prepared_.reset();  // it points into the maps swept here
+    std::erase_if(states_, [&](const auto& kv) { return !page.contains(kv.first); });
+    // Swept only when it has grown well past the page, so that a run does not pay a look-up per
+    // block for it.
+    if (attrCache_.size() > 2 * page.blockCount() + 64)
+      std::erase_if(attrCache_, [&](const auto& kv) { return !page.contains(kv.first); });
+    if (!held_.empty()) dropStaleHeld(page);
+    sweptStructure_ = page.structureRevision();
+  }
   return Pass(*this, page, options, mode).run();
 }
 

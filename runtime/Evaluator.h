@@ -147,6 +147,12 @@ class Evaluator {
   };
   const PortLists& portsOf(const BlockDescriptor& desc);
   class Pass;  // one run: planning, then each block's wiring check and execute-or-reuse
+  // The plan, descriptors and wiring of a page, kept while its structure and the options that
+  // shape the plan stay the same (a training loop evaluates one page thousands of times).
+  struct Prepared;
+  Prepared& prepare(const Page& page, const EvalOptions& options);
+  std::unique_ptr<Prepared> prepared_;
+  uint64_t sweptStructure_ = 0;  // the page structure the caches were last swept for
   EvalReport run(const Page& page, const EvalOptions& options, Mode mode);
   ThreadPool* poolFor(int threads);
 

@@ -48,6 +48,7 @@ void Page::addBlock(Block block) {
   blocks_.push_back(std::move(block));
   incoming_.emplace_back();
   outgoing_.emplace_back();
+  structure_ = nextRevision();
 }
 
 void Page::removeBlock(const BlockId& id) {
@@ -113,6 +114,7 @@ void Page::addLink(Link link) {
   incoming_[to].push_back(li);
   linkEnds_.emplace_back(from, to);
   blocks_[to].revision = nextRevision();
+  structure_ = nextRevision();
 }
 
 void Page::removeLink(const Link& link) {
@@ -180,6 +182,7 @@ bool Page::reaches(const BlockId& fromId, const BlockId& toId) const {
 }
 
 void Page::rebuildIndex() {
+  structure_ = nextRevision();
   index_.clear();
   for (size_t i = 0; i < blocks_.size(); ++i) index_.emplace(blocks_[i].id, static_cast<int>(i));
   incoming_.assign(blocks_.size(), {});

@@ -118,10 +118,16 @@ class Page {
   // would close a cycle: connecting a -> b is a cycle iff reaches(b, a)).
   bool reaches(const BlockId& from, const BlockId& to) const;
 
+  // Changes whenever a block or a link is added or removed (not when attributes or positions
+  // change), and is unique across the process: equal values mean the same blocks, in the same
+  // order, with the same types and links, so the evaluator may keep its plan.
+  uint64_t structureRevision() const { return structure_; }
+
  private:
   void rebuildIndex();
   static uint64_t nextRevision();
 
+  uint64_t structure_ = nextRevision();
   std::vector<Block> blocks_;
   std::vector<Link> links_;
   std::vector<Link> dangling_;

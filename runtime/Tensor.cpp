@@ -161,23 +161,41 @@ int64_t checkedElementCount(const Shape& shape, DType dtype) {
   return static_cast<int64_t>(count);
 }
 
-Tensor::Tensor() : shape_{0}, size_(0) {}
+const Shape& Tensor::emptyShape() {
+  static const Shape empty{0};
+  return empty;
+}
 
-Tensor::Tensor(Shape shape, int64_t size, DType dtype)
-    : shape_(std::move(shape)), size_(size), dtype_(dtype) {
-  if (size_ == 0) return;
-  const size_t bytes = (static_cast<size_t>(size_) * dtypeSize(dtype) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, bytes);
-  if (!p)
-    throw Error("out of memory allocating a tensor of shape " + shapeToString(shape_) + " (" +
+Tensor Tensor::allocate(Shape shape, int64_t size, DType dtype) {
+  // The elements start at the first 64-byte boundary after the header; their size is rounded up
+  // to 64 bytes so that a vector kernel may read a whole last line. malloc with the slack, not
+  // aligned_alloc, whose slow path costs more than the rest of a small block's step.
+  constexpr size_t kAlign = 64;
+  const size_t bytes =
+      (static_cast<size_t>(size) * dtypeSize(dtype) + kAlign - 1) / kAlign * kAlign;
+  void* block = std::malloc(sizeof(Storage) + (bytes ? kAlign - 1 + bytes : 0));
+  if (!block)
+    throw Error("out of memory allocating a tensor of shape " + shapeToString(shape) + " (" +
                 formatBytes(bytes) + ")");
-  data_ = std::shared_ptr<unsigned char[]>(static_cast<unsigned char*>(p),
-                                           [](unsigned char* q) { std::free(q); });
+  Storage* s = new (block) Storage;
+  s->shape = std::move(shape);
+  s->size = size;
+  s->dtype = dtype;
+  if (bytes) {
+    const auto start = reinterpret_cast<uintptr_t>(block) + sizeof(Storage);
+    s->data = reinterpret_cast<unsigned char*>((start + kAlign - 1) / kAlign * kAlign);
+  }
+  return Tensor(s);
+}
+
+void Tensor::release(Storage* s) noexcept {
+  s->~Storage();
+  std::free(s);
 }
 
 Tensor Tensor::uninitialized(Shape shape, DType dtype) {
   const int64_t n = checkedElementCount(shape, dtype);
-  return Tensor(std::move(shape), n, dtype);
+  return allocate(std::move(shape), n, dtype);
 }
 
 Tensor Tensor::zeros(Shape shape, DType dtype) {
@@ -187,8 +205,8 @@ Tensor Tensor::zeros(Shape shape, DType dtype) {
 }
 
 void Tensor::dtypeMismatch(DType want) const {
-  throw Error(std::string("internal error: a ") + dtypeName(dtype_) + " tensor of shape " +
-              shapeToString(shape_) + " read as " + dtypeName(want));
+  throw Error(std::string("internal error: a ") + dtypeName(dtype()) + " tensor of shape " +
+              shapeToString(shape()) + " read as " + dtypeName(want));
 }
 
 Tensor Tensor::filled(Shape shape, float value) {
@@ -214,8 +232,8 @@ int64_t Tensor::dim(int i) const {
   const int r = rank();
   if (i < 0) i += r;
   if (i < 0 || i >= r)
-    throw Error("dimension index out of range for shape " + shapeToString(shape_));
-  return shape_[i];
+    throw Error("dimension index out of range for shape " + shapeToString(shape()));
+  return shape()[i];
 }
 
 bool bitwiseEqual(const Tensor& a, const Tensor& b) {

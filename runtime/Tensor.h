@@ -1,10 +1,12 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace qs {
@@ -79,7 +81,23 @@ std::string formatBytes(uint64_t bytes);
 // is read-only once published as a result.
 class Tensor {
  public:
-  Tensor();  // an empty float32 rank-1 tensor of shape [0]
+  Tensor() = default;  // an empty float32 rank-1 tensor of shape [0]
+  Tensor(const Tensor& other) noexcept : s_(other.s_) {
+    if (s_) s_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  Tensor(Tensor&& other) noexcept : s_(std::exchange(other.s_, nullptr)) {}
+  Tensor& operator=(const Tensor& other) noexcept {
+    Tensor(other).swap(*this);
+    return *this;
+  }
+  Tensor& operator=(Tensor&& other) noexcept {
+    Tensor(std::move(other)).swap(*this);
+    return *this;
+  }
+  ~Tensor() {
+    if (s_ && s_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) release(s_);
+  }
+  void swap(Tensor& other) noexcept { std::swap(s_, other.s_); }
 
   // Storage is not initialised: the creating kernel writes every element.
   static Tensor uninitialized(Shape shape, DType dtype = DType::Float32);
@@ -90,53 +108,63 @@ class Tensor {
   // Throws qs::Error when values.size() does not match the shape.
   static Tensor fromValues(Shape shape, const std::vector<float>& values);
 
-  const Shape& shape() const { return shape_; }
-  int rank() const { return static_cast<int>(shape_.size()); }
-  int64_t size() const { return size_; }
+  const Shape& shape() const { return s_ ? s_->shape : emptyShape(); }
+  int rank() const { return static_cast<int>(shape().size()); }
+  int64_t size() const { return s_ ? s_->size : 0; }
   // Dimension i; negative i counts from the end.
   int64_t dim(int i) const;
-  DType dtype() const { return dtype_; }
-  size_t bytes() const { return static_cast<size_t>(size_) * dtypeSize(dtype_); }
+  DType dtype() const { return s_ ? s_->dtype : DType::Float32; }
+  size_t bytes() const { return static_cast<size_t>(size()) * dtypeSize(dtype()); }
 
   // float32 elements. Blocks declare the dtypes their ports take, so a float32 port never sees
   // another dtype; reading one through these throws qs::Error rather than reinterpreting bits.
   const float* data() const { return as<float>(); }
   float* mutableData() { return mutableAs<float>(); }
-  std::span<const float> values() const { return {data(), static_cast<size_t>(size_)}; }
-  std::span<float> mutableValues() { return {mutableData(), static_cast<size_t>(size_)}; }
+  std::span<const float> values() const { return {data(), static_cast<size_t>(size())}; }
+  std::span<float> mutableValues() { return {mutableData(), static_cast<size_t>(size())}; }
   std::vector<float> toVector() const { return {values().begin(), values().end()}; }
 
   // Elements of any dtype: T must be the dtype's element type (DTypeOf<T>), checked.
   template <typename T>
   const T* as() const {
     requireDType(DTypeOf<T>::value);
-    return reinterpret_cast<const T*>(data_.get());
+    return reinterpret_cast<const T*>(rawData());
   }
   template <typename T>
   T* mutableAs() {
     requireDType(DTypeOf<T>::value);
-    return reinterpret_cast<T*>(data_.get());
+    return reinterpret_cast<T*>(mutableRawData());
   }
   template <typename T>
   std::span<const T> valuesAs() const {
-    return {as<T>(), static_cast<size_t>(size_)};
+    return {as<T>(), static_cast<size_t>(size())};
   }
-  const unsigned char* rawData() const { return data_.get(); }
-  unsigned char* mutableRawData() { return data_.get(); }
+  // nullptr for an empty tensor.
+  const unsigned char* rawData() const { return s_ ? s_->data : nullptr; }
+  unsigned char* mutableRawData() { return s_ ? s_->data : nullptr; }
 
   // True when both hold the same storage (no copy was made).
-  bool sharesStorageWith(const Tensor& other) const { return data_ == other.data_; }
+  bool sharesStorageWith(const Tensor& other) const { return rawData() == other.rawData(); }
 
  private:
-  Tensor(Shape shape, int64_t size, DType dtype);
+  // The count, the shape and the elements in one allocation, so that a copy of a tensor (results
+  // pass through maps and contexts many times a step) costs one atomic increment.
+  struct Storage {
+    std::atomic<int64_t> refs{1};
+    Shape shape;
+    int64_t size = 0;
+    DType dtype = DType::Float32;
+    unsigned char* data = nullptr;  // 64-byte aligned, in the same allocation; null when empty
+  };
+  explicit Tensor(Storage* s) : s_(s) {}
+  static Tensor allocate(Shape shape, int64_t size, DType dtype);
+  static void release(Storage* s) noexcept;
+  static const Shape& emptyShape();
   void requireDType(DType want) const {
-    if (dtype_ != want) dtypeMismatch(want);
+    if (dtype() != want) dtypeMismatch(want);
   }
   [[noreturn]] void dtypeMismatch(DType want) const;
-  Shape shape_;
-  int64_t size_ = 0;
-  DType dtype_ = DType::Float32;
-  std::shared_ptr<unsigned char[]> data_;
+  Storage* s_ = nullptr;  // nullptr: the empty float32 tensor of shape [0]
 };
 
 // Element-by-element conversion to another dtype, as TensorFlow's Cast: float to integer

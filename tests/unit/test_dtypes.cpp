@@ -5,7 +5,9 @@
 #include <cstring>
 #include <limits>
 
+#include "runtime/BlockRegistry.h"
 #include "runtime/Error.h"
+#include "runtime/Evaluator.h"
 #include "runtime/Tensor.h"
 
 using namespace qs;
@@ -97,4 +99,72 @@ TEST_CASE("castTensor follows TensorFlow's element rules", "[dtype]") {
   CHECK(back.as<Half>()[2].bits == 0);
   CHECK(back.as<Half>()[0].bits == 0x3c00);  // 1.0
   CHECK(castTensor(f, DType::Float32).sharesStorageWith(f));
+}
+
+namespace {
+
+// IntSrc gives int32 [2]; Sink takes float32 only; IntSink takes int32 or int64 and passes on the
+// element count as float32.
+const BlockRegistry& dtypeRegistry() {
+  static const BlockRegistry r = [] {
+    BlockRegistry reg;
+    BlockDescriptor src;
+    src.type = "IntSrc";
+    src.ports = opPorts({}, {tensorOutput("y", RankRule::any(), {DType::Int32}, "y")});
+    src.check = [](BlockContext& ctx) { ctx.setOutputShape("y", {2}, DType::Int32); };
+    src.compute = [](BlockContext& ctx) {
+      Tensor t = Tensor::uninitialized({2}, DType::Int32);
+      t.mutableAs<int32_t>()[0] = 7;
+      t.mutableAs<int32_t>()[1] = -7;
+      ctx.setOutput("y", t);
+    };
+    reg.add(src);
+    for (const bool ints : {false, true}) {
+      BlockDescriptor sink;
+      sink.type = ints ? "IntSink" : "Sink";
+      sink.ports =
+          opPorts({ints ? tensorInput("x", RankRule::any(), {DType::Int32, DType::Int64}, "x")
+                        : tensorInput("x", RankRule::any(), "x")},
+                  {tensorOutput("n", RankRule::any(), "n")});
+      sink.check = [](BlockContext& ctx) { ctx.setOutputShape("n", {}); };
+      sink.compute = [](BlockContext& ctx) {
+        ctx.setOutput("n", Tensor::scalar(static_cast<float>(ctx.input("x").size())));
+      };
+      reg.add(sink);
+    }
+    return reg;
+  }();
+  return r;
+}
+
+Page wiredTo(const std::string& sinkType) {
+  Page page;
+  Block a, b;
+  a.id = BlockId("src");
+  a.type = "IntSrc";
+  b.id = BlockId("sink");
+  b.type = sinkType;
+  page.addBlock(a);
+  page.addBlock(b);
+  page.addLink({{BlockId("src"), PortName("y")}, {BlockId("sink"), PortName("x")}});
+  return page;
+}
+
+}  // namespace
+
+TEST_CASE("the evaluator refuses a dtype the port does not take, naming both", "[dtype]") {
+  Evaluator ev(dtypeRegistry());
+  const Page bad = wiredTo("Sink");
+  CHECK(ev.check(bad) == std::vector<BlockId>{BlockId("sink")});
+  CHECK(ev.state(BlockId("sink"))->error == "input 'x' takes float32, not int32");
+  CHECK(ev.evaluate(bad).failed == std::vector<BlockId>{BlockId("sink")});
+  CHECK(ev.state(BlockId("sink"))->error == "input 'x' takes float32, not int32");
+  CHECK(ev.state(BlockId("src"))->outputDType("y") == DType::Int32);
+
+  const Page good = wiredTo("IntSink");
+  Evaluator ev2(dtypeRegistry());
+  CHECK(ev2.check(good).empty());
+  CHECK(ev2.evaluate(good).failed.empty());
+  CHECK(ev2.result("sink.result_n")->data()[0] == 2.0f);
+  CHECK(ev2.result("src.result_y")->as<int32_t>()[1] == -7);
 }
