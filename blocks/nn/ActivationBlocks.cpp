@@ -1,5 +1,6 @@
 // Relu, Relu6 and Softmax, as TensorFlow's CPU kernels, with their gradients.
 
+#include <Eigen/Core>
 #include <algorithm>
 
 #include "blocks/Chunks.h"
@@ -19,28 +20,27 @@ constexpr int64_t kSplitElements = int64_t{1} << 18;
 
 enum class Act { Relu, Relu6 };
 
-// Eigen's cwiseMax/cwiseMin as TensorFlow uses them: max(x, 0) is (x < 0 ? 0 : x), so NaN stays
-// NaN and -0 stays -0; min(m, 6) is (6 < m ? 6 : m).
+using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
+using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
+
+// TensorFlow's own Eigen expressions, max(x, 0) and then min(., 6): NaN stays NaN, -0 stays -0
+// (Eigen's max is std::max's (x < 0 ? 0 : x), vectorised the same way).
 void activate(Act op, const float* x, float* y, int64_t n) {
-  if (op == Act::Relu) {
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      const float m = x[i] < 0.0f ? 0.0f : x[i];
-      y[i] = 6.0f < m ? 6.0f : m;
-    }
-  }
+  if (op == Act::Relu)
+    ArrayMap(y, n) = ConstArrayMap(x, n).max(0.0f);
+  else
+    ArrayMap(y, n) = ConstArrayMap(x, n).max(0.0f).min(6.0f);
 }
 
 // TensorFlow's ReluGrad and Relu6Grad: the gradient times the 0/1 mask (so an infinite gradient
-// outside the mask gives NaN, as there).
+// outside the mask gives NaN, as there). Eigen's masks keep the loop free of branches, which
+// random signs would mispredict.
 void activationGrad(Act op, const float* g, const float* x, float* dx, int64_t n) {
-  if (op == Act::Relu) {
-    for (int64_t i = 0; i < n; ++i) dx[i] = g[i] * static_cast<float>(x[i] > 0.0f);
-  } else {
-    for (int64_t i = 0; i < n; ++i)
-      dx[i] = g[i] * static_cast<float>((x[i] > 0.0f) & (x[i] < 6.0f));
-  }
+  const ConstArrayMap a(x, n);
+  if (op == Act::Relu)
+    ArrayMap(dx, n) = ConstArrayMap(g, n) * (a > 0.0f).cast<float>();
+  else
+    ArrayMap(dx, n) = ConstArrayMap(g, n) * ((a > 0.0f) && (a < 6.0f)).cast<float>();
 }
 
 void activationCompute(BlockContext& ctx, Act op) {

@@ -78,6 +78,11 @@ Geometry geometry(const BlockContext& ctx, const Shape& in, Pool op) {
     throw Error("Value for attr 'padding' of \"" + padding +
                 "\" is not in the list of allowed values: \"SAME\", \"VALID\"");
   if (in.size() != 4) throw Error("tensor_in must be 4-dimensional");
+  if (k[1] > std::numeric_limits<int32_t>::max() / k[2] ||
+      (in[1] > 0 && in[2] > std::numeric_limits<int32_t>::max() / in[1]))
+    throw Error("the window " + std::to_string(k[1]) + "x" + std::to_string(k[2]) +
+                " or the image " + std::to_string(in[1]) + "x" + std::to_string(in[2]) +
+                " has more than 2^31 - 1 elements");
   Geometry g{in[0], in[1], in[2], in[3], k[1], k[2], s[1], s[2], 0, 0, 0, 0};
   windowedSize(1, g.h, g.kh, g.sh, padding == "SAME", g.oh, g.padTop);
   windowedSize(2, g.w, g.kw, g.sw, padding == "SAME", g.ow, g.padLeft);
@@ -155,35 +160,43 @@ void poolGradImage(const Geometry& g, Pool op, const float* in, const float* gra
                    int64_t b) {
   const int64_t c = g.c;
   std::fill(dx + b * g.h * g.w * c, dx + (b + 1) * g.h * g.w * c, 0.0f);
-  std::vector<float> best(op == Pool::Max ? c : 0);
-  std::vector<int64_t> at(op == Pool::Max ? c : 0);
+  // Per channel: the best value so far and its place in the window (row-major), or the share of
+  // the gradient each element of the window gets. Same-width lanes and no branches, so that the
+  // channel loops vectorise.
+  std::vector<float> best(c);
+  std::vector<int32_t> at(c);
   for (int64_t oy = 0; oy < g.oh; ++oy)
     for (int64_t ox = 0; ox < g.ow; ++ox) {
       const Window wnd = window(g, oy, ox);
       const float* gr = grad + ((b * g.oh + oy) * g.ow + ox) * c;
+      float* share = best.data();
       if (op == Pool::Avg) {
         const auto count = static_cast<float>(wnd.count());
+        for (int64_t k = 0; k < c; ++k) share[k] = gr[k] / count;
         for (int64_t y = wnd.y0; y < wnd.y1; ++y)
           for (int64_t x = wnd.x0; x < wnd.x1; ++x) {
             float* d = dx + ((b * g.h + y) * g.w + x) * c;
-            for (int64_t k = 0; k < c; ++k) d[k] += gr[k] / count;
+            for (int64_t k = 0; k < c; ++k) d[k] += share[k];
           }
         continue;
       }
+      // Places are pixel offsets from the window's first element (within one image, checked to
+      // fit 32 bits).
       const int64_t first = (b * g.h + wnd.y0) * g.w + wnd.x0;
-      std::copy(in + first * c, in + (first + 1) * c, best.begin());
-      std::fill(at.begin(), at.end(), first);
+      std::fill(best.begin(), best.end(), 0.0f);
+      std::fill(at.begin(), at.end(), -1);
       for (int64_t y = wnd.y0; y < wnd.y1; ++y)
         for (int64_t x = wnd.x0; x < wnd.x1; ++x) {
-          const int64_t pos = (b * g.h + y) * g.w + x;
-          const float* v = in + pos * c;
+          const auto place = static_cast<int32_t>((y - wnd.y0) * g.w + (x - wnd.x0));
+          const float* v = in + (first + place) * c;
+          int32_t* a = at.data();
           for (int64_t k = 0; k < c; ++k) {
-            const bool more = best[k] < v[k];
-            best[k] = more ? v[k] : best[k];
-            at[k] = more ? pos : at[k];
+            const bool take = (a[k] < 0) | (share[k] < v[k]);
+            share[k] = take ? v[k] : share[k];
+            a[k] = take ? place : a[k];
           }
         }
-      for (int64_t k = 0; k < c; ++k) dx[at[k] * c + k] += gr[k];
+      for (int64_t k = 0; k < c; ++k) dx[(first + at[k]) * c + k] += gr[k];
     }
 }
 
