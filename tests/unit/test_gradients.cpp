@@ -704,7 +704,9 @@ namespace {
 struct PageRun {
   qs::Page page;
   std::map<std::string, Tensor> feeds;
-  qs::Evaluator ev{qs::builtinRegistry()};
+  qs::Evaluator ev;
+
+  explicit PageRun(const qs::BlockRegistry& registry = qs::builtinRegistry()) : ev(registry) {}
 
   void block(const std::string& id, const std::string& type, Json attrs = Json::object()) {
     qs::Block b;
@@ -962,36 +964,23 @@ TEST_CASE("gradients: a tensor on the path that is not float32 is refused, named
     };
     registry.add(std::move(d));
   }
-  qs::Page page;
-  auto add = [&](const char* id, const char* type) {
-    qs::Block b;
-    b.id = qs::BlockId(id);
-    b.type = type;
-    if (std::string(type) == "Reshape") b.attrs = Json{{"shape", {-1}}};
-    page.addBlock(b);
-  };
-  auto link = [&](const char* from, const char* fp, const char* to, const char* tp) {
-    page.addLink({{qs::BlockId(from), qs::PortName(fp)}, {qs::BlockId(to), qs::PortName(tp)}});
-  };
-  add("x", "Const");
-  add("toint", "TestToInt");
-  add("reshape", "Reshape");
-  add("tofloat", "TestToFloat");
-  add("loss", "Sum");
-  add("grad", "Gradients");
-  link("x", "output", "toint", "x");
-  link("toint", "y", "reshape", "tensor");
-  link("reshape", "output", "tofloat", "x");
-  link("tofloat", "y", "loss", "input");
-  link("loss", "output", "grad", "ys");
-  link("x", "output", "grad", "xs");
-  qs::Evaluator ev(registry);
-  ev.setFeed(qs::BlockId("x"), qs::testing::tensor({2, 2}, {1, 2, 3, 4}));
-  ev.evaluate(page);
-  const qs::BlockState* st = ev.state(qs::BlockId("grad"));
-  REQUIRE(st != nullptr);
-  CHECK(st->status == qs::BlockStatus::Error);
-  CHECK(st->error ==
+  PageRun p(registry);
+  p.constant("x", qs::testing::tensor({2, 2}, {1, 2, 3, 4}));
+  p.block("toint", "TestToInt");
+  p.block("reshape", "Reshape", Json{{"shape", {-1}}});
+  p.block("tofloat", "TestToFloat");
+  p.block("loss", "Sum");
+  p.block("grad", "Gradients");
+  p.link("x", "output", "toint", "x");
+  p.link("toint", "y", "reshape", "tensor");
+  p.link("reshape", "output", "tofloat", "x");
+  p.link("tofloat", "y", "loss", "input");
+  p.link("loss", "output", "grad", "ys");
+  p.link("x", "output", "grad", "xs");
+  p.run();
+  const qs::BlockState& st = p.state("grad");
+  CHECK(st.status == qs::BlockStatus::Error);
+  CHECK(st.error ==
         "the int32 tensor from output 'y' of block 'toint' (TestToInt) into block 'reshape' "
         "(Reshape) is on the path from xs to ys; gradients pass through float32 tensors only");
 }

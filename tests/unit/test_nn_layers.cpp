@@ -206,8 +206,7 @@ TEST_CASE("nn: Softmax matches the reference; large logits do not overflow", "[n
     INFO("shape " << qs::shapeToString(s));
     // The documented bound, relative 2^-24 (2r + 8) with r <= 40 the range of a row's logits:
     // the float32 rounding of x - max, Eigen's exp and the quotient.
-    requireNear(r.out("softmax"), ref::softmax(doubles(x), s.back()), std::ldexp(88.0, -24),
-                1e-30);
+    requireNear(r.out("softmax"), ref::softmax(doubles(x), s.back()), std::ldexp(88.0, -24), 1e-30);
   }
   const auto big = runOk("Softmax", Json::object(), {{"logits", qs::testing::vec({1000, 1000})}});
   CHECK(big.out("softmax").toVector() == std::vector<float>{0.5f, 0.5f});
@@ -279,30 +278,12 @@ TEST_CASE("nn: cross entropy names the row and value of a bad label; dtypes are 
   CHECK(errorOf("SparseSoftmaxCrossEntropyWithLogits", Json::object(),
                 {{"features", randomTensor({2, 0})}, {"labels", typed<int32_t>({2}, {0, 0})}}) ==
         "Must have at least one class, but got logits shape [2,0]");
-  // The block is named with the message where the runner reports it.
-  qs::Page page;
-  for (const char* id : {"f", "l"}) {
-    qs::Block b;
-    b.id = qs::BlockId(id);
-    b.type = "Const";
-    page.addBlock(b);
-  }
-  qs::Block x;
-  x.id = qs::BlockId("xent");
-  x.type = "SparseSoftmaxCrossEntropyWithLogits";
-  page.addBlock(x);
-  page.addLink({{qs::BlockId("f"), qs::PortName("output")},
-                {qs::BlockId("xent"), qs::PortName("features")}});
-  page.addLink(
-      {{qs::BlockId("l"), qs::PortName("output")}, {qs::BlockId("xent"), qs::PortName("labels")}});
-  qs::Evaluator ev(qs::builtinRegistry());
-  ev.setFeed(qs::BlockId("f"), f);
-  ev.setFeed(qs::BlockId("l"), typed<int32_t>({4}, {0, 1, 2, 12}));
-  ev.evaluate(page);
-  const qs::BlockState* st = ev.state(qs::BlockId("xent"));
-  REQUIRE(st != nullptr);
-  CHECK(st->status == qs::BlockStatus::Error);
-  CHECK(st->error.find("label value of 12 at row 3") != std::string::npos);
+  // The state holds the message; the runner and the editor show it with the block's name.
+  const auto r = run("SparseSoftmaxCrossEntropyWithLogits", Json::object(),
+                     {{"features", f}, {"labels", typed<int32_t>({4}, {0, 1, 2, 12})}});
+  CHECK(qs::errorLine(qs::BlockId("b"), "SparseSoftmaxCrossEntropyWithLogits", r.error) ==
+        "error: block 'b' (SparseSoftmaxCrossEntropyWithLogits): Received a label value of 12 at "
+        "row 3, which is outside the valid range of [0, 10)");
 }
 
 TEST_CASE("nn: Reshape works out -1 and refuses what TensorFlow refuses", "[nn]") {
