@@ -910,6 +910,11 @@ TEST_CASE("gradients: the block reference says which blocks have a gradient", "[
         std::string::npos);
   CHECK(page("Const").find("## Gradient\n\nNone (the block has no tensor inputs).") !=
         std::string::npos);
+  // Integer inputs get no gradient and are not listed; the ports say their dtypes.
+  const std::string xent = page("SparseSoftmaxCrossEntropyWithLogits");
+  CHECK(xent.find("## Gradient\n\nWith respect to `features` (for the Gradients block).") !=
+        std::string::npos);
+  CHECK(xent.find("| `labels` | input | int32 or int64 tensor | rank 1 |") != std::string::npos);
 }
 
 TEST_CASE("gradients: ArgMax on the path is an error that names it", "[gradients]") {
