@@ -989,3 +989,50 @@ TEST_CASE("gradients: a tensor on the path that is not float32 is refused, named
         "the int32 tensor from output 'y' of block 'toint' (TestToInt) into block 'reshape' "
         "(Reshape) is on the path from xs to ys; gradients pass through float32 tensors only");
 }
+
+TEST_CASE("gradients: a small network of the layers matches finite differences end to end",
+          "[gradients]") {
+  // sum(xent(reshape(relu(maxpool(x))), labels)) through a page, against the same composition in
+  // double. Values 0.05 apart and at least 0.012 from 0: no ties in a window, no value at Relu's
+  // kink, within the finite difference's step.
+  const Shape s{2, 4, 4, 3};
+  std::vector<float> v(numel(s));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.05f * static_cast<float>(i) - 1.0123f;
+  std::shuffle(v.begin(), v.end(), rng());
+  const Tensor x = Tensor::fromValues(s, v);
+  Tensor labels = Tensor::uninitialized({2}, qs::DType::Int32);
+  labels.mutableAs<int32_t>()[0] = 3;
+  labels.mutableAs<int32_t>()[1] = 10;
+  PageRun p;
+  p.constant("x", x);
+  p.constant("labels", labels);
+  p.block("pool", "MaxPool",
+          Json{{"ksize", {1, 2, 2, 1}}, {"strides", {1, 2, 2, 1}}, {"padding", "VALID"}});
+  p.block("relu", "Relu");
+  p.block("flat", "Reshape", Json{{"shape", {2, -1}}});
+  p.block("xent", "SparseSoftmaxCrossEntropyWithLogits");
+  p.block("loss", "Sum");
+  p.block("grad", "Gradients");
+  p.link("x", "output", "pool", "input");
+  p.link("pool", "output", "relu", "features");
+  p.link("relu", "activations", "flat", "tensor");
+  p.link("flat", "output", "xent", "features");
+  p.link("labels", "output", "xent", "labels");
+  p.link("xent", "loss", "loss", "input");
+  p.link("loss", "output", "grad", "ys");
+  p.link("x", "output", "grad", "xs");
+  p.run();
+  const qs::nnref::PoolSpec spec{true, 2, 2, 2, 2, false};
+  const Forward net = [&](const Inputs& in) {
+    std::vector<double> h = qs::nnref::pool(in.at("x").v, s, spec);
+    for (double& e : h) e = std::max(e, 0.0);
+    const auto loss = qs::nnref::xentLoss(h, {3, 10}, 12);
+    return DT{{}, {loss[0] + loss[1]}};
+  };
+  const Tensor& g = p.out("grad");
+  REQUIRE(g.shape() == s);
+  requireClose(g, finiteDiff(net, {{"x", toDT(x)}}, DT{{}, {1.0}}, "x"));
+  int nonzero = 0;
+  for (float e : g.values()) nonzero += e != 0;
+  CHECK(nonzero > 5);  // the gradient reaches x through the windows' maxima
+}
