@@ -8,6 +8,7 @@
 
 #include "runtime/BlockDescriptor.h"
 #include "runtime/Error.h"
+#include "runtime/ThreadPool.h"
 
 namespace qs {
 
@@ -30,6 +31,20 @@ void forEachChunk(const BlockContext& ctx, int64_t begin, int64_t end, int64_t c
     fn(b, e);
     b = e;
   }
+}
+
+// Calls fn(b, e) over [0, n) in chunks of at most `chunk`, checking for cancellation before each,
+// split over the op's threads (contiguous shares, each at least `grain` long) when `split` and the
+// op has more than one. Callers make each element's result independent of the split, so that
+// every thread count gives the same bits.
+template <typename Fn>
+void parallelChunks(const BlockContext& ctx, int64_t n, int64_t grain, int64_t chunk, bool split,
+                    Fn&& fn) {
+  auto share = [&](int64_t b, int64_t e) { forEachChunk(ctx, b, e, chunk, fn); };
+  if (split && ctx.pool() && ctx.threads() > 1 && n > grain)
+    ctx.pool()->parallelFor(n, std::max<int64_t>(grain, 1), ctx.threads(), share);
+  else
+    share(0, n);
 }
 
 }  // namespace qs

@@ -12,6 +12,10 @@ void registerBuiltinBlocks(BlockRegistry& registry) {
   registerQuantizationReportBlock(registry);
   registerVariableBlocks(registry);
   registerOptimizerBlocks(registry);
+  registerActivationBlocks(registry);
+  registerPoolBlocks(registry);
+  registerShapeBlocks(registry);
+  registerLossBlocks(registry);
 }
 
 const BlockRegistry& builtinRegistry() {

@@ -20,5 +20,9 @@ void registerElementwiseBlocks(BlockRegistry& registry);        // math/Elementw
 void registerQuantizationReportBlock(BlockRegistry& registry);  // array_ops/QuantizationReport.cpp
 void registerVariableBlocks(BlockRegistry& registry);           // state/VariableBlocks.cpp
 void registerOptimizerBlocks(BlockRegistry& registry);          // state/OptimizerBlocks.cpp
+void registerActivationBlocks(BlockRegistry& registry);         // nn/ActivationBlocks.cpp
+void registerPoolBlocks(BlockRegistry& registry);               // nn/PoolBlocks.cpp
+void registerShapeBlocks(BlockRegistry& registry);              // nn/ShapeBlocks.cpp
+void registerLossBlocks(BlockRegistry& registry);               // nn/LossBlocks.cpp
 
 }  // namespace qs

@@ -68,6 +68,28 @@ std::string blockName(const BackpropRequest& r, int b) {
   return "block '" + r.page->blocks()[b].id.str() + "' (" + r.page->blocks()[b].type + ")";
 }
 
+// Gradients are float32: the first tensor on the path from x to ys of another dtype (a path can
+// only reach one through a block that converts, such as Cast), named with the blocks it joins.
+std::string nonFloatOnPath(const BackpropRequest& r, const OutputRef& x,
+                           const std::vector<char>& path, const std::vector<char>& above) {
+  const Page& page = *r.page;
+  for (int b : r.order) {
+    if (!path[b] || !above[b]) continue;
+    for (int li : page.incomingLinks(b)) {
+      const Link& l = page.links()[li];
+      const int from = page.linkFrom(li);
+      const std::string& port = l.from.port.str();
+      if (!path[from] && !(from == x.block && port == x.port)) continue;
+      const DType dtype = r.outputs(from).at(port).dtype();
+      if (dtype != DType::Float32)
+        return std::string("the ") + dtypeName(dtype) + " tensor from output '" + port + "' of " +
+               blockName(r, from) + " into " + blockName(r, b) +
+               " is on the path from xs to ys; gradients pass through float32 tensors only";
+    }
+  }
+  return {};
+}
+
 // Runs block b's gradient and passes what it gives on to the outputs its inputs come from.
 void stepBack(const BackpropRequest& r, int b, const std::vector<char>& onPath,
               std::vector<std::map<std::string, Tensor>>& grads) {
@@ -127,6 +149,7 @@ std::vector<BackpropResult> backprop(const BackpropRequest& r) {
         results[i].error = blockName(r, b) +
                            " is on the path from xs to ys and has no gradient, so no gradient can "
                            "pass through it";
+    if (results[i].error.empty()) results[i].error = nonFloatOnPath(r, x, path, above);
     if (!results[i].error.empty()) continue;
     for (size_t b = 0; b < path.size(); ++b) onPath[b] |= path[b] && above[b];
     pending.push_back(i);

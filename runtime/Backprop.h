@@ -43,7 +43,8 @@ struct BackpropResult {
 // d(sum of ys * gradYs)/d x for each x of xs, as TensorFlow's AddSymbolicGradients: each block on
 // a path from an x to ys, in reverse order, turns the gradients of its outputs into those of its
 // inputs with its registered gradient, and gradients that meet are added. Zeros when x does not
-// reach ys. An x with a block on its path that has no gradient gets an error naming that block;
+// reach ys. An x with a block on its path that has no gradient, or a tensor on its path that is not
+// float32, gets an error naming that block;
 // the others share one pass back, which gives each the bits a pass of its own would: a tensor's
 // gradient gathers the same contributions in the same order. Throws qs::Error naming a block whose
 // gradient failed, and Cancelled.

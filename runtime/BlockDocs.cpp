@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <vector>
 
 #include "runtime/AttrJson.h"
 #include "runtime/Json.h"
@@ -48,7 +49,7 @@ std::string kindText(const PortDescriptor& p) {
     case PortKind::Attrs:
       return "attrs";
     case PortKind::Tensor:
-      return "float32 tensor";
+      return p.describeDTypes() + " tensor";
   }
   return "";
 }
@@ -59,11 +60,14 @@ std::string gradientText(const BlockDescriptor& d) {
   if (!d.gradient)
     return "None: no gradient passes through this block, so one between a Gradients block's "
            "`xs` and its `ys` is an error that names it (its output may still be `xs` itself).\n";
+  // Gradients are float32: an input that takes no float32 (labels, indices) gets none.
+  std::vector<std::string> names;
+  for (const PortDescriptor* in : d.inputs())
+    if (in->takes(DType::Float32)) names.push_back("`" + in->name + "`");
   std::string wrt;
-  const auto ins = d.inputs();
-  for (size_t i = 0; i < ins.size(); ++i) {
-    if (i > 0) wrt += i + 1 == ins.size() ? " and " : ", ";
-    wrt += "`" + ins[i]->name + "`";
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) wrt += i + 1 == names.size() ? " and " : ", ";
+    wrt += names[i];
   }
   std::string s = "With respect to " + wrt + " (for the Gradients block).";
   if (!d.gradientDoc.empty()) s += " " + d.gradientDoc;

@@ -2,6 +2,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <iterator>
 #include <vector>
 
 #include "blocks/Chunks.h"
@@ -226,10 +227,13 @@ void addIdentity(BlockRegistry& registry) {
   d.type = "Identity";
   d.category = "Math";
   d.summary = "Return a tensor with the same shape and contents as input.";
-  d.doc = "The output is the input itself (no copy is made).";
-  d.ports = opPorts({tensorInput("input", RankRule::any(), "The input.")},
-                    {tensorOutput("output", RankRule::any(), "The input, unchanged.")});
-  d.check = [](BlockContext& ctx) { ctx.setOutputShape("output", ctx.inputShape("input")); };
+  d.doc = "The output is the input itself (no copy is made), of any dtype.";
+  const std::vector<DType> all(std::begin(kAllDTypes), std::end(kAllDTypes));
+  d.ports = opPorts({tensorInput("input", RankRule::any(), all, "The input.")},
+                    {tensorOutput("output", RankRule::any(), all, "The input, unchanged.")});
+  d.check = [](BlockContext& ctx) {
+    ctx.setOutputShape("output", ctx.inputShape("input"), ctx.inputDType("input"));
+  };
   d.compute = [](BlockContext& ctx) { ctx.setOutput("output", ctx.input("input")); };
   d.gradient = [](GradientContext& ctx) {
     ctx.setInputGrad("input", outputGradOrZeros(ctx, "output"));

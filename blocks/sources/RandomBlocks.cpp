@@ -37,12 +37,7 @@ float finiteAttr(const BlockContext& ctx, const char* name) {
 // generator work). Every element depends only on its index, so neither the split nor the chunks
 // change the values.
 void forRange(const BlockContext& ctx, int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
-  constexpr int64_t kChunk = 1 << 13;
-  auto share = [&](int64_t begin, int64_t end) { forEachChunk(ctx, begin, end, kChunk, fn); };
-  if (ctx.pool() && ctx.threads() > 1 && n >= (1 << 16))
-    ctx.pool()->parallelFor(n, 1 << 14, ctx.threads(), share);
-  else
-    share(0, n);
+  parallelChunks(ctx, n, 1 << 14, 1 << 13, n >= (1 << 16), fn);
 }
 
 // ---- RandomUniform ----------------------------------------------------------------------------

@@ -1,4 +1,6 @@
 #include <filesystem>
+#include <iterator>
+#include <vector>
 
 #include "blocks/RegisterBlocks.h"
 #include "runtime/Error.h"
@@ -7,6 +9,9 @@
 namespace qs {
 
 namespace {
+
+// A fed value may have any dtype.
+const std::vector<DType> kAllDTypesList(std::begin(kAllDTypes), std::end(kAllDTypes));
 
 std::filesystem::path npyPath(const BlockContext& ctx) {
   std::filesystem::path p(ctx.attrs().getString("npy"));
@@ -23,7 +28,7 @@ void constCheck(BlockContext& ctx) {
   if (hasNpy && (hasValues || hasShape))
     throw Error("give either \"npy\" or \"shape\" and \"values\", not both");
   if (ctx.feed()) {
-    ctx.setOutputShape("output", ctx.feed()->shape());
+    ctx.setOutputShape("output", ctx.feed()->shape(), ctx.feed()->dtype());
     return;
   }
   if (hasNpy) {
@@ -69,7 +74,7 @@ void placeholderCheck(BlockContext& ctx) {
       throw Error("the fed value has shape " + shapeToString(fed) + " but the placeholder wants " +
                   shapeToString(Shape(want.begin(), want.end())));
   }
-  ctx.setOutputShape("output", fed);
+  ctx.setOutputShape("output", fed, ctx.feed()->dtype());
 }
 
 void placeholderCompute(BlockContext& ctx) {
@@ -89,7 +94,7 @@ void registerSourceBlocks(BlockRegistry& registry) {
         "\"nan\", \"inf\", \"-inf\"), or `npy`, a path to a NumPy file relative to the page. "
         "Without `shape`, the values form a rank-1 tensor. The runner's `--feed` replaces the "
         "value.";
-    d.ports = opPorts({}, {tensorOutput("output", RankRule::any(), "The constant.")});
+    d.ports = opPorts({}, {tensorOutput("output", RankRule::any(), kAllDTypesList, "The constant.")});
     d.attrs = {
         {.name = "shape",
          .type = AttrType::IntList,
@@ -112,7 +117,7 @@ void registerSourceBlocks(BlockRegistry& registry) {
     d.doc =
         "Fails with a message until a value is fed. `shape`, if set, is checked against the fed "
         "value; a dimension of -1 accepts any size.";
-    d.ports = opPorts({}, {tensorOutput("output", RankRule::any(), "The fed tensor.")});
+    d.ports = opPorts({}, {tensorOutput("output", RankRule::any(), kAllDTypesList, "The fed tensor.")});
     d.attrs = {{.name = "shape",
                 .type = AttrType::IntList,
                 .doc = "Expected shape of the fed value; -1 for any size."}};

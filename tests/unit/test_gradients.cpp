@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <set>
 
 #include "blocks/RegisterBlocks.h"
+#include "nn_reference.h"
 #include "runtime/AttrJson.h"
 #include "runtime/BlockDocs.h"
 #include "runtime/Error.h"
@@ -37,8 +39,10 @@ int64_t numel(const Shape& s) {
   return n;
 }
 
+// Integer tensors (labels) become their values in double.
 DT toDT(const Tensor& t) {
-  return {t.shape(), std::vector<double>(t.values().begin(), t.values().end())};
+  const Tensor f = qs::castTensor(t, qs::DType::Float32);
+  return {t.shape(), std::vector<double>(f.values().begin(), f.values().end())};
 }
 
 std::vector<int64_t> unravel(int64_t i, const Shape& s) {
@@ -184,7 +188,10 @@ Grad runGrad(const std::string& type, const Json& attrs, const std::map<std::str
   // Deep copies: a gradient must leave the tensors it reads (shared storage) as they were.
   auto copyOf = [](const std::map<std::string, Tensor>& m) {
     std::map<std::string, Tensor> r;
-    for (const auto& [port, t] : m) r[port] = Tensor::fromValues(t.shape(), t.toVector());
+    for (const auto& [port, t] : m) {
+      r[port] = Tensor::uninitialized(t.shape(), t.dtype());
+      if (t.bytes()) std::memcpy(r[port].mutableRawData(), t.rawData(), t.bytes());
+    }
     return r;
   };
   const auto before = copyOf(in), gradsBefore = copyOf(outGrads), outsBefore = copyOf(fwd.outputs);
@@ -204,14 +211,16 @@ Inputs toInputs(const std::map<std::string, Tensor>& in) {
   return r;
 }
 
-// Checks every input's gradient of `type` against finite differences of `f`.
+// Checks the gradient of `type` with respect to each input (those in `ports`, all when empty)
+// against finite differences of `f`.
 void checkAgainstFiniteDiff(const std::string& type, const Json& attrs,
                             const std::map<std::string, Tensor>& in, const std::string& outPort,
-                            const Forward& f) {
+                            const Forward& f, std::set<std::string> ports = {}) {
   const Shape outShape = f(toInputs(in)).shape;
   const Tensor w = randomTensor(outShape);
-  const Grad g = runGrad(type, attrs, in, {{outPort, w}});
+  const Grad g = runGrad(type, attrs, in, {{outPort, w}}, ports);
   for (const auto& [port, t] : in) {
+    if (!ports.empty() && !ports.count(port)) continue;
     INFO(type << " d/d" << port << ", input shapes "
               << qs::shapeToString(in.begin()->second.shape()) << " / "
               << qs::shapeToString(in.rbegin()->second.shape()));
@@ -235,6 +244,14 @@ TEST_CASE("gradients: the registered ones are exactly the differentiable blocks"
                                        "Min",
                                        "Max",
                                        "Identity",
+                                       "Relu",
+                                       "Relu6",
+                                       "MaxPool",
+                                       "AvgPool",
+                                       "Reshape",
+                                       "Transpose",
+                                       "Softmax",
+                                       "SparseSoftmaxCrossEntropyWithLogits",
                                        "FakeQuantWithMinMaxArgs",
                                        "FakeQuantWithMinMaxVars",
                                        "FakeQuantWithMinMaxVarsPerChannel"};
@@ -389,6 +406,144 @@ TEST_CASE("gradients: Identity shares its input and passes the gradient through"
   // No gradient flowing into the output stands for zeros.
   const Grad z = runGrad("Identity", Json::object(), {{"input", x}}, {});
   CHECK(z.inputGrads.at("input").toVector() == std::vector<float>(6, 0.0f));
+}
+
+// ---- The neural-network layers ---------------------------------------------------------------
+
+namespace {
+
+// Values at least `gap` apart, shuffled: the maximum of every window is unique and stays so under
+// the finite difference's step.
+Tensor distinctValues(const Shape& s, float gap) {
+  std::vector<float> v(numel(s));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = gap * static_cast<float>(i) - 1.0f;
+  std::shuffle(v.begin(), v.end(), rng());
+  return Tensor::fromValues(s, v);
+}
+
+}  // namespace
+
+TEST_CASE("gradients: Relu and Relu6 match finite differences away from their kinks",
+          "[gradients]") {
+  for (const Shape& s : std::vector<Shape>{{}, {7}, {3, 4}, {2, 3, 2, 2}}) {
+    Tensor x = randomTensor(s, -8, 8);
+    for (float& v : x.mutableValues())
+      if (std::fabs(v) < 0.01f || std::fabs(v - 6) < 0.01f) v = 3.5f;
+    for (const std::string type : {"Relu", "Relu6"})
+      checkAgainstFiniteDiff(
+          type, Json::object(), {{"features", x}}, "activations", [type](const Inputs& in) {
+            DT y = in.at("features");
+            for (double& v : y.v)
+              v = type == "Relu" ? std::max(v, 0.0) : std::min(std::max(v, 0.0), 6.0);
+            return y;
+          });
+  }
+}
+
+TEST_CASE("gradients: MaxPool and AvgPool match finite differences", "[gradients]") {
+  std::uniform_int_distribution<int> batch(1, 2), side(1, 6), chans(1, 3), win(1, 3), step(1, 3);
+  std::bernoulli_distribution coin;
+  for (int k = 0; k < 24;) {
+    const Shape in{batch(rng()), side(rng()), side(rng()), chans(rng())};
+    const qs::nnref::PoolSpec p{k % 2 == 0,  win(rng()),  win(rng()),
+                                step(rng()), step(rng()), coin(rng())};
+    if (!p.same && (p.kh > in[1] || p.kw > in[2])) continue;
+    ++k;
+    const Json attrs{{"ksize", {1, p.kh, p.kw, 1}},
+                     {"strides", {1, p.sh, p.sw, 1}},
+                     {"padding", p.same ? "SAME" : "VALID"}};
+    const std::string port = p.max ? "input" : "value";
+    checkAgainstFiniteDiff(
+        p.max ? "MaxPool" : "AvgPool", attrs, {{port, distinctValues(in, 0.05f)}}, "output",
+        [&](const Inputs& x) {
+          const DT& v = x.at(port);
+          return DT{qs::nnref::poolShape(v.shape, p), qs::nnref::pool(v.v, v.shape, p)};
+        });
+  }
+}
+
+TEST_CASE("gradients: MaxPool sends a tied window's gradient to its first maximum", "[gradients]") {
+  // Worked by hand: a 2x2 window over [[1, 3], [3, 2]] picks the 3 at (0, 1); the overlapping
+  // windows of a 1x3 row [5, 5, 5] with ksize 2, stride 1 both pick their first element.
+  const Json k2{{"ksize", {1, 2, 2, 1}}, {"strides", {1, 2, 2, 1}}, {"padding", "VALID"}};
+  const Grad g =
+      runGrad("MaxPool", k2, {{"input", qs::testing::tensor({1, 2, 2, 1}, {1, 3, 3, 2})}},
+              {{"output", qs::testing::tensor({1, 1, 1, 1}, {7})}});
+  CHECK(g.inputGrads.at("input").toVector() == std::vector<float>{0, 7, 0, 0});
+  const Json k12{{"ksize", {1, 1, 2, 1}}, {"strides", {1, 1, 1, 1}}, {"padding", "VALID"}};
+  const Grad h = runGrad("MaxPool", k12, {{"input", qs::testing::tensor({1, 1, 3, 1}, {5, 5, 5})}},
+                         {{"output", qs::testing::tensor({1, 1, 2, 1}, {1, 10})}});
+  CHECK(h.inputGrads.at("input").toVector() == std::vector<float>{1, 10, 0});
+}
+
+TEST_CASE("gradients: Softmax, Reshape and Transpose match finite differences", "[gradients]") {
+  for (const Shape& s : std::vector<Shape>{{5}, {3, 4}, {2, 2, 3}, {4, 1}})
+    checkAgainstFiniteDiff("Softmax", Json::object(), {{"logits", randomTensor(s)}}, "softmax",
+                           [](const Inputs& in) {
+                             const DT& x = in.at("logits");
+                             return DT{x.shape, qs::nnref::softmax(x.v, x.shape.back())};
+                           });
+  checkAgainstFiniteDiff("Reshape", Json{{"shape", {-1, 2}}}, {{"tensor", randomTensor({2, 3, 2})}},
+                         "output", [](const Inputs& in) {
+                           return DT{{6, 2}, in.at("tensor").v};
+                         });
+  const std::vector<int64_t> perm{2, 0, 3, 1};
+  checkAgainstFiniteDiff("Transpose", Json{{"perm", perm}}, {{"x", randomTensor({2, 3, 4, 2})}},
+                         "y", [&](const Inputs& in) {
+                           const DT& x = in.at("x");
+                           return DT{{4, 2, 2, 3}, qs::nnref::transpose(x.v, x.shape, perm)};
+                         });
+}
+
+TEST_CASE("gradients: SparseSoftmaxCrossEntropyWithLogits matches finite differences",
+          "[gradients]") {
+  for (const auto& [b, c] :
+       std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {1, 5}, {4, 3}, {6, 10}}) {
+    const Tensor f = randomTensor({b, c});
+    Tensor labels = Tensor::uninitialized({b}, qs::DType::Int32);
+    for (int64_t i = 0; i < b; ++i)
+      labels.mutableAs<int32_t>()[i] = static_cast<int32_t>((i * 7 + 3) % c);
+    const std::vector<int64_t> lab(labels.valuesAs<int32_t>().begin(),
+                                   labels.valuesAs<int32_t>().end());
+    const std::map<std::string, Tensor> in{{"features", f}, {"labels", labels}};
+    INFO("features [" << b << "," << c << "]");
+    // Through `loss` alone, then `backprop` (softmax - onehot) alone, then both at once.
+    checkAgainstFiniteDiff("SparseSoftmaxCrossEntropyWithLogits", Json::object(), in, "loss",
+                           [&](const Inputs& x) {
+                             return DT{{b}, qs::nnref::xentLoss(x.at("features").v, lab, c)};
+                           },
+                           {"features"});
+    const auto backprop = [&](const Inputs& x) {
+      DT y{{b, c}, qs::nnref::softmax(x.at("features").v, c)};
+      for (int64_t i = 0; i < b; ++i) y.v[i * c + lab[i]] -= 1;
+      return y;
+    };
+    checkAgainstFiniteDiff("SparseSoftmaxCrossEntropyWithLogits", Json::object(), in, "backprop",
+                           backprop, {"features"});
+    const Tensor wl = randomTensor({b}), wb = randomTensor({b, c});
+    const Grad g = runGrad("SparseSoftmaxCrossEntropyWithLogits", Json::object(), in,
+                           {{"loss", wl}, {"backprop", wb}}, {"features"});
+    const Forward both = [&](const Inputs& x) {
+      DT y{{b + b * c}, qs::nnref::xentLoss(x.at("features").v, lab, c)};
+      const DT bp = backprop(x);
+      y.v.insert(y.v.end(), bp.v.begin(), bp.v.end());
+      return y;
+    };
+    DT w{{b + b * c}, toDT(wl).v};
+    const DT wbd = toDT(wb);
+    w.v.insert(w.v.end(), wbd.v.begin(), wbd.v.end());
+    requireClose(g.inputGrads.at("features"), finiteDiff(both, toInputs(in), w, "features"));
+  }
+  // Labels are integers: asking for their gradient is refused.
+  const qs::BlockDescriptor* desc =
+      qs::builtinRegistry().find("SparseSoftmaxCrossEntropyWithLogits");
+  qs::GradientCall call;
+  Tensor l = Tensor::zeros({2}, qs::DType::Int64);
+  call.inputs = {{"features", randomTensor({2, 3})}, {"labels", l}};
+  call.outputs = {{"loss", randomTensor({2})}, {"backprop", randomTensor({2, 3})}};
+  call.wanted = {"labels"};
+  CHECK_THROWS_WITH(qs::runGradient(*desc, "x", qs::resolveAttrs(*desc, Json::object()), call),
+                    "labels are class indices (integers) and have no gradient");
 }
 
 // ---- The FakeQuant family ----------------------------------------------------------------------
@@ -549,7 +704,9 @@ namespace {
 struct PageRun {
   qs::Page page;
   std::map<std::string, Tensor> feeds;
-  qs::Evaluator ev{qs::builtinRegistry()};
+  qs::Evaluator ev;
+
+  explicit PageRun(const qs::BlockRegistry& registry = qs::builtinRegistry()) : ev(registry) {}
 
   void block(const std::string& id, const std::string& type, Json attrs = Json::object()) {
     qs::Block b;
@@ -753,4 +910,129 @@ TEST_CASE("gradients: the block reference says which blocks have a gradient", "[
         std::string::npos);
   CHECK(page("Const").find("## Gradient\n\nNone (the block has no tensor inputs).") !=
         std::string::npos);
+  // Integer inputs get no gradient and are not listed; the ports say their dtypes.
+  const std::string xent = page("SparseSoftmaxCrossEntropyWithLogits");
+  CHECK(xent.find("## Gradient\n\nWith respect to `features` (for the Gradients block).") !=
+        std::string::npos);
+  CHECK(xent.find("| `labels` | input | int32 or int64 tensor | rank 1 |") != std::string::npos);
+}
+
+TEST_CASE("gradients: ArgMax on the path is an error that names it", "[gradients]") {
+  // loss = xent(features, argmax(x)) depends on x only through the labels, which have no gradient.
+  PageRun p;
+  p.constant("x", randomTensor({3, 4}));
+  p.constant("f", randomTensor({3, 4}));
+  p.block("am", "ArgMax", Json{{"dimension", 1}});
+  p.block("xent", "SparseSoftmaxCrossEntropyWithLogits");
+  p.block("loss", "Sum");
+  p.block("grad", "Gradients");
+  p.block("df", "Gradients");
+  p.link("x", "output", "am", "input");
+  p.link("f", "output", "xent", "features");
+  p.link("am", "output", "xent", "labels");
+  p.link("xent", "loss", "loss", "input");
+  p.link("loss", "output", "grad", "ys");
+  p.link("x", "output", "grad", "xs");
+  p.link("loss", "output", "df", "ys");
+  p.link("f", "output", "df", "xs");
+  p.run();
+  const qs::BlockState& st = p.state("grad");
+  CHECK(st.status == qs::BlockStatus::Error);
+  CHECK(st.error.find("block 'am' (ArgMax)") != std::string::npos);
+  CHECK(st.error.find("no gradient") != std::string::npos);
+  // d(sum loss)/d features is the xent's own backprop output.
+  const Tensor& df = p.out("df");
+  const Tensor& bp = p.state("xent").outputs.at("backprop");
+  CHECK(qs::bitwiseEqual(df, bp));
+}
+
+TEST_CASE("gradients: a tensor on the path that is not float32 is refused, named", "[gradients]") {
+  // Test-only blocks that convert to int32 and back and claim a gradient, as a Cast would: the
+  // backward pass must refuse the int32 tensor between them rather than read it as float.
+  qs::BlockRegistry registry;
+  qs::registerBuiltinBlocks(registry);
+  for (const auto& [type, to] :
+       {std::pair{"TestToInt", qs::DType::Int32}, std::pair{"TestToFloat", qs::DType::Float32}}) {
+    qs::BlockDescriptor d;
+    d.type = type;
+    d.category = "Test";
+    const std::vector<qs::DType> both{qs::DType::Float32, qs::DType::Int32};
+    d.ports = qs::opPorts({qs::tensorInput("x", qs::RankRule::any(), both, "in")},
+                          {qs::tensorOutput("y", qs::RankRule::any(), both, "out")});
+    const qs::DType dt = to;
+    d.check = [dt](qs::BlockContext& ctx) { ctx.setOutputShape("y", ctx.inputShape("x"), dt); };
+    d.compute = [dt](qs::BlockContext& ctx) {
+      ctx.setOutput("y", qs::castTensor(ctx.input("x"), dt));
+    };
+    d.gradient = [](qs::GradientContext& ctx) {
+      ctx.setInputGrad("x", Tensor::zeros(ctx.inputShape("x")));
+    };
+    registry.add(std::move(d));
+  }
+  PageRun p(registry);
+  p.constant("x", qs::testing::tensor({2, 2}, {1, 2, 3, 4}));
+  p.block("toint", "TestToInt");
+  p.block("reshape", "Reshape", Json{{"shape", {-1}}});
+  p.block("tofloat", "TestToFloat");
+  p.block("loss", "Sum");
+  p.block("grad", "Gradients");
+  p.link("x", "output", "toint", "x");
+  p.link("toint", "y", "reshape", "tensor");
+  p.link("reshape", "output", "tofloat", "x");
+  p.link("tofloat", "y", "loss", "input");
+  p.link("loss", "output", "grad", "ys");
+  p.link("x", "output", "grad", "xs");
+  p.run();
+  const qs::BlockState& st = p.state("grad");
+  CHECK(st.status == qs::BlockStatus::Error);
+  CHECK(st.error ==
+        "the int32 tensor from output 'y' of block 'toint' (TestToInt) into block 'reshape' "
+        "(Reshape) is on the path from xs to ys; gradients pass through float32 tensors only");
+}
+
+TEST_CASE("gradients: a small network of the layers matches finite differences end to end",
+          "[gradients]") {
+  // sum(xent(reshape(relu(maxpool(x))), labels)) through a page, against the same composition in
+  // double. Values 0.05 apart and at least 0.012 from 0: no ties in a window, no value at Relu's
+  // kink, within the finite difference's step.
+  const Shape s{2, 4, 4, 3};
+  std::vector<float> v(numel(s));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.05f * static_cast<float>(i) - 1.0123f;
+  std::shuffle(v.begin(), v.end(), rng());
+  const Tensor x = Tensor::fromValues(s, v);
+  Tensor labels = Tensor::uninitialized({2}, qs::DType::Int32);
+  labels.mutableAs<int32_t>()[0] = 3;
+  labels.mutableAs<int32_t>()[1] = 10;
+  PageRun p;
+  p.constant("x", x);
+  p.constant("labels", labels);
+  p.block("pool", "MaxPool",
+          Json{{"ksize", {1, 2, 2, 1}}, {"strides", {1, 2, 2, 1}}, {"padding", "VALID"}});
+  p.block("relu", "Relu");
+  p.block("flat", "Reshape", Json{{"shape", {2, -1}}});
+  p.block("xent", "SparseSoftmaxCrossEntropyWithLogits");
+  p.block("loss", "Sum");
+  p.block("grad", "Gradients");
+  p.link("x", "output", "pool", "input");
+  p.link("pool", "output", "relu", "features");
+  p.link("relu", "activations", "flat", "tensor");
+  p.link("flat", "output", "xent", "features");
+  p.link("labels", "output", "xent", "labels");
+  p.link("xent", "loss", "loss", "input");
+  p.link("loss", "output", "grad", "ys");
+  p.link("x", "output", "grad", "xs");
+  p.run();
+  const qs::nnref::PoolSpec spec{true, 2, 2, 2, 2, false};
+  const Forward net = [&](const Inputs& in) {
+    std::vector<double> h = qs::nnref::pool(in.at("x").v, s, spec);
+    for (double& e : h) e = std::max(e, 0.0);
+    const auto loss = qs::nnref::xentLoss(h, {3, 10}, 12);
+    return DT{{}, {loss[0] + loss[1]}};
+  };
+  const Tensor& g = p.out("grad");
+  REQUIRE(g.shape() == s);
+  requireClose(g, finiteDiff(net, {{"x", toDT(x)}}, DT{{}, {1.0}}, "x"));
+  int nonzero = 0;
+  for (float e : g.values()) nonzero += e != 0;
+  CHECK(nonzero > 5);  // the gradient reaches x through the windows' maxima
 }
