@@ -12,6 +12,8 @@ void registerBuiltinBlocks(BlockRegistry& registry) {
   registerQuantizationReportBlock(registry);
   registerVariableBlocks(registry);
   registerOptimizerBlocks(registry);
+  registerDenseBlocks(registry);
+  registerConvBlocks(registry);
 }
 
 const BlockRegistry& builtinRegistry() {

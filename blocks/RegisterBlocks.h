@@ -20,5 +20,7 @@ void registerElementwiseBlocks(BlockRegistry& registry);        // math/Elementw
 void registerQuantizationReportBlock(BlockRegistry& registry);  // array_ops/QuantizationReport.cpp
 void registerVariableBlocks(BlockRegistry& registry);           // state/VariableBlocks.cpp
 void registerOptimizerBlocks(BlockRegistry& registry);          // state/OptimizerBlocks.cpp
+void registerDenseBlocks(BlockRegistry& registry);              // nn/DenseBlocks.cpp
+void registerConvBlocks(BlockRegistry& registry);               // nn/ConvBlocks.cpp
 
 }  // namespace qs
