@@ -106,11 +106,11 @@ void forEachTile(const BlockContext& ctx, int64_t tiles, double work,
 
 void matMul(const BlockContext& ctx, const Operand& a, const Operand& b, float* out) {
   const int64_t m = a.opRows(), n = b.opCols(), k = a.opCols();
-  // Tiles of 256 rows; a product with fewer than two such row tiles is cut into columns of 256
-  // instead when it is wide enough.
-  constexpr int64_t kTile = 256;
-  const int64_t tileRows = m >= 2 * kTile ? kTile : std::max<int64_t>(m, 1);
-  const int64_t tileCols = m < 2 * kTile && n >= 2 * kTile ? kTile : std::max<int64_t>(n, 1);
+  // Tiles of 512 rows from 1024 rows on (fewer tiles pack the right operand fewer times: on
+  // 1024^3 one thread took about 5% less time than with 256), of 256 rows from 512 on; a product
+  // with fewer rows is cut into columns of 256 instead when it is wide enough.
+  const int64_t tileRows = m >= 1024 ? 512 : m >= 512 ? 256 : std::max<int64_t>(m, 1);
+  const int64_t tileCols = m < 512 && n >= 512 ? 256 : std::max<int64_t>(n, 1);
   const int64_t rowTiles = (m + tileRows - 1) / tileRows, colTiles = (n + tileCols - 1) / tileCols;
   const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   forEachTile(ctx, rowTiles * colTiles, work, [&](int64_t t) {

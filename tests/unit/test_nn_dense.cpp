@@ -260,6 +260,7 @@ TEST_CASE("nn: the same bits on 1 and 2 threads, forward and gradients", "[nn][t
   const Json strided{{"padding", "VALID"}, {"strides", {1, 2, 1, 1}}, {"dilations", {1, 2, 2, 1}}};
   const std::vector<Case> cases{
       {"MatMul", Json::object(), "a", "b", "product", {600, 300}, {300, 40}},
+      {"MatMul", {{"transpose_a", true}}, "a", "b", "product", {50, 1100}, {50, 30}},
       {"MatMul", Json::object(), "a", "b", "product", {100, 30}, {30, 700}},
       {"MatMul",
        {{"transpose_a", true}, {"transpose_b", true}},
