@@ -1,6 +1,7 @@
 // Conv2D and DepthwiseConv2dNative (NHWC input, HWIO filter), as TensorFlow computes them, with
 // their gradients.
 
+#include <climits>
 #include <string>
 
 #include "blocks/GradientHelpers.h"
@@ -39,6 +40,9 @@ void checkConvAttrs(const AttrValues& a, ConvKind kind, nn::ConvGeometry& g, boo
         "Current implementation does not yet support dilations in the batch and depth "
         "dimensions.");
   if (dilations[1] <= 0 || dilations[2] <= 0) throw Error("Dilated rates should be larger than 0.");
+  for (const int64_t v : {strides[1], strides[2], dilations[1], dilations[2]})
+    if (v > INT_MAX)
+      throw Error("strides and dilations must be at most " + std::to_string(INT_MAX));
   const std::string& padding = a.getString("padding");
   if (padding == "EXPLICIT")
     throw Error("padding EXPLICIT (with explicit_paddings) is not supported: use SAME or VALID");
@@ -58,6 +62,13 @@ nn::ConvGeometry convGeometry(const BlockContext& ctx, ConvKind kind) {
   checkConvAttrs(ctx.attrs(), kind, g, same);
   const Shape& in = ctx.inputShape("input");
   const Shape& f = ctx.inputShape("filter");
+  // TensorFlow's bounds, which also keep the window arithmetic far from overflow.
+  for (int i = 0; i < 3; ++i)
+    if (f[i] > INT_MAX) throw Error("filter too large");
+  if (in[3] > INT_MAX) throw Error("Input depth too large");
+  if (in[1] > INT_MAX) throw Error("Input rows too large");
+  if (in[2] > INT_MAX) throw Error("Input cols too large");
+  if (in[0] > INT_MAX) throw Error("batch is too large");
   if (kind == ConvKind::Conv2D) {
     if (f[2] == 0 || in[3] % f[2] != 0)
       throw Error("input depth must be evenly divisible by filter depth: " + std::to_string(in[3]) +

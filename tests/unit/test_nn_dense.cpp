@@ -235,6 +235,10 @@ TEST_CASE("nn: bad shapes and attributes get TensorFlow's messages", "[nn]") {
              Contains("does not yet support dilations in the batch and depth dimensions."));
   CHECK_THAT(error("Conv2D", {{"dilations", {1, 0, 1, 1}}}, x, w),
              Contains("Dilated rates should be larger than 0."));
+  CHECK_THAT(error("Conv2D", {{"dilations", {1, int64_t{1} << 40, 1, 1}}}, x, w),
+             Contains("must be at most"));
+  CHECK_THAT(error("Conv2D", Json::object(), {0, int64_t{1} << 40, 4, 2}, w),
+             Contains("Input rows too large"));
   CHECK_THAT(error("Conv2D", {{"padding", "EXPLICIT"}}, x, w), Contains("EXPLICIT"));
   CHECK_THAT(error("Conv2D", {{"padding", "FULL"}}, x, w),
              Contains("is not in the list of allowed values: \"SAME\", \"VALID\""));
