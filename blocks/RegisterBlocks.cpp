@@ -16,6 +16,8 @@ void registerBuiltinBlocks(BlockRegistry& registry) {
   registerPoolBlocks(registry);
   registerShapeBlocks(registry);
   registerLossBlocks(registry);
+  registerDenseBlocks(registry);
+  registerConvBlocks(registry);
 }
 
 const BlockRegistry& builtinRegistry() {

@@ -24,5 +24,7 @@ void registerActivationBlocks(BlockRegistry& registry);         // nn/Activation
 void registerPoolBlocks(BlockRegistry& registry);               // nn/PoolBlocks.cpp
 void registerShapeBlocks(BlockRegistry& registry);              // nn/ShapeBlocks.cpp
 void registerLossBlocks(BlockRegistry& registry);               // nn/LossBlocks.cpp
+void registerDenseBlocks(BlockRegistry& registry);              // nn/DenseBlocks.cpp
+void registerConvBlocks(BlockRegistry& registry);               // nn/ConvBlocks.cpp
 
 }  // namespace qs

@@ -5,6 +5,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   qt6-base-dev qt6-base-dev-tools libqt6svg6-dev libgl-dev
   nlohmann-json3-dev libeigen3-dev catch2 libbenchmark-dev libzip-dev
+  libopenblas-dev libopenblas0-pthread
   python3 python3-numpy locales
   clang libclang-rt-14-dev
   "$@"

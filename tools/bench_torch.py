@@ -6,10 +6,14 @@ Measures torch.fake_quantize_per_channel_affine (forward) on 32x56x56x128, 1x224
 bytes per second counted as quantspace-bench does (8 bytes per element: read the input, write the
 output). Then one step of the linear regression of assets/examples/linear_regression.page.json
 (64 points, y = w*x + b, mean squared error, autograd, plain gradient descent with lr 0.5) in eager
-mode on one thread: the peer of BM_TrainStep/linreg. Exits 0 with a message when torch is not
+mode on one thread: the peer of BM_TrainStep/linreg. Then the peers of BM_MatMul and BM_Conv2D:
+torch.matmul on 1024x1024 by 1024x1024, and conv2d of 8x56x56x64 (channels-last memory, as
+NHWC) with a 3x3 filter, 64 to 64 channels, stride 1, SAME padding (padding=1), with 1 and 2
+threads, reporting flops_per_second (2 * multiply-adds). Torch computes matmul with the system's
+BLAS (install libopenblas0-pthread) and conv2d with oneDNN. Exits 0 with a message when torch is not
 installed (Debian: apt-get install python3-torch).
 
-    python3 tools/bench_torch.py [--repetitions 5] [--min-time 0.5] [--json]
+    python3 tools/bench_torch.py [--repetitions 5] [--min-time 0.5] [--json] [--dense-only]
 """
 import argparse
 import json
@@ -56,11 +60,43 @@ def linreg_step(args):
             "bytes_per_second": 0.0, "repetitions": args.repetitions}
 
 
+def dense_peers(args):
+    """torch.matmul and channels-last conv2d, the peers of BM_MatMul and BM_Conv2D."""
+    import torch
+    gen = torch.Generator().manual_seed(3)
+    a = torch.rand((1024, 1024), generator=gen) * 2 - 1
+    b = torch.rand((1024, 1024), generator=gen) * 2 - 1
+    x = (torch.rand((8, 64, 56, 56), generator=gen) * 2 - 1).to(
+        memory_format=torch.channels_last)
+    w = (torch.rand((64, 64, 3, 3), generator=gen) * 2 - 1).to(memory_format=torch.channels_last)
+    cases = [("torch_matmul/1024x1024x1024", lambda: torch.matmul(a, b), 1024.0 ** 3),
+             ("torch_conv2d/8x56x56x64_3x3x64",
+              lambda: torch.nn.functional.conv2d(x, w, padding=1), 8.0 * 56 * 56 * 64 * 9 * 64)]
+    results = []
+    with torch.no_grad():
+        for name, fn, multiply_adds in cases:
+            for threads in args.threads:
+                torch.set_num_threads(threads)
+                times = [measure(fn, args.min_time) for _ in range(args.repetitions)]
+                median = statistics.median(times)
+                results.append({"name": f"{name}/threads:{threads}", "median_seconds": median,
+                                "bytes_per_second": 0.0,
+                                "flops_per_second": 2 * multiply_adds / median,
+                                "repetitions": args.repetitions})
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.5)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--dense-only", action="store_true",
+                    help="only the peers of BM_MatMul and BM_Conv2D")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                    help="thread counts of the peers of BM_MatMul and BM_Conv2D; torch's BLAS "
+                         "takes its own from OPENBLAS_NUM_THREADS, so run one count at a time "
+                         "with that set to it")
     args = ap.parse_args()
     try:
         import torch
@@ -69,7 +105,7 @@ def main():
         return 0
 
     results = []
-    for name, shape in SHAPES:
+    for name, shape in [] if args.dense_only else SHAPES:
         d = shape[-1]
         gen = torch.Generator().manual_seed(1)
         x = torch.rand(shape, generator=gen, dtype=torch.float32) * 16 - 8
@@ -90,7 +126,9 @@ def main():
             results.append({"name": f"torch_fake_quantize_per_channel/{name}/threads:{threads}",
                             "median_seconds": median, "bytes_per_second": bytes_per_second,
                             "repetitions": args.repetitions})
-    results.append(linreg_step(args))
+    if not args.dense_only:
+        results.append(linreg_step(args))
+    results += dense_peers(args)
     if args.json:
         json.dump({"torch_version": torch.__version__, "results": results}, sys.stdout, indent=2)
         print()
@@ -98,6 +136,8 @@ def main():
         print(f"torch {torch.__version__}")
         for r in results:
             rate = f"{r['bytes_per_second'] / 1e9:8.2f} GB/s" if r["bytes_per_second"] else ""
+            if r.get("flops_per_second"):
+                rate = f"{r['flops_per_second'] / 1e9:8.2f} GFLOP/s"
             print(f"{r['name']:55s} {r['median_seconds'] * 1e3:10.4f} ms {rate}")
     return 0
 

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "blocks/RegisterBlocks.h"
+#include "nn_dense_reference.h"
 #include "nn_reference.h"
 #include "runtime/AttrJson.h"
 #include "runtime/BlockDocs.h"
@@ -254,7 +255,11 @@ TEST_CASE("gradients: the registered ones are exactly the differentiable blocks"
                                        "SparseSoftmaxCrossEntropyWithLogits",
                                        "FakeQuantWithMinMaxArgs",
                                        "FakeQuantWithMinMaxVars",
-                                       "FakeQuantWithMinMaxVarsPerChannel"};
+                                       "FakeQuantWithMinMaxVarsPerChannel",
+                                       "MatMul",
+                                       "BiasAdd",
+                                       "Conv2D",
+                                       "DepthwiseConv2dNative"};
   std::set<std::string> registered;
   for (const qs::BlockDescriptor* d : qs::builtinRegistry().all())
     if (d->gradient) registered.insert(d->type);
@@ -286,6 +291,57 @@ TEST_CASE("gradients: Add, Sub, Mul with broadcasting match finite differences",
           [op](const Inputs& in) { return refBinary(op, in.at("x"), in.at("y")); });
     }
   }
+}
+
+TEST_CASE("gradients: MatMul and BiasAdd match finite differences", "[gradients]") {
+  namespace nnref = qs::testing::nnref;
+  for (const bool ta : {false, true})
+    for (const bool tb : {false, true}) {
+      const Shape as = ta ? Shape{4, 3} : Shape{3, 4}, bs = tb ? Shape{2, 4} : Shape{4, 2};
+      checkAgainstFiniteDiff(
+          "MatMul", Json{{"transpose_a", ta}, {"transpose_b", tb}},
+          {{"a", randomTensor(as)}, {"b", randomTensor(bs)}}, "product", [&](const Inputs& in) {
+            const nnref::Ref r = nnref::matMul(in.at("a").v, in.at("a").shape, in.at("b").v,
+                                               in.at("b").shape, ta, tb);
+            return DT{r.shape, r.v};
+          });
+    }
+  for (const Shape& vs : std::vector<Shape>{{2, 3}, {2, 2, 3}, {1, 2, 1, 4}})
+    checkAgainstFiniteDiff("BiasAdd", Json::object(),
+                           {{"value", randomTensor(vs)}, {"bias", randomTensor({vs.back()})}},
+                           "output", [](const Inputs& in) {
+                             const nnref::Ref r = nnref::biasAdd(
+                                 in.at("value").v, in.at("value").shape, in.at("bias").v);
+                             return DT{r.shape, r.v};
+                           });
+}
+
+TEST_CASE("gradients: Conv2D and DepthwiseConv2dNative match finite differences", "[gradients]") {
+  namespace nnref = qs::testing::nnref;
+  struct Geometry {
+    Shape x, w;
+    nnref::Conv conv;
+  };
+  const std::vector<Geometry> geometries{{{1, 5, 5, 2}, {3, 3, 2, 3}, {1, 1, 1, 1, true}},
+                                         {{2, 6, 5, 2}, {2, 3, 2, 2}, {2, 1, 1, 1, false}},
+                                         {{1, 7, 6, 1}, {3, 2, 1, 2}, {2, 2, 2, 1, true}},
+                                         {{1, 4, 4, 3}, {1, 1, 3, 2}, {1, 1, 1, 1, false}},
+                                         {{2, 5, 4, 2}, {2, 2, 2, 1}, {3, 3, 2, 2, true}},
+                                         {{1, 6, 6, 2}, {3, 3, 2, 2}, {2, 2, 1, 1, false}}};
+  for (const Geometry& g : geometries)
+    for (const bool depthwise : {false, true}) {
+      const Json attrs{{"strides", {1, g.conv.strideRows, g.conv.strideCols, 1}},
+                       {"dilations", {1, g.conv.dilationRows, g.conv.dilationCols, 1}},
+                       {"padding", g.conv.same ? "SAME" : "VALID"}};
+      checkAgainstFiniteDiff(depthwise ? "DepthwiseConv2dNative" : "Conv2D", attrs,
+                             {{"input", randomTensor(g.x)}, {"filter", randomTensor(g.w)}},
+                             "output", [&](const Inputs& in) {
+                               const nnref::Ref r = nnref::conv(
+                                   in.at("input").v, in.at("input").shape, in.at("filter").v,
+                                   in.at("filter").shape, g.conv, depthwise);
+                               return DT{r.shape, r.v};
+                             });
+    }
 }
 
 TEST_CASE("gradients: Sub's gradient of y is the negated sum over the broadcast dimensions",
