@@ -81,8 +81,8 @@ TensorStats computeStats(const Tensor& t) {
   TensorStats s = acc.s;
   const bool integer = isIntegerDType(t.dtype());
   for (int64_t i = 0; integer && i < t.size(); ++i) {
-    const int64_t v = t.dtype() == DType::Int64 ? t.as<int64_t>()[i]
-                                                : static_cast<int64_t>(elementValue(t, i));
+    const int64_t v =
+        t.dtype() == DType::Int64 ? t.as<int64_t>()[i] : static_cast<int64_t>(elementValue(t, i));
     s.minInt = i ? std::min(s.minInt, v) : v;
     s.maxInt = i ? std::max(s.maxInt, v) : v;
   }

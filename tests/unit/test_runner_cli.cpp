@@ -447,9 +447,8 @@ TEST_CASE("runner: --feed replaces a Const or fills a Placeholder", "[runner]") 
 
 TEST_CASE("runner: every dtype in the summary, --json and --save-npy", "[runner][dtype]") {
   TempDir dir;
-  const auto page = dir.write(
-      "p.page.json",
-      pageText(R"({"id": "i", "type": "Const", "attrs": {"dtype": "int64",
+  const auto page =
+      dir.write("p.page.json", pageText(R"({"id": "i", "type": "Const", "attrs": {"dtype": "int64",
                     "values": [9007199254740993, -2, 5]}},
                   {"id": "b", "type": "Const", "attrs": {"dtype": "bool",
                     "values": [true, false, true]}},
@@ -457,7 +456,7 @@ TEST_CASE("runner: every dtype in the summary, --json and --save-npy", "[runner]
                   {"id": "u", "type": "Const", "attrs": {"dtype": "uint8", "values": [255, 0]}},
                   {"id": "c", "type": "Cast", "attrs": {"DstT": "int32"}},
                   {"id": "f", "type": "Const", "attrs": {"values": [1.5, -2.5]}})",
-               R"({"from": ["f", "output"], "to": ["c", "x"]})"));
+                                        R"({"from": ["f", "output"], "to": ["c", "x"]})"));
   const RunResult text = runRunner({page.string()});
   requireNoCrash(text);
   INFO(text.err);
@@ -485,13 +484,14 @@ TEST_CASE("runner: every dtype in the summary, --json and --save-npy", "[runner]
   CHECK(doc["b.result_output"]["dtype"] == "bool");
   CHECK(doc["h.result_output"]["dtype"] == "float16");
   // Read back as float32, then float16, it is the very value: 0x2e66.
-  CHECK(qs::floatToHalf(static_cast<float>(doc["h.result_output"]["values"][0].get<double>())).bits ==
-        0x2e66);
+  CHECK(
+      qs::floatToHalf(static_cast<float>(doc["h.result_output"]["values"][0].get<double>())).bits ==
+      0x2e66);
   CHECK(doc["u.result_output"]["values"] == nlohmann::json::parse("[255, 0]"));
   CHECK(doc["f.result_output"]["dtype"] == "float32");
   // The saved files keep the dtype: numpy's descr in the header.
-  for (const auto& [name, descr] : {std::pair{"i", "<i8"}, {"b", "|b1"}, {"h", "<f2"}, {"u", "|u1"},
-                                   {"f", "<f4"}}) {
+  for (const auto& [name, descr] :
+       {std::pair{"i", "<i8"}, {"b", "|b1"}, {"h", "<f2"}, {"u", "|u1"}, {"f", "<f4"}}) {
     const std::string bytes = qs::test::slurp(out / (std::string(name) + ".result_output.npy"));
     INFO(name);
     CHECK(bytes.find(std::string("{'descr': '") + descr + "'") == 10);
