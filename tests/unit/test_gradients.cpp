@@ -235,6 +235,7 @@ TEST_CASE("gradients: the registered ones are exactly the differentiable blocks"
                                        "Min",
                                        "Max",
                                        "Identity",
+                                       "Cast",
                                        "FakeQuantWithMinMaxArgs",
                                        "FakeQuantWithMinMaxVars",
                                        "FakeQuantWithMinMaxVarsPerChannel"};
