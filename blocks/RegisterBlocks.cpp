@@ -9,6 +9,7 @@ void registerBuiltinBlocks(BlockRegistry& registry) {
   registerLinSpaceBlock(registry);
   registerReductionBlocks(registry);
   registerElementwiseBlocks(registry);
+  registerCastBlock(registry);
   registerQuantizationReportBlock(registry);
   registerVariableBlocks(registry);
   registerOptimizerBlocks(registry);

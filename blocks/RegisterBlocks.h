@@ -17,6 +17,7 @@ void registerRandomBlocks(BlockRegistry& registry);             // sources/Rando
 void registerLinSpaceBlock(BlockRegistry& registry);            // sources/LinSpaceBlock.cpp
 void registerReductionBlocks(BlockRegistry& registry);          // math/ReductionBlocks.cpp
 void registerElementwiseBlocks(BlockRegistry& registry);        // math/ElementwiseBlocks.cpp
+void registerCastBlock(BlockRegistry& registry);                // math/CastBlock.cpp
 void registerQuantizationReportBlock(BlockRegistry& registry);  // array_ops/QuantizationReport.cpp
 void registerVariableBlocks(BlockRegistry& registry);           // state/VariableBlocks.cpp
 void registerOptimizerBlocks(BlockRegistry& registry);          // state/OptimizerBlocks.cpp

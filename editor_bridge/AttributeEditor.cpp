@@ -17,6 +17,7 @@
 #include "runtime/AttrJson.h"
 #include "runtime/Error.h"
 #include "runtime/Npy.h"
+#include "runtime/TensorStats.h"
 
 namespace qs::editor {
 
@@ -45,7 +46,7 @@ bool isTensorEditor(const BlockDescriptor* d) {
   if (!d) return false;
   const AttrDescriptor* shape = d->findAttr("shape");
   const AttrDescriptor* values = d->findAttr("values");
-  return shape && values && shape->type == AttrType::IntList && values->type == AttrType::FloatList;
+  return shape && values && shape->type == AttrType::IntList && values->type == AttrType::ValueList;
 }
 
 QString rangeText(const AttrDescriptor& a) {
@@ -59,7 +60,8 @@ QString rangeText(const AttrDescriptor& a) {
 QString attrFieldText(const AttrDescriptor& a, const Json* value) {
   if (!value) {
     if (a.defaultValue && (a.type == AttrType::Float || a.type == AttrType::IntList ||
-                           a.type == AttrType::FloatList || a.type == AttrType::String))
+                           a.type == AttrType::FloatList || a.type == AttrType::ValueList ||
+                           a.type == AttrType::String))
       return QString::fromStdString(attrValueToString(*a.defaultValue));
     return {};
   }
@@ -198,7 +200,8 @@ void AttributeEditor::rebuild() {
           commit(ad->name, v);
         };
         connect(edit, &QLineEdit::editingFinished, this, apply);
-        if (a.type == AttrType::IntList || a.type == AttrType::FloatList)
+        if (a.type == AttrType::IntList || a.type == AttrType::FloatList ||
+            a.type == AttrType::ValueList)
           edit->setPlaceholderText(tensor && a.name == "shape" ? tr("e.g. [2, 4]; empty: rank 1")
                                                                : tr("e.g. [1, 2, 3]"));
         w = edit;
@@ -278,7 +281,8 @@ std::optional<Json> AttributeEditor::parseField(const AttrDescriptor& a, const Q
         return v;
       }
       case AttrType::IntList:
-      case AttrType::FloatList: {
+      case AttrType::FloatList:
+      case AttrType::ValueList: {
         QString body = t;
         if (body.startsWith('[') && body.endsWith(']')) body = body.mid(1, body.size() - 2);
         Json list = Json::array();
@@ -295,7 +299,7 @@ std::optional<Json> AttributeEditor::parseField(const AttrDescriptor& a, const Q
               *error = tr("%1: '%2' is not an integer").arg(what, tok);
               return std::nullopt;
             }
-          } else if (!n.is_number()) {
+          } else if (!n.is_number() && !(a.type == AttrType::ValueList && n.is_boolean())) {
             floatFromJson(n, "attribute '" + a.name + "': '" + tok.toStdString() + "'");
           }
           list.push_back(std::move(n));
@@ -355,11 +359,27 @@ bool AttributeEditor::loadNpy(const QString& path) {
     Json attrs = model_->page().find(*block_)->attrs;
     Json shape = Json::array();
     for (int64_t d : t.shape()) shape.push_back(d);
+    // Each element as the page writes it: integers as integers, bools as true/false.
     Json values = Json::array();
-    for (float v : t.values()) values.push_back(floatToJson(v));
+    const bool isFloat = t.dtype() == DType::Float32 || t.dtype() == DType::Float16;
+    for (int64_t i = 0; i < t.size(); ++i) {
+      const double v = elementValue(t, i);
+      if (isFloat)
+        values.push_back(floatToJson(static_cast<float>(v)));
+      else if (t.dtype() == DType::Bool)
+        values.push_back(v != 0);
+      else if (t.dtype() == DType::Int64)
+        values.push_back(t.as<int64_t>()[i]);  // exact beyond 2^53
+      else
+        values.push_back(static_cast<int64_t>(v));
+    }
     attrs.erase("npy");
     attrs["shape"] = std::move(shape);
     attrs["values"] = std::move(values);
+    if (t.dtype() == DType::Float32)
+      attrs.erase("dtype");
+    else
+      attrs["dtype"] = dtypeName(t.dtype());
     return commitAttrs(attrs, tr("Load %1").arg(QFileInfo(path).fileName()));
   } catch (const Error& e) {
     refuse(QString::fromStdString(e.what()));

@@ -8,7 +8,7 @@ namespace qs::editor {
 
 namespace {
 BlockResult resultOf(const BlockState& s) {
-  return {s.status, s.error, s.outputs, s.outputShapes, s.milliseconds};
+  return {s.status, s.error, s.outputs, s.outputShapes, s.milliseconds, s.outputDTypes};
 }
 
 std::shared_ptr<ResultMap> collect(const Evaluator& ev, const Page& page) {

@@ -20,6 +20,7 @@ struct BlockResult {
   std::map<std::string, Tensor> outputs;
   std::map<std::string, Shape> outputShapes;
   double milliseconds = 0;
+  std::map<std::string, DType> outputDTypes;  // the outputs that are not float32
 };
 using ResultMap = std::unordered_map<BlockId, BlockResult>;
 

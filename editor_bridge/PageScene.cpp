@@ -12,6 +12,7 @@
 
 #include "editor_bridge/EditorStyle.h"
 #include "editor_bridge/WireItem.h"
+#include "runtime/EvalWiring.h"
 #include "runtime/Json.h"
 
 namespace qs::editor {
@@ -74,6 +75,7 @@ void PageScene::rebuild() {
   wires_ = new WireLayer;
   addItem(wires_);
   outputShapes_.clear();
+  outputDTypes_.clear();
   const Page& page = model_->page();
   blocks_.reserve(page.blockCount());
   for (size_t i = 0; i < page.blockCount(); ++i)
@@ -201,6 +203,16 @@ QRectF PageScene::blocksBoundingRect() const {
 void PageScene::applyResults(const ResultMap& results) {
   for (const auto& [id, r] : results) {
     setBlockStatus(id, r.status, r.error);
+    if (r.outputShapes.empty()) {
+      outputDTypes_.erase(id);
+    } else {
+      auto& dtypes = outputDTypes_[id];
+      dtypes.clear();
+      for (const auto& [port, shape] : r.outputShapes) {
+        auto dt = r.outputDTypes.find(port);
+        dtypes[port] = dt == r.outputDTypes.end() ? DType::Float32 : dt->second;
+      }
+    }
     auto out = r.outputShapes.find("output");
     if (out == r.outputShapes.end() && !r.outputShapes.empty()) out = r.outputShapes.begin();
     if (out != r.outputShapes.end())
@@ -231,7 +243,22 @@ bool PageScene::acceptsDrop(const BlockItem* item, const BlockItem::Port& port) 
   const int index = model_->page().indexOf(item->blockId());
   if (index < 0 || (index < static_cast<int>(dragUpstream_.size()) && dragUpstream_[index]))
     return false;
-  return model_->linkInto(target) == nullptr;
+  return model_->linkInto(target) == nullptr && dtypeRefusal(dragFrom_, target).isEmpty();
+}
+
+QString PageScene::dtypeRefusal(const PortRef& from, const PortRef& to) const {
+  auto known = outputDTypes_.find(from.block);
+  if (known == outputDTypes_.end()) return {};
+  auto port = known->second.find(from.port.str());
+  if (port == known->second.end()) return {};
+  const Block* b = model_->page().find(to.block);
+  const BlockDescriptor* d = b ? model_->registry().find(b->type) : nullptr;
+  const PortDescriptor* in = d ? d->findPort(to.port.str(), PortDirection::Input) : nullptr;
+  if (!in || in->kind != PortKind::Tensor) return {};
+  const std::string problem = dtypeProblem(*in, port->second);
+  if (problem.empty()) return {};
+  return QString::fromStdString("'" + to.block.str() + "' " + problem + " (from " +
+                                from.block.str() + "." + from.port.str() + ")");
 }
 
 BlockItem* PageScene::blockAt(QPointF scenePos, int* port) const {
@@ -322,6 +349,21 @@ void PageScene::mousePressEvent(QGraphicsSceneMouseEvent* event) {
 void PageScene::mouseMoveEvent(QGraphicsSceneMouseEvent* event) {
   if (dragging_) {
     dragPath_->setPath(WireItem::curve(dragStart_, event->scenePos()));
+    // Over an input the wire's dtype does not fit: say why now, not only on the drop.
+    int port = -1;
+    BlockItem* block = blockAt(event->scenePos(), &port);
+    const BlockItem::Port* p = block && port >= 0 ? &block->ports()[port] : nullptr;
+    if (p && !p->result && p->desc->direction == PortDirection::Input) {
+      const PortRef target{block->blockId(), PortName(p->desc->name)};
+      const QString why = dtypeRefusal(dragFrom_, target);
+      if (!why.isEmpty() && !(hoverRefused_ == target)) {
+        hoverRefused_ = target;
+        emit message(tr("Wire refused: %1").arg(why));
+        QToolTip::showText(event->screenPos(), tr("Wire refused: %1").arg(why));
+      }
+    } else {
+      hoverRefused_ = {};
+    }
     event->accept();
     return;
   }
@@ -347,6 +389,7 @@ void PageScene::finishWireDrag(QPointF scenePos, QPointF screenPos) {
   delete dragPath_;
   dragPath_ = nullptr;
   dragUpstream_.clear();
+  hoverRefused_ = {};
   const std::optional<Link> detached = std::exchange(detaching_, std::nullopt);
   wires_->setHidden(nullptr);
   invalidateBlocks();
@@ -365,6 +408,7 @@ void PageScene::finishWireDrag(QPointF scenePos, QPointF screenPos) {
     why = tr("a result pin is for viewing results; drop the wire on an input pin (left edge)");
   else
     why = model_->connectRefusal(target.from, target.to);
+  if (why.isEmpty()) why = dtypeRefusal(target.from, target.to);
   if (why.isEmpty()) {
     lastRefusal_.clear();
     if (detached)

@@ -47,6 +47,10 @@ class PageScene : public QGraphicsScene {
   bool acceptsDrop(const BlockItem* item, const BlockItem::Port& port) const;
   // The reason the last drop was refused (for tests and the status bar).
   const QString& lastRefusal() const { return lastRefusal_; }
+  // Why the dragged wire cannot go into `to`: its source's dtype, as the last check or run gave
+  // it, is not one the input takes ("'b' input 'x' takes float32, not int32"). Empty when it fits
+  // or the source's dtype is not known yet.
+  QString dtypeRefusal(const PortRef& from, const PortRef& to) const;
 
   // Blocks are cached as device pixmaps when zoomed in (a pan or a repaint then blits them) and
   // painted directly when zoomed out (plain boxes are cheaper than thousands of tiny pixmaps,
@@ -86,6 +90,9 @@ class PageScene : public QGraphicsScene {
   std::unordered_map<BlockId, BlockItem*> blocks_;
   WireLayer* wires_ = nullptr;  // owned by the scene
   std::unordered_map<BlockId, Shape> outputShapes_;
+  // Known output dtypes: every output of each block the last check or run passed.
+  std::unordered_map<BlockId, std::map<std::string, DType>> outputDTypes_;
+  PortRef hoverRefused_;  // the input the drag last hovered with a dtype refusal shown
 
   bool cached_ = false;
   bool dragging_ = false;

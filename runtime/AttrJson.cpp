@@ -28,6 +28,26 @@ int64_t toInt(const AttrDescriptor& a, const Json& v, const std::string& what) {
   throw Error(what + " must be an integer, not " + describeJson(v));
 }
 
+AttrScalar toScalar(const Json& v, const std::string& what) {
+  AttrScalar s;
+  if (v.is_boolean()) {
+    s.kind = AttrScalar::Kind::Bool;
+    s.integer = v.get<bool>();
+    return s;
+  }
+  if (!v.is_number() && !v.is_string())
+    throw Error(what + " must be a number or true/false, not " + describeJson(v));
+  s.number = floatFromJson(v, what);  // also takes "nan", "inf", "-inf"
+  s.wide = v.is_number() ? v.get<double>() : static_cast<double>(s.number);
+  if (v.is_number_integer()) {
+    if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX))
+      throw Error(what + " is too large");
+    s.kind = AttrScalar::Kind::Integer;
+    s.integer = v.get<int64_t>();
+  }
+  return s;
+}
+
 AttrValue parseValue(const AttrDescriptor& a, const Json& v) {
   const std::string what = "attribute '" + a.name + "'";
   switch (a.type) {
@@ -58,6 +78,15 @@ AttrValue parseValue(const AttrDescriptor& a, const Json& v) {
       r.reserve(v.size());
       for (size_t i = 0; i < v.size(); ++i)
         r.push_back(floatFromJson(v[i], what + " element " + std::to_string(i)));
+      return r;
+    }
+    case AttrType::ValueList: {
+      if (!v.is_array())
+        throw Error(what + " must be a list of numbers or booleans, not " + describeJson(v));
+      std::vector<AttrScalar> r;
+      r.reserve(v.size());
+      for (size_t i = 0; i < v.size(); ++i)
+        r.push_back(toScalar(v[i], what + " element " + std::to_string(i)));
       return r;
     }
   }
@@ -128,6 +157,13 @@ Json attrValueToJson(const AttrValue& value) {
         } else if constexpr (std::is_same_v<T, std::vector<float>>) {
           Json arr = Json::array();
           for (float f : v) arr.push_back(floatToJson(f));
+          return arr;
+        } else if constexpr (std::is_same_v<T, std::vector<AttrScalar>>) {
+          Json arr = Json::array();
+          for (const AttrScalar& e : v)
+            arr.push_back(e.kind == AttrScalar::Kind::Bool      ? Json(e.integer != 0)
+                          : e.kind == AttrScalar::Kind::Integer ? Json(e.integer)
+                                                                : floatToJson(e.number));
           return arr;
         } else {
           return Json(v);

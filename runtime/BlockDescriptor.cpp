@@ -24,6 +24,8 @@ std::string attrTypeName(AttrType type) {
       return "list of int";
     case AttrType::FloatList:
       return "list of float";
+    case AttrType::ValueList:
+      return "list of number or bool";
   }
   return "?";
 }
@@ -62,6 +64,9 @@ const std::vector<int64_t>& AttrValues::getInts(const std::string& n) const {
 }
 const std::vector<float>& AttrValues::getFloats(const std::string& n) const {
   return typed<std::vector<float>>(*this, n);
+}
+const std::vector<AttrScalar>& AttrValues::getScalars(const std::string& n) const {
+  return typed<std::vector<AttrScalar>>(*this, n);
 }
 
 BlockContext::BlockContext(const BlockDescriptor& desc, const std::string& blockId,

@@ -55,11 +55,22 @@ struct PortDescriptor {
 
 // ---- Attributes -------------------------------------------------------------------------------
 
-enum class AttrType { Int, Float, Bool, String, IntList, FloatList };
+// ValueList: numbers and booleans, for a tensor's elements whose dtype another attribute gives.
+enum class AttrType { Int, Float, Bool, String, IntList, FloatList, ValueList };
 std::string attrTypeName(AttrType type);  // "int", "float", ...
 
-using AttrValue =
-    std::variant<int64_t, double, bool, std::string, std::vector<int64_t>, std::vector<float>>;
+// One element of a ValueList, as the page wrote it; the block turns it into its dtype.
+struct AttrScalar {
+  enum class Kind : uint8_t { Number, Integer, Bool };
+  Kind kind = Kind::Number;
+  float number = 0;     // Number and Integer: read from the decimal text straight to float32
+  double wide = 0;      // Number and Integer: the value as a double (whole-number checks)
+  int64_t integer = 0;  // Integer: the exact value; Bool: 0 or 1
+  bool operator==(const AttrScalar&) const = default;
+};
+
+using AttrValue = std::variant<int64_t, double, bool, std::string, std::vector<int64_t>,
+                               std::vector<float>, std::vector<AttrScalar>>;
 
 struct AttrDescriptor {
   std::string name;
@@ -86,6 +97,7 @@ class AttrValues {
   const std::string& getString(const std::string& name) const;
   const std::vector<int64_t>& getInts(const std::string& name) const;
   const std::vector<float>& getFloats(const std::string& name) const;
+  const std::vector<AttrScalar>& getScalars(const std::string& name) const;
   void set(const std::string& name, AttrValue value) { values_[name] = std::move(value); }
   const std::map<std::string, AttrValue>& all() const { return values_; }
 

@@ -1,6 +1,7 @@
 #include "runtime/BlockDocs.h"
 
 #include <cmath>
+#include <iterator>
 #include <map>
 #include <vector>
 
@@ -49,7 +50,8 @@ std::string kindText(const PortDescriptor& p) {
     case PortKind::Attrs:
       return "attrs";
     case PortKind::Tensor:
-      return p.describeDTypes() + " tensor";
+      return p.dtypes.size() == std::size(kAllDTypes) ? "tensor of any dtype"
+                                                      : p.describeDTypes() + " tensor";
   }
   return "";
 }

@@ -24,7 +24,35 @@ struct Header {
   bool fortran = false;
   Shape shape;
   size_t dataOffset = 0;
+  DType dtype = DType::Float32;  // what the tensor read from the file holds
 };
+
+std::string descrOf(const Header& h) {
+  return std::string(1, h.byteOrder) + h.kind + std::to_string(h.itemSize);
+}
+
+// The tensor dtype for a file dtype: the six dtypes as they are; other integer widths widened to
+// one that holds every value exactly (uint64 checked value by value); float64 rounded to float32,
+// the only wider float there is.
+DType dtypeForFile(char kind, int itemSize) {
+  switch (kind) {
+    case 'b':
+      return DType::Bool;
+    case 'f':
+      return itemSize == 2 ? DType::Float16 : DType::Float32;
+    case 'u':
+      return itemSize == 1 ? DType::UInt8 : itemSize == 2 ? DType::Int32 : DType::Int64;
+    default:
+      return itemSize == 8 ? DType::Int64 : DType::Int32;
+  }
+}
+
+// The file's bytes are the tensor's bytes: same size and meaning, native byte order.
+bool sameLayout(const Header& h) {
+  return h.itemSize == static_cast<int>(dtypeSize(h.dtype)) &&
+         (h.byteOrder != '>' || h.itemSize == 1) && !(h.fortran && h.shape.size() >= 2) &&
+         !(h.kind == 'u' && h.itemSize == 8);
+}
 
 // The dtype of the header ("<f4", "|b1", ">i8"), refused unless Quant Space can read it.
 void parseDescr(const std::string& d, Header& h, const std::string& source) {
@@ -47,7 +75,9 @@ void parseDescr(const std::string& d, Header& h, const std::string& source) {
                   (h.kind == 'b' && h.itemSize == 1);
   if (!ok)
     throw Error(source + ": dtype '" + d +
-                "' cannot be read as float32 (Quant Space reads float, int, uint and bool arrays)");
+                "' cannot be read (Quant Space reads float16/32/64, signed and unsigned integer "
+                "and bool arrays)");
+  h.dtype = dtypeForFile(h.kind, h.itemSize);
 }
 
 // The header is a Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
@@ -180,65 +210,54 @@ Header parseHeader(const std::string& bytes, const std::string& source) {
   return h;
 }
 
-// One element converted to float32 with a single rounding (numpy's astype(float32)): going
-// through double first would round a large int64 twice.
-float readElement(const unsigned char* p, const Header& h) {
-  unsigned char buf[8];
+// One element of the file stored as the tensor's dtype (Header::dtype). float64 to float32 is one
+// rounding, as numpy's astype(float32); integers are widened exactly.
+void storeElement(const unsigned char* p, const Header& h, unsigned char* dst,
+                  const std::string& source) {
+  unsigned char buf[8] = {};
   std::memcpy(buf, p, h.itemSize);
-  const bool swap = h.byteOrder == '>' && h.itemSize > 1;
-  if (swap) std::reverse(buf, buf + h.itemSize);
-  switch (h.kind) {
-    case 'b':
-      return buf[0] ? 1.0f : 0.0f;
-    case 'f':
+  if (h.byteOrder == '>') std::reverse(buf, buf + h.itemSize);
+  switch (h.dtype) {
+    case DType::Bool:
+      dst[0] = buf[0] != 0;  // any other byte than 0 or 1 would not be a valid C++ bool
+      return;
+    case DType::Float32:
       if (h.itemSize == 8) {
         double d;
         std::memcpy(&d, buf, 8);
-        return static_cast<float>(d);
+        const float f = static_cast<float>(d);
+        std::memcpy(dst, &f, 4);
+        return;
       }
-      if (h.itemSize == 4) {
-        float f;
-        std::memcpy(&f, buf, 4);
-        return f;
+      break;
+    case DType::Int32:
+    case DType::Int64: {
+      uint64_t u = 0;
+      std::memcpy(&u, buf, 8);  // little endian: the low itemSize bytes are the value
+      if (h.kind == 'i' && h.itemSize < 8 && (buf[h.itemSize - 1] & 0x80))
+        u |= ~uint64_t(0) << (8 * h.itemSize);  // sign extension
+      if (h.kind == 'u' && u > uint64_t(std::numeric_limits<int64_t>::max()))
+        throw Error(source + ": " + std::to_string(u) +
+                    " in a uint64 array is too large for int64, the widest integer dtype");
+      const auto v = static_cast<int64_t>(u);
+      if (h.dtype == DType::Int64) {
+        std::memcpy(dst, &v, 8);
+      } else {
+        const auto x = static_cast<int32_t>(v);  // fits: at most 16 bits wide
+        std::memcpy(dst, &x, 4);
       }
-      {
-        // float16: every value is exact in float32.
-        uint16_t bits;
-        std::memcpy(&bits, buf, 2);
-        const int exp = (bits >> 10) & 0x1f;
-        const int mant = bits & 0x3ff;
-        const float sign = (bits & 0x8000) ? -1.0f : 1.0f;
-        if (exp == 0) return sign * std::ldexp(static_cast<float>(mant), -24);
-        if (exp == 31) return mant ? std::numeric_limits<float>::quiet_NaN() : sign * INFINITY;
-        return sign * std::ldexp(static_cast<float>(mant + 1024), exp - 25);
-      }
-    case 'i': {
-      if (h.itemSize == 1) {
-        int8_t x;
-        std::memcpy(&x, buf, 1);
-        return x;
-      }
-      if (h.itemSize == 2) {
-        int16_t x;
-        std::memcpy(&x, buf, 2);
-        return x;
-      }
-      if (h.itemSize == 4) {
-        int32_t x;
-        std::memcpy(&x, buf, 4);
-        return static_cast<float>(x);
-      }
-      int64_t x;
-      std::memcpy(&x, buf, 8);
-      return static_cast<float>(x);
+      return;
     }
-    case 'u': {
-      uint64_t v = 0;
-      std::memcpy(&v, buf, h.itemSize);
-      return static_cast<float>(v);
-    }
+    default:
+      break;
   }
-  return 0;
+  std::memcpy(dst, buf, h.itemSize);  // same width and meaning
+}
+
+void normalizeBools(Tensor& t) {
+  if (t.dtype() != DType::Bool) return;
+  unsigned char* p = t.mutableRawData();
+  for (int64_t i = 0; i < t.size(); ++i) p[i] = p[i] != 0;
 }
 
 }  // namespace
@@ -247,7 +266,7 @@ Tensor parseNpy(const std::string& bytes, const std::string& source, std::string
   const Header h = parseHeader(bytes, source);
   int64_t count;
   try {
-    count = checkedElementCount(h.shape);
+    count = checkedElementCount(h.shape, h.dtype);
   } catch (const Error& e) {
     throw Error(source + ": " + e.what());
   }
@@ -257,16 +276,16 @@ Tensor parseNpy(const std::string& bytes, const std::string& source, std::string
     throw Error(source + ": the header promises shape " + shapeToString(h.shape) + " (" +
                 std::to_string(static_cast<uint64_t>(need)) +
                 " bytes of data) but the file holds " + std::to_string(have) + " bytes");
-  Tensor t = Tensor::uninitialized(h.shape);
+  Tensor t = Tensor::uninitialized(h.shape, h.dtype);
   const unsigned char* src = reinterpret_cast<const unsigned char*>(bytes.data()) + h.dataOffset;
-  const bool native = h.kind == 'f' && h.itemSize == 4 && h.byteOrder != '>';
-  float* dst = t.mutableData();
-  if (!h.fortran || t.rank() < 2) {
-    if (native) {
-      if (count) std::memcpy(dst, src, static_cast<size_t>(count) * 4);
-    } else {
-      for (int64_t i = 0; i < count; ++i) dst[i] = readElement(src + i * h.itemSize, h);
-    }
+  const size_t outSize = dtypeSize(h.dtype);
+  unsigned char* dst = t.mutableRawData();
+  if (sameLayout(h)) {
+    if (count) std::memcpy(dst, src, static_cast<size_t>(count) * outSize);
+    normalizeBools(t);
+  } else if (!h.fortran || t.rank() < 2) {
+    for (int64_t i = 0; i < count; ++i)
+      storeElement(src + i * h.itemSize, h, dst + i * outSize, source);
   } else {
     // Fortran order: the first index varies fastest. Walk the C-order output and compute each
     // element's Fortran offset.
@@ -276,7 +295,7 @@ Tensor parseNpy(const std::string& bytes, const std::string& source, std::string
     for (int64_t i = 0; i < count; ++i) {
       int64_t off = 0;
       for (int d = 0; d < r; ++d) off += idx[d] * fstride[d];
-      dst[i] = readElement(src + off * h.itemSize, h);
+      storeElement(src + off * h.itemSize, h, dst + i * outSize, source);
       for (int d = r - 1; d >= 0; --d) {
         if (++idx[d] < h.shape[d]) break;
         idx[d] = 0;
@@ -285,8 +304,10 @@ Tensor parseNpy(const std::string& bytes, const std::string& source, std::string
   }
   if (note) {
     note->clear();
-    std::string descr = std::string(1, h.byteOrder) + h.kind + std::to_string(h.itemSize);
-    if (!native) *note = "converted from dtype '" + descr + "' to float32";
+    const bool sameDescr = h.itemSize == static_cast<int>(outSize) &&
+                           (h.byteOrder != '>' || h.itemSize == 1) &&
+                           !(h.kind == 'u' && h.itemSize == 8);
+    if (!sameDescr) *note = "converted from dtype '" + descrOf(h) + "' to " + dtypeName(h.dtype);
     if (h.fortran && t.rank() >= 2)
       *note += std::string(note->empty() ? "" : "; ") + "converted from Fortran order";
   }
@@ -320,7 +341,7 @@ Header readHeaderFromFile(std::ifstream& in, const std::filesystem::path& path) 
   Header h = parseHeader(bytes, path.string());
   int64_t count;
   try {
-    count = checkedElementCount(h.shape);
+    count = checkedElementCount(h.shape, h.dtype);
   } catch (const Error& e) {
     throw Error(path.string() + ": " + e.what());
   }
@@ -345,27 +366,27 @@ Tensor readNpy(const std::filesystem::path& path, std::string* note) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open '" + path.string() + "': " + std::strerror(errno));
   const Header h = readHeaderFromFile(in, path);
-  const bool native =
-      h.kind == 'f' && h.itemSize == 4 && h.byteOrder != '>' && !(h.fortran && h.shape.size() >= 2);
-  if (native) {
+  if (sameLayout(h)) {
     // Straight into the tensor's storage: no second copy of a large array.
-    Tensor t = Tensor::uninitialized(h.shape);
-    in.read(reinterpret_cast<char*>(t.mutableData()), static_cast<std::streamsize>(t.bytes()));
+    Tensor t = Tensor::uninitialized(h.shape, h.dtype);
+    in.read(reinterpret_cast<char*>(t.mutableRawData()), static_cast<std::streamsize>(t.bytes()));
     if (static_cast<size_t>(in.gcount()) != t.bytes())
       throw Error(path.string() + ": the file ended before its data did");
+    normalizeBools(t);
     if (note) note->clear();
     return t;
   }
   return parseNpy(readFile(path), path.string(), note);
 }
 
-Shape readNpyShape(const std::filesystem::path& path) {
+NpyHeaderInfo readNpyHeader(const std::filesystem::path& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw Error("cannot read '" + path.string() + "': it is a folder");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot open '" + path.string() + "': " + std::strerror(errno));
-  return readHeaderFromFile(in, path).shape;
+  const Header h = readHeaderFromFile(in, path);
+  return {h.shape, h.dtype};
 }
 
 namespace {
@@ -409,8 +430,26 @@ std::string npyFile(const char* descr, const Shape& shape, const void* data, siz
 
 }  // namespace
 
+const char* npyDescr(DType dtype) {
+  switch (dtype) {
+    case DType::Float32:
+      return "<f4";
+    case DType::Int32:
+      return "<i4";
+    case DType::Int64:
+      return "<i8";
+    case DType::Bool:
+      return "|b1";
+    case DType::Float16:
+      return "<f2";
+    case DType::UInt8:
+      return "|u1";
+  }
+  return "?";
+}
+
 std::string npyBytes(const Tensor& tensor) {
-  return npyFile("<f4", tensor.shape(), tensor.data(), tensor.bytes());
+  return npyFile(npyDescr(tensor.dtype()), tensor.shape(), tensor.rawData(), tensor.bytes());
 }
 
 std::string npyInt64Bytes(int64_t value) {
@@ -420,8 +459,7 @@ std::string npyInt64Bytes(int64_t value) {
 int64_t parseNpyInt64(const std::string& bytes, const std::string& source) {
   const Header h = parseHeader(bytes, source);
   if (h.kind != 'i' && h.kind != 'u')
-    throw Error(source + ": must hold an integer, not dtype '" + std::string(1, h.byteOrder) +
-                h.kind + std::to_string(h.itemSize) + "'");
+    throw Error(source + ": must hold an integer, not dtype '" + descrOf(h) + "'");
   int64_t count = 1;
   for (int64_t d : h.shape) count = d == 1 ? count : 0;
   if (count != 1)

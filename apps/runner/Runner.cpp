@@ -115,19 +115,31 @@ Args parseArgs(const std::vector<std::string>& args) {
 }
 
 std::string summaryLine(const std::string& name, const Tensor& t) {
-  std::string line = name + "  " + shapeToString(t.shape()) + "  [";
+  std::string line = name + "  " + shapeToString(t.shape());
+  if (t.dtype() != DType::Float32) line += std::string("  ") + dtypeName(t.dtype());
+  line += "  [";
   const int64_t shown = std::min<int64_t>(t.size(), 8);
-  for (int64_t i = 0; i < shown; ++i) line += (i ? ", " : "") + formatFloat(t.data()[i]);
+  for (int64_t i = 0; i < shown; ++i) line += (i ? ", " : "") + elementText(t, i);
   if (t.size() > shown) line += ", ...";
   line += "]";
   const TensorStats s = computeStats(t);
+  if (t.dtype() == DType::Bool) {
+    if (s.count)
+      line += "  true " + std::to_string(static_cast<int64_t>(s.mean * s.count + 0.5)) + " of " +
+              std::to_string(s.count);
+    return line;
+  }
   if (s.finite) {
     // printf's "%.6g" without the C locale's decimal separator.
     char mean[32];
     const auto end =
         std::to_chars(mean, mean + sizeof mean, s.mean, std::chars_format::general, 6).ptr;
-    line += "  min " + formatFloat(float(s.min)) + "  max " + formatFloat(float(s.max)) +
-            "  mean " + std::string(mean, end);
+    const bool integer = isIntegerDType(t.dtype());
+    auto bound = [&](double v, int64_t exact) {
+      return integer ? std::to_string(exact) : formatFloat(float(v));
+    };
+    line += "  min " + bound(s.min, s.minInt) + "  max " + bound(s.max, s.maxInt) + "  mean " +
+            std::string(mean, end);
   }
   if (s.nan) line += "  nan " + std::to_string(s.nan);
   if (s.posInf + s.negInf) line += "  inf " + std::to_string(s.posInf + s.negInf);
@@ -139,18 +151,11 @@ void writeTensorJson(std::ostream& out, const Tensor& t) {
   // Written as text, not with operator<<, which would follow the stream's locale.
   for (size_t i = 0; i < t.shape().size(); ++i)
     out << (i ? ", " : "") << std::to_string(t.shape()[i]);
-  out << "], \"dtype\": \"float32\", \"values\": [";
+  out << "], \"dtype\": \"" << dtypeName(t.dtype()) << "\", \"values\": [";
   std::string chunk;
   for (int64_t i = 0; i < t.size(); ++i) {
     if (i) chunk += ", ";
-    const float v = t.data()[i];
-    if (std::isfinite(v))
-      chunk += formatFloat(v);
-    else {
-      chunk += '"';
-      chunk += formatFloat(v);
-      chunk += '"';
-    }
+    chunk += elementJson(t, i);
     if (chunk.size() > 65536) {
       out << chunk;
       chunk.clear();

@@ -84,7 +84,12 @@ std::map<std::string, Tensor> readStateFile(const std::filesystem::path& path, i
       continue;
     }
     std::string note;
-    values.emplace(m.key, parseNpy(m.bytes, source, &note));
+    Tensor t = parseNpy(m.bytes, source, &note);
+    // Variables and optimizer slots hold float32 (a float64 file has been rounded to it).
+    if (t.dtype() != DType::Float32)
+      throw Error(source + ": holds " + dtypeName(t.dtype()) +
+                  ", but Variables and optimizer slots are float32");
+    values.emplace(m.key, std::move(t));
     if (!note.empty()) err << "note: " << source << ": " << note << "\n";
   }
   if (!count)

@@ -1,16 +1,17 @@
+#include <cmath>
 #include <filesystem>
-#include <iterator>
-#include <vector>
+#include <limits>
+#include <optional>
 
 #include "blocks/RegisterBlocks.h"
 #include "runtime/Error.h"
+#include "runtime/Json.h"
 #include "runtime/Npy.h"
 
 namespace qs {
 
 namespace {
 
-// A fed value may have any dtype.
 const std::vector<DType> kAllDTypesList(std::begin(kAllDTypes), std::end(kAllDTypes));
 
 std::filesystem::path npyPath(const BlockContext& ctx) {
@@ -19,7 +20,106 @@ std::filesystem::path npyPath(const BlockContext& ctx) {
   return p;
 }
 
+// The `dtype` attribute, when the page sets it.
+std::optional<DType> attrDType(const BlockContext& ctx) {
+  if (!ctx.attrs().has("dtype")) return std::nullopt;
+  try {
+    return dtypeFromName(ctx.attrs().getString("dtype"));
+  } catch (const Error& e) {
+    throw Error(std::string("attribute 'dtype': ") + e.what());
+  }
+}
+
+// A fed value must have the dtype the block says it gives; without a `dtype` attribute it keeps
+// its own, and the ports it is wired to check it.
+void checkFedDType(const BlockContext& ctx) {
+  const std::optional<DType> want = attrDType(ctx);
+  if (want && ctx.feed()->dtype() != *want)
+    throw Error(std::string("the fed value is ") + dtypeName(ctx.feed()->dtype()) +
+                " but attribute 'dtype' is " + dtypeName(*want));
+}
+
+std::string scalarText(const AttrScalar& v) {
+  if (v.kind == AttrScalar::Kind::Bool) return v.integer ? "true" : "false";
+  if (v.kind == AttrScalar::Kind::Integer) return std::to_string(v.integer);
+  return formatFloat(v.number);
+}
+
+// Element `i` of `values` as an integer in [lo, hi]: a JSON integer, or a whole number.
+int64_t integerElement(const AttrScalar& v, size_t i, DType dtype, int64_t lo, int64_t hi) {
+  const std::string what = "\"values\" element " + std::to_string(i) + " (" + scalarText(v) + ")";
+  if (v.kind == AttrScalar::Kind::Bool)
+    throw Error(what + " is not a number; a " + std::string(dtypeName(dtype)) +
+                " tensor takes whole numbers");
+  int64_t x;
+  if (v.kind == AttrScalar::Kind::Integer) {
+    x = v.integer;
+  } else {
+    if (!std::isfinite(v.wide) || v.wide != std::floor(v.wide) || std::fabs(v.wide) >= 9.2e18)
+      throw Error(what + " is not a whole number, as a " + std::string(dtypeName(dtype)) +
+                  " tensor needs");
+    x = static_cast<int64_t>(v.wide);
+  }
+  if (x < lo || x > hi)
+    throw Error(what + " is out of range for " + dtypeName(dtype) + " (" + std::to_string(lo) +
+                " to " + std::to_string(hi) + ")");
+  return x;
+}
+
+// The inline `values` as a tensor of `dtype`: numbers for the number dtypes (float16 rounded
+// from float32), true/false for bool; anything else is an error naming the element.
+Tensor tensorFromValues(const Shape& shape, DType dtype, const std::vector<AttrScalar>& values) {
+  Tensor t = Tensor::uninitialized(shape, dtype);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const AttrScalar& v = values[i];
+    const bool isBool = v.kind == AttrScalar::Kind::Bool;
+    switch (dtype) {
+      case DType::Float32:
+      case DType::Float16:
+        if (isBool)
+          throw Error("\"values\" element " + std::to_string(i) + " (" + scalarText(v) +
+                      ") is not a number; a " + dtypeName(dtype) + " tensor takes numbers");
+        if (dtype == DType::Float32)
+          t.mutableAs<float>()[i] = v.number;
+        else
+          t.mutableAs<Half>()[i] = floatToHalf(v.number);
+        break;
+      case DType::Bool:
+        if (!isBool)
+          throw Error("\"values\" element " + std::to_string(i) + " (" + scalarText(v) +
+                      ") is not true or false, as a bool tensor needs");
+        t.mutableAs<bool>()[i] = v.integer != 0;
+        break;
+      case DType::Int32:
+        t.mutableAs<int32_t>()[i] = static_cast<int32_t>(integerElement(
+            v, i, dtype, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()));
+        break;
+      case DType::Int64:
+        t.mutableAs<int64_t>()[i] = integerElement(v, i, dtype, std::numeric_limits<int64_t>::min(),
+                                                   std::numeric_limits<int64_t>::max());
+        break;
+      case DType::UInt8:
+        t.mutableAs<uint8_t>()[i] = static_cast<uint8_t>(integerElement(v, i, dtype, 0, 255));
+        break;
+    }
+  }
+  return t;
+}
+
 // Const: the value given inline (shape + values) or by an .npy file, unless fed from outside.
+// An .npy file brings its own dtype; a `dtype` attribute beside it must agree.
+Shape constValueShape(const BlockContext& ctx) {
+  const AttrValues& a = ctx.attrs();
+  const auto& values = a.getScalars("values");
+  Shape shape = a.has("shape") ? Shape(a.getInts("shape").begin(), a.getInts("shape").end())
+                               : Shape{static_cast<int64_t>(values.size())};
+  const int64_t count = checkedElementCount(shape, attrDType(ctx).value_or(DType::Float32));
+  if (count != static_cast<int64_t>(values.size()))
+    throw Error("shape " + shapeToString(shape) + " needs " + std::to_string(count) +
+                " values, but \"values\" has " + std::to_string(values.size()));
+  return shape;
+}
+
 void constCheck(BlockContext& ctx) {
   const AttrValues& a = ctx.attrs();
   const bool hasNpy = a.has("npy");
@@ -27,24 +127,27 @@ void constCheck(BlockContext& ctx) {
   const bool hasShape = a.has("shape");
   if (hasNpy && (hasValues || hasShape))
     throw Error("give either \"npy\" or \"shape\" and \"values\", not both");
+  const std::optional<DType> dtype = attrDType(ctx);
   if (ctx.feed()) {
+    checkFedDType(ctx);
     ctx.setOutputShape("output", ctx.feed()->shape(), ctx.feed()->dtype());
     return;
   }
   if (hasNpy) {
     if (a.getString("npy").empty()) throw Error("attribute 'npy' is an empty path");
-    ctx.setOutputShape("output", readNpyShape(npyPath(ctx)));
+    const NpyHeaderInfo file = readNpyHeader(npyPath(ctx));
+    if (dtype && *dtype != file.dtype)
+      throw Error("'" + a.getString("npy") + "' holds " + dtypeName(file.dtype) +
+                  " but attribute 'dtype' is " + dtypeName(*dtype) +
+                  " (leave 'dtype' unset to take the file's, or convert with a Cast block)");
+    ctx.setOutputShape("output", file.shape, file.dtype);
     return;
   }
   if (!hasValues) throw Error("no value: set \"values\" (with \"shape\") or \"npy\"");
-  const auto& values = a.getFloats("values");
-  Shape shape = hasShape ? Shape(a.getInts("shape").begin(), a.getInts("shape").end())
-                         : Shape{static_cast<int64_t>(values.size())};
-  const int64_t count = checkedElementCount(shape);
-  if (count != static_cast<int64_t>(values.size()))
-    throw Error("shape " + shapeToString(shape) + " needs " + std::to_string(count) +
-                " values, but \"values\" has " + std::to_string(values.size()));
-  ctx.setOutputShape("output", shape);
+  const Shape shape = constValueShape(ctx);
+  const DType d = dtype.value_or(DType::Float32);
+  (void)tensorFromValues(shape, d, a.getScalars("values"));  // every element checked up front
+  ctx.setOutputShape("output", shape, d);
 }
 
 void constCompute(BlockContext& ctx) {
@@ -54,17 +157,21 @@ void constCompute(BlockContext& ctx) {
   }
   const AttrValues& a = ctx.attrs();
   if (a.has("npy")) {
-    ctx.setOutput("output", readNpy(npyPath(ctx)));
+    Tensor t = readNpy(npyPath(ctx));
+    if (t.dtype() != ctx.outputDType("output") || t.shape() != ctx.outputShapes().at("output"))
+      throw Error("'" + a.getString("npy") + "' changed while the page was evaluated");
+    ctx.setOutput("output", std::move(t));
     return;
   }
-  const auto& values = a.getFloats("values");
-  ctx.setOutput("output", Tensor::fromValues(ctx.outputShapes().at("output"), values));
+  ctx.setOutput("output", tensorFromValues(ctx.outputShapes().at("output"),
+                                           ctx.outputDType("output"), a.getScalars("values")));
 }
 
 // Placeholder: a value that must be fed (runner --feed, editor). `shape` may pin dimensions;
 // -1 accepts any size.
 void placeholderCheck(BlockContext& ctx) {
   if (!ctx.feed()) throw Error("no value fed: give one with --feed " + ctx.blockId() + "=FILE.npy");
+  checkFedDType(ctx);
   const Shape& fed = ctx.feed()->shape();
   if (ctx.attrs().has("shape")) {
     const auto& want = ctx.attrs().getInts("shape");
@@ -92,14 +199,22 @@ void registerSourceBlocks(BlockRegistry& registry) {
     d.doc =
         "Gives `shape` and the flat row-major `values` (non-finite values as the strings "
         "\"nan\", \"inf\", \"-inf\"), or `npy`, a path to a NumPy file relative to the page. "
-        "Without `shape`, the values form a rank-1 tensor. The runner's `--feed` replaces the "
-        "value.";
-    d.ports = opPorts({}, {tensorOutput("output", RankRule::any(), kAllDTypesList, "The constant.")});
+        "Without `shape`, the values form a rank-1 tensor. `dtype` (float32 when unset) says "
+        "what the values are: numbers for float32 and float16 (rounded from float32), whole "
+        "numbers in range for int32, int64 and uint8, true/false for bool. An .npy file brings "
+        "its own dtype; a `dtype` set beside it must be the same. The runner's `--feed` replaces "
+        "the value, keeping the fed file's dtype, which must match `dtype` when it is set.";
+    d.ports =
+        opPorts({}, {tensorOutput("output", RankRule::any(), kAllDTypesList, "The constant.")});
     d.attrs = {
         {.name = "shape",
          .type = AttrType::IntList,
          .doc = "Dimensions of the tensor; [] for a scalar."},
-        {.name = "values", .type = AttrType::FloatList, .doc = "The elements in row-major order."},
+        {.name = "values", .type = AttrType::ValueList, .doc = "The elements in row-major order."},
+        {.name = "dtype",
+         .type = AttrType::String,
+         .doc = "float32, int32, int64, bool, float16 or uint8; unset: float32, or the npy "
+                "file's."},
         {.name = "npy",
          .type = AttrType::String,
          .doc = "Path of a .npy file (relative to the page file) to read instead of `values`."},
@@ -116,11 +231,17 @@ void registerSourceBlocks(BlockRegistry& registry) {
     d.summary = "A tensor fed from outside the page (the runner's --feed B=FILE.npy).";
     d.doc =
         "Fails with a message until a value is fed. `shape`, if set, is checked against the fed "
-        "value; a dimension of -1 accepts any size.";
-    d.ports = opPorts({}, {tensorOutput("output", RankRule::any(), kAllDTypesList, "The fed tensor.")});
+        "value; a dimension of -1 accepts any size. The fed value keeps its file's dtype; "
+        "`dtype`, if set, is checked against it.";
+    d.ports =
+        opPorts({}, {tensorOutput("output", RankRule::any(), kAllDTypesList, "The fed tensor.")});
     d.attrs = {{.name = "shape",
                 .type = AttrType::IntList,
-                .doc = "Expected shape of the fed value; -1 for any size."}};
+                .doc = "Expected shape of the fed value; -1 for any size."},
+               {.name = "dtype",
+                .type = AttrType::String,
+                .doc = "Expected dtype of the fed value (float32, int32, int64, bool, float16 or "
+                       "uint8); unset: any."}};
     d.check = placeholderCheck;
     d.compute = placeholderCompute;
     d.feedable = true;

@@ -61,6 +61,12 @@ std::optional<InspectorInput> inspectorInputFor(const BlockResultsView& view, QS
   const auto inputs = view.inputs.find("inputs");
   if (inputs == view.inputs.end()) return fail(QObject::tr("The input `inputs` is not available."));
   in.inputs = inputs->second;
+  for (const auto& [port, t] : view.inputs)
+    if (t.dtype() != DType::Float32)
+      return fail(
+          QObject::tr("The quantization inspector works on float32 tensors only; "
+                      "input `%1` is %2.")
+              .arg(QString::fromStdString(port), QString::fromLatin1(dtypeName(t.dtype()))));
   const bool perChannel = view.type.contains(QStringLiteral("PerChannel"));
   const bool args = view.type.startsWith(QStringLiteral("FakeQuantWithMinMaxArgs"));
   // Only the Vars ops divide by the scale; PerChannel and Args multiply by its inverse.

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "runtime/Json.h"
+#include "runtime/TensorStats.h"
 
 namespace qs::editor {
 
@@ -21,11 +22,16 @@ void SliceTableModel::clear() {
   setSlice(Tensor(), 0, 0, 0);
 }
 
+double SliceTableModel::valueAt(int64_t r, int64_t c) const {
+  const int64_t i = offset_ + r * cols_ + c;
+  return tensor_.dtype() == DType::Float32 ? tensor_.data()[i] : elementValue(tensor_, i);
+}
+
 std::vector<float> SliceTableModel::values() const {
   std::vector<float> out;
   out.reserve(static_cast<size_t>(rows_ * cols_));
   for (int64_t r = 0; r < rows_; ++r) {
-    for (int64_t c = 0; c < cols_; ++c) out.push_back(valueAt(r, c));
+    for (int64_t c = 0; c < cols_; ++c) out.push_back(static_cast<float>(valueAt(r, c)));
   }
   return out;
 }
@@ -41,14 +47,16 @@ int SliceTableModel::columnCount(const QModelIndex& parent) const {
 
 QVariant SliceTableModel::data(const QModelIndex& index, int role) const {
   if (!index.isValid()) return {};
-  const float v = valueAt(index.row(), index.column());
+  const double v = valueAt(index.row(), index.column());
   switch (role) {
     case Qt::DisplayRole:
     case Qt::ToolTipRole:
-      // The shortest text that reads back to the same float32: what the engineer compares.
-      return QString::fromStdString(formatFloat(v));
+      // The shortest text that reads back to the same value (integers as integers, bools as
+      // true/false): what the engineer compares.
+      return QString::fromStdString(
+          elementText(tensor_, offset_ + index.row() * cols_ + index.column()));
     case Qt::UserRole:
-      return static_cast<double>(v);
+      return v;
     case Qt::TextAlignmentRole:
       return QVariant(Qt::AlignRight | Qt::AlignVCenter);
     case Qt::ForegroundRole:

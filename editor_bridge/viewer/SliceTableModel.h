@@ -16,7 +16,8 @@ class SliceTableModel : public QAbstractTableModel {
   void clear();
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
-  float valueAt(int64_t r, int64_t c) const { return tensor_.data()[offset_ + r * cols_ + c]; }
+  // The value as a double, whatever the dtype (bool as 0 and 1), for plots and sorting.
+  double valueAt(int64_t r, int64_t c) const;
   std::vector<float> values() const;
 
   int rowCount(const QModelIndex& parent = {}) const override;

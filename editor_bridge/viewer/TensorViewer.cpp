@@ -57,7 +57,8 @@ Summary summarise(const Tensor& t) {
     lo -= margin;
     hi += margin;
   }
-  s.hist.hist = makeHistogram(t.values(), lo, hi, kHistogramBins);
+  const Tensor asFloat = castTensor(t, DType::Float32);  // the tensor itself when float32
+  s.hist.hist = makeHistogram(asFloat.values(), lo, hi, kHistogramBins);
   s.hist.nonFinite = s.stats.count - s.stats.finite;
   return s;
 }
@@ -84,7 +85,7 @@ TensorViewer::TensorViewer(QWidget* parent) : QWidget(parent) {
   outputs_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
   top->addWidget(outputs_);
   saveNpy_ = new QPushButton(tr("Save .npy…"), this);
-  saveNpy_->setToolTip(tr("Save the shown result as a NumPy .npy file (float32, C order)"));
+  saveNpy_->setToolTip(tr("Save the shown result as a NumPy .npy file (its own dtype, C order)"));
   savePicture_ = new QPushButton(tr("Save picture…"), this);
   savePicture_->setToolTip(tr("Save the current tab's picture as PNG"));
   top->addWidget(saveNpy_);
@@ -239,6 +240,8 @@ bool TensorViewer::showView(const QString& name, QString* error) {
   if (showsMessage())
     return fail(tr("the viewer shows no result: %1")
                     .arg(QTextDocumentFragment::fromHtml(messageText()).toPlainText()));
+  if (tabs_->indexOf(tabs[k]) < 0 && !inspectorWhy_.isEmpty())
+    return fail(tr("the view '%1' is not available: %2").arg(name, inspectorWhy_));
   if (tabs_->indexOf(tabs[k]) < 0) {
     return fail(tr("the view '%1' is only for the results of FakeQuant blocks, not of %2 (%3)")
                     .arg(name, view_.blockId, view_.type));
@@ -291,8 +294,13 @@ void TensorViewer::showBlock(const BlockResultsView& view, const std::string& po
   }
 
   // The inspector tab: first, and only for FakeQuant blocks with their inputs.
-  QString why;
+  QString& why = inspectorWhy_;
   std::optional<InspectorInput> in = inspectorInputFor(view, &why);
+  // A FakeQuant block the inspector cannot take: the header says why.
+  if (!why.isEmpty())
+    header_->setText(
+        header_->text() +
+        QStringLiteral(" · <span style='color:#b35900'>%1</span>").arg(why.toHtmlEscaped()));
   const int inspectorIndex = tabs_->indexOf(inspector_);
   if (in) {
     if (inspectorIndex < 0) tabs_->insertTab(0, inspector_, tr("Quantization"));
@@ -398,17 +406,20 @@ void TensorViewer::updateStatsLabel() {
     statsLabel_->clear();
     return;
   }
-  QString text = tr("<b>%1</b> · shape %2 · float32 · %3 elements")
+  QString text = tr("<b>%1</b> · shape %2 · %3 · %4 elements")
                      .arg(currentResultName().toHtmlEscaped(),
-                          QString::fromStdString(shapeToString(t->shape())))
+                          QString::fromStdString(shapeToString(t->shape())),
+                          QString::fromLatin1(dtypeName(t->dtype())))
                      .arg(t->size());
   if (statsPending_) {
     text += tr("<br>computing statistics…");
   } else {
     const TensorStats& s = stats_;
+    const bool integer = isIntegerDType(t->dtype());
     text += tr("<br>min %1 · max %2 · mean %3 · std %4 · NaN %5 · +inf %6 · -inf %7")
-                .arg(formatNumber(s.min, 8), formatNumber(s.max, 8), formatNumber(s.mean, 8),
-                     formatNumber(s.stddev, 8))
+                .arg(integer ? QString::number(s.minInt) : formatNumber(s.min, 8),
+                     integer ? QString::number(s.maxInt) : formatNumber(s.max, 8),
+                     formatNumber(s.mean, 8), formatNumber(s.stddev, 8))
                 .arg(s.nan)
                 .arg(s.posInf)
                 .arg(s.negInf);

@@ -118,6 +118,7 @@ class TensorViewer : public QWidget {
   QLabel* message_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   QuantInspector* inspector_ = nullptr;
+  QString inspectorWhy_;  // why the inspector cannot show the current FakeQuant block, if so
   QWidget* valuesTab_ = nullptr;
   QLabel* statsLabel_ = nullptr;
   QWidget* sliceBar_ = nullptr;

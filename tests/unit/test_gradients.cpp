@@ -253,6 +253,7 @@ TEST_CASE("gradients: the registered ones are exactly the differentiable blocks"
                                        "Transpose",
                                        "Softmax",
                                        "SparseSoftmaxCrossEntropyWithLogits",
+                                       "Cast",
                                        "FakeQuantWithMinMaxArgs",
                                        "FakeQuantWithMinMaxVars",
                                        "FakeQuantWithMinMaxVarsPerChannel",

@@ -63,44 +63,79 @@ std::string errorOf(const std::string& bytes) {
 
 }  // namespace
 
-TEST_CASE("npy: every numeric dtype converts to float32, both byte orders", "[npy]") {
+// The elements of `t`, which must be of dtype DTypeOf<T>.
+template <typename T>
+std::vector<T> typed(const Tensor& t) {
+  const auto v = t.valuesAs<T>();
+  return {v.begin(), v.end()};
+}
+
+TEST_CASE("npy: the six dtypes are read as they are, both byte orders", "[npy][dtype]") {
   for (bool be : {false, true}) {
     INFO((be ? "big" : "little") << " endian");
-    const char o = be ? '>' : '<';
+    const std::string o(1, be ? '>' : '<');
     std::string note;
-    CHECK(read(npyFile(std::string(1, o) + "f4", "(3,)", raw<float>({1.5f, -0.0f, 0.1f}, be)),
-               &note) == std::vector<float>{1.5f, -0.0f, 0.1f});
+    CHECK(read(npyFile(o + "f4", "(3,)", raw<float>({1.5f, -0.0f, 0.1f}, be)), &note) ==
+          std::vector<float>{1.5f, -0.0f, 0.1f});
     CHECK(note == (be ? "converted from dtype '>f4' to float32" : ""));
-    CHECK(read(npyFile(std::string(1, o) + "f8", "(2,)", raw<double>({0.1, 1e300}, be))) ==
-          std::vector<float>{0.1f, INFINITY});
-    // float16: 1.0 (0x3c00), -2.5 (0xc100), the smallest denormal (0x0001), inf (0x7c00).
-    CHECK(read(npyFile(std::string(1, o) + "f2", "(4,)",
-                       raw<uint16_t>({0x3c00, 0xc100, 0x0001, 0x7c00}, be))) ==
-          std::vector<float>{1.0f, -2.5f, std::ldexp(1.0f, -24), INFINITY});
-    CHECK(std::isnan(
-        read(npyFile(std::string(1, o) + "f2", "(1,)", raw<uint16_t>({0x7e00}, be)))[0]));
-    CHECK(read(npyFile(std::string(1, o) + "i2", "(2,)", raw<int16_t>({-32768, 32767}, be))) ==
-          std::vector<float>{-32768, 32767});
-    CHECK(read(npyFile(std::string(1, o) + "i4", "(2,)",
-                       raw<int32_t>({-16777217, 2147483647}, be))) ==
-          std::vector<float>{-16777216.0f, 2147483648.0f});
-    CHECK(read(npyFile(std::string(1, o) + "u2", "(1,)", raw<uint16_t>({65535}, be))) ==
-          std::vector<float>{65535});
-    CHECK(read(npyFile(std::string(1, o) + "u4", "(1,)", raw<uint32_t>({4294967295u}, be))) ==
-          std::vector<float>{4294967296.0f});
-    // One rounding, as numpy's astype(float32): 2^60 + 2^36 + 1 is just above the midpoint
-    // between two floats and rounds up; through double it would tie and round to even (down).
-    const int64_t tricky = (int64_t{1} << 60) + (int64_t{1} << 36) + 1;
-    const float want = std::ldexp(1.0f, 60) + std::ldexp(1.0f, 37);
-    CHECK(read(npyFile(std::string(1, o) + "i8", "(2,)", raw<int64_t>({tricky, -tricky}, be))) ==
-          std::vector<float>{want, -want});
-    CHECK(read(npyFile(std::string(1, o) + "u8", "(1,)", raw<uint64_t>({uint64_t(tricky)}, be))) ==
-          std::vector<float>{want});
+    const Tensor i4 =
+        parseNpy(npyFile(o + "i4", "(2,)", raw<int32_t>({-16777217, 2147483647}, be)), "t.npy");
+    CHECK(i4.dtype() == DType::Int32);
+    CHECK(typed<int32_t>(i4) == std::vector<int32_t>{-16777217, 2147483647});
+    // 2^53 + 1: exact, not through float or double.
+    const int64_t big = (int64_t{1} << 53) + 1;
+    const Tensor i8 =
+        parseNpy(npyFile(o + "i8", "(2,)", raw<int64_t>({big, -big}, be)), "t.npy", &note);
+    CHECK(typed<int64_t>(i8) == std::vector<int64_t>{big, -big});
+    CHECK(note == (be ? "converted from dtype '>i8' to int64" : ""));
+    // float16 kept as its bits: 1.0, -2.5, the smallest denormal, inf, a NaN.
+    const Tensor f2 = parseNpy(
+        npyFile(o + "f2", "(5,)", raw<uint16_t>({0x3c00, 0xc100, 0x0001, 0x7c00, 0x7e01}, be)),
+        "t.npy");
+    REQUIRE(f2.dtype() == DType::Float16);
+    std::vector<uint16_t> bits;
+    for (Half h : f2.valuesAs<Half>()) bits.push_back(h.bits);
+    CHECK(bits == std::vector<uint16_t>{0x3c00, 0xc100, 0x0001, 0x7c00, 0x7e01});
   }
-  CHECK(read(npyFile("|i1", "(2,)", raw<int8_t>({-128, 127}))) == std::vector<float>{-128, 127});
-  CHECK(read(npyFile("|u1", "(2,)", raw<uint8_t>({0, 255}))) == std::vector<float>{0, 255});
-  CHECK(read(npyFile("|b1", "(3,)", raw<uint8_t>({0, 1, 1}))) == std::vector<float>{0, 1, 1});
+  const Tensor u1 = parseNpy(npyFile("|u1", "(3,)", raw<uint8_t>({0, 200, 255})), "t.npy");
+  CHECK(typed<uint8_t>(u1) == std::vector<uint8_t>{0, 200, 255});
+  // numpy writes bools as 0 and 1; any other byte is read as true.
+  std::string note = "stale";
+  const Tensor b1 = parseNpy(npyFile("|b1", "(4,)", raw<uint8_t>({0, 1, 2, 255})), "t.npy", &note);
+  CHECK(note.empty());
+  REQUIRE(b1.dtype() == DType::Bool);
+  CHECK(std::vector<uint8_t>(b1.rawData(), b1.rawData() + 4) == std::vector<uint8_t>{0, 1, 1, 1});
   CHECK(read(npyFile("=f4", "(1,)", raw<float>({2}))) == std::vector<float>{2});
+}
+
+TEST_CASE("npy: other widths are widened exactly, float64 rounds once", "[npy][dtype]") {
+  for (bool be : {false, true}) {
+    INFO((be ? "big" : "little") << " endian");
+    const std::string o(1, be ? '>' : '<');
+    std::string note;
+    CHECK(read(npyFile(o + "f8", "(3,)", raw<double>({0.1, 1e300, -1e-300}, be)), &note) ==
+          std::vector<float>{0.1f, INFINITY, -0.0f});
+    CHECK(note == "converted from dtype '" + o + "f8' to float32");
+    // One rounding, as numpy's astype(float32): 1 + 2^-24 + 2^-60 is just above the midpoint
+    // between 1 and the next float and rounds up.
+    CHECK(read(npyFile(o + "f8", "(1,)", raw<double>({1.0 + std::ldexp(1.0, -24)}, be))) ==
+          std::vector<float>{1.0f});  // a tie: to even
+    const Tensor i2 =
+        parseNpy(npyFile(o + "i2", "(2,)", raw<int16_t>({-32768, 32767}, be)), "t.npy", &note);
+    CHECK(typed<int32_t>(i2) == std::vector<int32_t>{-32768, 32767});
+    CHECK(note == "converted from dtype '" + o + "i2' to int32");
+    CHECK(typed<int32_t>(parseNpy(npyFile(o + "u2", "(1,)", raw<uint16_t>({65535}, be)),
+                                  "t.npy")) == std::vector<int32_t>{65535});
+    CHECK(typed<int64_t>(parseNpy(npyFile(o + "u4", "(1,)", raw<uint32_t>({4294967295u}, be)),
+                                  "t.npy")) == std::vector<int64_t>{4294967295});
+    CHECK(typed<int64_t>(parseNpy(npyFile(o + "u8", "(1,)", raw<uint64_t>({uint64_t{1} << 62}, be)),
+                                  "t.npy")) == std::vector<int64_t>{int64_t{1} << 62});
+    CHECK(errorOf(npyFile(o + "u8", "(2,)", raw<uint64_t>({1, uint64_t{1} << 63}, be))) ==
+          "t.npy: 9223372036854775808 in a uint64 array is too large for int64, the widest "
+          "integer dtype");
+  }
+  CHECK(typed<int32_t>(parseNpy(npyFile("|i1", "(2,)", raw<int8_t>({-128, 127})), "t.npy")) ==
+        std::vector<int32_t>{-128, 127});
 }
 
 TEST_CASE("npy: Fortran order is converted to C order", "[npy]") {
@@ -160,8 +195,8 @@ TEST_CASE("npy: truncated and lying files are refused with what is wrong", "[npy
   CHECK(errorOf(npyFile("<f4", "(-1,)", "")) ==
         "t.npy: not a valid .npy file: the shape must be a tuple of non-negative integers");
   CHECK(errorOf(npyFile("<c8", "(1,)", raw<float>({1, 2}))) ==
-        "t.npy: dtype '<c8' cannot be read as float32 (Quant Space reads float, int, uint and bool "
-        "arrays)");
+        "t.npy: dtype '<c8' cannot be read (Quant Space reads float16/32/64, signed and unsigned "
+        "integer and bool arrays)");
   CHECK(errorOf(npyFile("<U2", "(1,)", std::string(8, 'a'))).find("dtype '<U2' cannot be read") !=
         std::string::npos);
   CHECK(errorOf(npyFile("|O", "(1,)", std::string(8, 'a'))).find("unsupported dtype '|O'") !=
@@ -175,7 +210,7 @@ TEST_CASE("npy: the file reader checks the size before reading the data", "[npy]
   dir.write("huge.npy", npyFile("<f4", "(100000, 100000, 100000)", raw<float>({1})));
   CHECK_THROWS_WITH(readNpy(dir / "huge.npy"),
                     Catch::Contains("needs 4.0 PB") && Catch::Contains("huge.npy"));
-  CHECK_THROWS_WITH(readNpyShape(dir / "huge.npy"), Catch::Contains("needs 4.0 PB"));
+  CHECK_THROWS_WITH(readNpyHeader(dir / "huge.npy"), Catch::Contains("needs 4.0 PB"));
   // Claims 1 GB of float32, within the limit, but the file is short: refused without reading.
   dir.write("short.npy", npyFile("<f4", "(250000000,)", raw<float>({1, 2})));
   CHECK_THROWS_WITH(
@@ -187,8 +222,15 @@ TEST_CASE("npy: the file reader checks the size before reading the data", "[npy]
   // Converted reads from files give the same as from memory.
   const std::string be = npyFile(">i4", "(2, 2)", raw<int32_t>({1, 3, 2, 4}, true), true);
   dir.write("be.npy", be);
-  CHECK(readNpy(dir / "be.npy").toVector() == std::vector<float>{1, 2, 3, 4});
-  CHECK(readNpyShape(dir / "be.npy") == Shape{2, 2});
+  CHECK(typed<int32_t>(readNpy(dir / "be.npy")) == std::vector<int32_t>{1, 2, 3, 4});
+  CHECK(readNpyHeader(dir / "be.npy").shape == Shape{2, 2});
+  CHECK(readNpyHeader(dir / "be.npy").dtype == DType::Int32);
+  // Native files of every dtype go straight into the tensor; bools are still made 0 or 1.
+  dir.write("b.npy", npyFile("|b1", "(3,)", raw<uint8_t>({7, 0, 1})));
+  const Tensor b = readNpy(dir / "b.npy");
+  CHECK(std::vector<uint8_t>(b.rawData(), b.rawData() + 3) == std::vector<uint8_t>{1, 0, 1});
+  dir.write("i8.npy", npyFile("<i8", "(1,)", raw<int64_t>({-7})));
+  CHECK(typed<int64_t>(readNpy(dir / "i8.npy")) == std::vector<int64_t>{-7});
 }
 
 TEST_CASE("npy: what we write is numpy's <f4 C-order layout and reads back", "[npy]") {
@@ -209,6 +251,31 @@ TEST_CASE("npy: what we write is numpy's <f4 C-order layout and reads back", "[n
   }
   // A rank-1 shape needs Python's trailing comma: (3,) not (3).
   CHECK(npyBytes(Tensor::zeros({3})).find("'shape': (3,), }") != std::string::npos);
+}
+
+TEST_CASE("npy: every dtype is written with numpy's descr and reads back", "[npy][dtype]") {
+  Tensor i = Tensor::uninitialized({2}, DType::Int32);
+  i.mutableAs<int32_t>()[0] = -5;
+  i.mutableAs<int32_t>()[1] = 1 << 30;
+  CHECK(npyBytes(i) == npyFile("<i4", "(2,)", raw<int32_t>({-5, 1 << 30})));
+  Tensor l = Tensor::uninitialized({}, DType::Int64);
+  l.mutableAs<int64_t>()[0] = (int64_t{1} << 53) + 1;
+  CHECK(npyBytes(l) == npyFile("<i8", "()", raw<int64_t>({(int64_t{1} << 53) + 1})));
+  Tensor b = Tensor::uninitialized({1, 2}, DType::Bool);
+  b.mutableAs<bool>()[0] = true;
+  b.mutableAs<bool>()[1] = false;
+  CHECK(npyBytes(b) == npyFile("|b1", "(1, 2)", raw<uint8_t>({1, 0})));
+  Tensor h = Tensor::uninitialized({1}, DType::Float16);
+  h.mutableAs<Half>()[0] = Half{0xc100};
+  CHECK(npyBytes(h) == npyFile("<f2", "(1,)", raw<uint16_t>({0xc100})));
+  Tensor u = Tensor::uninitialized({2}, DType::UInt8);
+  u.mutableAs<uint8_t>()[0] = 0;
+  u.mutableAs<uint8_t>()[1] = 255;
+  CHECK(npyBytes(u) == npyFile("|u1", "(2,)", raw<uint8_t>({0, 255})));
+  for (const Tensor& t : {i, l, b, h, u}) {
+    INFO(dtypeName(t.dtype()));
+    CHECK(bitwiseEqual(parseNpy(npyBytes(t), "w.npy"), t));
+  }
 }
 
 TEST_CASE("npy: one int64, written as numpy.save(numpy.int64(v)) and read back exactly", "[npy]") {

@@ -403,13 +403,14 @@ TEST_CASE("runner: --feed replaces a Const or fills a Placeholder", "[runner]") 
   CHECK(unknown.status == 2);
   CHECK(unknown.err.find("no block 'zz' on the page") != std::string::npos);
 
-  // A file of another dtype is converted, and the runner says so.
+  // A big-endian file is converted to native order, and the runner says so.
   std::string be = qs::test::slurp(dir / "x.npy");
   const std::string header = "{'descr': '<f4'";
-  be.replace(be.find(header), header.size(), "{'descr': '>i4'");
+  be.replace(be.find(header), header.size(), "{'descr': '>f4'");
   for (size_t i = be.size() - 16; i < be.size(); i += 4) {
-    const int32_t v = i == be.size() - 4 ? 7 : 2;  // big-endian [2, 2, 2, 7]
-    be[i] = 0, be[i + 1] = 0, be[i + 2] = 0, be[i + 3] = static_cast<char>(v);
+    // 2.0f is 0x40000000, 7.0f is 0x40e00000: big-endian [2, 2, 2, 7].
+    be[i] = 0x40, be[i + 1] = static_cast<char>(i == be.size() - 4 ? 0xe0 : 0), be[i + 2] = 0;
+    be[i + 3] = 0;
   }
   dir.write("be.npy", be);
   const RunResult converted =
@@ -418,9 +419,23 @@ TEST_CASE("runner: --feed replaces a Const or fills a Placeholder", "[runner]") 
   INFO(converted.err);
   CHECK(converted.status == 0);
   CHECK(converted.err.find("note: --feed p=" + (dir / "be.npy").string() +
-                           ": converted from dtype '>i4' to float32") != std::string::npos);
+                           ": converted from dtype '>f4' to float32") != std::string::npos);
   CHECK(nlohmann::json::parse(converted.out)["results"]["p.result_output"]["values"] ==
         nlohmann::json::array({2, 2, 2, 7}));
+
+  // An int32 file stays int32: the placeholder gives it, the float32 input it is wired to refuses.
+  qs::Tensor ints = qs::Tensor::uninitialized({1, 4}, qs::DType::Int32);
+  for (int i = 0; i < 4; ++i) ints.mutableAs<int32_t>()[i] = 3 - i;
+  qs::writeNpy(dir / "i.npy", ints);
+  const RunResult typed =
+      runRunner({page.string(), "--feed", "p=" + (dir / "i.npy").string(), "--json"});
+  requireNoCrash(typed);
+  CHECK(typed.status == 1);
+  CHECK(typed.err.find("error: block 'fq' (" + kFq +
+                       "): input 'inputs' takes float32, not int32") != std::string::npos);
+  const nlohmann::json typedDoc = nlohmann::json::parse(typed.out);
+  CHECK(typedDoc["results"]["p.result_output"] ==
+        nlohmann::json::parse(R"({"shape": [1, 4], "dtype": "int32", "values": [3, 2, 1, 0]})"));
 
   const RunResult notFeedable = runRunner({page.string(), "--feed", "p=" + (dir / "x.npy").string(),
                                            "--feed", "fq=" + (dir / "x.npy").string()});
@@ -428,6 +443,62 @@ TEST_CASE("runner: --feed replaces a Const or fills a Placeholder", "[runner]") 
   CHECK(notFeedable.status == 1);
   CHECK(notFeedable.err.find("error: block 'fq' (" + kFq + "): cannot be fed") !=
         std::string::npos);
+}
+
+TEST_CASE("runner: every dtype in the summary, --json and --save-npy", "[runner][dtype]") {
+  TempDir dir;
+  const auto page =
+      dir.write("p.page.json", pageText(R"({"id": "i", "type": "Const", "attrs": {"dtype": "int64",
+                    "values": [9007199254740993, -2, 5]}},
+                  {"id": "b", "type": "Const", "attrs": {"dtype": "bool",
+                    "values": [true, false, true]}},
+                  {"id": "h", "type": "Const", "attrs": {"dtype": "float16", "values": [0.1]}},
+                  {"id": "u", "type": "Const", "attrs": {"dtype": "uint8", "values": [255, 0]}},
+                  {"id": "c", "type": "Cast", "attrs": {"DstT": "int32"}},
+                  {"id": "f", "type": "Const", "attrs": {"values": [1.5, -2.5]}})",
+                                        R"({"from": ["f", "output"], "to": ["c", "x"]})"));
+  const RunResult text = runRunner({page.string()});
+  requireNoCrash(text);
+  INFO(text.err);
+  REQUIRE(text.status == 0);
+  CHECK(text.out.find("i.result_output  [3]  int64  [9007199254740993, -2, 5]  min -2  max "
+                      "9007199254740993  mean 3.0024e+15") != std::string::npos);
+  CHECK(text.out.find("b.result_output  [3]  bool  [true, false, true]  true 2 of 3\n") !=
+        std::string::npos);
+  // float16 0.1 is 0x2e66 = 0.0999755859375, printed in float32's shortest form.
+  CHECK(text.out.find("h.result_output  [1]  float16  [0.099975586]") != std::string::npos);
+  CHECK(text.out.find("u.result_output  [2]  uint8  [255, 0]  min 0  max 255  mean 127.5") !=
+        std::string::npos);
+  CHECK(text.out.find("c.result_y  [2]  int32  [1, -2]") != std::string::npos);
+  CHECK(text.out.find("f.result_output  [2]  [1.5, -2.5]") != std::string::npos);
+
+  const auto out = dir / "npy";
+  const RunResult json = runRunner({page.string(), "--json", "--save-npy", out.string()});
+  requireNoCrash(json);
+  REQUIRE(json.status == 0);
+  const nlohmann::json doc = nlohmann::json::parse(json.out)["results"];
+  CHECK(doc["i.result_output"] == nlohmann::json::parse(
+                                      R"({"shape": [3], "dtype": "int64",
+                                          "values": [9007199254740993, -2, 5]})"));
+  CHECK(doc["b.result_output"]["values"] == nlohmann::json::parse("[true, false, true]"));
+  CHECK(doc["b.result_output"]["dtype"] == "bool");
+  CHECK(doc["h.result_output"]["dtype"] == "float16");
+  // Read back as float32, then float16, it is the very value: 0x2e66.
+  CHECK(
+      qs::floatToHalf(static_cast<float>(doc["h.result_output"]["values"][0].get<double>())).bits ==
+      0x2e66);
+  CHECK(doc["u.result_output"]["values"] == nlohmann::json::parse("[255, 0]"));
+  CHECK(doc["f.result_output"]["dtype"] == "float32");
+  // The saved files keep the dtype: numpy's descr in the header.
+  for (const auto& [name, descr] :
+       {std::pair{"i", "<i8"}, {"b", "|b1"}, {"h", "<f2"}, {"u", "|u1"}, {"f", "<f4"}}) {
+    const std::string bytes = qs::test::slurp(out / (std::string(name) + ".result_output.npy"));
+    INFO(name);
+    CHECK(bytes.find(std::string("{'descr': '") + descr + "'") == 10);
+  }
+  const qs::Tensor i = qs::readNpy(out / "i.result_output.npy");
+  CHECK(i.as<int64_t>()[0] == 9007199254740993);
+  CHECK(qs::readNpy(out / "c.result_y.npy").as<int32_t>()[1] == -2);
 }
 
 TEST_CASE("runner: a wrong command line exits 2 with the usage", "[runner]") {
