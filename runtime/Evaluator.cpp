@@ -467,15 +467,17 @@ class Evaluator::Pass {
       upstreamOk &= stateOf(w.from).status == BlockStatus::Ok;
     const Held* held = stateful_ ? heldOf(b) : nullptr;
     const uint64_t heldStamp = held ? held->stamp : 0;
+    const int64_t step = desc.readsStep ? ev_.steps_ : 0;
     if (st.status == BlockStatus::Ok && !st.released && st.revision == block.revision &&
         st.inputStamps == inputStamps && st.feedStamp == feedStamp && st.heldStamp == heldStamp &&
-        upstreamOk) {
+        st.step == step && upstreamOk) {
       report_.reused.push_back(block.id);
       return true;
     }
     EvalContext ctx(desc, block.id.str(), attrs);
     ctx.setFeed(feed);
     ctx.setPageDir(options_.pageDir);
+    ctx.setStep(ev_.steps_);
     if (held) giveHeld(b, desc, ctx);
     if (mode_ == Mode::Check) {
       checkShapes(b, ctx, ports);
@@ -485,6 +487,7 @@ class Evaluator::Pass {
     if (desc.readsUpstream) ctx.setGradientService(&gradients);
     if (!compute(b, ctx, ports, std::move(inputStamps), feedStamp)) return false;
     stateOf(b).heldStamp = heldStamp;
+    stateOf(b).step = step;
     return true;
   }
 
