@@ -7,6 +7,7 @@ void registerBuiltinBlocks(BlockRegistry& registry) {
   registerFakeQuantBlocks(registry);
   registerRandomBlocks(registry);
   registerLinSpaceBlock(registry);
+  registerDatasetBlock(registry);
   registerReductionBlocks(registry);
   registerElementwiseBlocks(registry);
   registerCastBlock(registry);

@@ -15,6 +15,7 @@ void registerSourceBlocks(BlockRegistry& registry);             // sources/
 void registerFakeQuantBlocks(BlockRegistry& registry);          // array_ops/
 void registerRandomBlocks(BlockRegistry& registry);             // sources/RandomBlocks.cpp
 void registerLinSpaceBlock(BlockRegistry& registry);            // sources/LinSpaceBlock.cpp
+void registerDatasetBlock(BlockRegistry& registry);             // sources/DatasetBlock.cpp
 void registerReductionBlocks(BlockRegistry& registry);          // math/ReductionBlocks.cpp
 void registerElementwiseBlocks(BlockRegistry& registry);        // math/ElementwiseBlocks.cpp
 void registerCastBlock(BlockRegistry& registry);                // math/CastBlock.cpp

@@ -157,6 +157,9 @@ class BlockContext {
   // slot "", an optimizer's unwired slot its port's name); nullptr before the first step and after
   // a reset, when the block starts from its initial value.
   const Tensor* held(const std::string& slot) const;
+  // The step this evaluation computes: the steps applied since the last reset (0 before the first
+  // one). Blocks that read it declare readsStep.
+  int64_t step() const { return step_; }
   // The evaluator's backward pass, for the Gradients block: d(sum of the tensor wired to `ysPort`,
   // each element weighted by the tensor wired to `gradYsPort` if that is wired)/d(the tensor wired
   // to `xsPort`), from this step's forward results. Throws qs::Error naming the block that stops
@@ -196,6 +199,7 @@ class BlockContext {
   bool computing_ = false;
   std::map<std::string, const Tensor*> held_;
   const GradientService* gradients_ = nullptr;
+  int64_t step_ = 0;
 };
 
 // ---- State ------------------------------------------------------------------------------------
@@ -244,6 +248,9 @@ struct BlockDescriptor {
   std::string gradientDoc;
   // The Gradients block reads the results of every block above its inputs, not only its inputs'.
   bool readsUpstream = false;
+  // The outputs depend on BlockContext::step() (a Dataset's mini-batch): the block is recomputed
+  // whenever the step count has changed since it last ran.
+  bool readsStep = false;
 
   // A port by name; an input and an output may share a name (an optimizer's `accum` slot), so
   // lookups that know the side say it.

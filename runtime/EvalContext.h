@@ -33,6 +33,7 @@ class EvalContext : public BlockContext {
   void setCancelFlag(const std::atomic<bool>* cancel) { cancel_ = cancel; }
   void setHeld(const std::string& slot, const Tensor* value) { held_[slot] = value; }
   void setGradientService(const GradientService* service) { gradients_ = service; }
+  void setStep(int64_t step) { step_ = step; }
 
   // For taking the results out once the block is done.
   std::map<std::string, Shape>& mutableOutputShapes() { return outputShapes_; }

@@ -528,14 +528,17 @@ class Evaluator::Pass {
     const bool holds = desc.variable || !desc.stateSlots.empty();
     const Held* held = stateful_ && holds ? heldOf(b) : nullptr;
     const uint64_t heldStamp = held ? held->stamp : 0;
+    const int64_t step = desc.readsStep ? ev_.steps_ : 0;
     if (st.status == BlockStatus::Ok && !st.released && st.revision == block.revision &&
-        sameInputs && st.feedStamp == feedStamp && st.heldStamp == heldStamp && upstreamOk) {
+        sameInputs && st.feedStamp == feedStamp && st.heldStamp == heldStamp &&
+        st.step == step && upstreamOk) {
       report_.reused.push_back(block.id);
       return true;
     }
     EvalContext ctx(desc, block.id.str(), attrs);
     ctx.setFeed(feed);
     ctx.setPageDir(options_.pageDir);
+    ctx.setStep(ev_.steps_);
     if (held) giveHeld(b, desc, ctx);
     if (mode_ == Mode::Check) {
       checkShapes(b, ctx, ports);
@@ -545,6 +548,7 @@ class Evaluator::Pass {
     if (desc.readsUpstream) ctx.setGradientService(&gradients);
     if (!compute(b, ctx, ports, feedStamp)) return false;
     stateOf(b).heldStamp = heldStamp;
+    stateOf(b).step = step;
     return true;
   }
 

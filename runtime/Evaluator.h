@@ -42,6 +42,7 @@ struct BlockState {
   std::vector<uint64_t> inputStamps;
   uint64_t feedStamp = 0;
   uint64_t heldStamp = 0;  // of the values the block held when it ran (steps)
+  int64_t step = 0;        // the step it computed, for blocks that read it (readsStep)
   uint64_t stamp = 0;      // identifies these outputs; changes on every recompute
 };
 

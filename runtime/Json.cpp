@@ -102,14 +102,20 @@ std::string parseErrorMessage(const std::string& what) {
 // nested a million levels deep would overflow the stack later on).
 class DomBuilder {
  public:
-  DomBuilder(Json& root, const size_t* consumed) : root_(root), consumed_(consumed) {}
+  DomBuilder(Json& root, const size_t* consumed, JsonNumbers numbers)
+      : root_(root), consumed_(consumed), numbers_(numbers) {}
 
   bool null() { return put(Json(nullptr)); }
   bool boolean(bool v) { return put(Json(v)); }
   bool number_integer(Json::number_integer_t v) { return put(Json(v)); }
   bool number_unsigned(Json::number_unsigned_t v) { return put(Json(v)); }
   bool number_float(Json::number_float_t, const Json::string_t& text) {
-    return put(numberFromText(text));
+    if (numbers_ == JsonNumbers::Float32) return put(numberFromText(text));
+    const std::string plain = plainNumberText(text);
+    double d = 0;
+    if (std::from_chars(plain.data(), plain.data() + plain.size(), d).ec != std::errc())
+      d = plain[0] == '-' ? -0.0 : 0.0;  // below double's range (nlohmann refuses beyond it)
+    return put(Json(d));
   }
   bool string(Json::string_t& v) { return put(Json(std::move(v))); }
   bool binary(Json::binary_t&) { return put(Json(nullptr)); }
@@ -183,6 +189,7 @@ class DomBuilder {
 
   Json& root_;
   const size_t* consumed_;
+  JsonNumbers numbers_;
   bool tooDeep_ = false;
   size_t errorOffset_ = 0;
   std::vector<Json*> stack_;
@@ -282,10 +289,10 @@ void writeValue(std::string& out, const J& v, bool pretty, int indent) {
 
 }  // namespace
 
-Json parseJson(std::string_view text, const std::string& source) {
+Json parseJson(std::string_view text, const std::string& source, JsonNumbers numbers) {
   Json root;
   size_t consumed = 0;
-  DomBuilder builder(root, &consumed);
+  DomBuilder builder(root, &consumed, numbers);
   bool ok = false;
   const char* base = text.data();
   try {

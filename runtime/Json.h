@@ -14,12 +14,19 @@ using OrderedJson = nlohmann::ordered_json;
 // Deepest nesting of arrays and objects parseJson accepts.
 constexpr size_t kMaxJsonDepth = 256;
 
+// How parseJson reads a number that is not an integer.
+enum class JsonNumbers {
+  Float32,  // rounded from its decimal text straight to float32 (Quant Space's own documents)
+  Double,   // as a double (other programs' files whose numbers mean doubles: TensorFlow.js scales)
+};
+
 // Parses JSON text the way Quant Space documents mean it: every non-integer number is a float32
 // read straight from its decimal text (no double rounding), and a key given twice in one object
 // is an error rather than a silent overwrite; a number beyond float32's range is kept as a double
 // (floatFromJson refuses it). Nesting deeper than kMaxJsonDepth is an error. Throws qs::Error as
 // "source:line:column: message".
-Json parseJson(std::string_view text, const std::string& source);
+Json parseJson(std::string_view text, const std::string& source,
+               JsonNumbers numbers = JsonNumbers::Float32);
 
 // Writes JSON in Quant Space's stable form: keys in the order the object holds them (sorted for
 // nlohmann::json), two-space indentation, arrays of numbers on one line, floats in the shortest

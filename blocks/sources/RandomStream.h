@@ -45,7 +45,8 @@ inline Key keyFromSeed(int64_t seed) {
 enum class Stream : uint32_t {
   Uniform = 0x554e4946u,
   Normal = 0x4e4f524du,
-  Truncated = 0x5452554eu
+  Truncated = 0x5452554eu,
+  Shuffle = 0x53485546u  // the Dataset block's orders
 };
 
 // The top 24 bits of a word as a float in [0, 1): exact, 2^24 equally spaced values.
