@@ -117,6 +117,11 @@ std::string PortDescriptor::describeDTypes() const {
   return s;
 }
 
+const std::filesystem::path& BlockContext::noDir() {
+  static const std::filesystem::path empty;
+  return empty;
+}
+
 bool BlockContext::hasInput(const std::string& port) const {
   return findInput(port) != nullptr;
 }

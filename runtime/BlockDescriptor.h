@@ -147,7 +147,7 @@ class BlockContext {
   // A value fed from outside for this block (runner's --feed, an editor edit), if any.
   const Tensor* feed() const { return feed_; }
   // Folder of the page file, for relative paths (Const's npy). Empty for an unsaved page.
-  const std::filesystem::path& pageDir() const { return pageDir_; }
+  const std::filesystem::path& pageDir() const { return pageDir_ ? *pageDir_ : noDir(); }
   // Worker threads the op may use for itself (the page scope's thread count).
   int threads() const { return threads_; }
   ThreadPool* pool() const { return pool_; }
@@ -192,7 +192,8 @@ class BlockContext {
   std::map<std::string, DType> outputDTypes_;  // only the non-float32 ones
   std::map<std::string, Tensor> outputs_;
   const Tensor* feed_ = nullptr;
-  std::filesystem::path pageDir_;
+  const std::filesystem::path* pageDir_ = nullptr;  // the evaluation's, which outlives the context
+  static const std::filesystem::path& noDir();
   int threads_ = 1;
   ThreadPool* pool_ = nullptr;
   const std::atomic<bool>* cancel_ = nullptr;

@@ -25,7 +25,8 @@ class EvalContext : public BlockContext {
   }
   void beginCompute() { computing_ = true; }
   void setFeed(const Tensor* feed) { feed_ = feed; }
-  void setPageDir(std::filesystem::path dir) { pageDir_ = std::move(dir); }
+  // `dir` must outlive the context.
+  void setPageDir(const std::filesystem::path& dir) { pageDir_ = &dir; }
   void setThreads(int threads, ThreadPool* pool) {
     threads_ = threads;
     pool_ = pool;

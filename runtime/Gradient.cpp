@@ -6,14 +6,13 @@
 namespace qs {
 
 const Tensor& GradientContext::output(const std::string& port) const {
-  auto it = forwardOutputs_.find(port);
-  if (it == forwardOutputs_.end()) throw Error("output '" + port + "' is not available");
-  return *it->second;
+  const Tensor* t = find(forwardOutputs_, port);
+  if (!t) throw Error("output '" + port + "' is not available");
+  return *t;
 }
 
 const Tensor* GradientContext::outputGrad(const std::string& port) const {
-  auto it = outputGrads_.find(port);
-  return it == outputGrads_.end() ? nullptr : it->second;
+  return find(outputGrads_, port);
 }
 
 void GradientContext::setInputGrad(const std::string& port, Tensor grad) {
@@ -24,29 +23,23 @@ namespace {
 
 class CallContext : public GradientContext {
  public:
-  // The call's tensors move into the context (the backward pass builds each call for one use).
+  // The context reads the call's tensors, which outlive it.
   CallContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs,
-              GradientCall& call)
-      : GradientContext(desc, blockId, attrs),
-        ownInputs_(std::move(call.inputs)),
-        outputs_(std::move(call.outputs)),
-        grads_(std::move(call.outputGrads)) {
-    for (const auto& [port, t] : ownInputs_) putInput(port, &t.shape(), &t, t.dtype());
-    for (const auto& [port, t] : outputs_) forwardOutputs_[port] = &t;
-    for (const auto& [port, t] : grads_) outputGrads_[port] = &t;
-    wanted_ = std::move(call.wanted);
+              const GradientCall& call)
+      : GradientContext(desc, blockId, attrs) {
+    for (const auto& [port, t] : call.inputs) putInput(port, &t.shape(), &t, t.dtype());
+    forwardOutputs_.reserve(call.outputs.size());
+    for (const auto& [port, t] : call.outputs) forwardOutputs_.push_back({&port, &t});
+    outputGrads_.reserve(call.outputGrads.size());
+    for (const auto& [port, t] : call.outputGrads) outputGrads_.push_back({&port, &t});
+    wanted_ = &call.wanted;
     computing_ = true;
     pool_ = call.pool;
     threads_ = call.pool ? call.pool->size() : 1;
     cancel_ = call.cancel;
   }
   std::map<std::string, Tensor>& grads() { return inputGrads_; }
-  const std::set<std::string>& wanted() const { return wanted_; }
-
- private:
-  std::map<std::string, Tensor> ownInputs_;
-  std::map<std::string, Tensor> outputs_;
-  std::map<std::string, Tensor> grads_;
+  const std::set<std::string>& wanted() const { return *wanted_; }
 };
 
 }  // namespace

@@ -18,15 +18,25 @@ class GradientContext : public BlockContext {
   // d(sum ys)/d(output `port`), of the output's shape; nullptr when no gradient flows back into
   // that output, which stands for zeros.
   const Tensor* outputGrad(const std::string& port) const;
-  bool wantsGrad(const std::string& inputPort) const { return wanted_.count(inputPort) != 0; }
+  bool wantsGrad(const std::string& inputPort) const { return wanted_->count(inputPort) != 0; }
   void setInputGrad(const std::string& port, Tensor grad);
 
  protected:
   GradientContext(const BlockDescriptor& desc, const std::string& blockId, const AttrValues& attrs)
       : BlockContext(desc, blockId, attrs) {}
-  std::map<std::string, const Tensor*> forwardOutputs_;
-  std::map<std::string, const Tensor*> outputGrads_;
-  std::set<std::string> wanted_;
+  // A block has a handful of ports: they are looked up in short lists of the call's own tensors.
+  struct Named {
+    const std::string* port;
+    const Tensor* tensor;
+  };
+  static const Tensor* find(const std::vector<Named>& list, const std::string& port) {
+    for (const Named& n : list)
+      if (*n.port == port) return n.tensor;
+    return nullptr;
+  }
+  std::vector<Named> forwardOutputs_;
+  std::vector<Named> outputGrads_;
+  const std::set<std::string>* wanted_ = nullptr;
   std::map<std::string, Tensor> inputGrads_;
 };
 
