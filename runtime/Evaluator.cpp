@@ -231,7 +231,9 @@ class Evaluator::Pass {
         descs_(prep_.descs),
         turned_(page.blockCount(), 0),
         stateful_(prep_.stateful),
-        conflicts_(prep_.conflicts) {}
+        conflicts_(prep_.conflicts) {
+    report_.computed.reserve(plan_.order.size());
+  }
 
   EvalReport run() {
     for (size_t k = 0; k < plan_.order.size(); ++k) {
