@@ -205,8 +205,7 @@ bool applyFeeds(const Args& args, const Page& page, Evaluator& evaluator, std::o
 // file's. Returns false (after the message) when a --set names a block that is not on the page.
 bool applySets(const Args& args, Page& page, std::ostream& err) {
   for (const auto& [target, text] : args.sets) {
-    // A block id may contain dots: the attribute is after the last one.
-    const size_t dot = target.rfind('.');
+    const size_t dot = target.find('.');  // block ids have no dots
     const BlockId id(target.substr(0, dot));
     const Block* b = page.find(id);
     if (!b) {
