@@ -153,8 +153,7 @@ TEST_CASE("runner steps: bad step flags exit 2 with a message and the usage", "[
   CHECK_FALSE(std::filesystem::exists(dir / "l.csv"));
 }
 
-TEST_CASE("runner steps: --steps 0 evaluates the loaded state without a step",
-          "[runner][steps]") {
+TEST_CASE("runner steps: --steps 0 evaluates the loaded state without a step", "[runner][steps]") {
   TempDir dir;
   const std::string page = dir.write("p.page.json", descentPage()).string();
   const std::string state = (dir / "s.npz").string();
