@@ -6,7 +6,10 @@ Measures torch.fake_quantize_per_channel_affine (forward) on 32x56x56x128, 1x224
 bytes per second counted as quantspace-bench does (8 bytes per element: read the input, write the
 output). Then one step of the linear regression of assets/examples/linear_regression.page.json
 (64 points, y = w*x + b, mean squared error, autograd, plain gradient descent with lr 0.5) in eager
-mode on one thread: the peer of BM_TrainStep/linreg. Then the peers of BM_MatMul and BM_Conv2D:
+mode on one thread: the peer of BM_TrainStep/linreg; and one step of the digits network of
+assets/examples/digits_float.page.json (a batch of 32 8x8 images, Conv2D 3x3 1->8 SAME, Relu,
+Conv2D 3x3 8->16 stride 2 SAME, Relu, Linear 256->10, mean cross entropy, Adam with lr 0.01) on one
+thread: the peer of BM_TrainStep/digits. Then the peers of BM_MatMul and BM_Conv2D:
 torch.matmul on 1024x1024 by 1024x1024, and conv2d of 8x56x56x64 (channels-last memory, as
 NHWC) with a 3x3 filter, 64 to 64 channels, stride 1, SAME padding (padding=1), with 1 and 2
 threads, reporting flops_per_second (2 * multiply-adds). Torch computes matmul with the system's
@@ -57,6 +60,36 @@ def linreg_step(args):
 
     times = [measure(step, args.min_time) for _ in range(args.repetitions)]
     return {"name": "torch_train_step/linreg/threads:1", "median_seconds": statistics.median(times),
+            "bytes_per_second": 0.0, "repetitions": args.repetitions}
+
+
+def digits_step(args):
+    """Median seconds of one training step of the digits network, in eager PyTorch."""
+    import torch
+    torch.set_num_threads(1)
+    gen = torch.Generator().manual_seed(5)
+    # Random images and labels of the digits' shapes: the time does not depend on the values, and
+    # the batch is sliced from the whole train split each step, as the Dataset block does.
+    images = torch.randint(0, 17, (1437, 1, 8, 8), generator=gen).float()
+    labels = torch.randint(0, 10, (1437,), generator=gen)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 16, 3, stride=2, padding=1), torch.nn.ReLU(),
+        torch.nn.Flatten(), torch.nn.Linear(256, 10))
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    position = [0]
+
+    def step():
+        k = position[0]
+        position[0] = (k + 1) % 44
+        x = images[32 * k:32 * k + 32] / 16
+        loss = torch.nn.functional.cross_entropy(net(x), labels[32 * k:32 * k + 32])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    times = [measure(step, args.min_time) for _ in range(args.repetitions)]
+    return {"name": "torch_train_step/digits/threads:1", "median_seconds": statistics.median(times),
             "bytes_per_second": 0.0, "repetitions": args.repetitions}
 
 
@@ -128,6 +161,7 @@ def main():
                             "repetitions": args.repetitions})
     if not args.dense_only:
         results.append(linreg_step(args))
+        results.append(digits_step(args))
     results += dense_peers(args)
     if args.json:
         json.dump({"torch_version": torch.__version__, "results": results}, sys.stdout, indent=2)

@@ -23,7 +23,8 @@ namespace {
 
 const char* kUsage =
     "usage: quantspace-run PAGE [--json] [--save-npy DIR] [--fetch B.result_P]... "
-    "[--feed B=FILE.npy]... [--threads N]\n"
+    "[--feed B=FILE.npy]... [--set B.ATTR=VALUE]...\n"
+    "                      [--threads N]"
     "                      [--steps N] [--log FILE.csv [--log-every K]] [--save-state FILE.npz]\n"
     "                      [--load-state FILE.npz]\n";
 
@@ -33,10 +34,12 @@ const char* kHelp =
     "  --json                one JSON object: {\"results\": {...}, \"errors\": {...}}\n"
     "  --save-npy DIR        each result as DIR/B.result_P.npy\n"
     "  --feed B=FILE.npy     the value of Const or Placeholder B\n"
+    "  --set B.ATTR=VALUE    attribute ATTR of block B (VALUE as JSON, else a string)\n"
     "  --threads N           worker threads per op\n"
     "Pages that learn (Variables and their updates):\n"
     "  --steps N             take N steps (default 1), then evaluate once more without\n"
     "                        updating: the results printed are the values after N steps\n"
+    "                        (0: no step, the page as it stands or as --load-state left it)\n"
     "  --log FILE.csv        \"step,<fetched results>\": each fetched result (one number each;\n"
     "                        --log needs --fetch) as computed in the step, before its update\n"
     "  --log-every K         a row every K-th step (default 1), and one for the last step\n"
@@ -52,6 +55,7 @@ struct Args {
   std::string saveNpy;
   std::vector<std::string> fetch;
   std::vector<std::pair<std::string, std::string>> feeds;
+  std::vector<std::pair<std::string, std::string>> sets;  // "B.ATTR", VALUE
   int threads = 0;
   bool help = false;
   StepArgs steps;
@@ -83,13 +87,20 @@ Args parseArgs(const std::vector<std::string>& args) {
       if (eq == std::string::npos || eq == 0 || eq + 1 == f.size())
         throw Error("--feed takes B=FILE.npy, not '" + f + "'");
       a.feeds.emplace_back(f.substr(0, eq), f.substr(eq + 1));
+    } else if (is("--set")) {
+      const std::string f = value("--set");
+      const size_t eq = f.find('=');
+      const size_t dot = f.find('.');
+      if (eq == std::string::npos || dot == 0 || dot == std::string::npos || dot + 1 >= eq)
+        throw Error("--set takes B.ATTR=VALUE, not '" + f + "'");
+      a.sets.emplace_back(f.substr(0, eq), f.substr(eq + 1));
     } else if (is("--threads")) {
       const std::string v = value("--threads");
       const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), a.threads);
       if (ec != std::errc() || end != v.data() + v.size() || a.threads < 1 || a.threads > 1024)
         throw Error("--threads takes a whole number from 1 to 1024, not '" + v + "'");
     } else if (is("--steps")) {
-      a.steps.steps = parseStepCount("--steps", value("--steps"));
+      a.steps.steps = parseStepCount("--steps", value("--steps"), 0);
     } else if (is("--log-every")) {
       a.steps.logEvery = parseStepCount("--log-every", value("--log-every"));
       a.logEveryGiven = true;
@@ -185,6 +196,28 @@ bool applyFeeds(const Args& args, const Page& page, Evaluator& evaluator, std::o
     } catch (const Error& e) {
       evaluator.setFeedError(b->id, std::string("cannot use --feed: ") + e.what());
     }
+  }
+  return true;
+}
+
+// Applies the --set attributes to the page: VALUE is read as JSON (4, true, [1,2], "SAME"), or
+// taken as a string when it is not JSON (SAME). The block checks the value as it checks the page
+// file's. Returns false (after the message) when a --set names a block that is not on the page.
+bool applySets(const Args& args, Page& page, std::ostream& err) {
+  for (const auto& [target, text] : args.sets) {
+    const size_t dot = target.find('.');  // block ids have no dots
+    const BlockId id(target.substr(0, dot));
+    const Block* b = page.find(id);
+    if (!b) {
+      err << "error: --set " << target << "=" << text << ": no block '" << id.str()
+          << "' on the page\n";
+      return false;
+    }
+    Json value = Json::parse(text, nullptr, false);
+    if (value.is_discarded()) value = text;
+    Json attrs = b->attrs;
+    attrs[target.substr(dot + 1)] = std::move(value);
+    page.setAttrs(id, std::move(attrs));
   }
   return true;
 }
@@ -342,6 +375,7 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
     return 2;
   }
   for (const auto& w : loaded.warnings) err << "warning: " << w << "\n";
+  if (!applySets(args, loaded.page, err)) return 2;
   const Page& page = loaded.page;
 
   Evaluator evaluator(registry);

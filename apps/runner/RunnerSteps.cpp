@@ -52,11 +52,12 @@ bool SigintGuard::interrupted() {
   return gInterrupted.load();
 }
 
-int64_t parseStepCount(const std::string& flag, const std::string& text) {
+int64_t parseStepCount(const std::string& flag, const std::string& text, int64_t least) {
   int64_t n = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n < 1)
-    throw Error(flag + " takes a whole number of at least 1, not '" + text + "'");
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || n < least)
+    throw Error(flag + " takes a whole number of at least " + std::to_string(least) + ", not '" +
+                text + "'");
   return n;
 }
 

@@ -22,8 +22,8 @@ struct StepArgs {
   std::string loadState;  // .npz read before the first step
 };
 
-// A whole number of at least 1 for `flag`; throws qs::Error naming the flag and the text.
-int64_t parseStepCount(const std::string& flag, const std::string& text);
+// A whole number of at least `least` for `flag`; throws qs::Error naming the flag and the text.
+int64_t parseStepCount(const std::string& flag, const std::string& text, int64_t least = 1);
 
 // Checks what can be checked before any step and loads --load-state. Returns 0, or the exit
 // status after the message (2: a bad state file, a log that cannot hold a fetched result, a path

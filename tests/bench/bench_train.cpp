@@ -1,12 +1,18 @@
 // BM_TrainStep (docs/formats.md): one training step (forward, gradients, updates) of
 //  - linreg: assets/examples/linear_regression.page.json, whose data blocks stay cached, so a step
 //    recomputes what depends on the Variables, the two Gradients blocks and the two updates;
+//  - digits: assets/examples/digits_float.page.json without its test network: a batch of 32 from
+//    the Dataset, two Conv2D + BiasAdd + Relu, MatMul + BiasAdd,
+//    SparseSoftmaxCrossEntropyWithLogits, six Gradients blocks and six ApplyAdam updates (the
+//    fetched digits are needed);
 //  - chain:1000: Const -> Variable -> 995 FakeQuantWithMinMaxArgs -> Gradients -> one
 //    ApplyGradientDescent, against BM_TrainChainEval/chain:1000, a plain evaluation of the same
 //    page with the cache cleared.
 #include <benchmark/benchmark.h>
 
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "blocks/RegisterBlocks.h"
 #include "runtime/Evaluator.h"
@@ -54,10 +60,12 @@ qs::Page trainChainPage(int n) {
   return page;
 }
 
-void runSteps(benchmark::State& state, const qs::Page& page, bool step) {
+void runSteps(benchmark::State& state, const qs::Page& page, bool step,
+              const std::filesystem::path& pageDir = {}) {
   qs::Evaluator ev(qs::builtinRegistry());
   qs::EvalOptions opts;
   opts.threads = 1;
+  opts.pageDir = pageDir;
   opts.step = step;
   for (auto _ : state) {
     if (!step) ev.clear();
@@ -78,6 +86,18 @@ void BM_TrainStep_linreg(benchmark::State& state) {
   runSteps(state, loaded.page, true);
 }
 
+void BM_TrainStep_digits(benchmark::State& state) {
+  qs::LoadedPage loaded =
+      qs::loadPage(std::string(QS_SOURCE_DIR) + "/assets/examples/digits_float.page.json");
+  // The test network (the blocks fed by the `test` Dataset) is not part of a training step.
+  std::vector<qs::BlockId> testBlocks;
+  for (const qs::Block& b : loaded.page.blocks())
+    if (b.id.str() == "test" || b.id.str() == "accuracy" || b.id.str().rfind("t_", 0) == 0)
+      testBlocks.push_back(b.id);
+  for (const qs::BlockId& id : testBlocks) loaded.page.removeBlock(id);
+  runSteps(state, loaded.page, true, loaded.dir);
+}
+
 void BM_TrainStep_chain(benchmark::State& state) {
   runSteps(state, trainChainPage(static_cast<int>(state.range(0))), true);
 }
@@ -88,6 +108,10 @@ void BM_TrainChainEval(benchmark::State& state) {
 
 BENCHMARK(BM_TrainStep_linreg)
     ->Name("BM_TrainStep/linreg")
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK(BM_TrainStep_digits)
+    ->Name("BM_TrainStep/digits")
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(BM_TrainStep_chain)

@@ -501,13 +501,52 @@ TEST_CASE("runner: every dtype in the summary, --json and --save-npy", "[runner]
   CHECK(qs::readNpy(out / "c.result_y.npy").as<int32_t>()[1] == -2);
 }
 
+TEST_CASE("runner: --set changes a block's attribute for one run", "[runner]") {
+  TempDir dir;
+  const auto page = dir.write(
+      "p.page.json", pageText(R"({"id": "x", "type": "Const", "attrs": {"values": [0.3, 1, 2.6]}},
+                  {"id": "r", "type": "FakeQuantWithMinMaxArgs",
+                   "attrs": {"min": 0, "max": 3, "num_bits": 8}})",
+                              R"({"from": ["x", "output"], "to": ["r", "inputs"]})"));
+  auto values = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args{page.string(), "--json", "--fetch", "r.result_output"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const RunResult r = runRunner(args);
+    requireNoCrash(r);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    return nlohmann::json::parse(r.out)["results"]["r.result_output"]["values"];
+  };
+  // Worked by hand: at 2 bits over [0, 3] the levels are 0, 1, 2, 3; at 8 bits 3/255 apart.
+  CHECK(values({"--set", "r.num_bits=2"}) == nlohmann::json::array({0, 1, 3}));
+  CHECK(values({}) != nlohmann::json::array({0, 1, 3}));
+  // The later --set wins.
+  CHECK(values({"--set=r.num_bits=8", "--set", "r.num_bits=2"}) ==
+        nlohmann::json::array({0, 1, 3}));
+
+  const RunResult noBlock = runRunner({page.string(), "--set", "y.num_bits=2"});
+  requireNoCrash(noBlock);
+  CHECK(noBlock.status == 2);
+  CHECK(noBlock.err.find("error: --set y.num_bits=2: no block 'y' on the page") !=
+        std::string::npos);
+  // A bad value is the block's error, as in the page file.
+  const RunResult bad = runRunner({page.string(), "--set", "r.num_bits=1"});
+  requireNoCrash(bad);
+  CHECK(bad.status == 1);
+  CHECK(bad.err.find("num_bits must be between 2 and 16, inclusive") != std::string::npos);
+}
+
 TEST_CASE("runner: a wrong command line exits 2 with the usage", "[runner]") {
   for (const std::vector<std::string>& args : {std::vector<std::string>{},
                                                {"--bogus"},
                                                {"a.page.json", "b.page.json"},
                                                {"p", "--fetch"},
                                                {"p", "--feed", "novalue"},
-                                               {"p", "--threads", "0"}}) {
+                                               {"p", "--threads", "0"},
+                                               {"p", "--set", "noequals"},
+                                               {"p", "--set", "nodot=1"},
+                                               {"p", "--set", ".a=1"},
+                                               {"p", "--set", "b.=1"}}) {
     const RunResult r = runRunner(args);
     requireNoCrash(r);
     CHECK(r.status == 2);

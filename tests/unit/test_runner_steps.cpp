@@ -123,13 +123,14 @@ TEST_CASE("runner steps: bad step flags exit 2 with a message and the usage", "[
   TempDir dir;
   const std::string page = dir.write("p.page.json", variablesPage()).string();
   const std::string wholeNumber = "takes a whole number of at least 1, not ";
+  const std::string stepCount = "--steps takes a whole number of at least 0, not ";
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{page, "--steps", "0"}, "--steps " + wholeNumber + "'0'"},
-      {{page, "--steps", "-3"}, "--steps " + wholeNumber + "'-3'"},
-      {{page, "--steps", "1.5"}, "--steps " + wholeNumber + "'1.5'"},
-      {{page, "--steps", "ten"}, "--steps " + wholeNumber + "'ten'"},
-      {{page, "--steps="}, "--steps " + wholeNumber + "''"},
-      {{page, "--steps", "99999999999999999999"}, "--steps " + wholeNumber},
+      {{page, "--steps", "-1"}, stepCount + "'-1'"},
+      {{page, "--steps", "-3"}, stepCount + "'-3'"},
+      {{page, "--steps", "1.5"}, stepCount + "'1.5'"},
+      {{page, "--steps", "ten"}, stepCount + "'ten'"},
+      {{page, "--steps="}, stepCount + "''"},
+      {{page, "--steps", "99999999999999999999"}, stepCount},
       {{page, "--steps"}, "--steps needs a value"},
       {{page, "--log-every", "0", "--log", "l.csv", "--fetch", "s.result_output"},
        "--log-every " + wholeNumber + "'0'"},
@@ -150,6 +151,26 @@ TEST_CASE("runner steps: bad step flags exit 2 with a message and the usage", "[
   }
   // Nothing ran, so no log was started.
   CHECK_FALSE(std::filesystem::exists(dir / "l.csv"));
+}
+
+TEST_CASE("runner steps: --steps 0 evaluates the loaded state without a step", "[runner][steps]") {
+  TempDir dir;
+  const std::string page = dir.write("p.page.json", descentPage()).string();
+  const std::string state = (dir / "s.npz").string();
+  // Two steps: w = [1, -2] - 2 * [0.125, -0.25] = [0.75, -1.5], exact in float32.
+  REQUIRE(runRunner({page, "--steps", "2", "--save-state", state}).status == 0);
+  const RunResult r = runRunner({page, "--steps", "0", "--load-state", state, "--json", "--fetch",
+                                 "w.result_output", "--save-state", (dir / "t.npz").string()});
+  requireNoCrash(r);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(jsonValues(r.out, "w.result_output") == std::vector<float>{0.75f, -1.5f});
+  // Nothing applied: the state written again is the loaded one, __step__ included.
+  CHECK(slurp(dir / "t.npz") == slurp(state));
+  // Without a state, --steps 0 shows the initial values.
+  const RunResult fresh = runRunner({page, "--steps", "0", "--json", "--fetch", "w.result_output"});
+  REQUIRE(fresh.status == 0);
+  CHECK(jsonValues(fresh.out, "w.result_output") == std::vector<float>{1.0f, -2.0f});
 }
 
 TEST_CASE("runner steps: --help describes the step flags", "[runner][steps]") {
