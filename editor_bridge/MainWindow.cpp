@@ -19,6 +19,8 @@
 #include <unordered_set>
 
 #include "editor_bridge/AttributeEditor.h"
+#include "editor_bridge/BlockItem.h"
+#include "editor_bridge/ImportWeightsDialog.h"
 #include "editor_bridge/Minimap.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageScene.h"
@@ -216,6 +218,16 @@ QList<QAction*> MainWindow::createFileMenu(QMenu* file) {
       QMessageBox::warning(this, tr("Save page"), error);
   });
   file->addSeparator();
+  QAction* importA = addMenuAction(this, file, tr("Import &weights..."), {}, [this] {
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Import weights"), {},
+        tr("Weight files (*.npy *.npz *.safetensors *.json);;All files (*)"));
+    QString error;
+    if (!path.isEmpty() && !importWeights(path, &error))
+      QMessageBox::warning(this, tr("Import weights"), error);
+  });
+  importA->setObjectName("importWeightsAction");
+  file->addSeparator();
   addMenuAction(this, file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
   return {newA, openA, saveA};
 }
@@ -383,6 +395,37 @@ bool MainWindow::savePageAs(const QString& path, QString* error) {
   addRecentFile(filePath_);
   updateTitle();
   statusBar()->showMessage(tr("Saved %1").arg(filePath_), 4000);
+  return true;
+}
+
+bool MainWindow::importWeights(const QString& path, QString* error) {
+  const QString file = QFileInfo(path).absoluteFilePath();
+  std::vector<NamedTensor> tensors;
+  try {
+    tensors = readWeightFile(file.toStdString());
+  } catch (const Error& e) {
+    if (error) *error = tr("Nothing imported: %1").arg(QString::fromStdString(e.what()));
+    return false;
+  }
+  if (tensors.empty()) {
+    if (error) *error = tr("Nothing imported: %1 holds no tensors.").arg(file);
+    return false;
+  }
+  ImportWeightsDialog dialog(file, tensors, this);
+  if (dialog.exec() != QDialog::Accepted) return true;
+  // Right of everything on the page, so that no new block covers an old one.
+  QRectF used;
+  for (const Block& b : model_->page().blocks())
+    if (const BlockItem* item = scene_->blockItem(b.id)) used |= item->sceneBoundingRect();
+  const QPointF origin =
+      used.isNull() ? view_->mapToScene(view_->viewport()->rect().topLeft() + QPoint(40, 40))
+                    : QPointF(used.right() + 80, used.top());
+  std::vector<Block> blocks =
+      weightConstBlocks(model_->page(), model_->pageDir(), file, dialog.picked(), origin);
+  std::vector<BlockId> ids;
+  for (const Block& b : blocks) ids.push_back(b.id);
+  model_->addBlocks(std::move(blocks), {}, tr("Import weights"));
+  scene_->selectBlocks(ids);
   return true;
 }
 

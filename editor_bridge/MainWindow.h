@@ -40,6 +40,10 @@ class MainWindow : public QMainWindow {
   bool openPage(const QString& path, QString* error = nullptr);
   bool savePageAs(const QString& path, QString* error = nullptr);
   bool save();
+  // File > Import weights: lists the tensors of `path` in a dialog and adds a Const block for each
+  // one picked, in one undo step, beside the page's blocks. False (and nothing added) when the
+  // file cannot be read; true when blocks were added or the dialog was cancelled.
+  bool importWeights(const QString& path, QString* error = nullptr);
   const QString& filePath() const { return filePath_; }
   bool isModified() const;
 

@@ -9,6 +9,8 @@
 #include "runtime/Error.h"
 #include "runtime/FileIo.h"
 #include "runtime/Json.h"
+#include "runtime/Npy.h"
+#include "runtime/Npz.h"
 
 namespace qs {
 
@@ -332,6 +334,24 @@ std::vector<NamedTensor> readTfjsWeights(const std::filesystem::path& manifest) 
   return parseTfjsWeights(
       readFile(manifest, 64u << 20), manifest.string(),
       [&](const std::string& p) { return readFile(dir / p, maxTensorBytes() * 4); });
+}
+
+std::vector<NamedTensor> readWeightFile(const std::filesystem::path& path) {
+  std::string ext = path.extension().string();
+  for (char& c : ext)  // ASCII only: the locale must not change which reader is picked
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  if (ext == ".npy") return {{path.stem().string(), readNpy(path)}};
+  if (ext == ".npz") {
+    std::vector<NamedTensor> out;
+    for (const NpzMember& m : readNpz(path))
+      out.push_back({m.key, parseNpy(m.bytes, path.string() + ":" + m.key)});
+    return out;
+  }
+  if (ext == ".safetensors") return readSafetensors(path);
+  if (ext == ".json") return readTfjsWeights(path);
+  throw Error(path.string() +
+              ": not a weights file Quant Space reads (.npy, .npz, .safetensors, or a "
+              "TensorFlow.js weights manifest .json)");
 }
 
 }  // namespace qs

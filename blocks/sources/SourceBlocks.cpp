@@ -7,6 +7,7 @@
 #include "runtime/Error.h"
 #include "runtime/Json.h"
 #include "runtime/Npy.h"
+#include "runtime/WeightFiles.h"
 
 namespace qs {
 
@@ -106,6 +107,38 @@ Tensor tensorFromValues(const Shape& shape, DType dtype, const std::vector<AttrS
   return t;
 }
 
+// The tensor named by `tensor` in the file named by `weights` (.npz, .safetensors or a
+// TensorFlow.js manifest). Errors name the attribute, the file and the tensor.
+Tensor weightsTensor(const BlockContext& ctx) {
+  const AttrValues& a = ctx.attrs();
+  const std::string file = a.getString("weights");
+  if (file.empty()) throw Error("attribute 'weights' is an empty path");
+  std::filesystem::path p(file);
+  const std::string ext = p.extension().string();
+  if (ext == ".npy")
+    throw Error("attribute 'weights': '" + file +
+                "' is an .npy file, which holds one tensor: give it as \"npy\" instead");
+  if (!a.has("tensor") || a.getString("tensor").empty())
+    throw Error("attribute 'weights' needs attribute 'tensor', the name of a tensor in '" + file +
+                "'");
+  const std::string name = a.getString("tensor");
+  if (p.is_relative() && !ctx.pageDir().empty()) p = ctx.pageDir() / p;
+  std::vector<NamedTensor> all;
+  try {
+    all = readWeightFile(p);
+  } catch (const Error& e) {
+    throw Error(std::string("attribute 'weights': ") + e.what());
+  }
+  std::string names;
+  for (NamedTensor& t : all) {
+    if (t.name == name) return std::move(t.tensor);
+    if (names.size() < 200) names += (names.empty() ? "" : ", ") + t.name;
+  }
+  if (names.size() >= 200) names += ", ...";
+  throw Error("'" + file + "' has no tensor named '" + name +
+              "' (it holds: " + (names.empty() ? "no tensors" : names) + ")");
+}
+
 // Const: the value given inline (shape + values) or by an .npy file, unless fed from outside.
 // An .npy file brings its own dtype; a `dtype` attribute beside it must agree.
 Shape constValueShape(const BlockContext& ctx) {
@@ -123,10 +156,15 @@ Shape constValueShape(const BlockContext& ctx) {
 void constCheck(BlockContext& ctx) {
   const AttrValues& a = ctx.attrs();
   const bool hasNpy = a.has("npy");
+  const bool hasWeights = a.has("weights");
   const bool hasValues = a.has("values");
   const bool hasShape = a.has("shape");
   if (hasNpy && (hasValues || hasShape))
     throw Error("give either \"npy\" or \"shape\" and \"values\", not both");
+  if (hasWeights && (hasNpy || hasValues || hasShape))
+    throw Error("give one of \"weights\" (with \"tensor\"), \"npy\", or \"shape\" and \"values\"");
+  if (a.has("tensor") && !hasWeights)
+    throw Error("attribute 'tensor' names a tensor of a weights file: set \"weights\" too");
   const std::optional<DType> dtype = attrDType(ctx);
   if (ctx.feed()) {
     checkFedDType(ctx);
@@ -143,7 +181,18 @@ void constCheck(BlockContext& ctx) {
     ctx.setOutputShape("output", file.shape, file.dtype);
     return;
   }
-  if (!hasValues) throw Error("no value: set \"values\" (with \"shape\") or \"npy\"");
+  if (hasWeights) {
+    const Tensor t = weightsTensor(ctx);
+    if (dtype && *dtype != t.dtype())
+      throw Error("tensor '" + a.getString("tensor") + "' of '" + a.getString("weights") + "' is " +
+                  dtypeName(t.dtype()) + " but attribute 'dtype' is " + dtypeName(*dtype) +
+                  " (leave 'dtype' unset to take the file's, or convert with a Cast block)");
+    ctx.setOutputShape("output", t.shape(), t.dtype());
+    return;
+  }
+  if (!hasValues)
+    throw Error(
+        "no value: set \"values\" (with \"shape\"), \"npy\", or \"weights\" (with \"tensor\")");
   const Shape shape = constValueShape(ctx);
   const DType d = dtype.value_or(DType::Float32);
   (void)tensorFromValues(shape, d, a.getScalars("values"));  // every element checked up front
@@ -160,6 +209,13 @@ void constCompute(BlockContext& ctx) {
     Tensor t = readNpy(npyPath(ctx));
     if (t.dtype() != ctx.outputDType("output") || t.shape() != ctx.outputShapes().at("output"))
       throw Error("'" + a.getString("npy") + "' changed while the page was evaluated");
+    ctx.setOutput("output", std::move(t));
+    return;
+  }
+  if (a.has("weights")) {
+    Tensor t = weightsTensor(ctx);
+    if (t.dtype() != ctx.outputDType("output") || t.shape() != ctx.outputShapes().at("output"))
+      throw Error("'" + a.getString("weights") + "' changed while the page was evaluated");
     ctx.setOutput("output", std::move(t));
     return;
   }
@@ -195,7 +251,7 @@ void registerSourceBlocks(BlockRegistry& registry) {
     BlockDescriptor d;
     d.type = "Const";
     d.category = "Sources";
-    d.summary = "A constant tensor, given inline or read from an .npy file.";
+    d.summary = "A constant tensor, given inline or read from an .npy or weights file.";
     d.doc =
         "Gives `shape` and the flat row-major `values` (non-finite values as the strings "
         "\"nan\", \"inf\", \"-inf\"), or `npy`, a path to a NumPy file relative to the page. "
@@ -203,7 +259,13 @@ void registerSourceBlocks(BlockRegistry& registry) {
         "what the values are: numbers for float32 and float16 (rounded from float32), whole "
         "numbers in range for int32, int64 and uint8, true/false for bool. An .npy file brings "
         "its own dtype; a `dtype` set beside it must be the same. The runner's `--feed` replaces "
-        "the value, keeping the fed file's dtype, which must match `dtype` when it is set.";
+        "the value, keeping the fed file's dtype, which must match `dtype` when it is set. "
+        "`weights` and `tensor` take one tensor of a weights file instead: `weights` is the "
+        "path (relative to the page) of an .npz archive, a safetensors file or a TensorFlow.js "
+        "weights manifest (.json, model.json or weights_manifest.json, its shards beside it), "
+        "`tensor` the tensor's name in it (the .npz key, the safetensors name, the manifest's "
+        "`name`, e.g. \"conv1/depthwise_filter\"). The tensor keeps the file's dtype (quantized "
+        "TensorFlow.js weights are dequantized to float32); see formats.md for the readers.";
     d.ports =
         opPorts({}, {tensorOutput("output", RankRule::any(), kAllDTypesList, "The constant.")});
     d.attrs = {
@@ -218,6 +280,13 @@ void registerSourceBlocks(BlockRegistry& registry) {
         {.name = "npy",
          .type = AttrType::String,
          .doc = "Path of a .npy file (relative to the page file) to read instead of `values`."},
+        {.name = "weights",
+         .type = AttrType::String,
+         .doc = "Path of an .npz, .safetensors or TensorFlow.js manifest (.json) file (relative "
+                "to the page file) holding the tensor named by `tensor`."},
+        {.name = "tensor",
+         .type = AttrType::String,
+         .doc = "Name of the tensor to take from the `weights` file."},
     };
     d.check = constCheck;
     d.compute = constCompute;

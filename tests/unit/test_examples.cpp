@@ -33,6 +33,22 @@ std::string missingTypes(const Page& page) {
   return missing;
 }
 
+// Fails the test, saying how to fetch it, when a page reads a file of the fetched data folder
+// (data/, ignored by git) that is not there.
+void requireFetchedFiles(const fs::path& pagePath, const Page& page) {
+  for (const Block& b : page.blocks())
+    for (const char* attr : {"weights", "npy", "features", "labels"}) {
+      if (!b.attrs.contains(attr) || !b.attrs[attr].is_string()) continue;
+      std::string file = b.attrs[attr].get<std::string>();
+      if (const size_t npz = file.rfind(".npz:"); npz != std::string::npos) file.resize(npz + 4);
+      const fs::path p = pagePath.parent_path() / file;
+      if (file.find("data/") != std::string::npos && !fs::exists(p))
+        FAIL(p.lexically_normal().string()
+             << " is missing: the real data was not fetched (no network at set-up?). Fetch it "
+                "with: bash scripts/fetch-data.sh");
+    }
+}
+
 }  // namespace
 
 TEST_CASE("Every example page evaluates with no block in error", "[examples]") {
@@ -43,6 +59,7 @@ TEST_CASE("Every example page evaluates with no block in error", "[examples]") {
     INFO(path.filename().string());
     LoadedPage loaded = loadPage(path);
     CHECK(loaded.warnings.empty());
+    requireFetchedFiles(path, loaded.page);
     INFO("unregistered block types: " << missingTypes(loaded.page));
     CHECK(missingTypes(loaded.page).empty());
     Evaluator ev(builtinRegistry());
@@ -60,6 +77,7 @@ TEST_CASE("Every example page evaluates with no block in error", "[examples]") {
 
 TEST_CASE("The runner exits 0 on the example pages", "[examples][runner]") {
   for (const fs::path& path : examplePages()) {
+    requireFetchedFiles(path, loadPage(path).page);
     const std::string cmd =
         std::string("\"") + QS_RUNNER_PATH + "\" \"" + path.string() + "\" > /dev/null 2>&1";
     INFO(cmd);
