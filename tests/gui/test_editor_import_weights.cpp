@@ -1,4 +1,6 @@
 // File > Import weights: the real file dialog and import dialog, driven with key and mouse events.
+#include <QAbstractItemView>
+#include <QCompleter>
 #include <QDialogButtonBox>
 #include <QFileDialog>
 #include <QPushButton>
@@ -28,7 +30,14 @@ void whenModal(std::function<void(D*)> drive, bool* ran) {
     if (!d || !d->isVisible()) {
       if (++*tries < 500) return;
       timer->deleteLater();  // no REQUIRE here: an exception must not leave a Qt event handler
-      FAIL_CHECK("no modal dialog came up");
+      {
+        QWidget* m = QApplication::activeModalWidget();
+        std::string what = m ? m->metaObject()->className() : "none";
+        if (auto* fd = qobject_cast<QFileDialog*>(m))
+          if (auto* e = fd->findChild<QLineEdit*>("fileNameEdit"))
+            what += " [" + e->text().toStdString() + "]";
+        FAIL_CHECK("no modal dialog came up; active: " << what);
+      }
       return;
     }
     timer->stop();
@@ -90,7 +99,18 @@ TEST_CASE("editor: Import weights lists the tensors and adds a Const for each on
         auto* edit = fd->findChild<QLineEdit*>("fileNameEdit");
         CHECK(edit != nullptr);
         if (!edit) return fd->reject();
-        QTest::keyClicks(edit, npz);
+        // The dialog clears its name field once its folder listing arrives, which may be after it
+        // is shown: type again until the name stays.
+        for (int attempt = 0; attempt < 20 && edit->text() != npz; ++attempt) {
+          edit->clear();
+          QTest::keyClicks(edit, npz);
+          QTest::qWait(100);
+        }
+        CHECK(edit->text() == npz);
+        // The path completer may have opened its popup over the field (it depends on when the
+        // folder listing arrives); Return would go to the popup then, not to the dialog.
+        if (QCompleter* c = edit->completer(); c && c->popup() && c->popup()->isVisible())
+          QTest::keyClick(c->popup(), Qt::Key_Escape);
         QTest::keyClick(edit, Qt::Key_Return);
       },
       &ranFile);
