@@ -532,8 +532,8 @@ class Evaluator::Pass {
     const uint64_t heldStamp = held ? held->stamp : 0;
     const int64_t step = desc.readsStep ? ev_.steps_ : 0;
     if (st.status == BlockStatus::Ok && !st.released && st.revision == block.revision &&
-        sameInputs && st.feedStamp == feedStamp && st.heldStamp == heldStamp &&
-        st.step == step && upstreamOk) {
+        sameInputs && st.feedStamp == feedStamp && st.heldStamp == heldStamp && st.step == step &&
+        upstreamOk) {
       report_.reused.push_back(block.id);
       return true;
     }

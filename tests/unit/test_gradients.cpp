@@ -554,8 +554,7 @@ TEST_CASE("gradients: Softmax, Reshape and Transpose match finite differences", 
 
 TEST_CASE("gradients: SparseSoftmaxCrossEntropyWithLogits matches finite differences",
           "[gradients]") {
-  for (const auto& bc :
-       std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {1, 5}, {4, 3}, {6, 10}}) {
+  for (const auto& bc : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {1, 5}, {4, 3}, {6, 10}}) {
     // Plain copies: lambdas below capture them (clang 14 cannot capture structured bindings).
     const int64_t b = bc.first, c = bc.second;
     const Tensor f = randomTensor({b, c});

@@ -1,7 +1,7 @@
 // MatMul, Conv2D, DepthwiseConv2dNative and BiasAdd against the double-precision references of
-// nn_dense_reference.h, within the rounding bound of a float32 sum; TensorFlow's own kernel-test cases
-// (tests/data/tf_dense_cases.json); TensorFlow's messages for bad attributes and shapes; and the
-// same bits on 1 and 2 threads, forward and gradients.
+// nn_dense_reference.h, within the rounding bound of a float32 sum; TensorFlow's own kernel-test
+// cases (tests/data/tf_dense_cases.json); TensorFlow's messages for bad attributes and shapes; and
+// the same bits on 1 and 2 threads, forward and gradients.
 //
 // The bound: a float32 result of K products, summed in any order (with or without fused
 // multiply-adds), is within (K + 2) * 2^-24 * sum|terms| of the exact value.
