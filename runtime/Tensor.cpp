@@ -75,6 +75,11 @@ DType dtypeFromName(const std::string& name) {
   throw Error("unknown dtype '" + name + "' (known: " + known + ")");
 }
 
+const std::vector<DType>& allDTypes() {
+  static const std::vector<DType> all(std::begin(kAllDTypes), std::end(kAllDTypes));
+  return all;
+}
+
 size_t dtypeSize(DType dtype) {
   switch (dtype) {
     case DType::Float32:

@@ -19,6 +19,8 @@ using Shape = std::vector<int64_t>;
 enum class DType : uint8_t { Float32, Int32, Int64, Bool, Float16, UInt8 };
 inline constexpr DType kAllDTypes[] = {DType::Float32, DType::Int32,   DType::Int64,
                                        DType::Bool,    DType::Float16, DType::UInt8};
+// The same, for the ports that take or give any dtype.
+const std::vector<DType>& allDTypes();
 
 // "float32", "int32", "int64", "bool", "float16", "uint8": the names of page JSON, --json and
 // the editor.

@@ -8,8 +8,6 @@ namespace qs {
 
 namespace {
 
-const std::vector<DType> kEveryDType(std::begin(kAllDTypes), std::end(kAllDTypes));
-
 DType dstType(const BlockContext& ctx) {
   try {
     return dtypeFromName(ctx.attrs().getString("DstT"));
@@ -41,8 +39,8 @@ void registerCastBlock(BlockRegistry& registry) {
       "bool to a number is 0 or 1, and to float16 rounds to nearest, ties to even. SrcT is the "
       "dtype of `x`. `Truncate` is accepted for TensorFlow's sake and changes nothing. A Cast to "
       "the input's own dtype gives the input itself.";
-  d.ports = opPorts({tensorInput("x", RankRule::any(), kEveryDType, "The tensor to convert.")},
-                    {tensorOutput("y", RankRule::any(), kEveryDType,
+  d.ports = opPorts({tensorInput("x", RankRule::any(), allDTypes(), "The tensor to convert.")},
+                    {tensorOutput("y", RankRule::any(), allDTypes(),
                                   "`x` converted to DstT, of the same shape.")});
   d.attrs = {
       {.name = "DstT",

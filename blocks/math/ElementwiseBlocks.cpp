@@ -228,7 +228,7 @@ void addIdentity(BlockRegistry& registry) {
   d.category = "Math";
   d.summary = "Return a tensor with the same shape and contents as input.";
   d.doc = "The output is the input itself (no copy is made), of any dtype.";
-  const std::vector<DType> all(std::begin(kAllDTypes), std::end(kAllDTypes));
+  const std::vector<DType>& all = allDTypes();
   d.ports = opPorts({tensorInput("input", RankRule::any(), all, "The input.")},
                     {tensorOutput("output", RankRule::any(), all, "The input, unchanged.")});
   d.check = [](BlockContext& ctx) {

@@ -8,6 +8,7 @@
 #include "blocks/Chunks.h"
 #include "blocks/GradientHelpers.h"
 #include "blocks/RegisterBlocks.h"
+#include "blocks/nn/ConvKernels.h"
 #include "runtime/Error.h"
 
 namespace qs {
@@ -40,17 +41,7 @@ void windowedSize(int dim, int64_t in, int64_t k, int64_t s, bool same, int64_t&
     throw Error("ksize dimension " + std::to_string(dim) + " (" + std::to_string(k) +
                 ") is larger than the input tensor dimension (" + std::to_string(in) +
                 ") with VALID padding");
-  if (same) {
-    out = (in + s - 1) / s;
-    padBefore = std::max<int64_t>(0, (out - 1) * s + k - in) / 2;
-  } else {
-    out = (in - k + s) / s;
-    padBefore = 0;
-  }
-  if (out < 0)
-    throw Error("Computed output size would be negative: " + std::to_string(out) +
-                " [input_size: " + std::to_string(in) + ", effective_filter_size: " +
-                std::to_string(k) + ", stride: " + std::to_string(s) + "]");
+  nn::windowedOutputSize(in, k, 1, s, same, out, padBefore);
 }
 
 // Checks the attributes as TensorFlow's pooling kernels do, in their order and with their

@@ -21,7 +21,6 @@ namespace qs {
 
 namespace {
 
-const std::vector<DType> kAll(std::begin(kAllDTypes), std::end(kAllDTypes));
 const std::vector<DType> kNumbers{DType::Float32, DType::Int32, DType::Int64};
 const std::vector<DType> kComparable{DType::Float32, DType::Int32, DType::Int64, DType::Bool};
 
@@ -118,8 +117,8 @@ void addReshape(BlockRegistry& registry) {
       "it runs, so here it is an attribute (a list of int). One dimension may be -1: it is "
       "worked out from the element count. Mismatches fail with TensorFlow's messages. Any "
       "dtype.";
-  d.ports = opPorts({tensorInput("tensor", RankRule::any(), kAll, "The tensor to reshape.")},
-                    {tensorOutput("output", RankRule::any(), kAll,
+  d.ports = opPorts({tensorInput("tensor", RankRule::any(), allDTypes(), "The tensor to reshape.")},
+                    {tensorOutput("output", RankRule::any(), allDTypes(),
                                   "The same elements with shape `shape`, same dtype.")});
   d.attrs = {{.name = "shape",
               .type = AttrType::IntList,
@@ -231,9 +230,9 @@ void addTranspose(BlockRegistry& registry) {
       "TensorFlow takes `perm` as a tensor input; a page knows every shape before it runs, so "
       "here it is an attribute (a list of int, a permutation of 0 .. rank-1, checked with "
       "TensorFlow's messages). Any dtype; exact.";
-  d.ports = opPorts(
-      {tensorInput("x", RankRule::any(), kAll, "The tensor to transpose.")},
-      {tensorOutput("y", RankRule::any(), kAll, "The transposed tensor, same dtype as `x`.")});
+  d.ports = opPorts({tensorInput("x", RankRule::any(), allDTypes(), "The tensor to transpose.")},
+                    {tensorOutput("y", RankRule::any(), allDTypes(),
+                                  "The transposed tensor, same dtype as `x`.")});
   d.attrs = {{.name = "perm",
               .type = AttrType::IntList,
               .required = true,

@@ -209,7 +209,7 @@ void registerDatasetBlock(BlockRegistry& registry) {
       "(Quant Space's own Philox stream: the same seed gives the same batches on every run and "
       "machine, not TensorFlow's). The examples left over after the last whole batch are not "
       "used in that epoch, so every batch has the same shape. Outputs keep the files' dtypes.";
-  const std::vector<DType> any(std::begin(kAllDTypes), std::end(kAllDTypes));
+  const std::vector<DType>& any = allDTypes();
   d.ports =
       opPorts({}, {tensorOutput("features", RankRule::atLeast(1), any,
                                 "The batch's features: [batch_size, ...] of the features file."),

@@ -13,8 +13,6 @@ namespace qs {
 
 namespace {
 
-const std::vector<DType> kAllDTypesList(std::begin(kAllDTypes), std::end(kAllDTypes));
-
 std::filesystem::path npyPath(const BlockContext& ctx) {
   std::filesystem::path p(ctx.attrs().getString("npy"));
   if (p.is_relative() && !ctx.pageDir().empty()) p = ctx.pageDir() / p;
@@ -266,8 +264,7 @@ void registerSourceBlocks(BlockRegistry& registry) {
         "`tensor` the tensor's name in it (the .npz key, the safetensors name, the manifest's "
         "`name`, e.g. \"conv1/depthwise_filter\"). The tensor keeps the file's dtype (quantized "
         "TensorFlow.js weights are dequantized to float32); see formats.md for the readers.";
-    d.ports =
-        opPorts({}, {tensorOutput("output", RankRule::any(), kAllDTypesList, "The constant.")});
+    d.ports = opPorts({}, {tensorOutput("output", RankRule::any(), allDTypes(), "The constant.")});
     d.attrs = {
         {.name = "shape",
          .type = AttrType::IntList,
@@ -303,7 +300,7 @@ void registerSourceBlocks(BlockRegistry& registry) {
         "value; a dimension of -1 accepts any size. The fed value keeps its file's dtype; "
         "`dtype`, if set, is checked against it.";
     d.ports =
-        opPorts({}, {tensorOutput("output", RankRule::any(), kAllDTypesList, "The fed tensor.")});
+        opPorts({}, {tensorOutput("output", RankRule::any(), allDTypes(), "The fed tensor.")});
     d.attrs = {{.name = "shape",
                 .type = AttrType::IntList,
                 .doc = "Expected shape of the fed value; -1 for any size."},
