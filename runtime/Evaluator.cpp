@@ -270,8 +270,16 @@ class Evaluator::Pass {
   // Each block's state, fetched once (created when the block's turn comes; unordered_map nodes do
   // not move, so the pointers stay valid while blocks are added).
   BlockState& stateOf(int b) {
-    if (!prep_.states[b]) prep_.states[b] = &ev_.states_[page_.blocks()[b].id];
+    if (!prep_.states[b]) [[unlikely]]
+      findState(b);
     return *prep_.states[b];
+  }
+  // The block's type is set once here: a change of type is a change of the page's structure,
+  // which makes a new plan.
+  void findState(int b) {
+    BlockState& st = ev_.states_[page_.blocks()[b].id];
+    st.type = page_.blocks()[b].type;
+    prep_.states[b] = &st;
   }
 
   void fail(int b, const std::string& message) {
@@ -293,7 +301,7 @@ class Evaluator::Pass {
       report_.cancelled = true;
       return false;
     }
-    stateOf(b).type = block.type;
+    stateOf(b);
     if (const std::string* cycle = plan_.cycleError(b)) {
       fail(b, *cycle);
       return true;
@@ -331,7 +339,7 @@ class Evaluator::Pass {
       fail(b, wiring_->error);
       return true;
     }
-    if (stateful_) {
+    if (stateful_ && (!desc->stateSlots.empty() || !conflicts_.empty())) {
       if (std::string problem = stateWiringProblem(b, *desc); !problem.empty()) {
         fail(b, problem);
         return true;
@@ -618,8 +626,8 @@ class Evaluator::Pass {
       const Tensor& t = stateOf(w.from).outputs.at(w.link->from.port.str());
       ranksOk &= w.input->rank.accepts(t.rank());
       // Before the block's own check(), whose messages assume the dtypes it declared.
-      if (std::string problem = dtypeProblem(*w.input, t.dtype()); !problem.empty()) {
-        fail(b, problem);
+      if (!w.input->takes(t.dtype())) {
+        fail(b, dtypeProblem(*w.input, t.dtype()));
         return true;
       }
       ctx.setInput(*w.port, t);
