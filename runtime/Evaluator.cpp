@@ -742,7 +742,7 @@ std::map<std::string, Shape> Evaluator::stateLayout(const Page& page,
 }
 
 void Evaluator::loadState(const Page& page, const std::map<std::string, Tensor>& values,
-                          int64_t steps, const std::filesystem::path& pageDir) {
+                          int64_t steps, const std::filesystem::path& pageDir, bool allowMissing) {
   // Checked against the page's own shapes, so the held values must not take part.
   std::unordered_map<BlockId, Held> kept;
   kept.swap(held_);
@@ -756,7 +756,10 @@ void Evaluator::loadState(const Page& page, const std::map<std::string, Tensor>&
   held_.swap(kept);
   for (const auto& [name, shape] : layout) {
     auto v = values.find(name);
-    if (v == values.end()) throw Error("the state has no '" + name + "'");
+    if (v == values.end()) {
+      if (allowMissing) continue;
+      throw Error("the state has no '" + name + "'");
+    }
     if (v->second.shape() != shape)
       throw Error("'" + name + "' has shape " + shapeToString(v->second.shape()) +
                   " but the page's is " + shapeToString(shape));

@@ -148,7 +148,7 @@ int prepareSteps(const StepArgs& args, const std::vector<std::string>& fetch, co
   try {
     int64_t steps = 0;
     const auto values = readStateFile(args.loadState, &steps, err);
-    evaluator.loadState(page, values, steps, pageDir);
+    evaluator.loadState(page, values, steps, pageDir, args.loadStatePartial);
   } catch (const std::bad_alloc&) {
     err << "error: --load-state " << args.loadState << ": out of memory\n";
     return 2;

@@ -20,6 +20,7 @@ struct StepArgs {
   int64_t logEvery = 1;
   std::string saveState;  // .npz written after the steps
   std::string loadState;  // .npz read before the first step
+  bool loadStatePartial = false;  // what loadState lacks starts from its initial value
 };
 
 // A whole number of at least `least` for `flag`; throws qs::Error naming the flag and the text.
