@@ -440,3 +440,17 @@ TEST_CASE(
   // ones). CPU time, not the wall clock, which mostly measures the other processes there.
   CHECK(editorCpu < 1.5 * runnerCpu);
 }
+
+TEST_CASE("training: the window can go while a run is under way", "[gui][editor][training]") {
+  ToyFixture f;
+  TrainingController& t = training(f);
+  setStepsBox(f, 0);
+  press(f, Qt::Key_F6);
+  waitFor([&] { return t.stepCount() >= 5; });
+  REQUIRE(t.running());
+  // The worker's slices post their own continuation; the window's end must still stop them.
+  QElapsedTimer clock;
+  clock.start();
+  f.window.reset();
+  CHECK(clock.elapsed() < 5000);
+}
