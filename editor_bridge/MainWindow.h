@@ -7,6 +7,7 @@
 
 #include "editor_bridge/EvalService.h"
 #include "editor_bridge/RecoveryStore.h"
+#include "editor_bridge/TrainingController.h"
 #include "runtime/BlockRegistry.h"
 #include "runtime/Evaluator.h"
 
@@ -78,6 +79,7 @@ class MainWindow : public QMainWindow {
   AttributeEditor* attributeEditor() const { return attrEditor_; }
   TensorViewer* viewer() const { return viewer_; }
   EvalService* evaluation() const { return eval_; }
+  TrainingController* training() const { return training_; }
   RecoveryStore& recovery() { return recovery_; }
 
  protected:
@@ -89,7 +91,7 @@ class MainWindow : public QMainWindow {
   QList<QAction*> createFileMenu(QMenu* file);
   QList<QAction*> createEditMenu();
   QAction* createViewMenu();
-  void createRunMenu();
+  QMenu* createRunMenu();
   void updateTitle();
   bool maybeSave();
   void onContentChanged();
@@ -109,6 +111,7 @@ class MainWindow : public QMainWindow {
   AttributeEditor* attrEditor_;
   TensorViewer* viewer_;
   EvalService* eval_;
+  TrainingController* training_;
   QLabel* evalStatus_;
   QMenu* recentMenu_ = nullptr;
   QAction* runAction_ = nullptr;
