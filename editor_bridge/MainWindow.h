@@ -23,6 +23,8 @@ class PageView;
 class PaletteWidget;
 class AttributeEditor;
 class TensorViewer;
+class TrainingSeries;
+class TrainingPanel;
 
 // The editor window: canvas in the centre, palette, attribute editor and result viewer docked,
 // menus and toolbar, files, automatic evaluation off the UI thread, autosave and recovery.
@@ -80,6 +82,17 @@ class MainWindow : public QMainWindow {
   EvalService* evaluation() const { return eval_; }
   RecoveryStore& recovery() { return recovery_; }
 
+  // ---- Training panel (MainWindowTraining.cpp) ----
+  // What the steps of a run recorded; whoever takes the steps feeds it (appendStep, clear).
+  TrainingSeries* training() const { return training_; }
+  TrainingPanel* trainingPanel() const { return trainingPanel_; }
+  // Plots a one-element result ("loss.result_output") and shows the panel. False (why in `error`)
+  // for a name the page does not have.
+  bool addToTraining(const QString& result, QString* error = nullptr);
+  // Shows results computed elsewhere (steps taken outside the evaluation service) as if the
+  // service had computed them.
+  void showResults(const ResultMap& results);
+
  protected:
   void closeEvent(QCloseEvent* event) override;
 
@@ -90,6 +103,7 @@ class MainWindow : public QMainWindow {
   QList<QAction*> createEditMenu();
   QAction* createViewMenu();
   void createRunMenu();
+  void createTrainingPanel(QMenu* viewMenu);
   void updateTitle();
   bool maybeSave();
   void onContentChanged();
@@ -108,6 +122,8 @@ class MainWindow : public QMainWindow {
   PaletteWidget* palette_;
   AttributeEditor* attrEditor_;
   TensorViewer* viewer_;
+  TrainingSeries* training_ = nullptr;
+  TrainingPanel* trainingPanel_ = nullptr;
   EvalService* eval_;
   QLabel* evalStatus_;
   QMenu* recentMenu_ = nullptr;
