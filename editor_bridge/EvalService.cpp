@@ -20,6 +20,10 @@ std::shared_ptr<ResultMap> collect(const Evaluator& ev, const Page& page) {
 }
 }  // namespace
 
+std::shared_ptr<ResultMap> collectResults(const Evaluator& evaluator, const Page& page) {
+  return collect(evaluator, page);
+}
+
 EvalService::EvalService(const BlockRegistry& registry, QObject* parent)
     : QObject(parent), evaluator_(std::make_unique<Evaluator>(registry)) {
   thread_.setObjectName("qs-eval");

@@ -282,7 +282,7 @@ TrainingPanel::TrainingPanel(TrainingSeries* series, QWidget* parent)
   auto* middle = new QHBoxLayout;
   list_ = new QListWidget(this);
   list_->setObjectName(QStringLiteral("trainingResults"));
-  list_->setMaximumWidth(210);
+  list_->setMaximumWidth(180);
   list_->setToolTip(tr("The plotted results"));
   plot_ = new TrainingPlot(series_, this);
   middle->addWidget(list_);

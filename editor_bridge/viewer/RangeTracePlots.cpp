@@ -66,7 +66,8 @@ void paintRangeTrail(QPainter& p, const PlotAxes& axes, const RangeTrace& trace,
     const double w = fm.horizontalAdvance(label);
     // Labels inside the plot, on the side of the line that has room.
     const double left = x + 4 + w < a.right() ? x + 4 : x - 4 - w;
-    const double y = a.top() + (v == hi ? 2 * fm.height() + 4 : fm.height() + 2);
+    // Below the histogram's own captions (clipped %, levels), which sit at the top.
+    const double y = a.top() + a.height() * 0.45 + (v == hi ? fm.height() + 2 : 0);
     p.fillRect(QRectF(left - 1, y - fm.ascent(), w + 2, fm.height()), QColor(255, 255, 255, 200));
     p.drawText(QPointF(left, y), label);
   }
