@@ -1,5 +1,5 @@
 // The Training panel's part of the main window: its dock, its View menu entry, the block context
-// menu's "Add result to Training panel" and the viewer's "Plot in Training" button.
+// menu's "Add result to Training panel" and the viewer's "+ Training" button.
 
 #include <QDockWidget>
 #include <QMenu>
@@ -46,7 +46,8 @@ void MainWindow::createTrainingPanel(QMenu* viewMenu) {
     QStringList names;
     if (auto it = results_.find(id); it != results_.end())
       for (const auto& [port, t] : it->second.outputs)
-        if (t.size() == 1) names.push_back(QString::fromStdString(id.str() + "." + resultName(port)));
+        if (t.size() == 1)
+          names.push_back(QString::fromStdString(id.str() + "." + resultName(port)));
     menu.addSeparator();
     if (names.isEmpty()) {
       QAction* none = menu.addAction(tr("Add result to Training panel"));

@@ -25,7 +25,7 @@ namespace qs::editor {
 namespace {
 
 QColor seriesColour(int i) {
-  static const QColor colours[] = {{31, 119, 180}, {214, 39, 40},  {44, 160, 44},  {255, 127, 14},
+  static const QColor colours[] = {{31, 119, 180},  {214, 39, 40}, {44, 160, 44},   {255, 127, 14},
                                    {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {23, 190, 207}};
   return colours[i % static_cast<int>(std::size(colours))];
 }
@@ -132,8 +132,8 @@ void TrainingPlot::render(QPainter& p, const QRectF& rect) const {
     p.setPen(QColor(110, 110, 110));
     p.drawText(rect.adjusted(12, 12, -12, -12), Qt::AlignCenter | Qt::TextWordWrap,
                names.isEmpty() ? tr("No results plotted. Right-click a block and choose \"Add "
-                                    "result to Training panel\", or use the viewer's \"Plot in "
-                                    "Training panel\" button.")
+                                    "result to Training panel\", or the viewer's \"+ Training\" "
+                                    "button.")
                                : tr("No steps yet: take a step or run the page."));
     p.restore();
     return;
@@ -303,9 +303,8 @@ TrainingPanel::TrainingPanel(TrainingSeries* series, QWidget* parent)
     if (QListWidgetItem* item = list_->currentItem()) series_->removeResult(item->text());
   });
   connect(csv, &QPushButton::clicked, this, [this] {
-    const QString path =
-        QFileDialog::getSaveFileName(this, tr("Save training values"), QStringLiteral("training.csv"),
-                                     tr("CSV (*.csv)"));
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Save training values"), QStringLiteral("training.csv"), tr("CSV (*.csv)"));
     QString error;
     if (!path.isEmpty() && !saveCsv(path, &error))
       QMessageBox::warning(this, tr("Save CSV"), error);

@@ -108,7 +108,8 @@ int parseOptions(const QApplication& app, EditorOptions* opts) {
     bool ok = false;
     opts->trainSteps = parser.value(trainOpt).toLongLong(&ok);
     if (!ok || opts->trainSteps < 0) {
-      std::fprintf(stderr, "quantspace: --train-steps takes a whole number of at least 0, not '%s'\n",
+      std::fprintf(stderr,
+                   "quantspace: --train-steps takes a whole number of at least 0, not '%s'\n",
                    qPrintable(parser.value(trainOpt)));
       return 2;
     }

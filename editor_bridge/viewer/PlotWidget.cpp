@@ -171,7 +171,8 @@ void PlotAxes::drawForeground(QPainter& p) const {
     p.drawLine(QPointF(area_.left() - 4, y), QPointF(area_.left(), y));
     p.drawText(
         QRectF(outer_.left(), y - fm.height() / 2, area_.left() - outer_.left() - 6, fm.height()),
-        Qt::AlignRight | Qt::AlignVCenter, formatNumber(logY_ ? std::pow(10.0, t) : t, logY_ ? 3 : 4));
+        Qt::AlignRight | Qt::AlignVCenter,
+        formatNumber(logY_ ? std::pow(10.0, t) : t, logY_ ? 3 : 4));
   }
   if (!xLabel_.isEmpty()) {
     const double w = outer_.right() - area_.left() - 4;

@@ -563,9 +563,9 @@ void QuantInspector::showRangeTrace(int channel, double* lo, double* hi) {
       *hi = std::max(*hi, static_cast<double>(v));
     }
   }
-  const QString title = tr("Learned range over %n step(s), ", nullptr,
-                           static_cast<int>(trace_->steps.size())) +
-                        (trace_->channels() == 1 ? tr("all values") : tr("channel %1").arg(channel));
+  const QString title =
+      tr("Learned range over %n step(s), ", nullptr, static_cast<int>(trace_->steps.size())) +
+      (trace_->channels() == 1 ? tr("all values") : tr("channel %1").arg(channel));
   tracePlot_->setPainter([trace = *trace_, c, title](QPainter& p, const QRectF& r) {
     paintRangeTrace(p, r, trace, c, title);
   });

@@ -44,7 +44,7 @@ void paintRangeTrail(QPainter& p, const PlotAxes& axes, const RangeTrace& trace,
   for (size_t k = 0; k < trail.size(); ++k) {
     // From nearly invisible (oldest) to clearly faint (newest).
     const int alpha = 20 + static_cast<int>(70.0 * static_cast<double>(k + 1) /
-                                             static_cast<double>(trail.size()));
+                                            static_cast<double>(trail.size()));
     for (auto [values, colour] : {std::pair{&trace.mins, kMinColour}, {&trace.maxs, kMaxColour}}) {
       QColor c = colour;
       c.setAlpha(alpha);

@@ -91,7 +91,7 @@ TensorViewer::TensorViewer(QWidget* parent) : QWidget(parent) {
   savePicture_->setToolTip(tr("Save the current tab's picture as PNG"));
   top->addWidget(saveNpy_);
   top->addWidget(savePicture_);
-  plotTraining_ = new QPushButton(tr("Plot in Training"), this);
+  plotTraining_ = new QPushButton(tr("+ Training"), this);
   plotTraining_->setObjectName(QStringLiteral("plotInTraining"));
   plotTraining_->setToolTip(
       tr("Plot this result over the steps in the Training panel (a result of one element)"));
@@ -314,7 +314,8 @@ void TensorViewer::showBlock(const BlockResultsView& view, const std::string& po
   const int inspectorIndex = tabs_->indexOf(inspector_);
   if (in) {
     if (inspectorIndex < 0) tabs_->insertTab(0, inspector_, tr("Quantization"));
-    const RangeTrace* trace = training_ ? training_->rangeTrace(view.blockId.toStdString()) : nullptr;
+    const RangeTrace* trace =
+        training_ ? training_->rangeTrace(view.blockId.toStdString()) : nullptr;
     inspector_->setRangeTrace(trace ? std::optional<RangeTrace>(*trace) : std::nullopt);
     inspector_->setInput(std::move(*in));
   } else {

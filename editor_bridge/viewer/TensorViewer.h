@@ -92,7 +92,7 @@ class TensorViewer : public QWidget {
   bool savePicture(const QString& path, QString* error = nullptr) const;
 
   // Where a run of steps is recorded: the inspector draws a learned range's trail from it, and
-  // the "Plot in Training" button (enabled for a one-element result) asks to plot the result.
+  // the "+ Training" button (enabled for a one-element result) asks to plot the result.
   void setTrainingSeries(const TrainingSeries* series) { training_ = series; }
   QPushButton* plotInTrainingButton() const { return plotTraining_; }
 

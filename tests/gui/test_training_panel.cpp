@@ -32,7 +32,8 @@ using namespace qs::editor::test;
 
 namespace {
 
-const QString kLearnRanges = QStringLiteral(QS_SOURCE_DIR "/assets/examples/learn_ranges.page.json");
+const QString kLearnRanges =
+    QStringLiteral(QS_SOURCE_DIR "/assets/examples/learn_ranges.page.json");
 
 // A CSV of numbers with a header line, read the plain way: the header's names and each row's
 // fields as float32 (as the runner wrote them).
@@ -213,7 +214,8 @@ TEST_CASE("training panel: log axis, smoothing box and hover read-out", "[gui][t
     return std::abs(mid - (lineY(img, 60) + right) / 2) / std::abs(right - left);
   };
   CHECK(midOffset() > 0.3);
-  QTest::mouseClick(panel.logAxisBox(), Qt::LeftButton, {}, QPoint(8, panel.logAxisBox()->height() / 2));
+  QTest::mouseClick(panel.logAxisBox(), Qt::LeftButton, {},
+                    QPoint(8, panel.logAxisBox()->height() / 2));
   REQUIRE(panel.plot()->logY());
   CHECK(midOffset() < 0.03);
 
@@ -237,8 +239,8 @@ TEST_CASE("training panel: CSV and PNG export", "[gui][training]") {
   TrainingSeries series;
   fillDecades(series);
   series.addResult(QStringLiteral("acc.result_output"));  // added late: no values before
-  series.appendStep(4, std::map<std::string, double>{{"loss.result_output", 0.1},
-                                                     {"acc.result_output", 0.25}});
+  series.appendStep(
+      4, std::map<std::string, double>{{"loss.result_output", 0.1}, {"acc.result_output", 0.25}});
   TrainingPanel panel(&series);
   QTemporaryDir dir;
   REQUIRE(panel.saveCsv(dir.filePath("t.csv")));
@@ -257,8 +259,7 @@ TEST_CASE("training panel: CSV and PNG export", "[gui][training]") {
   CHECK_FALSE(panel.saveCsv(dir.filePath("no/such/folder/t.csv")));
 }
 
-TEST_CASE("training panel: at most ten refreshes a second while steps pour in",
-          "[gui][training]") {
+TEST_CASE("training panel: at most ten refreshes a second while steps pour in", "[gui][training]") {
   TrainingSeries series;
   series.addResult(QStringLiteral("loss.result_output"));
   TrainingPanel panel(&series);
