@@ -60,7 +60,7 @@ TrainingPlot::TrainingPlot(const TrainingSeries* series, QWidget* parent)
     : QWidget(parent), series_(series) {
   setObjectName(QStringLiteral("trainingPlot"));
   setMouseTracking(true);
-  setMinimumSize(240, 160);
+  setMinimumSize(120, 120);
 }
 
 void TrainingPlot::setLogY(bool logY) {
@@ -270,6 +270,8 @@ TrainingPanel::TrainingPanel(TrainingSeries* series, QWidget* parent)
   csv->setObjectName(QStringLiteral("trainingSaveCsv"));
   auto* png = new QPushButton(tr("Save PNG…"), this);
   png->setObjectName(QStringLiteral("trainingSavePng"));
+  // A small window squeezes the buttons rather than grows past the size it was given.
+  for (QPushButton* b : {remove, csv, png}) b->setMinimumWidth(40);
   bar->addWidget(logBox_);
   bar->addWidget(new QLabel(tr("Smoothing"), this));
   bar->addWidget(smoothBox_);
@@ -283,6 +285,7 @@ TrainingPanel::TrainingPanel(TrainingSeries* series, QWidget* parent)
   list_ = new QListWidget(this);
   list_->setObjectName(QStringLiteral("trainingResults"));
   list_->setMaximumWidth(180);
+  list_->setMinimumWidth(60);
   list_->setToolTip(tr("The plotted results"));
   plot_ = new TrainingPlot(series_, this);
   middle->addWidget(list_);

@@ -13,6 +13,7 @@
 #include <QMenu>
 #include <QPainter>
 #include <QProcess>
+#include <QPushButton>
 #include <QTimer>
 #include <charconv>
 #include <cmath>
@@ -276,4 +277,48 @@ TEST_CASE("training panel: at most ten refreshes a second while steps pour in", 
   REQUIRE(step > 1000);
   CHECK(panel.refreshCount() >= 3);
   CHECK(panel.refreshCount() <= static_cast<int>(seconds * 10) + 2);
+}
+
+TEST_CASE("training panel: a result added from the viewer's button", "[gui][training]") {
+  EditorFixture f;
+  REQUIRE(f.w().openPage(kLearnRanges));
+  REQUIRE(f.w().waitForEvaluation(60000));
+  QPushButton* button = f.w().viewer()->plotInTrainingButton();
+  // A result of many elements cannot be plotted over steps.
+  REQUIRE(f.w().inspect(QStringLiteral("fq.result_output")));
+  CHECK_FALSE(button->isEnabled());
+  REQUIRE(f.w().inspect(QStringLiteral("mse.result_output")));
+  CHECK_FALSE(button->isEnabled());  // [8]: one per channel
+  REQUIRE(f.w().inspect(QStringLiteral("loss.result_output")));
+  REQUIRE(button->isEnabled());
+  QTest::mouseClick(button, Qt::LeftButton);
+  CHECK(f.w().training()->results() == QStringList{"loss.result_output"});
+  CHECK(f.w().findChild<QDockWidget*>("trainingDock")->isVisible());
+  // A second click does not add it twice.
+  QTest::mouseClick(button, Qt::LeftButton);
+  CHECK(f.w().training()->results().size() == 1);
+}
+
+TEST_CASE("editor command line: --train-steps and --show-training", "[gui][training]") {
+  QTemporaryDir dir;
+  QProcess p;
+  p.start(QS_EDITOR_PATH,
+          {"--screenshot", dir.filePath("t.png"), "--size", "1280x800", "--train-steps", "3",
+           "--show-training", "loss.result_output", kLearnRanges});
+  REQUIRE(p.waitForFinished(120000));
+  CHECK(p.exitCode() == 0);
+  CHECK(QImage(dir.filePath("t.png")).size() == QSize(1280, 800));
+  p.start(QS_EDITOR_PATH, {"--screenshot", dir.filePath("u.png"), "--show-training",
+                           "nope.result_output", kLearnRanges});
+  REQUIRE(p.waitForFinished(120000));
+  CHECK(p.exitCode() == 2);
+  CHECK(p.readAllStandardError().contains("--show-training nope.result_output"));
+  p.start(QS_EDITOR_PATH, {"--train-steps", "3", kLearnRanges});
+  REQUIRE(p.waitForFinished(120000));
+  CHECK(p.exitCode() == 2);
+  CHECK(p.readAllStandardError().contains("--train-steps is an option of --screenshot"));
+  p.start(QS_EDITOR_PATH,
+          {"--screenshot", dir.filePath("v.png"), "--train-steps", "x", kLearnRanges});
+  REQUIRE(p.waitForFinished(120000));
+  CHECK(p.exitCode() == 2);
 }
