@@ -307,6 +307,7 @@ QAction* MainWindow::createViewMenu() {
   minimapA->setToolTip(
       tr("An overview of the page in the canvas's corner, while the page does not fit"));
   connect(minimapA, &QAction::toggled, view_->minimap(), &Minimap::setEnabledByUser);
+  createTrainingPanel(viewMenu);
   return fitA;
 }
 

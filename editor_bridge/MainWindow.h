@@ -24,6 +24,8 @@ class PageView;
 class PaletteWidget;
 class AttributeEditor;
 class TensorViewer;
+class TrainingSeries;
+class TrainingPanel;
 
 // The editor window: canvas in the centre, palette, attribute editor and result viewer docked,
 // menus and toolbar, files, automatic evaluation off the UI thread, autosave and recovery.
@@ -82,6 +84,17 @@ class MainWindow : public QMainWindow {
   TrainingController* training() const { return training_; }
   RecoveryStore& recovery() { return recovery_; }
 
+  // ---- Training panel (MainWindowTraining.cpp) ----
+  // What the steps of a run recorded; whoever takes the steps feeds it (appendStep, clear).
+  TrainingSeries* trainingSeries() const { return series_; }
+  TrainingPanel* trainingPanel() const { return trainingPanel_; }
+  // Plots a one-element result ("loss.result_output") and shows the panel. False (why in `error`)
+  // for a name the page does not have.
+  bool addToTraining(const QString& result, QString* error = nullptr);
+  // Shows results computed elsewhere (steps taken outside the evaluation service) as if the
+  // service had computed them.
+  void showResults(const ResultMap& results);
+
  protected:
   void closeEvent(QCloseEvent* event) override;
 
@@ -92,6 +105,7 @@ class MainWindow : public QMainWindow {
   QList<QAction*> createEditMenu();
   QAction* createViewMenu();
   QMenu* createRunMenu();
+  void createTrainingPanel(QMenu* viewMenu);
   void updateTitle();
   bool maybeSave();
   void onContentChanged();
@@ -110,6 +124,8 @@ class MainWindow : public QMainWindow {
   PaletteWidget* palette_;
   AttributeEditor* attrEditor_;
   TensorViewer* viewer_;
+  TrainingSeries* series_ = nullptr;
+  TrainingPanel* trainingPanel_ = nullptr;
   EvalService* eval_;
   TrainingController* training_;
   QLabel* evalStatus_;

@@ -1,9 +1,11 @@
 #include "editor_bridge/PageScene.h"
 
 #include <QGraphicsPathItem>
+#include <QGraphicsSceneContextMenuEvent>
 #include <QGraphicsSceneHelpEvent>
 #include <QGraphicsSceneMouseEvent>
 #include <QGraphicsView>
+#include <QMenu>
 #include <QPainter>
 #include <QStyleOptionGraphicsItem>
 #include <QToolTip>
@@ -449,6 +451,21 @@ void PageScene::drawBackground(QPainter* painter, const QRectF& rect) {
   for (qreal y = std::floor(rect.top() / step) * step; y < rect.bottom(); y += step)
     lines.append(QLineF(rect.left(), y, rect.right(), y));
   painter->drawLines(lines);
+}
+
+void PageScene::contextMenuEvent(QGraphicsSceneContextMenuEvent* event) {
+  BlockItem* block = blockAt(event->scenePos(), nullptr);
+  if (!block || blockMenuHooks_.empty()) {
+    QGraphicsScene::contextMenuEvent(event);
+    return;
+  }
+  // The menu is about the block under the pointer: it becomes the selection (and the viewer's).
+  if (!block->isSelected()) selectBlocks({block->blockId()});
+  QMenu menu;
+  menu.setObjectName(QStringLiteral("blockContextMenu"));
+  for (const BlockMenuHook& hook : blockMenuHooks_) hook(menu, block->blockId());
+  event->accept();
+  if (!menu.isEmpty()) menu.exec(event->screenPos());
 }
 
 }  // namespace qs::editor

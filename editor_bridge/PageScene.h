@@ -2,6 +2,7 @@
 
 #include <QGraphicsScene>
 #include <QHash>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -12,6 +13,7 @@
 #include "editor_bridge/WireLayer.h"
 
 class QGraphicsPathItem;
+class QMenu;
 
 namespace qs::editor {
 
@@ -63,6 +65,12 @@ class PageScene : public QGraphicsScene {
   // than itemsBoundingRect: no other wires).
   QRectF blocksBoundingRect() const;
 
+  // ---- The block context menu ----
+  // A right click on a block selects it and shows a menu that each hook fills with its entries
+  // (in the order the hooks were added); no entries, no menu.
+  using BlockMenuHook = std::function<void(QMenu& menu, const BlockId& block)>;
+  void addBlockMenuHook(BlockMenuHook hook) { blockMenuHooks_.push_back(std::move(hook)); }
+
  signals:
   void message(const QString& text);
   void resultPinClicked(const qs::BlockId& block, const QString& port);
@@ -75,6 +83,7 @@ class PageScene : public QGraphicsScene {
   void mouseReleaseEvent(QGraphicsSceneMouseEvent* event) override;
   void drawBackground(QPainter* painter, const QRectF& rect) override;
   void helpEvent(QGraphicsSceneHelpEvent* event) override;
+  void contextMenuEvent(QGraphicsSceneContextMenuEvent* event) override;
 
  private:
   void rebuild();
@@ -106,6 +115,7 @@ class PageScene : public QGraphicsScene {
 
   // Positions of the selected blocks when a move drag began.
   std::vector<std::pair<BlockItem*, QPointF>> moveStart_;
+  std::vector<BlockMenuHook> blockMenuHooks_;
 };
 
 }  // namespace qs::editor

@@ -292,7 +292,9 @@ void TrainingController::slice(Evaluator& ev, EvalService* eval, const std::shar
     ++run->done;
     run->batch.steps.push_back(ev.stepCount());
     QVector<double> row;
+    QVector<Tensor> tensorRow;
     row.reserve(static_cast<int>(run->watched.size()));
+    tensorRow.reserve(static_cast<int>(run->watched.size()));
     for (const std::string& name : run->watched) {
       std::optional<Tensor> t;
       try {
@@ -302,8 +304,10 @@ void TrainingController::slice(Evaluator& ev, EvalService* eval, const std::shar
       row.push_back(t && t->size() == 1
                         ? static_cast<double>(castTensor(*t, DType::Float32).as<float>()[0])
                         : std::numeric_limits<double>::quiet_NaN());
+      tensorRow.push_back(t ? std::move(*t) : Tensor());
     }
     run->batch.values.push_back(std::move(row));
+    run->batch.tensors.push_back(std::move(tensorRow));
     const Clock::time_point now = Clock::now();
     if (now - run->lastReport >= std::chrono::milliseconds(run->reportEveryMs.load()))
       report(ev, run, false);
@@ -341,6 +345,7 @@ void TrainingController::report(Evaluator& ev, const std::shared_ptr<Run>& run, 
     std::lock_guard lock(run->mutex);
     run->pending.steps += run->batch.steps;
     run->pending.values += run->batch.values;
+    run->pending.tensors += run->batch.tensors;
     run->results = std::move(results);
     run->stepCount = ev.stepCount();
     run->rate = seconds > 0 ? run->done / seconds : 0;
@@ -350,6 +355,7 @@ void TrainingController::report(Evaluator& ev, const std::shared_ptr<Run>& run, 
   }
   run->batch.steps.clear();
   run->batch.values.clear();
+  run->batch.tensors.clear();
   run->lastReport = now;
   if (post)
     QMetaObject::invokeMethod(QCoreApplication::instance(), [run] {
@@ -367,6 +373,7 @@ void TrainingController::takeReport(const std::shared_ptr<Run>& run) {
     samples.names = run->names;
     samples.steps.swap(run->pending.steps);
     samples.values.swap(run->pending.values);
+    samples.tensors.swap(run->pending.tensors);
     results = std::move(run->results);
     ended = run->ended;
     failure = run->failure;

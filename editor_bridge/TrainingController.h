@@ -28,6 +28,8 @@ struct StepSamples {
   // values[row][column]: as computed in that step, before its updates (the runner's --log);
   // NaN where the result was not computed or does not hold exactly one number.
   QVector<QVector<double>> values;
+  // tensors[row][column]: the whole result (per-channel ranges too); empty where not computed.
+  QVector<QVector<Tensor>> tensors;
 };
 
 // Drives the steps of a page that learns (one with Variables or optimizer slots): Step, Train

@@ -114,7 +114,15 @@ std::vector<double> PlotAxes::xTicks() const {
 }
 
 std::vector<double> PlotAxes::yTicks() const {
-  return niceTicks(y0_, y1_, std::max(2, static_cast<int>(area_.height() / 36)));
+  const int target = std::max(2, static_cast<int>(area_.height() / 36));
+  // Whole decades when there are at least two; a narrower log axis keeps the plain ticks (their
+  // labels still show the values).
+  if (logY_ && std::floor(y1_) - std::ceil(y0_) >= 1) {
+    std::vector<double> ticks = niceTicks(y0_, y1_, target);
+    std::erase_if(ticks, [](double t) { return t != std::floor(t); });
+    if (ticks.size() >= 2) return ticks;
+  }
+  return niceTicks(y0_, y1_, target);
 }
 
 double PlotAxes::px(double x) const {
@@ -163,7 +171,8 @@ void PlotAxes::drawForeground(QPainter& p) const {
     p.drawLine(QPointF(area_.left() - 4, y), QPointF(area_.left(), y));
     p.drawText(
         QRectF(outer_.left(), y - fm.height() / 2, area_.left() - outer_.left() - 6, fm.height()),
-        Qt::AlignRight | Qt::AlignVCenter, formatNumber(t, 4));
+        Qt::AlignRight | Qt::AlignVCenter,
+        formatNumber(logY_ ? std::pow(10.0, t) : t, logY_ ? 3 : 4));
   }
   if (!xLabel_.isEmpty()) {
     const double w = outer_.right() - area_.left() - 4;

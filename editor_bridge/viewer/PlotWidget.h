@@ -17,6 +17,8 @@ class PlotAxes {
   void setLabels(QString title, QString xLabel, QString yLabel);
   // Leaves room on the right (for a colour legend).
   void setRightMargin(double px);
+  // The y coordinates are log10 of the values: ticks at round values, labelled with the values.
+  void setLogY(bool logY) { logY_ = logY; }
   QRectF area() const { return area_; }
   double px(double x) const;
   double py(double y) const;
@@ -37,6 +39,7 @@ class PlotAxes {
   QRectF outer_, area_;
   double x0_, x1_, y0_, y1_;
   double rightMargin_ = 12;
+  bool logY_ = false;
   QString title_, xLabel_, yLabel_;
 };
 

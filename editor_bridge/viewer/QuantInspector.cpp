@@ -22,6 +22,7 @@
 #include <limits>
 
 #include "editor_bridge/viewer/PlotWidget.h"
+#include "editor_bridge/viewer/RangeTracePlots.h"
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "runtime/Json.h"
 
@@ -296,6 +297,9 @@ QuantInspector::QuantInspector(QWidget* parent) : QWidget(parent) {
   grid->addWidget(outPlot_, 0, 1);
   grid->addWidget(transferPlot_, 1, 0);
   grid->addWidget(sweepPlot_, 1, 1);
+  tracePlot_ = new PlotWidget(QStringLiteral("inspector-range-trace"), plotsBox);
+  tracePlot_->hide();  // only for a range learned over steps
+  grid->addWidget(tracePlot_, 2, 0, 1, 2);
   split->addWidget(table_);
   split->addWidget(plotsBox);
   split->setStretchFactor(0, 1);
@@ -342,6 +346,7 @@ void QuantInspector::clear(const QString& message) {
   inHist_ = outHist_ = {};
   sweep_ = {};
   for (PlotWidget* w : {inPlot_, outPlot_, transferPlot_, sweepPlot_}) w->clearPlot(message);
+  tracePlot_->hide();
   status_->setText(message);
 }
 
@@ -486,6 +491,7 @@ void QuantInspector::showChannel(int channel) {
     lo = std::min(lo, static_cast<double>(x));
     hi = std::max(hi, static_cast<double>(x));
   }
+  showRangeTrace(channel, &lo, &hi);
   if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
   if (!(hi > lo)) hi = lo + 1;
   const double margin = (hi - lo) * 0.04;
@@ -502,6 +508,11 @@ void QuantInspector::showChannel(int channel) {
   inHist_.x0 = lo;
   inHist_.x1 = hi;
   inHist_.hist = makeHistogram(samples, lo, hi, 160);
+  if (trace_ && static_cast<size_t>(channel) < trace_->channels()) {
+    inHist_.overlay = [trace = *trace_, channel](QPainter& p, const PlotAxes& axes) {
+      paintRangeTrail(p, axes, trace, static_cast<size_t>(channel));
+    };
+  }
   outHist_ = {};
   outHist_.title = tr("Output, %1").arg(what);
   outHist_.stats = s;
@@ -529,6 +540,36 @@ void QuantInspector::showChannel(int channel) {
   startSweep(channel);
   updateStatus();
   emit channelShown(channel);
+}
+
+void QuantInspector::setRangeTrace(std::optional<RangeTrace> trace) {
+  if (trace && trace->mins.empty()) trace.reset();
+  trace_ = std::move(trace);
+  if (!trace_) tracePlot_->hide();
+}
+
+// Paints the channel's min and max over the steps and widens the histogram's view [lo, hi] to
+// the ranges the trail shows.
+void QuantInspector::showRangeTrace(int channel, double* lo, double* hi) {
+  const size_t c = static_cast<size_t>(channel);
+  if (!trace_ || c >= trace_->channels()) {
+    tracePlot_->hide();
+    return;
+  }
+  for (size_t i = 0; i < trace_->mins.size(); ++i) {
+    for (float v : {trace_->mins[i][c], trace_->maxs[i][c]}) {
+      if (!std::isfinite(v)) continue;
+      *lo = std::min(*lo, static_cast<double>(v));
+      *hi = std::max(*hi, static_cast<double>(v));
+    }
+  }
+  const QString title =
+      tr("Learned range over %n step(s), ", nullptr, static_cast<int>(trace_->steps.size())) +
+      (trace_->channels() == 1 ? tr("all values") : tr("channel %1").arg(channel));
+  tracePlot_->setPainter([trace = *trace_, c, title](QPainter& p, const QRectF& r) {
+    paintRangeTrace(p, r, trace, c, title);
+  });
+  tracePlot_->show();
 }
 
 void QuantInspector::startSweep(int channel) {
@@ -610,8 +651,8 @@ bool QuantInspector::exportCsv(const QString& path) const {
 
 bool QuantInspector::exportPlots(const QString& dir, QString* error) const {
   const QDir d(dir);
-  for (PlotWidget* w : {inPlot_, outPlot_, transferPlot_, sweepPlot_}) {
-    if (!w->hasPlot()) continue;
+  for (PlotWidget* w : {inPlot_, outPlot_, transferPlot_, sweepPlot_, tracePlot_}) {
+    if (!w->hasPlot() || w->isHidden()) continue;
     const QString base = d.filePath(w->plotName());
     if (!w->savePng(base + QStringLiteral(".png"), QSize(800, 500)) ||
         !w->saveSvg(base + QStringLiteral(".svg"), QSize(800, 500))) {

@@ -302,6 +302,7 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
   }
   p.restore();
   drawNudgedRange(p, ax, s, true);
+  if (d.overlay) d.overlay(p, ax);
   ax.drawForeground(p);
 }
 

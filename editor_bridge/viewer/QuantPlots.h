@@ -4,6 +4,7 @@
 // widget can keep it in its painter) and paints into any rectangle of any paint device.
 
 #include <QString>
+#include <functional>
 #include <vector>
 
 #include "editor_bridge/viewer/ChannelQuantStats.h"
@@ -12,6 +13,8 @@ class QPainter;
 class QRectF;
 
 namespace qs::editor {
+
+class PlotAxes;
 
 // Histogram of a channel's input (or output) with the quantization grid over it.
 struct QuantHistogramData {
@@ -23,6 +26,8 @@ struct QuantHistogramData {
   // Output: how many values sit on each level (stats.levels() entries) and how many do not.
   std::vector<int64_t> levelCounts;
   int64_t offLevel = 0;
+  // Drawn over the data and under the axes' labels (the inspector's learned-range trail).
+  std::function<void(QPainter&, const PlotAxes&)> overlay;
 };
 
 // Output of the quantizer for the samples, counted per level.

@@ -20,6 +20,7 @@
 #include <QtConcurrent/QtConcurrent>
 #include <cmath>
 
+#include "editor_bridge/TrainingSeries.h"
 #include "editor_bridge/viewer/PlotWidget.h"
 #include "editor_bridge/viewer/QuantInspector.h"
 #include "editor_bridge/viewer/QuantPlots.h"
@@ -90,6 +91,14 @@ TensorViewer::TensorViewer(QWidget* parent) : QWidget(parent) {
   savePicture_->setToolTip(tr("Save the current tab's picture as PNG"));
   top->addWidget(saveNpy_);
   top->addWidget(savePicture_);
+  plotTraining_ = new QPushButton(tr("+ Training"), this);
+  plotTraining_->setObjectName(QStringLiteral("plotInTraining"));
+  plotTraining_->setToolTip(
+      tr("Plot this result over the steps in the Training panel (a result of one element)"));
+  plotTraining_->setEnabled(false);
+  top->addWidget(plotTraining_);
+  connect(plotTraining_, &QPushButton::clicked, this,
+          [this] { emit plotInTrainingRequested(currentResultName()); });
   layout->addLayout(top);
 
   stack_ = new QStackedWidget(this);
@@ -187,6 +196,7 @@ void TensorViewer::showMessage(const QString& text) {
   stack_->setCurrentWidget(message_);
   saveNpy_->setEnabled(false);
   savePicture_->setEnabled(false);
+  plotTraining_->setEnabled(false);
 }
 
 bool TensorViewer::showsMessage() const {
@@ -304,6 +314,9 @@ void TensorViewer::showBlock(const BlockResultsView& view, const std::string& po
   const int inspectorIndex = tabs_->indexOf(inspector_);
   if (in) {
     if (inspectorIndex < 0) tabs_->insertTab(0, inspector_, tr("Quantization"));
+    const RangeTrace* trace =
+        training_ ? training_->rangeTrace(view.blockId.toStdString()) : nullptr;
+    inspector_->setRangeTrace(trace ? std::optional<RangeTrace>(*trace) : std::nullopt);
     inspector_->setInput(std::move(*in));
   } else {
     if (inspectorIndex >= 0) tabs_->removeTab(inspectorIndex);
@@ -381,6 +394,7 @@ void TensorViewer::showOutput(const std::string& port) {
     });
     watcher->setFuture(QtConcurrent::run(summarise, t));
   }
+  plotTraining_->setEnabled(t.size() == 1);
   emit resultShown(currentResultName());
 }
 
