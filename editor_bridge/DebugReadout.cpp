@@ -1,6 +1,7 @@
 #include "editor_bridge/DebugReadout.h"
 
 #include <QAbstractButton>
+#include <QAbstractSpinBox>
 #include <QAction>
 #include <QApplication>
 #include <QLabel>
@@ -143,6 +144,15 @@ Json actionsJson(const MainWindow* window) {
   return actions;
 }
 
+// Every named spin box of the window (a toolbar's step count, ...): where it is and its text.
+Json spinBoxesJson(const MainWindow* window) {
+  Json boxes = Json::object();
+  for (const QAbstractSpinBox* b : window->findChildren<QAbstractSpinBox*>())
+    if (!b->objectName().isEmpty())
+      boxes[text(b->objectName())] = {{"rect", widgetRect(b)}, {"text", text(b->text())}};
+  return boxes;
+}
+
 Json statusJson(const MainWindow* window) {
   Json labels = Json::array();
   for (const QLabel* l : window->statusBar()->findChildren<QLabel*>())
@@ -192,6 +202,7 @@ std::string DebugReadout::snapshot() const {
             {"attributes", attributesJson(window_)},
             {"viewer", viewerJson(window_->viewer())},
             {"actions", actionsJson(window_)},
+            {"spinBoxes", spinBoxesJson(window_)},
             {"status", statusJson(window_)},
             {"modal", modalJson()},
             {"page", parseJson(pageToText(window_->model()->page()), "page")}};
