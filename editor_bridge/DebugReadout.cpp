@@ -75,7 +75,14 @@ Json blocksJson(const MainWindow* window) {
   for (const Block& b : window->model()->page().blocks()) {
     const BlockItem* item = window->scene()->blockItem(b.id);
     if (!item) continue;
-    const QRect box = view->mapFromScene(item->sceneBoundingRect()).boundingRect();
+    // The part of the box inside the canvas (null when none is), so that its centre can be
+    // clicked.
+    const QRect box = view->mapFromScene(item->sceneBoundingRect())
+                          .boundingRect()
+                          .intersected(view->viewport()->rect());
+    const Json boxJson =
+        box.isEmpty() ? Json(nullptr)
+                      : rectJson(QRect(view->viewport()->mapToGlobal(box.topLeft()), box.size()));
     Json ports = Json::object();
     for (const BlockItem::Port& p : item->ports()) {
       const char* side = p.result                                     ? "result:"
@@ -83,14 +90,13 @@ Json blocksJson(const MainWindow* window) {
                                                                       : "in:";
       ports[side + p.desc->name] = toScreen(item->mapToScene(p.pos));
     }
-    blocks.push_back(
-        {{"id", b.id.str()},
-         {"type", b.type},
-         {"status", statusName(item->status())},
-         {"error", item->error()},
-         {"selected", item->isSelected()},
-         {"box", rectJson(QRect(view->viewport()->mapToGlobal(box.topLeft()), box.size()))},
-         {"ports", ports}});
+    blocks.push_back({{"id", b.id.str()},
+                      {"type", b.type},
+                      {"status", statusName(item->status())},
+                      {"error", item->error()},
+                      {"selected", item->isSelected()},
+                      {"box", boxJson},
+                      {"ports", ports}});
   }
   return blocks;
 }

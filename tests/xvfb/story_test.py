@@ -210,6 +210,11 @@ class Story:
     def block(self, r, block_id):
         return next(b for b in r["blocks"] if b["id"] == block_id)
 
+    def click_block(self, block_id):
+        box = self.wait(f"block {block_id} in sight on the canvas",
+                        lambda r: self.block(r, block_id)["box"])
+        self.click(centre(box))
+
     def palette_item(self, type_name):
         """Where the palette shows `type_name`; types it into the search field when it is
         scrolled away."""
@@ -230,7 +235,7 @@ class Story:
                          "palette (a broken palette drag stops here)", new_block)
 
     def set_values(self, block_id, values):
-        self.click(centre(self.block(self.readout(), block_id)["box"]))
+        self.click_block(block_id)
         field = self.wait(f"the attribute editor showing {block_id}'s 'values' field",
                           lambda r: r["attributes"]["block"] == block_id
                           and r["attributes"]["fields"]["values"]["rect"])
@@ -267,7 +272,7 @@ class Story:
         self.xdo("key", "F5")
         self.wait(f"{fq} evaluated (status ok)",
                   lambda r: self.block(r, fq)["status"] == "ok")
-        self.click(centre(self.block(self.readout(), fq)["box"]))
+        self.click_block(fq)
         shown = self.wait(f"the viewer showing {fq}.result_output",
                           lambda r: r["viewer"]["result"] == f"{fq}.result_output"
                           and r["viewer"]["count"] == 4 and r["viewer"])
@@ -303,7 +308,7 @@ class Story:
         self.step_name = "learn_ranges: the loss before training"
         self.wait("'loss' evaluated (status ok)",
                   lambda r: self.block(r, "loss")["status"] == "ok", timeout=30)
-        self.click(centre(self.block(self.readout(), "loss")["box"]))
+        self.click_block("loss")
         first = self.wait("the viewer showing loss.result_output",
                           lambda r: r["viewer"]["result"] == "loss.result_output"
                           and r["viewer"]["count"] == 1 and r["viewer"]["values"])[0]
