@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "blocks/RegisterBlocks.h"
+#include "editor_bridge/DebugReadout.h"
 #include "editor_bridge/MainWindow.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageView.h"
@@ -57,6 +58,7 @@ struct EditorOptions {
   QString view;  // a TensorViewer tab
   int64_t trainSteps = 0;    // --train-steps N (with --screenshot)
   QStringList showTraining;  // --show-training B.result_P,...
+  QString debugReadout;  // FILE, or empty
 };
 
 // Parses and checks the command line (--help and --version print and exit inside). Returns 0 to
@@ -91,6 +93,12 @@ int parseOptions(const QApplication& app, EditorOptions* opts) {
       "RESULTS");
   parser.addOption(trainOpt);
   parser.addOption(showTrainingOpt);
+  QCommandLineOption readoutOpt(
+      "debug-readout",
+      "Keep FILE a JSON picture of the window (page, shown result, widget positions), for tests "
+      "that drive the editor from outside (docs/testing.md).",
+      "FILE");
+  parser.addOption(readoutOpt);
   parser.addPositionalArgument("PAGE", "A page file (*.page.json) to open.");
   parser.process(app);
   opts->pages = parser.positionalArguments();
@@ -118,6 +126,7 @@ int parseOptions(const QApplication& app, EditorOptions* opts) {
       return 2;
     }
   }
+  opts->debugReadout = parser.value(readoutOpt);
   if (opts->pages.size() > 1) {
     std::fprintf(stderr, "quantspace: give at most one page file\n");
     return 2;
@@ -281,6 +290,7 @@ int runScreenshot(qs::editor::MainWindow& window, const EditorOptions& opts) {
 
 // The interactive editor, with the page if one was given; the exit status.
 int runEditor(QApplication& app, qs::editor::MainWindow& window, const EditorOptions& opts) {
+  if (!opts.debugReadout.isEmpty()) new qs::editor::DebugReadout(&window, opts.debugReadout);
   window.show();
   if (!opts.pages.isEmpty()) {
     QString error;
