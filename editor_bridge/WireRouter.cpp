@@ -75,7 +75,8 @@ bool clearPath(const std::vector<QPointF>& pts, const ObstacleIndex& obstacles) 
 // The routes tried from `a` to `b` with the blocks `near` in the way: out of the pin to a column
 // x1, along a row y, down a column x2 to the input's row (five runs), or, for a wire going right,
 // one column between the two (three runs). The columns and rows run beside the blocks' edges.
-std::vector<Candidate> candidates(QPointF a, QPointF b, const std::vector<QRectF>& near) {
+std::vector<Candidate> candidates(QPointF a, QPointF b, const std::vector<QRectF>& near,
+                                  size_t columns) {
   const QPointF a1(a.x() + kLead, a.y()), b1(b.x() - kLead, b.y());
   std::vector<double> ys{a.y(), b.y()}, x1s{a1.x()}, x2s{b1.x()}, mids;
   if (b1.x() >= a1.x()) mids.push_back((a1.x() + b1.x()) / 2);
@@ -95,9 +96,9 @@ std::vector<Candidate> candidates(QPointF a, QPointF b, const std::vector<QRectF
     v.erase(std::unique(v.begin(), v.end()), v.end());
     if (v.size() > keep) v.resize(keep);
   };
-  nearestFirst(x1s, a1.x(), 6);
-  nearestFirst(x2s, b1.x(), 6);
-  nearestFirst(mids, (a1.x() + b1.x()) / 2, 40);
+  nearestFirst(x1s, a1.x(), columns);
+  nearestFirst(x2s, b1.x(), columns);
+  nearestFirst(mids, (a1.x() + b1.x()) / 2, columns * 6);
   nearestFirst(ys, (a.y() + b.y()) / 2, 120);
   std::vector<Candidate> out;
   for (double x : mids) {
@@ -243,14 +244,15 @@ void ObstacleIndex::set(const void* key, const QRectF& rect) {
       auto it = cells_.find(cell);
       if (it == cells_.end()) return;
       auto& v = it->second;
-      v.erase(std::remove(v.begin(), v.end(), key), v.end());
+      v.erase(std::remove_if(v.begin(), v.end(), [key](const Entry& e) { return e.key == key; }),
+              v.end());
       if (v.empty()) cells_.erase(it);
     });
     rects_.erase(old);
   }
   if (rect.isEmpty()) return;
   rects_.emplace(key, rect);
-  forCells(rect, [&](uint64_t cell) { cells_[cell].push_back(key); });
+  forCells(rect, [&](uint64_t cell) { cells_[cell].push_back({key, rect}); });
 }
 
 QRectF ObstacleIndex::rectOf(const void* key) const {
@@ -262,7 +264,8 @@ std::vector<QRectF> ObstacleIndex::near(const QRectF& area) const {
   std::vector<const void*> keys;
   forCells(area, [&](uint64_t cell) {
     auto it = cells_.find(cell);
-    if (it != cells_.end()) keys.insert(keys.end(), it->second.begin(), it->second.end());
+    if (it != cells_.end())
+      for (const Entry& e : it->second) keys.push_back(e.key);
   });
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
@@ -279,8 +282,8 @@ bool ObstacleIndex::blocks(QPointF p, QPointF q, double margin) const {
         if (hit) return;
         auto it = cells_.find(cell);
         if (it == cells_.end()) return;
-        for (const void* k : it->second)
-          if (segmentEntersRect(p, q, rects_.at(k).adjusted(-margin, -margin, margin, margin))) {
+        for (const Entry& e : it->second)
+          if (segmentEntersRect(p, q, e.rect.adjusted(-margin, -margin, margin, margin))) {
             hit = true;
             return;
           }
@@ -304,11 +307,13 @@ std::vector<QPointF> routeWire(QPointF a, QPointF b, const ObstacleIndex& obstac
   std::vector<QPointF> curve = wireCurve(a, b);
   if (routed) *routed = false;
   if (clearPath(curve, obstacles)) return curve;
-  // Look at the blocks around the wire's box first, then farther out.
-  for (double reach : {300.0, 1500.0}) {
+  // Look at the blocks in the wire's own box first (most detours go just over or under them,
+  // and few blocks make few candidates), then farther out, then search the grid.
+  for (double reach : {20.0, 300.0, 1500.0}) {
     const QRectF box = QRectF(a, b).normalized().adjusted(-reach, -reach, reach, reach);
     const std::vector<QRectF> near = obstacles.near(box);
-    const std::vector<Candidate> tries = candidates(a, b, near);
+    // The first look tries only the columns beside the pins: a few candidates, checked fast.
+    const std::vector<Candidate> tries = candidates(a, b, near, reach < 100 ? 1 : 6);
     for (size_t i = 0; i < tries.size() && i < kMaxTries; ++i) {
       if (!clearPath(tries[i].pts, obstacles)) continue;
       std::vector<QPointF> smooth = rounded(tries[i].pts);
@@ -316,6 +321,7 @@ std::vector<QPointF> routeWire(QPointF a, QPointF b, const ObstacleIndex& obstac
       if (routed) *routed = true;
       return smooth;
     }
+    if (reach < 100) continue;
     const std::vector<QPointF> grid = gridRoute(a, b, box, near);
     if (grid.size() >= 2 && clearPath(grid, obstacles)) {
       std::vector<QPointF> smooth = rounded(grid);

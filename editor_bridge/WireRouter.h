@@ -26,7 +26,11 @@ class ObstacleIndex {
   static uint64_t cellKey(int64_t cx, int64_t cy);
   template <typename F>
   void forCells(const QRectF& area, F&& f) const;
-  std::unordered_map<uint64_t, std::vector<const void*>> cells_;
+  struct Entry {
+    const void* key;
+    QRectF rect;  // a copy, so that a test needs no second look-up
+  };
+  std::unordered_map<uint64_t, std::vector<Entry>> cells_;
   std::unordered_map<const void*, QRectF> rects_;
 };
 

@@ -519,10 +519,8 @@ void QuantInspector::showChannel(int channel) {
 
   const QString what = whole ? tr("all values") : tr("channel %1").arg(channel);
   inHist_ = {};
-  inHist_.title = tr("Input, %1, %2 bits%3")
-                      .arg(what)
-                      .arg(input_->setup.numBits)
-                      .arg(input_->setup.narrowRange ? tr(", narrow range") : QString());
+  // num_bits and narrow_range are on the status line above: a narrow plot keeps its title whole.
+  inHist_.title = tr("Input, %1").arg(what);
   inHist_.stats = s;
   inHist_.x0 = lo;
   inHist_.x1 = hi;

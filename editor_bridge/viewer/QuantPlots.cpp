@@ -225,7 +225,7 @@ QString histogramAxisLabel(const QuantHistogramData& d, double spacing, bool eac
                        .arg(formatNumber(s.nudged.scale, 4))
                        .arg(s.nudged.zeroPoint);
   if (!eachLevel) {
-    xLabel += QStringLiteral(" · %1 levels/px, drawn as density")
+    xLabel += QStringLiteral(" · %1 levels/px · drawn as a band")
                   .arg(formatNumber(1.0 / std::max(spacing, 1e-12), 3));
   }
   if (d.output) {
