@@ -13,7 +13,9 @@
 #include <utility>
 
 #include "editor_bridge/EditorStyle.h"
+#include "editor_bridge/RangeWarning.h"
 #include "editor_bridge/WireItem.h"
+#include "runtime/EvalPlan.h"
 #include "runtime/EvalWiring.h"
 #include "runtime/Json.h"
 
@@ -80,10 +82,13 @@ void PageScene::rebuild() {
   outputDTypes_.clear();
   const Page& page = model_->page();
   blocks_.reserve(page.blockCount());
+  rebuilding_ = true;
   for (size_t i = 0; i < page.blockCount(); ++i)
     addBlockItem(page.blocks()[i], static_cast<int>(i));
   for (const auto* list : {&page.links(), &page.danglingLinks()})
     for (const Link& l : *list) addWireItem(l);
+  rebuilding_ = false;
+  markCyclicWires();
   // Room to pan around the page and to drop new blocks beside it.
   setSceneRect(blocksBoundingRect().adjusted(-2000, -2000, 2000, 2000));
 }
@@ -93,6 +98,7 @@ void PageScene::addBlockItem(const Block& block, int index) {
   item->setPos(blockPosition(block, index));
   if (cached_) item->setCacheMode(QGraphicsItem::DeviceCoordinateCache);
   addItem(item);
+  wires_->obstacleChanged(item, item->sceneBodyRect());
   blocks_[block.id] = item;
   updateSummary(block.id);
   const QRectF r = item->sceneBoundingRect().adjusted(-1000, -1000, 1000, 1000);
@@ -106,6 +112,32 @@ void PageScene::addWireItem(const Link& link) {
   WireItem* wire = wires_->add(link, from, to, model_->brokenReason(link));
   for (BlockItem* end : {from, to})
     if (end) end->wires().push_back(wire);
+  // A link added back (undo, paste) may close a cycle again; a loaded page's are marked at once.
+  if (from && to && !rebuilding_) wire->setCyclic(closesCycle(link));
+}
+
+bool PageScene::closesCycle(const Link& link) const {
+  const int to = model_->page().indexOf(link.to.block);
+  if (to < 0 || !model_->page().contains(link.from.block)) return false;
+  return model_->upstreamOf(link.from.block)[static_cast<size_t>(to)] != 0;
+}
+
+void PageScene::markCyclicWires() {
+  // Most pages have no cycle: one plan finds the blocks on cycles, and only links between two of
+  // them are followed.
+  const Page& page = model_->page();
+  EvalPlan plan;
+  try {
+    plan = planEvaluation(page, model_->registry(), {}, false);
+  } catch (const std::exception&) {
+    return;  // a page the evaluator cannot plan says why when it runs
+  }
+  if (plan.cycleErrors.empty()) return;
+  for (const Link& l : page.links()) {
+    const int a = page.indexOf(l.from.block), b = page.indexOf(l.to.block);
+    if (a < 0 || b < 0 || !plan.cycleError(a) || !plan.cycleError(b)) continue;
+    if (WireItem* w = wires_->find(l)) w->setCyclic(closesCycle(l));
+  }
 }
 
 void PageScene::removeWireItem(const Link& link) {
@@ -128,6 +160,7 @@ void PageScene::removeBlockItem(const BlockId& id) {
   for (const Link& l : attached) removeWireItem(l);
   moveStart_.clear();
   blocks_.erase(it);
+  wires_->obstacleChanged(item, QRectF());
   delete item;
 }
 
@@ -193,6 +226,10 @@ void PageScene::invalidateBlocks() {
   for (const auto& [id, item] : blocks_) item->update();
 }
 
+void PageScene::blockGeometryChanged(BlockItem* item) {
+  if (wires_) wires_->obstacleChanged(item, item->sceneBodyRect());
+}
+
 QRectF PageScene::blocksBoundingRect() const {
   QRectF r;
   for (const auto& [id, item] : blocks_) r |= item->sceneBoundingRect();
@@ -223,6 +260,9 @@ void PageScene::applyResults(const ResultMap& results) {
       outputShapes_.erase(id);
     updateSummary(id);
   }
+  for (const auto& [id, r] : results)
+    if (BlockItem* item = blockItem(id); item && item->descriptor())
+      if (const Block* b = model_->page().find(id)) item->setWarning(rangeWarning(model_->page(), *b, results));
   emit statusesChanged();
 }
 

@@ -64,6 +64,8 @@ class PageScene : public QGraphicsScene {
   // The union of every block's rectangle and of the stubs of wires to missing blocks (cheaper
   // than itemsBoundingRect: no other wires).
   QRectF blocksBoundingRect() const;
+  // A block moved: the wires in its way (where it was or is now) are routed again.
+  void blockGeometryChanged(BlockItem* item);
 
   // ---- The block context menu ----
   // A right click on a block selects it and shows a menu that each hook fills with its entries
@@ -90,6 +92,9 @@ class PageScene : public QGraphicsScene {
   void addBlockItem(const Block& block, int index);
   void updateSummary(const BlockId& id);
   void addWireItem(const Link& link);
+  // Links whose blocks feed each other are drawn as such (WireItem::cyclic).
+  bool closesCycle(const Link& link) const;
+  void markCyclicWires();
   void removeBlockItem(const BlockId& id);
   void removeWireItem(const Link& link);
   BlockItem* blockAt(QPointF scenePos, int* port) const;
@@ -104,6 +109,7 @@ class PageScene : public QGraphicsScene {
   PortRef hoverRefused_;  // the input the drag last hovered with a dtype refusal shown
 
   bool cached_ = false;
+  bool rebuilding_ = false;
   bool dragging_ = false;
   PortRef dragFrom_;
   std::optional<Link> detaching_;  // the wire whose input end is being dragged

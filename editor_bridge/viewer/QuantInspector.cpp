@@ -105,6 +105,17 @@ std::optional<InspectorInput> inspectorInputFor(const BlockResultsView& view, QS
   return in;
 }
 
+QString reversedRangeMessage(const ChannelQuantStats& s, int channel) {
+  const QString range = QStringLiteral("min %1 > max %2")
+                            .arg(QString::fromStdString(formatFloat(s.min())),
+                                 QString::fromStdString(formatFloat(s.max())));
+  return QObject::tr("No plots for %1: %2. TensorFlow accepts this range, but every output is "
+                     "then nudged min (%3), so there is no quantization grid to show. Set min "
+                     "below max.")
+      .arg(channel < 0 ? QObject::tr("these values") : QObject::tr("channel %1").arg(channel),
+           range, QString::fromStdString(formatFloat(s.nudged.nudgedMin)));
+}
+
 // ---- ChannelTableModel --------------------------------------------------------------------------
 
 void ChannelTableModel::setStats(std::vector<ChannelQuantStats> stats) {
@@ -179,7 +190,8 @@ QVariant ChannelTableModel::data(const QModelIndex& index, int role) const {
     case ClippedAbove:
       return formatNumber(value(s, c), 4);
     case Mse:
-      return formatNumber(s.mse(), 5);
+      // One form for the whole column, so that magnitudes compare at a glance.
+      return std::isfinite(s.mse()) ? QString::number(s.mse(), 'e', 4) : formatNumber(s.mse());
     case SqnrDb:
       return std::isfinite(s.sqnrDb()) ? QString::number(s.sqnrDb(), 'f', 2)
                                        : formatNumber(s.sqnrDb());
@@ -466,6 +478,19 @@ void QuantInspector::showChannel(int channel) {
   const ChannelQuantStats s = model_->stats()[static_cast<size_t>(channel)];
   const int64_t channels = static_cast<int64_t>(input_->mins.size());
   const bool whole = channels == 1;
+  if (s.min() > s.max()) {
+    // A reversed range has no grid to draw: say so where the plots would be.
+    ++sweepGeneration_;
+    sweepPending_ = false;
+    inHist_ = outHist_ = {};
+    sweep_ = {};
+    const QString why = reversedRangeMessage(s, whole ? -1 : channel);
+    for (PlotWidget* w : {inPlot_, outPlot_, transferPlot_, sweepPlot_}) w->clearPlot(why);
+    lastChannelMs_ = static_cast<double>(clock.nsecsElapsed()) / 1e6;
+    updateStatus();
+    emit channelShown(channel);
+    return;
+  }
   std::vector<float> own;
   if (!whole) own = channelSamples(input_->inputs, channel, channels);
   const std::span<const float> samples =
@@ -500,10 +525,8 @@ void QuantInspector::showChannel(int channel) {
 
   const QString what = whole ? tr("all values") : tr("channel %1").arg(channel);
   inHist_ = {};
-  inHist_.title = tr("Input, %1, %2 bits%3")
-                      .arg(what)
-                      .arg(input_->setup.numBits)
-                      .arg(input_->setup.narrowRange ? tr(", narrow range") : QString());
+  // num_bits and narrow_range are on the status line above: a narrow plot keeps its title whole.
+  inHist_.title = tr("Input, %1").arg(what);
   inHist_.stats = s;
   inHist_.x0 = lo;
   inHist_.x1 = hi;
@@ -622,10 +645,11 @@ void QuantInspector::startSweep(int channel) {
 void QuantInspector::updateStatus() {
   if (!input_) return;
   // The block's name and type are in the viewer's header; here what the numbers depend on.
-  QString text = tr("num_bits %1 · narrow_range %2 · %3 channel(s) of %4")
+  QString text = tr("num_bits %1 · narrow_range %2 · %3 of %4")
                      .arg(input_->setup.numBits)
                      .arg(input_->setup.narrowRange ? tr("true") : tr("false"))
-                     .arg(input_->mins.size())
+                     .arg(counted(static_cast<int64_t>(input_->mins.size()), tr("channel"),
+                                  tr("channels")))
                      .arg(QString::fromStdString(shapeToString(input_->inputs.shape())));
   if (statsPending_) {
     text += tr(" · computing channel statistics…");

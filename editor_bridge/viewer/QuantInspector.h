@@ -37,6 +37,9 @@ struct InspectorInput {
 // simply not a FakeQuant block).
 std::optional<InspectorInput> inspectorInputFor(const BlockResultsView& view, QString* why);
 
+// Why a channel with min > max has no plots (`channel` -1: the whole tensor is one range).
+QString reversedRangeMessage(const ChannelQuantStats& s, int channel);
+
 // The per-channel table. Sorting uses Qt::UserRole (the number), display uses the text.
 class ChannelTableModel : public QAbstractTableModel {
   Q_OBJECT

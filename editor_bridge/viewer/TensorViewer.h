@@ -106,6 +106,7 @@ class TensorViewer : public QWidget {
   void showOutput(const std::string& port);
   void rebuildSliceControls(const Tensor& t);
   void updateSlice();
+  void fitValueColumns();
   void applyStats(uint64_t generation, const TensorStats& stats, const ValueHistogramData& hist);
   void updateStatsLabel();
   const Tensor* currentTensor() const;
