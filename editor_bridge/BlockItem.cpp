@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "editor_bridge/EditorStyle.h"
+#include "editor_bridge/LayoutTools.h"
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/WireItem.h"
 
@@ -178,8 +179,14 @@ QString BlockItem::toolTipText() const {
 }
 
 QVariant BlockItem::itemChange(GraphicsItemChange change, const QVariant& value) {
-  if (change == ItemPositionHasChanged)
+  // Only a drag snaps (something holds the mouse): undo and redo put blocks back exactly.
+  if (change == ItemPositionChange && scene() && scene()->mouseGrabberItem())
+    if (const PageScene* s = pageScene(); s && s->snapStep() > 0)
+      return snapToGrid(value.toPointF(), s->snapStep());
+  if (change == ItemPositionHasChanged) {
     for (WireItem* w : wires_) w->updateEnds();
+    if (PageScene* s = pageScene()) emit s->blockItemMoved();
+  }
   return QGraphicsItem::itemChange(change, value);
 }
 

@@ -22,6 +22,7 @@ class PageScene;
 class PageView;
 class PaletteWidget;
 class AttributeEditor;
+class CanvasTools;
 class TensorViewer;
 
 // The editor window: canvas in the centre, palette, attribute editor and result viewer docked,
@@ -79,6 +80,8 @@ class MainWindow : public QMainWindow {
   TensorViewer* viewer() const { return viewer_; }
   EvalService* evaluation() const { return eval_; }
   RecoveryStore& recovery() { return recovery_; }
+  // Context menus (with a hook for other features' block entries), find, rename, frames, ...
+  CanvasTools* canvasTools() const { return canvasTools_; }
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -108,6 +111,7 @@ class MainWindow : public QMainWindow {
   PaletteWidget* palette_;
   AttributeEditor* attrEditor_;
   TensorViewer* viewer_;
+  CanvasTools* canvasTools_ = nullptr;
   EvalService* eval_;
   QLabel* evalStatus_;
   QMenu* recentMenu_ = nullptr;
