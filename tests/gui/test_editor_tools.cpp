@@ -420,9 +420,15 @@ TEST_CASE("tools: a comment frame moves with its blocks, is saved, and its title
   CHECK(posOf(f, "lo") == QPointF(240, 250));
   CHECK(posOf(f, "hi") == QPointF(40, 400));
   CHECK(undo->count() == steps + 1);
-  // Moving one of its blocks stretches the frame.
-  mouseDrag(f.viewport(), bodyPoint(f, "lo"), bodyPoint(f, "lo") + QPoint(0, 300));
+  // Moving one of its blocks stretches the frame, while the block is dragged too.
+  const QPoint grip = bodyPoint(f, "lo");
+  QTest::mouseMove(f.viewport(), grip);
+  QTest::mousePress(f.viewport(), Qt::LeftButton, {}, grip);
+  for (int dy = 50; dy <= 300; dy += 50) QTest::mouseMove(f.viewport(), grip + QPoint(0, dy));
   QCoreApplication::processEvents();
+  CHECK(posOf(f, "lo") == QPointF(240, 550));
+  CHECK(frame->boundingRect().contains(box("x") | box("lo")));
+  QTest::mouseRelease(f.viewport(), Qt::LeftButton, {}, grip + QPoint(0, 300));
   CHECK(frame->boundingRect().contains(box("x") | box("lo")));
 
   QTemporaryDir dir;
