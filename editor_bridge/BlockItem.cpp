@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "editor_bridge/EditorStyle.h"
+#include "editor_bridge/LayoutTools.h"
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/WireItem.h"
 
@@ -250,9 +251,14 @@ QString BlockItem::toolTipText() const {
 }
 
 QVariant BlockItem::itemChange(GraphicsItemChange change, const QVariant& value) {
+  // Only a drag snaps (something holds the mouse): undo and redo put blocks back exactly.
+  if (change == ItemPositionChange && scene() && scene()->mouseGrabberItem())
+    if (const PageScene* s = pageScene(); s && s->snapStep() > 0)
+      return snapToGrid(value.toPointF(), s->snapStep());
   if (change == ItemPositionHasChanged) {
     if (PageScene* s = pageScene()) s->blockGeometryChanged(this);
     for (WireItem* w : wires_) w->updateEnds();
+    if (PageScene* s = pageScene()) emit s->blockItemMoved();
   }
   return QGraphicsItem::itemChange(change, value);
 }

@@ -45,6 +45,8 @@ class BlockItem : public QGraphicsItem {
   const std::string& blockType() const { return type_; }
   const BlockDescriptor* descriptor() const { return desc_; }
   const std::vector<Port>& ports() const { return ports_; }
+  // The box without its pins and badge (item coordinates), for aligning blocks.
+  QRectF boxRect() const { return QRectF(0, 0, kWidth, height_); }
   // Index into ports() of the pin under `itemPos`, or -1.
   int portAt(QPointF itemPos) const;
   // Where a wire attaches to the port named `port` (scene coordinates). A port the block does not

@@ -20,6 +20,7 @@
 
 #include "editor_bridge/AttributeEditor.h"
 #include "editor_bridge/BlockItem.h"
+#include "editor_bridge/CanvasTools.h"
 #include "editor_bridge/ImportWeightsDialog.h"
 #include "editor_bridge/Minimap.h"
 #include "editor_bridge/PageModel.h"
@@ -194,6 +195,9 @@ void MainWindow::createActions() {
   const QList<QAction*> undoRedo = createEditMenu();
   QAction* fitA = createViewMenu();
   QMenu* runMenu = createRunMenu();
+  canvasTools_ = new CanvasTools(this, menuBar()->findChild<QMenu*>("editMenu"),
+                                 menuBar()->findChild<QMenu*>("viewMenu"));
+  addTrainingBlockMenu();
 
   for (QAction* a : fileActions) tb->addAction(a);
   tb->addSeparator();
@@ -249,6 +253,7 @@ QList<QAction*> MainWindow::createFileMenu(QMenu* file) {
 
 QList<QAction*> MainWindow::createEditMenu() {
   QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+  edit->setObjectName("editMenu");
   QAction* undoA = model_->undoStack()->createUndoAction(this, tr("&Undo"));
   undoA->setShortcut(QKeySequence::Undo);
   QAction* redoA = model_->undoStack()->createRedoAction(this, tr("&Redo"));
@@ -291,6 +296,7 @@ QList<QAction*> MainWindow::createEditMenu() {
 
 QAction* MainWindow::createViewMenu() {
   QMenu* viewMenu = menuBar()->addMenu(tr("&View"));
+  viewMenu->setObjectName("viewMenu");
   QAction* fitA = addMenuAction(this, viewMenu, tr("&Fit to View"),
                                 QKeySequence(Qt::CTRL | Qt::Key_0), [this] { view_->fitPage(); });
   addMenuAction(this, viewMenu, tr("Zoom &In"), QKeySequence::ZoomIn,

@@ -23,6 +23,7 @@ class PageScene;
 class PageView;
 class PaletteWidget;
 class AttributeEditor;
+class CanvasTools;
 class TensorViewer;
 class TrainingSeries;
 class TrainingPanel;
@@ -83,6 +84,8 @@ class MainWindow : public QMainWindow {
   EvalService* evaluation() const { return eval_; }
   TrainingController* training() const { return training_; }
   RecoveryStore& recovery() { return recovery_; }
+  // Context menus (with a hook for other features' block entries), find, rename, frames, ...
+  CanvasTools* canvasTools() const { return canvasTools_; }
 
   // ---- Training panel (MainWindowTraining.cpp) ----
   // What the steps of a run recorded; whoever takes the steps feeds it (appendStep, clear).
@@ -106,6 +109,7 @@ class MainWindow : public QMainWindow {
   QAction* createViewMenu();
   QMenu* createRunMenu();
   void createTrainingPanel(QMenu* viewMenu);
+  void addTrainingBlockMenu();
   void updateTitle();
   bool maybeSave();
   void onContentChanged();
@@ -126,6 +130,7 @@ class MainWindow : public QMainWindow {
   TensorViewer* viewer_;
   TrainingSeries* series_ = nullptr;
   TrainingPanel* trainingPanel_ = nullptr;
+  CanvasTools* canvasTools_ = nullptr;
   EvalService* eval_;
   TrainingController* training_;
   QLabel* evalStatus_;

@@ -4,6 +4,7 @@
 #include <QDockWidget>
 #include <QMenu>
 
+#include "editor_bridge/CanvasTools.h"
 #include "editor_bridge/MainWindow.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageScene.h"
@@ -63,24 +64,27 @@ void MainWindow::createTrainingPanel(QMenu* viewMenu) {
   connect(model_, &PageModel::pageReset, this, updateRanges);
   connect(viewer_, &TensorViewer::plotInTrainingRequested, this,
           [this](const QString& result) { addToTraining(result); });
+}
 
-  scene_->addBlockMenuHook([this](QMenu& menu, const BlockId& id) {
+// The block context menu's "Add result to Training panel".
+void MainWindow::addTrainingBlockMenu() {
+  canvasTools_->addBlockMenuHook([this](QMenu* menu, const BlockId& id) {
     // One entry per one-element output the last run computed (a scalar loss or accuracy).
     QStringList names;
     if (auto it = results_.find(id); it != results_.end())
       for (const auto& [port, t] : it->second.outputs)
         if (t.size() == 1)
           names.push_back(QString::fromStdString(id.str() + "." + resultName(port)));
-    menu.addSeparator();
+    menu->addSeparator();
     if (names.isEmpty()) {
-      QAction* none = menu.addAction(tr("Add result to Training panel"));
+      QAction* none = menu->addAction(tr("Add result to Training panel"));
       none->setObjectName("addToTrainingAction");
       none->setEnabled(false);
       none->setToolTip(tr("Only a result of one element (a scalar) can be plotted over steps"));
       return;
     }
     for (const QString& name : names) {
-      QAction* a = menu.addAction(names.size() == 1 ? tr("Add result to Training panel")
+      QAction* a = menu->addAction(names.size() == 1 ? tr("Add result to Training panel")
                                                     : tr("Add %1 to Training panel").arg(name));
       a->setObjectName("addToTrainingAction");
       a->setEnabled(!series_->results().contains(name));

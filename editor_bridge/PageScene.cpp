@@ -1,7 +1,6 @@
 #include "editor_bridge/PageScene.h"
 
 #include <QGraphicsPathItem>
-#include <QGraphicsSceneContextMenuEvent>
 #include <QGraphicsSceneHelpEvent>
 #include <QGraphicsSceneMouseEvent>
 #include <QGraphicsView>
@@ -14,6 +13,7 @@
 
 #include "editor_bridge/EditorStyle.h"
 #include "editor_bridge/RangeWarning.h"
+#include "editor_bridge/PortToolTip.h"
 #include "editor_bridge/WireItem.h"
 #include "runtime/EvalPlan.h"
 #include "runtime/EvalWiring.h"
@@ -80,6 +80,7 @@ void PageScene::rebuild() {
   addItem(wires_);
   outputShapes_.clear();
   outputDTypes_.clear();
+  portShapes_.clear();
   const Page& page = model_->page();
   blocks_.reserve(page.blockCount());
   rebuilding_ = true;
@@ -242,6 +243,7 @@ QRectF PageScene::blocksBoundingRect() const {
 void PageScene::applyResults(const ResultMap& results) {
   for (const auto& [id, r] : results) {
     setBlockStatus(id, r.status, r.error);
+    portShapes_[id] = r.outputShapes;
     if (r.outputShapes.empty()) {
       outputDTypes_.erase(id);
     } else {
@@ -301,6 +303,27 @@ QString PageScene::dtypeRefusal(const PortRef& from, const PortRef& to) const {
   if (problem.empty()) return {};
   return QString::fromStdString("'" + to.block.str() + "' " + problem + " (from " +
                                 from.block.str() + "." + from.port.str() + ")");
+}
+
+namespace {
+// What a per-block, per-port map knows of one output.
+template <typename T>
+std::optional<T> portEntry(const std::unordered_map<BlockId, std::map<std::string, T>>& map,
+                           const PortRef& output) {
+  auto known = map.find(output.block);
+  if (known == map.end()) return std::nullopt;
+  auto port = known->second.find(output.port.str());
+  if (port == known->second.end()) return std::nullopt;
+  return port->second;
+}
+}  // namespace
+
+std::optional<DType> PageScene::outputDType(const PortRef& output) const {
+  return portEntry(outputDTypes_, output);
+}
+
+std::optional<Shape> PageScene::outputShape(const PortRef& output) const {
+  return portEntry(portShapes_, output);
 }
 
 BlockItem* PageScene::blockAt(QPointF scenePos, int* port) const {
@@ -438,8 +461,12 @@ void PageScene::finishWireDrag(QPointF scenePos, QPointF screenPos) {
   int port = -1;
   BlockItem* block = blockAt(scenePos, &port);
   if (!block || port < 0) {
-    // Dropped off every pin: a new wire is not made; a detached wire end deletes the wire.
-    if (detached) model_->disconnectLink(*detached);
+    // Dropped off every pin: a detached wire end deletes the wire; a new wire let go over empty
+    // canvas offers the blocks that can take it.
+    if (detached)
+      model_->disconnectLink(*detached);
+    else if (!block)
+      emit wireDroppedOnCanvas(dragFrom_, scenePos);
     return;
   }
   const BlockItem::Port& p = block->ports()[port];
@@ -466,6 +493,13 @@ void PageScene::finishWireDrag(QPointF scenePos, QPointF screenPos) {
 
 void PageScene::helpEvent(QGraphicsSceneHelpEvent* event) {
   // Tooltips are made when asked for instead of stored on thousands of items.
+  int port = -1;
+  if (BlockItem* block = blockAt(event->scenePos(), &port); block && port >= 0) {
+    QToolTip::showText(event->screenPos(), portToolTip(*this, *block, block->ports()[port]),
+                       event->widget());
+    event->accept();
+    return;
+  }
   for (QGraphicsItem* item : items(event->scenePos())) {
     if (item->type() != BlockItem::Type) continue;
     QToolTip::showText(event->screenPos(), static_cast<BlockItem*>(item)->toolTipText(),
@@ -491,21 +525,6 @@ void PageScene::drawBackground(QPainter* painter, const QRectF& rect) {
   for (qreal y = std::floor(rect.top() / step) * step; y < rect.bottom(); y += step)
     lines.append(QLineF(rect.left(), y, rect.right(), y));
   painter->drawLines(lines);
-}
-
-void PageScene::contextMenuEvent(QGraphicsSceneContextMenuEvent* event) {
-  BlockItem* block = blockAt(event->scenePos(), nullptr);
-  if (!block || blockMenuHooks_.empty()) {
-    QGraphicsScene::contextMenuEvent(event);
-    return;
-  }
-  // The menu is about the block under the pointer: it becomes the selection (and the viewer's).
-  if (!block->isSelected()) selectBlocks({block->blockId()});
-  QMenu menu;
-  menu.setObjectName(QStringLiteral("blockContextMenu"));
-  for (const BlockMenuHook& hook : blockMenuHooks_) hook(menu, block->blockId());
-  event->accept();
-  if (!menu.isEmpty()) menu.exec(event->screenPos());
 }
 
 }  // namespace qs::editor

@@ -54,6 +54,15 @@ class PageScene : public QGraphicsScene {
   // or the source's dtype is not known yet.
   QString dtypeRefusal(const PortRef& from, const PortRef& to) const;
 
+  // The dtype and shape of an output as the last check or run gave them (nullopt: not known).
+  std::optional<DType> outputDType(const PortRef& output) const;
+  std::optional<Shape> outputShape(const PortRef& output) const;
+  // Grid step that dragged blocks snap to; 0 = free movement.
+  qreal snapStep() const { return snapStep_; }
+  void setSnapStep(qreal step) { snapStep_ = step; }
+  // The block (and its pin index, or -1) under a scene point.
+  BlockItem* blockAt(QPointF scenePos, int* port) const;
+
   // Blocks are cached as device pixmaps when zoomed in (a pan or a repaint then blits them) and
   // painted directly when zoomed out (plain boxes are cheaper than thousands of tiny pixmaps,
   // which a zoom change would all have to redraw). The view calls this before each frame.
@@ -67,17 +76,16 @@ class PageScene : public QGraphicsScene {
   // A block moved: the wires in its way (where it was or is now) are routed again.
   void blockGeometryChanged(BlockItem* item);
 
-  // ---- The block context menu ----
-  // A right click on a block selects it and shows a menu that each hook fills with its entries
-  // (in the order the hooks were added); no entries, no menu.
-  using BlockMenuHook = std::function<void(QMenu& menu, const BlockId& block)>;
-  void addBlockMenuHook(BlockMenuHook hook) { blockMenuHooks_.push_back(std::move(hook)); }
 
  signals:
   void message(const QString& text);
   void resultPinClicked(const qs::BlockId& block, const QString& port);
   // After applyResults: block statuses may have changed (the minimap shows errors).
   void statusesChanged();
+  // A block's item moved: during a drag too, before the page records where it ended.
+  void blockItemMoved();
+  // A new wire from `from` was let go over empty canvas (not over a block or pin).
+  void wireDroppedOnCanvas(const qs::PortRef& from, QPointF scenePos);
 
  protected:
   void mousePressEvent(QGraphicsSceneMouseEvent* event) override;
@@ -85,7 +93,6 @@ class PageScene : public QGraphicsScene {
   void mouseReleaseEvent(QGraphicsSceneMouseEvent* event) override;
   void drawBackground(QPainter* painter, const QRectF& rect) override;
   void helpEvent(QGraphicsSceneHelpEvent* event) override;
-  void contextMenuEvent(QGraphicsSceneContextMenuEvent* event) override;
 
  private:
   void rebuild();
@@ -97,7 +104,6 @@ class PageScene : public QGraphicsScene {
   void markCyclicWires();
   void removeBlockItem(const BlockId& id);
   void removeWireItem(const Link& link);
-  BlockItem* blockAt(QPointF scenePos, int* port) const;
   void finishWireDrag(QPointF scenePos, QPointF screenPos);
 
   PageModel* model_;
@@ -106,6 +112,8 @@ class PageScene : public QGraphicsScene {
   std::unordered_map<BlockId, Shape> outputShapes_;
   // Known output dtypes: every output of each block the last check or run passed.
   std::unordered_map<BlockId, std::map<std::string, DType>> outputDTypes_;
+  std::unordered_map<BlockId, std::map<std::string, Shape>> portShapes_;  // every output's shape
+  qreal snapStep_ = 0;
   PortRef hoverRefused_;  // the input the drag last hovered with a dtype refusal shown
 
   bool cached_ = false;
@@ -121,7 +129,6 @@ class PageScene : public QGraphicsScene {
 
   // Positions of the selected blocks when a move drag began.
   std::vector<std::pair<BlockItem*, QPointF>> moveStart_;
-  std::vector<BlockMenuHook> blockMenuHooks_;
 };
 
 }  // namespace qs::editor

@@ -20,6 +20,7 @@
 #include <limits>
 
 #include "GuiTestUtil.h"
+#include "editor_bridge/CanvasTools.h"
 #include "editor_bridge/TrainingPanel.h"
 #include "editor_bridge/TrainingSeries.h"
 #include "editor_bridge/viewer/PlotWidget.h"
@@ -80,21 +81,19 @@ void chooseFromBlockMenu(EditorFixture& f, const BlockId& id, const QString& act
   REQUIRE(item != nullptr);
   f.w().view()->centerOn(item);
   const QPoint at = f.toViewport(item->sceneBoundingRect().center());
-  bool triggered = false;
-  // The menu runs its own loop: pick the entry from inside it.
-  QTimer::singleShot(50, [&] {
-    auto* menu = qobject_cast<QMenu*>(QApplication::activePopupWidget());
-    REQUIRE(menu != nullptr);
-    for (QAction* a : menu->actions()) {
-      if (a->objectName() == actionName && a->isEnabled()) {
-        a->trigger();
-        triggered = true;
-      }
-    }
-    menu->close();
-  });
   QContextMenuEvent event(QContextMenuEvent::Mouse, at, f.viewport()->mapToGlobal(at));
   QApplication::sendEvent(f.viewport(), &event);
+  QMenu* menu = f.w().canvasTools()->lastMenu();
+  REQUIRE(menu != nullptr);
+  CHECK(menu->objectName() == QStringLiteral("blockContextMenu"));
+  bool triggered = false;
+  for (QAction* a : menu->actions()) {
+    if (a->objectName() == actionName && a->isEnabled()) {
+      a->trigger();
+      triggered = true;
+    }
+  }
+  menu->close();
   REQUIRE(triggered);
 }
 
