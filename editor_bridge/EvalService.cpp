@@ -28,10 +28,6 @@ void EvalService::post(std::function<void(Evaluator&)> job) {
   });
 }
 
-std::shared_ptr<ResultMap> collectResults(const Evaluator& evaluator, const Page& page) {
-  return collect(evaluator, page);
-}
-
 EvalService::EvalService(const BlockRegistry& registry, QObject* parent)
     : QObject(parent), evaluator_(std::make_unique<Evaluator>(registry)) {
   thread_.setObjectName("qs-eval");

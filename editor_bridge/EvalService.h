@@ -25,9 +25,6 @@ struct BlockResult {
 };
 using ResultMap = std::unordered_map<BlockId, BlockResult>;
 
-// What the UI keeps of every block of `page` that `evaluator` has a state for.
-std::shared_ptr<ResultMap> collectResults(const Evaluator& evaluator, const Page& page);
-
 // Evaluates snapshots of the page on a worker thread that owns the one Evaluator, so the window
 // never waits for a kernel. Requests are queued to the worker; a request superseded by a newer
 // one is skipped, and a run in progress is cancelled when a newer check or run is asked for (the

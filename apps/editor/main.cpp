@@ -225,7 +225,7 @@ int trainForScreenshot(qs::editor::MainWindow& window, const EditorOptions& opts
   }
   // The last step's results: the ranges drawn as current are the ones that step used, the last
   // points of the Training panel and of the inspector's trace.
-  window.showResults(*qs::editor::collectResults(evaluator, page));
+  window.showResults(*qs::editor::EvalService::collectResults(evaluator, page));
   return 0;
 }
 

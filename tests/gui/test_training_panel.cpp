@@ -163,7 +163,7 @@ TEST_CASE("training panel: the plotted values are the runner's --log", "[gui][tr
   CHECK(trace->steps.size() == static_cast<size_t>(kSteps));
   CHECK(trace->channels() == 8u);
   // The viewer shows the last step's results: the range that step used is the trace's last.
-  f.w().showResults(*collectResults(evaluator, f.w().model()->page()));
+  f.w().showResults(*EvalService::collectResults(evaluator, f.w().model()->page()));
   REQUIRE(f.w().inspect(QStringLiteral("fq.result_output")));
   REQUIRE(f.w().viewer()->waitForIdle(60000));
   QuantInspector* inspector = f.w().viewer()->inspector();
