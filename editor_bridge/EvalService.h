@@ -66,7 +66,7 @@ class EvalService : public QObject {
   QThread thread_;
   QObject* worker_ = nullptr;             // lives on thread_
   std::unique_ptr<Evaluator> evaluator_;  // used only on thread_
-  std::atomic<bool> closing_{false};  // set by the destructor: posted jobs no longer run
+  std::atomic<bool> closing_{false};      // set by the destructor: posted jobs no longer run
   std::atomic<uint64_t> latestCheck_{0};
   std::atomic<uint64_t> latestRun_{0};
   std::shared_ptr<std::atomic<bool>> currentCancel_;

@@ -36,7 +36,8 @@ void MainWindow::createTrainingPanel(QMenu* viewMenu) {
   // The steps the training controls take feed the series with what it watches.
   auto updateWatched = [this] {
     QStringList names;
-    for (const std::string& n : series_->wantedResults()) names.push_back(QString::fromStdString(n));
+    for (const std::string& n : series_->wantedResults())
+      names.push_back(QString::fromStdString(n));
     training_->setWatched(names);
   };
   connect(series_, &TrainingSeries::resultsChanged, this, updateWatched);
@@ -85,7 +86,7 @@ void MainWindow::addTrainingBlockMenu() {
     }
     for (const QString& name : names) {
       QAction* a = menu->addAction(names.size() == 1 ? tr("Add result to Training panel")
-                                                    : tr("Add %1 to Training panel").arg(name));
+                                                     : tr("Add %1 to Training panel").arg(name));
       a->setObjectName("addToTrainingAction");
       a->setEnabled(!series_->results().contains(name));
       connect(a, &QAction::triggered, this, [this, name] { addToTraining(name); });

@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "editor_bridge/EditorStyle.h"
-#include "editor_bridge/RangeWarning.h"
 #include "editor_bridge/PortToolTip.h"
+#include "editor_bridge/RangeWarning.h"
 #include "editor_bridge/WireItem.h"
 #include "runtime/EvalPlan.h"
 #include "runtime/EvalWiring.h"
@@ -264,7 +264,8 @@ void PageScene::applyResults(const ResultMap& results) {
   }
   for (const auto& [id, r] : results)
     if (BlockItem* item = blockItem(id); item && item->descriptor())
-      if (const Block* b = model_->page().find(id)) item->setWarning(rangeWarning(model_->page(), *b, results));
+      if (const Block* b = model_->page().find(id))
+        item->setWarning(rangeWarning(model_->page(), *b, results));
   emit statusesChanged();
 }
 

@@ -76,7 +76,6 @@ class PageScene : public QGraphicsScene {
   // A block moved: the wires in its way (where it was or is now) are routed again.
   void blockGeometryChanged(BlockItem* item);
 
-
  signals:
   void message(const QString& text);
   void resultPinClicked(const qs::BlockId& block, const QString& port);

@@ -55,10 +55,10 @@ struct EditorOptions {
   bool hasSize = false;
   QString size;  // WxH
   bool hasView = false;
-  QString view;  // a TensorViewer tab
+  QString view;              // a TensorViewer tab
   int64_t trainSteps = 0;    // --train-steps N (with --screenshot)
   QStringList showTraining;  // --show-training B.result_P,...
-  QString debugReadout;  // FILE, or empty
+  QString debugReadout;      // FILE, or empty
 };
 
 // Parses and checks the command line (--help and --version print and exit inside). Returns 0 to
@@ -217,8 +217,8 @@ int trainForScreenshot(qs::editor::MainWindow& window, const EditorOptions& opts
       QFileInfo(window.filePath()).absoluteDir().absolutePath().toStdString();
   qs::Evaluator evaluator(qs::builtinRegistry());
   std::string error;
-  const int64_t done =
-      qs::editor::takeSteps(page, dir, evaluator, opts.trainSteps, *window.trainingSeries(), &error);
+  const int64_t done = qs::editor::takeSteps(page, dir, evaluator, opts.trainSteps,
+                                             *window.trainingSeries(), &error);
   if (done < opts.trainSteps) {
     std::fprintf(stderr, "quantspace: --train-steps: %s\n", error.c_str());
     return 1;

@@ -19,8 +19,8 @@ struct StepArgs {
   int64_t steps = 1;
   std::string log;  // CSV file, "" for none
   int64_t logEvery = 1;
-  std::string saveState;  // .npz written after the steps
-  std::string loadState;  // .npz read before the first step
+  std::string saveState;          // .npz written after the steps
+  std::string loadState;          // .npz read before the first step
   bool loadStatePartial = false;  // what loadState lacks starts from its initial value
 };
 

@@ -109,9 +109,10 @@ QString reversedRangeMessage(const ChannelQuantStats& s, int channel) {
   const QString range = QStringLiteral("min %1 > max %2")
                             .arg(QString::fromStdString(formatFloat(s.min())),
                                  QString::fromStdString(formatFloat(s.max())));
-  return QObject::tr("No plots for %1: %2. TensorFlow accepts this range, but every output is "
-                     "then nudged min (%3), so there is no quantization grid to show. Set min "
-                     "below max.")
+  return QObject::tr(
+             "No plots for %1: %2. TensorFlow accepts this range, but every output is "
+             "then nudged min (%3), so there is no quantization grid to show. Set min "
+             "below max.")
       .arg(channel < 0 ? QObject::tr("these values") : QObject::tr("channel %1").arg(channel),
            range, QString::fromStdString(formatFloat(s.nudged.nudgedMin)));
 }
@@ -645,12 +646,12 @@ void QuantInspector::startSweep(int channel) {
 void QuantInspector::updateStatus() {
   if (!input_) return;
   // The block's name and type are in the viewer's header; here what the numbers depend on.
-  QString text = tr("num_bits %1 · narrow_range %2 · %3 of %4")
-                     .arg(input_->setup.numBits)
-                     .arg(input_->setup.narrowRange ? tr("true") : tr("false"))
-                     .arg(counted(static_cast<int64_t>(input_->mins.size()), tr("channel"),
-                                  tr("channels")))
-                     .arg(QString::fromStdString(shapeToString(input_->inputs.shape())));
+  QString text =
+      tr("num_bits %1 · narrow_range %2 · %3 of %4")
+          .arg(input_->setup.numBits)
+          .arg(input_->setup.narrowRange ? tr("true") : tr("false"))
+          .arg(counted(static_cast<int64_t>(input_->mins.size()), tr("channel"), tr("channels")))
+          .arg(QString::fromStdString(shapeToString(input_->inputs.shape())));
   if (statsPending_) {
     text += tr(" · computing channel statistics…");
   } else {

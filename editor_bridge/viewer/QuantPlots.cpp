@@ -468,9 +468,12 @@ const char* const kSweepNames[] = {"narrow_range = false", "narrow_range = true"
 // covers the fewest.
 QRectF freePlace(const QRectF& a, QSizeF size, const SweepLayout& data,
                  const std::vector<QRectF>& taken) {
-  const double l = a.left() + 4, r = a.right() - 4 - size.width(), cx = a.center().x() - size.width() / 2;
-  const double t = a.top() + 4, b = a.bottom() - 4 - size.height(), cy = a.center().y() - size.height() / 2;
-  const QPointF places[] = {{l, t}, {r, b}, {r, t}, {l, b}, {cx, t}, {cx, b}, {l, cy}, {r, cy}, {cx, cy}};
+  const double l = a.left() + 4, r = a.right() - 4 - size.width(),
+               cx = a.center().x() - size.width() / 2;
+  const double t = a.top() + 4, b = a.bottom() - 4 - size.height(),
+               cy = a.center().y() - size.height() / 2;
+  const QPointF places[] = {{l, t},  {r, b},  {r, t},  {l, b},  {cx, t},
+                            {cx, b}, {l, cy}, {r, cy}, {cx, cy}};
   QRectF best;
   int fewest = 1 << 30;
   for (const QPointF& at : places) {
@@ -478,8 +481,7 @@ QRectF freePlace(const QRectF& a, QSizeF size, const SweepLayout& data,
     int hits = 0;
     for (const QRectF& o : taken) hits += box.intersects(o) ? 100 : 0;
     for (const auto& run : data.runs) hits += segmentEntersRect(run.first, run.second, box) ? 1 : 0;
-    for (const QPointF& pt : data.points)
-      hits += box.adjusted(-5, -5, 5, 5).contains(pt) ? 1 : 0;
+    for (const QPointF& pt : data.points) hits += box.adjusted(-5, -5, 5, 5).contains(pt) ? 1 : 0;
     if (data.hasCurrent && box.intersects(data.currentRing)) hits += 1;
     if (hits < fewest) {
       fewest = hits;

@@ -62,9 +62,9 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d);
 // Where the sweep plot puts its data and its labels: the legend and the setting's value go where
 // they cover none of the curves' points and runs nor the ring of the current setting.
 struct SweepLayout {
-  QRectF area;                                      // the plot's data rectangle
-  std::vector<QPointF> points;                      // both curves' points
-  std::vector<std::pair<QPointF, QPointF>> runs;    // the lines between them
+  QRectF area;                                    // the plot's data rectangle
+  std::vector<QPointF> points;                    // both curves' points
+  std::vector<std::pair<QPointF, QPointF>> runs;  // the lines between them
   bool hasCurrent = false;
   SweepPoint current;
   QRectF currentRing;

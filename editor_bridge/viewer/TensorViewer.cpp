@@ -409,9 +409,9 @@ void TensorViewer::applyStats(uint64_t generation, const TensorStats& stats,
   stats_ = stats;
   updateStatsLabel();
   ValueHistogramData d = hist;
-  d.title = tr("%1: %2").arg(currentResultName(), stats.count == 1
-                                                       ? tr("its 1 value")
-                                                       : tr("all %1 values").arg(stats.count));
+  d.title =
+      tr("%1: %2").arg(currentResultName(),
+                       stats.count == 1 ? tr("its 1 value") : tr("all %1 values").arg(stats.count));
   if (stats.finite == 0) {
     histogram_->clearPlot(tr("No finite values to plot"));
   } else {
@@ -533,7 +533,8 @@ void TensorViewer::fitValueColumns() {
   }
   if (step > 1) widest = std::max(widest, fm.horizontalAdvance(QStringLiteral("-1.17549435e-38")));
   // The style's cell margins on both sides, and room for a header number as wide.
-  const int margin = 2 * (table_->style()->pixelMetric(QStyle::PM_FocusFrameHMargin, nullptr, table_) + 1) + 8;
+  const int margin =
+      2 * (table_->style()->pixelMetric(QStyle::PM_FocusFrameHMargin, nullptr, table_) + 1) + 8;
   table_->horizontalHeader()->setDefaultSectionSize(widest + margin);
   table_->horizontalHeader()->resizeSections(QHeaderView::Fixed);
 }
