@@ -52,7 +52,7 @@ void MainWindow::createTrainingPanel(QMenu* viewMenu) {
             }
           });
   connect(training_, &TrainingController::stateReset, series_, &TrainingSeries::clear);
-  connect(training_, &TrainingController::stateLoaded, series_, [this] { series_->clear(); });
+  connect(training_, &TrainingController::stateLoaded, series_, &TrainingSeries::clear);
 
   // The learned ranges follow the page's wiring.
   auto updateRanges = [this, updateWatched] {

@@ -14,25 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "../page_building.h"
 #include "blocks/RegisterBlocks.h"
 #include "runtime/Evaluator.h"
 #include "runtime/PageJson.h"
 
 namespace {
 
-void addBlock(qs::Page& page, const std::string& id, const std::string& type, qs::Json attrs) {
-  qs::Block b;
-  b.id = qs::BlockId(id);
-  b.type = type;
-  b.attrs = std::move(attrs);
-  page.addBlock(std::move(b));
-}
-
-void link(qs::Page& page, const std::string& from, const std::string& fromPort,
-          const std::string& to, const std::string& toPort) {
-  page.addLink(
-      {{qs::BlockId(from), qs::PortName(fromPort)}, {qs::BlockId(to), qs::PortName(toPort)}});
-}
+using qs::testing::addBlock;
+using qs::testing::link;
 
 // n blocks in all.
 qs::Page trainChainPage(int n) {

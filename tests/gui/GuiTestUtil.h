@@ -45,6 +45,13 @@ struct EditorFixture {
   QPoint toViewport(QPointF scenePos) { return window->view()->mapFromScene(scenePos); }
 };
 
+// Opens the bundled using_method example unzoomed, with `centre` in the middle of the view.
+inline void openUsingMethod(EditorFixture& f, QPointF centre) {
+  REQUIRE(f.w().openPage(QS_SOURCE_DIR "/assets/examples/using_method.page.json"));
+  f.w().view()->resetTransform();
+  f.w().view()->centerOn(centre);
+}
+
 // Presses on the palette entry with the mouse (as a drag starts), then delivers the drag's own
 // payload (PaletteTree::mimeData of the pressed item) to the canvas as drag-enter, drag-move and
 // drop events at `at`. The offscreen platform has no drag-and-drop loop (QDrag::exec returns at

@@ -20,9 +20,7 @@ using namespace qs::editor::test;
 
 namespace {
 void openUsingMethod(EditorFixture& f) {
-  REQUIRE(f.w().openPage(QS_SOURCE_DIR "/assets/examples/using_method.page.json"));
-  f.w().view()->resetTransform();
-  f.w().view()->centerOn(QPointF(300, 300));
+  test::openUsingMethod(f, QPointF(300, 300));
 }
 }  // namespace
 

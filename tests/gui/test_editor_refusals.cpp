@@ -11,10 +11,7 @@ using namespace qs::editor::test;
 
 namespace {
 void openUsingMethod(EditorFixture& f) {
-  QString error;
-  REQUIRE(f.w().openPage(QS_SOURCE_DIR "/assets/examples/using_method.page.json", &error));
-  f.w().view()->resetTransform();
-  f.w().view()->centerOn(QPointF(300, 300));
+  test::openUsingMethod(f, QPointF(300, 300));
   REQUIRE(f.w().waitForEvaluation());
 }
 }  // namespace

@@ -8,9 +8,7 @@ using namespace qs::editor::test;
 
 namespace {
 void openUsingMethod(EditorFixture& f) {
-  REQUIRE(f.w().openPage(QS_SOURCE_DIR "/assets/examples/using_method.page.json"));
-  f.w().view()->resetTransform();
-  f.w().view()->centerOn(QPointF(400, 300));
+  test::openUsingMethod(f, QPointF(400, 300));
 }
 const Link kHiToMax{{BlockId("hi"), PortName("output")}, {BlockId("fq"), PortName("max")}};
 const Link kLoToMin{{BlockId("lo"), PortName("output")}, {BlockId("fq"), PortName("min")}};
