@@ -154,7 +154,7 @@ TEST_CASE("tools: a block's context menu renames, disconnects, has a hook and op
   CHECK(menu->objectName() == "blockContextMenu");
   CHECK(f.w().scene()->selectedBlocks() == std::vector<BlockId>{BlockId("fq")});
   CHECK(entries(menu) == QStringList{"Rename...", "Duplicate", "Delete", "Disconnect All",
-                                     "Hooked entry",
+                                     "Add result to Training panel", "Hooked entry",
                                      "Open Reference Page (FakeQuantWithMinMaxVarsPerChannel)"});
   clickEntry(menu, "Hooked entry");
   CHECK(hooked == BlockId("fq"));
