@@ -8,6 +8,7 @@
 #include <ostream>
 #include <set>
 
+#include "apps/runner/RunnerCalibrate.h"
 #include "apps/runner/RunnerSteps.h"
 #include "runtime/Error.h"
 #include "runtime/Evaluator.h"
@@ -26,7 +27,8 @@ const char* kUsage =
     "[--feed B=FILE.npy]... [--set B.ATTR=VALUE]...\n"
     "                      [--threads N]"
     "                      [--steps N] [--log FILE.csv [--log-every K]] [--save-state FILE.npz]\n"
-    "                      [--load-state FILE.npz]\n";
+    "                      [--load-state FILE.npz]\n"
+    "                      [--calibrate B.result_P [--num-bits N] [--narrow-range]]\n";
 
 const char* kHelp =
     "\n"
@@ -45,6 +47,9 @@ const char* kHelp =
     "  --log-every K         a row every K-th step (default 1), and one for the last step\n"
     "  --save-state FILE.npz every Variable and slot, and __step__, written after the steps\n"
     "  --load-state FILE.npz start from a saved state instead of the initial values\n"
+    "  --calibrate B.result_P  every calibrator's per-channel range for that result, with\n"
+    "                        its MSE, SQNR and % clipped at --num-bits (default 8) and\n"
+    "                        --narrow-range; --json for one JSON object (docs/calibration.md)\n"
     "Steps are numbered from 1, continuing from a loaded __step__. Ctrl-C stops after the\n"
     "current step, prints the results, writes --save-state and exits 130.\n"
     "Exit status: 0 ok, 1 a block failed, 2 the page, a state file or the command line is bad.\n";
@@ -60,6 +65,7 @@ struct Args {
   bool help = false;
   StepArgs steps;
   bool logEveryGiven = false;
+  CalibrateArgs calibrate;
 };
 
 Args parseArgs(const std::vector<std::string>& args) {
@@ -73,7 +79,8 @@ Args parseArgs(const std::vector<std::string>& args) {
       return args[++i];
     };
     auto is = [&](const std::string& flag) { return s == flag || s.rfind(flag + "=", 0) == 0; };
-    if (s == "--help" || s == "-h") {
+    if (parseCalibrateFlag(args, i, a.calibrate)) {
+    } else if (s == "--help" || s == "-h") {
       a.help = true;
     } else if (s == "--json") {
       a.json = true;
@@ -122,6 +129,7 @@ Args parseArgs(const std::vector<std::string>& args) {
   if (!a.steps.log.empty() && a.fetch.empty())
     throw Error("--log needs at least one --fetch: the log's columns are the fetched results");
   if (a.logEveryGiven && a.steps.log.empty()) throw Error("--log-every needs --log");
+  if (!a.calibrate.result.empty()) a.fetch.push_back(a.calibrate.result);
   return a;
 }
 
@@ -327,6 +335,10 @@ bool saveState(const StepArgs& args, const StepsOutcome& steps, const Evaluator&
 int reportRun(const Args& args, const Page& page, const BlockRegistry& registry,
               const Evaluator& evaluator, const EvalReport& report, const StepsOutcome& steps,
               std::ostream& out, std::ostream& err) {
+  if (!args.calibrate.result.empty() && report.failed.empty() && !steps.failed) {
+    const auto t = evaluator.result(args.calibrate.result);
+    return t ? printCalibration(args.calibrate, args.json, *t, out, err) : 1;
+  }
   const auto results = collectResults(args, page, registry, evaluator);
 
   std::vector<std::pair<std::string, std::string>> errors;  // block id, message
