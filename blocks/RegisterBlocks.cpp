@@ -12,6 +12,7 @@ void registerBuiltinBlocks(BlockRegistry& registry) {
   registerElementwiseBlocks(registry);
   registerCastBlock(registry);
   registerQuantizationReportBlock(registry);
+  registerCalibratorBlocks(registry);
   registerVariableBlocks(registry);
   registerOptimizerBlocks(registry);
   registerActivationBlocks(registry);

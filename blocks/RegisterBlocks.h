@@ -20,6 +20,7 @@ void registerReductionBlocks(BlockRegistry& registry);          // math/Reductio
 void registerElementwiseBlocks(BlockRegistry& registry);        // math/ElementwiseBlocks.cpp
 void registerCastBlock(BlockRegistry& registry);                // math/CastBlock.cpp
 void registerQuantizationReportBlock(BlockRegistry& registry);  // array_ops/QuantizationReport.cpp
+void registerCalibratorBlocks(BlockRegistry& registry);         // quant/CalibratorBlocks.cpp
 void registerVariableBlocks(BlockRegistry& registry);           // state/VariableBlocks.cpp
 void registerOptimizerBlocks(BlockRegistry& registry);          // state/OptimizerBlocks.cpp
 void registerActivationBlocks(BlockRegistry& registry);         // nn/ActivationBlocks.cpp

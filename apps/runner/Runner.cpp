@@ -8,6 +8,7 @@
 #include <ostream>
 #include <set>
 
+#include "apps/runner/RunnerCalibrate.h"
 #include "apps/runner/RunnerSteps.h"
 #include "runtime/Error.h"
 #include "runtime/Evaluator.h"
@@ -26,7 +27,8 @@ const char* kUsage =
     "[--feed B=FILE.npy]... [--set B.ATTR=VALUE]...\n"
     "                      [--threads N]"
     "                      [--steps N] [--log FILE.csv [--log-every K]] [--save-state FILE.npz]\n"
-    "                      [--load-state FILE.npz | --load-state-partial FILE.npz]\n";
+    "                      [--load-state FILE.npz | --load-state-partial FILE.npz]\n"
+    "                      [--calibrate B.result_P [--num-bits N] [--narrow-range]]\n";
 
 const char* kHelp =
     "\n"
@@ -48,6 +50,9 @@ const char* kHelp =
     "  --load-state-partial FILE.npz\n"
     "                        the same, but the Variables and slots the file lacks start from\n"
     "                        their initial values (a state saved by a page with fewer of them)\n"
+    "  --calibrate B.result_P  every calibrator's per-channel range for that result, with\n"
+    "                        its MSE, SQNR and % clipped at --num-bits (default 8) and\n"
+    "                        --narrow-range; --json for one JSON object (docs/calibration.md)\n"
     "Steps are numbered from 1, continuing from a loaded __step__. Ctrl-C stops after the\n"
     "current step, prints the results, writes --save-state and exits 130.\n"
     "Exit status: 0 ok, 1 a block failed, 2 the page, a state file or the command line is bad.\n";
@@ -63,6 +68,7 @@ struct Args {
   bool help = false;
   StepArgs steps;
   bool logEveryGiven = false;
+  CalibrateArgs calibrate;
 };
 
 Args parseArgs(const std::vector<std::string>& args) {
@@ -76,7 +82,8 @@ Args parseArgs(const std::vector<std::string>& args) {
       return args[++i];
     };
     auto is = [&](const std::string& flag) { return s == flag || s.rfind(flag + "=", 0) == 0; };
-    if (s == "--help" || s == "-h") {
+    if (parseCalibrateFlag(args, i, a.calibrate)) {
+    } else if (s == "--help" || s == "-h") {
       a.help = true;
     } else if (s == "--json") {
       a.json = true;
@@ -129,6 +136,7 @@ Args parseArgs(const std::vector<std::string>& args) {
   if (!a.steps.log.empty() && a.fetch.empty())
     throw Error("--log needs at least one --fetch: the log's columns are the fetched results");
   if (a.logEveryGiven && a.steps.log.empty()) throw Error("--log-every needs --log");
+  if (!a.calibrate.result.empty()) a.fetch.push_back(a.calibrate.result);
   return a;
 }
 
@@ -334,6 +342,10 @@ bool saveState(const StepArgs& args, const StepsOutcome& steps, const Evaluator&
 int reportRun(const Args& args, const Page& page, const BlockRegistry& registry,
               const Evaluator& evaluator, const EvalReport& report, const StepsOutcome& steps,
               std::ostream& out, std::ostream& err) {
+  if (!args.calibrate.result.empty() && report.failed.empty() && !steps.failed) {
+    const auto t = evaluator.result(args.calibrate.result);
+    return t ? printCalibration(args.calibrate, args.json, *t, out, err) : 1;
+  }
   const auto results = collectResults(args, page, registry, evaluator);
 
   std::vector<std::pair<std::string, std::string>> errors;  // block id, message

@@ -1,0 +1,413 @@
+#include "blocks/quant/CalibrationMath.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "blocks/quant/CalibrationScan.h"
+#include "runtime/Error.h"
+
+namespace qs::calib {
+
+// ---- Histograms -------------------------------------------------------------------------------
+
+Histograms::Histograms(int64_t n, bool sym)
+    : symmetric(sym),
+      channels(n),
+      counts(static_cast<size_t>(n) * kBins, 0.0f),
+      lo(n, 0.0f),
+      hi(n, 0.0f),
+      min(n, 0.0f),
+      max(n, 0.0f) {}
+
+double Histograms::total(int64_t c) const {
+  double n = 0;
+  const float* h = channelCounts(c);
+  for (int i = 0; i < kBins; ++i) n += h[i];
+  return n;
+}
+
+namespace {
+
+// Widens channel c of h to take [bLo, bHi]: the bin width grows by 2^k and the new lower edge lies
+// a whole number of new bins below the old one, so old bin i falls into new bin j + (i >> k).
+void widen(Histograms& h, int64_t c, double bLo, double bHi) {
+  const double lo = h.lo[c], hi = h.hi[c];
+  const double newLo = std::min(lo, bLo), newHi = std::max(hi, bHi);
+  float* counts = h.counts.data() + c * kBins;
+  if (hi == lo) {
+    // Every value seen so far equals lo: they move to the bin that holds lo in the new layout.
+    double all = 0;
+    for (int i = 0; i < kBins; ++i) all += counts[i];
+    std::fill(counts, counts + kBins, 0.0f);
+    h.lo[c] = static_cast<float>(newLo);
+    h.hi[c] = static_cast<float>(newHi);
+    const int bin = static_cast<int>(
+        std::min<double>(kBins - 1, std::floor((lo - newLo) * kBins / (newHi - newLo))));
+    counts[bin] = static_cast<float>(all);
+    return;
+  }
+  const double w = (hi - lo) / kBins;
+  int k = 0;
+  int64_t j = 0;
+  double w2 = w, start = lo;
+  do {
+    ++k;
+    w2 = std::ldexp(w, k);
+    j = static_cast<int64_t>(std::ceil((lo - newLo) / w2));
+    start = lo - static_cast<double>(j) * w2;
+  } while (start + kBins * w2 < newHi || j + ((kBins - 1) >> std::min(k, 11)) >= kBins);
+  std::vector<float> merged(kBins, 0.0f);
+  for (int i = 0; i < kBins; ++i) merged[j + (i >> std::min(k, 11))] += counts[i];
+  std::copy(merged.begin(), merged.end(), counts);
+  h.lo[c] = static_cast<float>(start);
+  h.hi[c] = static_cast<float>(start + kBins * w2);
+}
+
+}  // namespace
+
+void accumulate(Histograms& h, const float* x, int64_t outer, bool perTensor, fq::Exec exec) {
+  const int64_t channels = h.channels;
+  if (outer == 0 || channels == 0) return;
+  const Extremes e = channelExtremes(x, outer, channels, perTensor, exec);
+  for (int64_t c = 0; c < channels; ++c) {
+    const double bMin = std::min(e.min[c], 0.0f), bMax = std::max(e.max[c], 0.0f);
+    const double bLo = h.symmetric ? 0.0 : bMin;
+    const double bHi = h.symmetric ? std::max(-bMin, bMax) : bMax;
+    if (h.total(c) == 0) {
+      h.lo[c] = static_cast<float>(bLo);
+      h.hi[c] = static_cast<float>(bHi);
+      h.min[c] = e.min[c];
+      h.max[c] = e.max[c];
+      continue;
+    }
+    if (bLo < h.lo[c] || bHi > h.hi[c]) widen(h, c, bLo, bHi);
+    h.min[c] = std::min(h.min[c], e.min[c]);
+    h.max[c] = std::max(h.max[c], e.max[c]);
+  }
+  binValues(h, x, outer, exec);
+}
+
+// ---- One channel's histogram in double, with the sums the searches need -------------------------
+
+namespace {
+
+// Channel c of a histogram, in bin units: position u = (x - lo) / w, bin i spans [i, i + 1).
+struct Channel {
+  std::vector<double> h;  // counts
+  double lo = 0, w = 0, n = 0;
+  float seenMin = 0, seenMax = 0;
+  bool symmetric = true;
+  // Sign weights of a symmetric histogram: the share of each bin taken as positive / negative.
+  double wPos = 1, wNeg = 0;
+
+  Channel(const Histograms& hist, int64_t c) : h(kBins) {
+    const float* counts = hist.channelCounts(c);
+    for (int i = 0; i < kBins; ++i) n += (h[i] = counts[i]);
+    lo = hist.lo[c];
+    w = (static_cast<double>(hist.hi[c]) - lo) / kBins;
+    seenMin = hist.min[c];
+    seenMax = hist.max[c];
+    symmetric = hist.symmetric;
+    const bool neg = seenMin<0, pos = seenMax> 0;
+    wPos = neg && pos ? 0.5 : pos ? 1.0 : 0.0;
+    wNeg = neg && pos ? 0.5 : neg ? 1.0 : 0.0;
+  }
+  // Nothing to search: no value, or every value 0 (the histogram's range always holds 0).
+  bool degenerate() const { return n == 0 || w == 0; }
+  Range trivial() const { return {std::min(seenMin, 0.0f), std::max(seenMax, 0.0f)}; }
+  double edge(int k) const { return lo + k * w; }
+  // Largest |x| seen.
+  double amax() const { return std::max(-static_cast<double>(seenMin), double{seenMax}); }
+};
+
+// Candidate k (1..kBins): threshold edge k of a symmetric histogram with the sign rule, or the
+// histogram's two-tailed range scaled by k / kBins.
+Range candidate(const Channel& ch, int k) {
+  if (ch.symmetric) return signedRange(k * ch.w, ch.seenMin, ch.seenMax);
+  const double s = static_cast<double>(k) / kBins;
+  const double hi = ch.lo + kBins * ch.w;
+  return {static_cast<float>(s * ch.lo), static_cast<float>(s * hi)};
+}
+
+}  // namespace
+
+Range signedRange(double t, float seenMin, float seenMax) {
+  const float tf = static_cast<float>(t);
+  return {seenMin < 0 ? -tf : 0.0f, seenMax > 0 ? tf : 0.0f};
+}
+
+// ---- Percentile -------------------------------------------------------------------------------
+
+Range percentileRange(const Histograms& hist, int64_t c, double percentile) {
+  const Channel ch(hist, c);
+  if (ch.degenerate()) return ch.trivial();
+  const double target = percentile / 100.0 * ch.n;
+  // Upper end: the right edge of the first bin at which the count from the left reaches target.
+  double cum = 0;
+  int k = 0;
+  for (; k < kBins - 1; ++k)
+    if ((cum += ch.h[k]) >= target) break;
+  const double upper = ch.edge(k + 1);
+  if (ch.symmetric) return signedRange(std::min(upper, ch.amax()), ch.seenMin, ch.seenMax);
+  // Lower end: the left edge of the last bin at which the count from the right reaches target.
+  cum = 0;
+  int j = kBins - 1;
+  for (; j > 0; --j)
+    if ((cum += ch.h[j]) >= target) break;
+  const double lower = ch.edge(j);
+  const double a = std::max(lower, double{ch.seenMin}), b = std::min(upper, double{ch.seenMax});
+  return {std::min(static_cast<float>(a), 0.0f), std::max(static_cast<float>(b), 0.0f)};
+}
+
+// ---- MSE: the expected noise of a range, from prefix sums
+// ----------------------------------------
+
+namespace {
+
+// Sums over bins 0..k-1 of count, count * centre and count * (centre^2 + 1/12) in bin units: the
+// last is the integral of u^2 over the bin for values spread evenly in it.
+class NoiseModel {
+ public:
+  explicit NoiseModel(const Channel& ch) : ch_(ch), p0_(kBins + 1), p1_(kBins + 1), p2_(kBins + 1) {
+    for (int i = 0; i < kBins; ++i) {
+      const double h = ch.h[i], u = i + 0.5;
+      p0_[i + 1] = p0_[i] + h;
+      p1_[i + 1] = p1_[i] + h * u;
+      p2_[i + 1] = p2_[i] + h * (u * u + 1.0 / 12.0);
+    }
+  }
+
+  // The expected squared error of range r, summed over the channel.
+  double noise(Range r, fq::QuantRange q) const {
+    const fq::Nudged nd = fq::nudge(r.min, r.max, q);
+    const double step2 = static_cast<double>(nd.scale) * nd.scale / 12.0;
+    const double w2 = ch_.w * ch_.w;
+    if (ch_.symmetric) {
+      // |x| clipped at nudgedMax for the positive share, at -nudgedMin for the negative one.
+      auto side = [&](double t) {
+        const double u = t / ch_.w;
+        return w2 * sqAbove(u) + countBelow(u) * step2;
+      };
+      return ch_.wPos * side(nd.nudgedMax) + ch_.wNeg * side(-double{nd.nudgedMin});
+    }
+    const double uLo = (nd.nudgedMin - ch_.lo) / ch_.w, uHi = (nd.nudgedMax - ch_.lo) / ch_.w;
+    return w2 * (sqBelow(uLo) + sqAbove(uHi)) + (countBelow(uHi) - countBelow(uLo)) * step2;
+  }
+
+ private:
+  // Values below position u.
+  double countBelow(double u) const {
+    if (u <= 0) return 0;
+    if (u >= kBins) return ch_.n;
+    const int m = static_cast<int>(u);
+    return p0_[m] + ch_.h[m] * (u - m);
+  }
+  // Sum over bins [a, b) of count * ((centre - u)^2 + 1/12).
+  double squares(int a, int b, double u) const {
+    const double s0 = p0_[b] - p0_[a], s1 = p1_[b] - p1_[a], s2 = p2_[b] - p2_[a];
+    return s2 - 2 * u * s1 + u * u * s0;
+  }
+  // Integral of (x - u)^2 over the values below u.
+  double sqBelow(double u) const {
+    if (u <= 0) return 0;
+    if (u >= kBins) return squares(0, kBins, u);
+    const int m = static_cast<int>(u);
+    const double f = u - m;
+    return squares(0, m, u) + ch_.h[m] * f * f * f / 3.0;
+  }
+  // Integral of (x - u)^2 over the values above u.
+  double sqAbove(double u) const {
+    if (u >= kBins) return 0;
+    if (u <= 0) return squares(0, kBins, u);
+    const int m = static_cast<int>(u);
+    const double f = 1.0 - (u - m);
+    return squares(m + 1, kBins, u) + ch_.h[m] * f * f * f / 3.0;
+  }
+
+  const Channel& ch_;
+  std::vector<double> p0_, p1_, p2_;
+};
+
+}  // namespace
+
+Range mseRange(const Histograms& hist, int64_t c, fq::QuantRange q) {
+  const Channel ch(hist, c);
+  if (ch.degenerate()) return ch.trivial();
+  const NoiseModel model(ch);
+  Range best = candidate(ch, kBins);
+  double bestNoise = std::numeric_limits<double>::infinity();
+  for (int k = 1; k <= kBins; ++k) {
+    const Range r = candidate(ch, k);
+    const double noise = model.noise(r, q);
+    if (noise < bestNoise) {
+      bestNoise = noise;
+      best = r;
+    }
+  }
+  return best;
+}
+
+// ---- Entropy: TensorRT's KL-divergence threshold ----------------------------------------------
+
+namespace {
+
+double xlogx(double v) {
+  return v > 0 ? v * std::log(v) : 0.0;
+}
+
+// Prefix sums over bins of count, count * log(count) and the number of non-empty bins.
+struct KlSums {
+  std::vector<double> h0, hl;
+  std::vector<int> nz;
+  explicit KlSums(const std::vector<double>& h) : h0(kBins + 1), hl(kBins + 1), nz(kBins + 1) {
+    for (int i = 0; i < kBins; ++i) {
+      h0[i + 1] = h0[i] + h[i];
+      hl[i + 1] = hl[i] + xlogx(h[i]);
+      nz[i + 1] = nz[i] + (h[i] > 0);
+    }
+  }
+  // Sum over a group [a, b) of P log P - S log(S / n): its share of N * KL, before normalisation.
+  double group(int a, int b) const {
+    const double s = h0[b] - h0[a];
+    const int n = nz[b] - nz[a];
+    return s > 0 ? (hl[b] - hl[a]) - s * std::log(s / n) : 0.0;
+  }
+};
+
+// KL(P || Q) for i kept bins, merged into `levels` groups of m = i / levels bins (the last group
+// runs to i), with the groups before the last already summed in `head`.
+double klOf(const Channel& ch, const KlSums& s, int i, int levels, double head) {
+  const int m = i / levels;
+  const int first = (levels - 1) * m;  // the last group: bins [first, i)
+  const double outliers = ch.n - s.h0[i];
+  const double sum = s.h0[i] - s.h0[first];  // Q's share, without the outliers
+  const double lastP = ch.h[i - 1] + outliers;
+  const double pGroup = sum + outliers;
+  const double tq = s.h0[i];
+  // P has mass where Q has none: the divergence is infinite.
+  if (tq == 0 || (sum == 0 && pGroup > 0)) return std::numeric_limits<double>::infinity();
+  double tail = 0;
+  if (pGroup > 0) {
+    const int n = (s.nz[i - 1] - s.nz[first]) + (lastP > 0);
+    tail = (s.hl[i - 1] - s.hl[first]) + xlogx(lastP) - pGroup * std::log(sum / n);
+  }
+  return (head + tail) / ch.n - std::log(ch.n) + std::log(tq);
+}
+
+}  // namespace
+
+Range entropyRange(const Histograms& hist, int64_t c, int numBits) {
+  Channel ch(hist, c);
+  if (ch.degenerate()) return ch.trivial();
+  const int levels = numBits - 1 >= 11 ? kBins : 1 << (numBits - 1);
+  const KlSums sums(ch.h);
+  int bestI = kBins;
+  double bestKl = std::numeric_limits<double>::infinity();
+  int headM = -1;
+  double head = 0;
+  for (int i = levels; i <= kBins; ++i) {
+    const int m = i / levels;
+    if (m != headM) {  // the groups before the last depend on m only
+      head = 0;
+      for (int g = 0; g + 1 < levels; ++g) head += sums.group(g * m, (g + 1) * m);
+      headM = m;
+    }
+    const double kl = klOf(ch, sums, i, levels, head);
+    if (kl < bestKl) {
+      bestKl = kl;
+      bestI = i;
+    }
+  }
+  return signedRange(std::min(ch.edge(bestI), ch.amax()), ch.seenMin, ch.seenMax);
+}
+
+// ---- SQNR: fake-quantized bin centres ----------------------------------------------------------
+
+Range sqnrRange(const Histograms& hist, int64_t c, fq::QuantRange q, double clippingWeight) {
+  const Channel ch(hist, c);
+  if (ch.degenerate()) return ch.trivial();
+  // The non-empty bins, each taken to hold its values at its centre.
+  std::vector<float> centre, count;
+  for (int i = 0; i < kBins; ++i)
+    if (ch.h[i] > 0) {
+      centre.push_back(static_cast<float>(ch.lo + (i + 0.5) * ch.w));
+      count.push_back(static_cast<float>(ch.h[i]));
+    }
+  int bestK = 0;
+  double bestNoise = std::numeric_limits<double>::infinity();
+  auto consider = [&](int k) {
+    const Range r = candidate(ch, k);
+    const double noise = sqnrNoise(centre, count, fq::nudge(r.min, r.max, q), ch.symmetric,
+                                   static_cast<float>(ch.wPos), static_cast<float>(ch.wNeg),
+                                   static_cast<float>(clippingWeight));
+    if (noise < bestNoise || (noise == bestNoise && k < bestK)) {
+      bestNoise = noise;
+      bestK = k;
+    }
+  };
+  // Every kSqnrCoarse-th candidate, then every kSqnrFine-th within one coarse step of the best.
+  for (int k = kSqnrCoarse; k <= kBins; k += kSqnrCoarse) consider(k);
+  const int coarse = bestK;
+  for (int k = std::max(kSqnrFine, coarse - kSqnrCoarse + kSqnrFine);
+       k < std::min(kBins + 1, coarse + kSqnrCoarse); k += kSqnrFine)
+    if (k != coarse) consider(k);
+  return candidate(ch, bestK);
+}
+
+// ---- The five with their defaults --------------------------------------------------------------
+
+const std::vector<Method>& allMethods() {
+  static const std::vector<Method> all = {Method::MinMax, Method::Percentile, Method::Mse,
+                                          Method::Entropy, Method::Sqnr};
+  return all;
+}
+
+const char* methodName(Method m) {
+  switch (m) {
+    case Method::MinMax:
+      return "minmax";
+    case Method::Percentile:
+      return "percentile";
+    case Method::Mse:
+      return "mse";
+    case Method::Entropy:
+      return "entropy";
+    case Method::Sqnr:
+      return "sqnr";
+  }
+  return "?";
+}
+
+std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t channels, int numBits,
+                             bool narrowRange, fq::Exec exec) {
+  std::vector<Range> r(static_cast<size_t>(channels));
+  if (m == Method::MinMax) {
+    const Extremes e = channelExtremes(x, outer, channels, false, exec);
+    for (int64_t c = 0; c < channels; ++c)
+      r[c] = {std::min(e.min[c], 0.0f), std::max(e.max[c], 0.0f)};
+    return r;
+  }
+  Histograms h(channels, true);
+  accumulate(h, x, outer, false, exec);
+  const fq::QuantRange q = fq::quantRange(numBits, narrowRange);
+  for (int64_t c = 0; c < channels; ++c) {
+    switch (m) {
+      case Method::Percentile:
+        r[c] = percentileRange(h, c, kDefaultPercentile);
+        break;
+      case Method::Mse:
+        r[c] = mseRange(h, c, q);
+        break;
+      case Method::Entropy:
+        r[c] = entropyRange(h, c, numBits);
+        break;
+      default:
+        r[c] = sqnrRange(h, c, q, kDefaultClippingWeight);
+        break;
+    }
+  }
+  return r;
+}
+
+}  // namespace qs::calib

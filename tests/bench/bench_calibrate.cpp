@@ -1,0 +1,37 @@
+// BM_Calibrate/<method>/32x56x56x128 (docs/formats.md): one calibrator over the tensor, per
+// channel, from one batch (extremes, histogram and search), on the buffers BM_FakeQuantPerChannel
+// reads, with one thread: compare with BM_FakeQuantPerChannel/32x56x56x128/threads:1.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "blocks/quant/CalibrationMath.h"
+#include "tests/bench/BenchShapes.h"
+
+namespace {
+
+void BM_Calibrate(benchmark::State& state, qs::calib::Method method, qs::Shape shape) {
+  const qs::Tensor& x = qs::bench::benchTensors(shape).x;
+  const int64_t d = shape.back();
+  for (auto _ : state) {
+    auto r = qs::calib::calibrate(method, x.data(), x.size() / d, d, 8, false, {});
+    benchmark::DoNotOptimize(r.data());
+    benchmark::ClobberMemory();
+  }
+  // Reads the tensor (twice for the histogram calibrators: extremes, then bins).
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(x.bytes()));
+}
+
+const bool registered = [] {
+  const qs::bench::BenchShape& s = qs::bench::benchShapes().front();  // 32x56x56x128
+  for (qs::calib::Method m : qs::calib::allMethods()) {
+    const std::string name = std::string("BM_Calibrate/") + qs::calib::methodName(m) + "/" + s.name;
+    benchmark::RegisterBenchmark(name.c_str(), BM_Calibrate, m, s.shape)
+        ->Unit(s.unit)
+        ->UseRealTime();
+  }
+  return true;
+}();
+
+}  // namespace

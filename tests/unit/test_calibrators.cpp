@@ -1,0 +1,552 @@
+// The calibrator blocks against references written here: plain loops in double over histograms
+// built here, the FakeQuant nudge and quantizer in their textbook form, the KL divergence from
+// explicit P and Q arrays, the expected error by integrating each bin. Also their state across
+// steps and resets, and their messages for bad input.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "blocks/RegisterBlocks.h"
+#include "runtime/Evaluator.h"
+#include "runtime/Page.h"
+
+using namespace qs;
+using Json = nlohmann::json;
+
+namespace {
+
+constexpr int kBins = 2048;
+
+// ---- A page with one calibrator fed from a Const ----------------------------------------------
+
+struct Calib {
+  Page page;
+  Evaluator ev{builtinRegistry()};
+
+  Calib(const std::string& type, Json attrs, Shape shape, const std::vector<float>& values,
+        Json constAttrs = Json::object()) {
+    Json v = Json::array();
+    for (float f : values) v.push_back(f);
+    Block x;
+    x.id = BlockId("x");
+    x.type = "Const";
+    x.attrs = constAttrs;
+    x.attrs["shape"] = shape;
+    x.attrs["values"] = v;
+    page.addBlock(x);
+    Block c;
+    c.id = BlockId("cal");
+    c.type = type;
+    c.attrs = std::move(attrs);
+    page.addBlock(c);
+    page.addLink({{BlockId("x"), PortName("output")}, {BlockId("cal"), PortName("inputs")}});
+  }
+  void feed(Shape shape, const std::vector<float>& values) {
+    ev.setFeed(BlockId("x"), Tensor::fromValues(std::move(shape), values));
+  }
+  void run(bool step = false) { ev.evaluate(page, {.step = step}); }
+  std::vector<float> out(const std::string& port) const {
+    auto t = ev.result("cal.result_" + port);
+    REQUIRE(t);
+    return t->toVector();
+  }
+  Shape shape(const std::string& port) const { return ev.result("cal.result_" + port)->shape(); }
+  std::string error() const {
+    const BlockState* st = ev.state(BlockId("cal"));
+    return st && st->status == BlockStatus::Error ? st->error : "";
+  }
+};
+
+// ---- Test data: values kept away from bin edges ------------------------------------------------
+
+// Column c of a row-major [rows, channels] tensor.
+std::vector<float> column(const std::vector<float>& x, int channels, int c) {
+  std::vector<float> r;
+  for (size_t i = c; i < x.size(); i += channels) r.push_back(x[i]);
+  return r;
+}
+
+// Moves v to the middle part of its bin of a histogram over [lo, lo + 2048 w], so that float and
+// double binning agree.
+float settle(double v, double lo, double w) {
+  double u = (v - lo) / w;
+  u = std::clamp(u, 0.0, kBins - 1.0);
+  const double f = u - std::floor(u);
+  return static_cast<float>(lo + (std::floor(u) + 0.3 + 0.4 * f) * w);
+}
+
+// `rows` values of a channel: Laplace-like with scale s, a fraction of larger outliers, and the
+// planted extremes lo <= 0 <= hi (each once), every other value settled inside the |x| histogram
+// (symmetric) or the [lo, hi] one.
+std::vector<float> channelData(std::mt19937& rng, int rows, double s, double lo, double hi,
+                               bool symmetric) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const double amax = std::max(-lo, hi);
+  const double hLo = symmetric ? 0.0 : lo, w = ((symmetric ? amax : hi) - hLo) / kBins;
+  std::vector<float> v = {static_cast<float>(lo), static_cast<float>(hi)};
+  while (static_cast<int>(v.size()) < rows) {
+    const double mag = -s * std::log(1.0 - u(rng)) * (u(rng) < 0.03 ? 6.0 : 1.0);
+    double x = u(rng) < 0.5 ? -mag : mag;
+    x = std::clamp(x, lo * 0.999, hi * 0.999);
+    if (symmetric) {
+      const float m = settle(std::fabs(x), 0.0, w);
+      v.push_back(x < 0 ? -m : m);
+    } else {
+      v.push_back(settle(x, lo, w));
+    }
+  }
+  std::shuffle(v.begin() + 1, v.end(), rng);
+  return v;
+}
+
+// Channels as columns of a [rows, channels] tensor.
+std::vector<float> interleave(const std::vector<std::vector<float>>& cols) {
+  std::vector<float> x;
+  for (size_t r = 0; r < cols[0].size(); ++r)
+    for (const auto& c : cols) x.push_back(c[r]);
+  return x;
+}
+
+// Three channels: both signs with an outlier, nonnegative, and narrow with wide outliers.
+std::vector<float> testTensor(int rows, bool symmetric, uint32_t seed = 7) {
+  std::mt19937 rng(seed);
+  return interleave({channelData(rng, rows, 1.0, -9.0, 30.0, symmetric),
+                     channelData(rng, rows, 0.5, 0.0, 6.0, symmetric),
+                     channelData(rng, rows, 0.2, -4.0, 3.5, symmetric)});
+}
+
+// ---- References -------------------------------------------------------------------------------
+
+struct RefHist {
+  bool symmetric = true;
+  double lo = 0, w = 0, n = 0;
+  double seenMin = 0, seenMax = 0;
+  std::vector<double> h = std::vector<double>(kBins, 0.0);
+};
+
+RefHist refHistogram(const std::vector<float>& v, bool symmetric) {
+  RefHist r;
+  r.symmetric = symmetric;
+  double mn = 0, mx = 0;
+  for (float f : v) {
+    mn = std::min<double>(mn, f);
+    mx = std::max<double>(mx, f);
+  }
+  r.seenMin = *std::min_element(v.begin(), v.end());
+  r.seenMax = *std::max_element(v.begin(), v.end());
+  r.lo = symmetric ? 0.0 : mn;
+  const double hi = symmetric ? std::max(-mn, mx) : mx;
+  r.w = (hi - r.lo) / kBins;
+  for (float f : v) {
+    const double x = symmetric ? std::fabs(double{f}) : double{f};
+    const int b = std::min(kBins - 1, static_cast<int>(std::floor((x - r.lo) / r.w)));
+    r.h[b] += 1;
+    r.n += 1;
+  }
+  return r;
+}
+
+struct RefNudged {
+  double min, max, scale;
+};
+
+// TensorFlow's nudge, in double.
+RefNudged refNudge(double min, double max, int numBits, bool narrow) {
+  const double qmin = narrow ? 1 : 0, qmax = std::pow(2.0, numBits) - 1;
+  const double scale = (max - min) / (qmax - qmin);
+  const double zpFromMin = qmin - min / scale;
+  const double zp = zpFromMin < qmin ? qmin : zpFromMin > qmax ? qmax : std::round(zpFromMin);
+  return {(qmin - zp) * scale, (qmax - zp) * scale, scale};
+}
+
+// The fake-quantized value: the nearest level (half up) of the clamped x.
+double refFakeQuant(double x, const RefNudged& n) {
+  const double c = std::clamp(x, n.min, n.max);
+  return n.min + std::floor((c - n.min) / n.scale + 0.5) * n.scale;
+}
+
+// Candidate k as the blocks define it, computed here: threshold k * w with the sign rule, or the
+// two-tailed range scaled by k / 2048.
+std::pair<float, float> refCandidate(const RefHist& r, int k) {
+  if (r.symmetric) {
+    const float t = static_cast<float>(k * r.w);
+    return {r.seenMin < 0 ? -t : 0.0f, r.seenMax > 0 ? t : 0.0f};
+  }
+  const double s = k / 2048.0;
+  return {static_cast<float>(s * r.lo), static_cast<float>(s * (r.lo + kBins * r.w))};
+}
+
+// Integral of (x - e)^2 over [p, q].
+double sqIntegral(double p, double q, double e) {
+  return (std::pow(q - e, 3) - std::pow(p - e, 3)) / 3.0;
+}
+
+// Expected squared error of fake-quantizing values spread evenly over [p, q] (density 1), with
+// the range's ends at a <= b and step^2 / 12 inside.
+double pieceNoise(double p, double q, double a, double b, double step2) {
+  double s = 0;
+  if (p < a) s += sqIntegral(p, std::min(q, a), a);
+  if (q > b) s += sqIntegral(std::max(p, b), q, b);
+  const double in = std::max(0.0, std::min(q, b) - std::max(p, a));
+  return s + in * step2 / 12.0;
+}
+
+double refExpectedNoise(const RefHist& r, std::pair<float, float> range, int bits, bool narrow) {
+  const RefNudged n = refNudge(range.first, range.second, bits, narrow);
+  const double step2 = n.scale * n.scale;
+  const bool neg = r.seenMin<0, pos = r.seenMax> 0;
+  const double wPos = neg && pos ? 0.5 : pos ? 1 : 0, wNeg = neg && pos ? 0.5 : neg ? 1 : 0;
+  double total = 0;
+  for (int i = 0; i < kBins; ++i) {
+    if (r.h[i] == 0) continue;
+    const double p = r.lo + i * r.w, q = p + r.w, density = r.h[i] / r.w;
+    if (!r.symmetric) {
+      total += density * pieceNoise(p, q, n.min, n.max, step2);
+    } else {
+      // |x| in [p, q]: the positive share against [.., nudged max], the negative one against
+      // [.., -nudged min].
+      total += density * (wPos * pieceNoise(p, q, -1e300, n.max, step2) +
+                          wNeg * pieceNoise(p, q, -1e300, -n.min, step2));
+    }
+  }
+  return total;
+}
+
+// TensorRT's KL divergence for i kept bins, from explicit arrays.
+double refKl(const RefHist& r, int i, int levels) {
+  std::vector<double> p(r.h.begin(), r.h.begin() + i);
+  for (int j = i; j < kBins; ++j) p[i - 1] += r.h[j];
+  const int m = i / levels;
+  std::vector<double> q(i, 0.0);
+  for (int g = 0; g < levels; ++g) {
+    const int a = g * m, b = g + 1 == levels ? i : (g + 1) * m;
+    double sum = 0;
+    int nonzero = 0;
+    for (int j = a; j < b; ++j) {
+      sum += r.h[j];
+      nonzero += p[j] > 0;
+    }
+    for (int j = a; j < b; ++j) q[j] = p[j] > 0 ? sum / nonzero : 0.0;
+  }
+  double sp = 0, sq = 0;
+  for (int j = 0; j < i; ++j) {
+    sp += p[j];
+    sq += q[j];
+  }
+  double kl = 0;
+  for (int j = 0; j < i; ++j) {
+    if (p[j] == 0) continue;
+    if (q[j] == 0) return std::numeric_limits<double>::infinity();
+    kl += p[j] / sp * std::log((p[j] / sp) / (q[j] / sq));
+  }
+  return kl;
+}
+
+// Noise of the SQNR search: bin centres fake-quantized, clipped ones weighted.
+double refSqnrNoise(const RefHist& r, std::pair<float, float> range, int bits, double weight) {
+  const RefNudged n = refNudge(range.first, range.second, bits, false);
+  const bool neg = r.seenMin<0, pos = r.seenMax> 0;
+  const double wPos = !r.symmetric ? 1 : neg && pos ? 0.5 : pos ? 1 : 0;
+  const double wNeg = !r.symmetric ? 0 : neg && pos ? 0.5 : neg ? 1 : 0;
+  double noise = 0;
+  for (int i = 0; i < kBins; ++i) {
+    if (r.h[i] == 0) continue;
+    const double c = static_cast<float>(r.lo + (i + 0.5) * r.w);
+    for (double v : {c, -c}) {
+      const double share = v == c ? wPos : wNeg;
+      if (share == 0) continue;
+      const double e = refFakeQuant(v, n) - v;
+      const double clip = (v < n.min || v > n.max) ? weight : 1.0;
+      noise += r.h[i] * share * clip * e * e;
+    }
+  }
+  return noise;
+}
+
+// The candidate k whose range the block gave; 0 if none.
+int candidateIndex(const RefHist& r, float lo, float hi) {
+  for (int k = 1; k <= kBins; ++k)
+    if (refCandidate(r, k) == std::make_pair(lo, hi)) return k;
+  return 0;
+}
+
+Json attrsWith(Json a, bool symmetric) {
+  a["symmetric"] = symmetric;
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("MinMaxCalibrator gives each channel's extremes with 0 kept inside", "[calibrate]") {
+  // Channel 1 is all positive: its min becomes 0.
+  Calib t("MinMaxCalibrator", Json::object(), {3, 2}, {-1.5f, 2, 4, 0.5f, 3, 7});
+  t.run();
+  CHECK(t.out("min") == std::vector<float>{-1.5f, 0});
+  CHECK(t.out("max") == std::vector<float>{4, 7});
+  Calib whole("MinMaxCalibrator", {{"per_channel", false}}, {3, 2}, {1, 2, 4, 0.5f, 3, 7});
+  whole.run();
+  CHECK(whole.shape("min").empty());
+  CHECK(whole.out("min") == std::vector<float>{0});
+  CHECK(whole.out("max") == std::vector<float>{7});
+}
+
+TEST_CASE("MinMaxCalibrator's modes across steps, and reset", "[calibrate]") {
+  const std::vector<std::vector<float>> batches = {{-1, 2}, {-3, 1}, {-0.5f, 5}};
+  for (const std::string mode : {"last", "running", "moving_average"}) {
+    INFO("mode " << mode);
+    const double decay = 0.9;
+    Calib t("MinMaxCalibrator", {{"mode", mode}, {"decay", decay}, {"per_channel", false}}, {2},
+            {0, 0});
+    double lo = 0, hi = 0;
+    for (size_t s = 0; s < batches.size(); ++s) {
+      t.feed({2}, batches[s]);
+      t.run(s + 1 < batches.size());  // two steps, then the evaluation that applies nothing
+      const double bLo = batches[s][0], bHi = batches[s][1];
+      if (s == 0 || mode == "last") {
+        lo = bLo;
+        hi = bHi;
+      } else if (mode == "running") {
+        lo = std::min(lo, bLo);
+        hi = std::max(hi, bHi);
+      } else {
+        lo = decay * lo + (1 - decay) * bLo;
+        hi = decay * hi + (1 - decay) * bHi;
+      }
+    }
+    CHECK(t.out("min")[0] == Approx(lo).epsilon(1e-6));
+    CHECK(t.out("max")[0] == Approx(hi).epsilon(1e-6));
+    t.ev.resetState();
+    t.run();
+    CHECK(t.out("min")[0] == -0.5f);
+    CHECK(t.out("max")[0] == 5.0f);
+  }
+}
+
+TEST_CASE("PercentileCalibrator matches the percentile of its reference histogram", "[calibrate]") {
+  for (bool symmetric : {true, false}) {
+    const std::vector<float> x = testTensor(601, symmetric);
+    for (double p : {99.99, 97.3, 90.1}) {
+      INFO("symmetric " << symmetric << ", percentile " << p);
+      Calib t("PercentileCalibrator", attrsWith({{"percentile", p}}, symmetric), {601, 3}, x);
+      t.run();
+      REQUIRE(t.error().empty());
+      for (int c = 0; c < 3; ++c) {
+        INFO("channel " << c);
+        const RefHist r = refHistogram(column(x, 3, c), symmetric);
+        const double target = p / 100.0 * r.n;
+        double cum = 0, upper = 0, lower = 0;
+        for (int k = 0; k < kBins; ++k)
+          if ((cum += r.h[k]) >= target) {
+            upper = r.lo + (k + 1) * r.w;
+            break;
+          }
+        cum = 0;
+        for (int k = kBins - 1; k >= 0; --k)
+          if ((cum += r.h[k]) >= target) {
+            lower = r.lo + k * r.w;
+            break;
+          }
+        float wantLo, wantHi;
+        if (symmetric) {
+          const float tt = static_cast<float>(std::min(upper, std::max(-r.seenMin, r.seenMax)));
+          wantLo = r.seenMin < 0 ? -tt : 0.0f;
+          wantHi = r.seenMax > 0 ? tt : 0.0f;
+        } else {
+          wantLo = std::min(0.0f, static_cast<float>(std::max(lower, r.seenMin)));
+          wantHi = std::max(0.0f, static_cast<float>(std::min(upper, r.seenMax)));
+        }
+        CHECK(t.out("min")[c] == wantLo);
+        CHECK(t.out("max")[c] == wantHi);
+      }
+    }
+  }
+}
+
+TEST_CASE("MseCalibrator picks the candidate of least expected error", "[calibrate]") {
+  for (bool symmetric : {true, false}) {
+    for (auto [bits, narrow] : {std::pair{8, false}, std::pair{4, true}}) {
+      INFO("symmetric " << symmetric << ", " << bits << " bits, narrow " << narrow);
+      const std::vector<float> x = testTensor(500, symmetric);
+      Calib t("MseCalibrator", attrsWith({{"num_bits", bits}, {"narrow_range", narrow}}, symmetric),
+              {500, 3}, x);
+      t.run();
+      REQUIRE(t.error().empty());
+      int clipped = 0;
+      for (int c = 0; c < 3; ++c) {
+        INFO("channel " << c);
+        const RefHist r = refHistogram(column(x, 3, c), symmetric);
+        double best = std::numeric_limits<double>::infinity();
+        for (int k = 1; k <= kBins; ++k)
+          best = std::min(best, refExpectedNoise(r, refCandidate(r, k), bits, narrow));
+        const int k = candidateIndex(r, t.out("min")[c], t.out("max")[c]);
+        INFO("candidate " << k);
+        REQUIRE(k > 0);
+        CHECK(refExpectedNoise(r, refCandidate(r, k), bits, narrow) <= best * (1 + 1e-9));
+        clipped += k < kBins;
+      }
+      CHECK(clipped > 0);  // the search is not trivially the whole range
+    }
+  }
+}
+
+TEST_CASE("EntropyCalibrator picks TensorRT's least-divergence threshold", "[calibrate]") {
+  const std::vector<float> x = testTensor(800, true, 11);
+  for (int bits : {8, 6}) {
+    INFO(bits << " bits");
+    Calib t("EntropyCalibrator", {{"num_bits", bits}}, {800, 3}, x);
+    t.run();
+    REQUIRE(t.error().empty());
+    const int levels = 1 << (bits - 1);
+    for (int c = 0; c < 3; ++c) {
+      INFO("channel " << c);
+      const RefHist r = refHistogram(column(x, 3, c), true);
+      double best = std::numeric_limits<double>::infinity();
+      int bestI = 0;
+      for (int i = levels; i <= kBins; ++i)
+        if (const double kl = refKl(r, i, levels); kl < best) {
+          best = kl;
+          bestI = i;
+        }
+      const float got = t.out("max")[c] > 0 ? t.out("max")[c] : -t.out("min")[c];
+      int i = 0;
+      for (int k = levels; k <= kBins; ++k)
+        if (static_cast<float>(std::min(k * r.w, std::max(-r.seenMin, r.seenMax))) == got) i = k;
+      INFO("reference i " << bestI << ", block's i " << i);
+      REQUIRE(i > 0);
+      CHECK(refKl(r, i, levels) <= best + 1e-12);
+      CHECK(i < kBins);
+    }
+  }
+}
+
+TEST_CASE("SqnrCalibrator picks the best SQNR of its two-stage candidates", "[calibrate]") {
+  for (bool symmetric : {true, false}) {
+    for (double weight : {1.0, 4.0}) {
+      INFO("symmetric " << symmetric << ", clipping weight " << weight);
+      const std::vector<float> x = testTensor(700, symmetric, 3);
+      Calib t("SqnrCalibrator", attrsWith({{"clipping_weight", weight}}, symmetric), {700, 3}, x);
+      t.run();
+      REQUIRE(t.error().empty());
+      for (int c = 0; c < 3; ++c) {
+        INFO("channel " << c);
+        const RefHist r = refHistogram(column(x, 3, c), symmetric);
+        auto noise = [&](int k) { return refSqnrNoise(r, refCandidate(r, k), 8, weight); };
+        int coarse = 128;
+        for (int k = 256; k <= kBins; k += 128)
+          if (noise(k) < noise(coarse)) coarse = k;
+        double best = noise(coarse);
+        for (int k = std::max(16, coarse - 112); k <= std::min(kBins, coarse + 112); k += 16)
+          best = std::min(best, noise(k));
+        const int k = candidateIndex(r, t.out("min")[c], t.out("max")[c]);
+        INFO("candidate " << k << ", coarse best " << coarse);
+        REQUIRE(k > 0);
+        CHECK(k % 16 == 0);
+        CHECK(noise(k) <= best * (1 + 1e-5));
+      }
+    }
+  }
+}
+
+TEST_CASE("Per-tensor calibration gives scalars over the whole tensor", "[calibrate]") {
+  const std::vector<float> x = testTensor(200, true);
+  const RefHist r = refHistogram(x, true);
+  Calib t("PercentileCalibrator", {{"percentile", 100}, {"per_channel", false}}, {200, 3}, x);
+  t.run();
+  REQUIRE(t.error().empty());
+  CHECK(t.shape("max").empty());
+  CHECK(t.out("min")[0] == static_cast<float>(r.seenMin < 0 ? -30.0 : 0));
+  CHECK(t.out("max")[0] == 30.0f);
+  CHECK(t.shape("histogram") == Shape{1, kBins});
+}
+
+TEST_CASE("Histogram calibrators accumulate across steps and start again after a reset",
+          "[calibrate]") {
+  const std::vector<float> a = testTensor(300, true, 1), b = testTensor(300, true, 2);
+  // b's values within a's range: the histogram is that of both batches together.
+  std::vector<float> half(b);
+  for (float& v : half) v *= 0.25f;
+  std::vector<float> both(a);
+  both.insert(both.end(), half.begin(), half.end());
+  Calib together("PercentileCalibrator", {{"percentile", 97.3}}, {600, 3}, both);
+  together.run();
+  Calib steps("PercentileCalibrator", {{"percentile", 97.3}}, {300, 3}, a);
+  steps.run(true);
+  steps.feed({300, 3}, half);
+  steps.run();
+  CHECK(steps.out("min") == together.out("min"));
+  CHECK(steps.out("max") == together.out("max"));
+  CHECK(steps.out("histogram") == together.out("histogram"));
+
+  // A batch beyond the range widens it by a power of two, keeping every count.
+  std::vector<float> wide(b);
+  for (float& v : wide) v *= 3.0f;
+  steps.feed({300, 3}, wide);
+  steps.run();
+  const std::vector<float> bounds = steps.out("histogram_bounds");
+  const std::vector<float> counts = steps.out("histogram");
+  CHECK(bounds[1] == 4 * 30.0f);  // channel 0: |x| up to 90 needs 30 * 2^2
+  CHECK(bounds[3] == 90.0f);      // the largest value seen
+  double total = 0;
+  for (int i = 0; i < kBins; ++i) total += counts[i];
+  CHECK(total == 600);
+
+  const auto held = steps.ev.stateTensors();
+  CHECK(held.count("cal.histogram") == 1);
+  CHECK(held.count("cal.histogram_bounds") == 1);
+  steps.ev.resetState();
+  steps.feed({300, 3}, half);
+  steps.run();
+  Calib alone("PercentileCalibrator", {{"percentile", 97.3}}, {300, 3}, half);
+  alone.run();
+  CHECK(steps.out("max") == alone.out("max"));
+}
+
+TEST_CASE("Calibrators refuse bad input with a message", "[calibrate]") {
+  struct Case {
+    std::string type;
+    Json attrs;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"PercentileCalibrator", {{"percentile", 0}}, "percentile must be in (0, 100], not 0"},
+      {"PercentileCalibrator", {{"percentile", 100.5}}, "percentile must be in (0, 100]"},
+      {"MinMaxCalibrator", {{"decay", 1}}, "decay must be in (0, 1), not 1"},
+      {"MinMaxCalibrator", {{"decay", -0.5}}, "decay must be in (0, 1)"},
+      {"MinMaxCalibrator", {{"mode", "ema"}}, "mode must be \"last\", \"running\" or"},
+      {"MseCalibrator", {{"num_bits", 1}}, "num_bits must be between 2 and 16, inclusive"},
+      {"EntropyCalibrator", {{"num_bits", 17}}, "num_bits must be between 2 and 16, inclusive"},
+      {"SqnrCalibrator", {{"clipping_weight", 0}}, "clipping_weight must be a positive number"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.type << " " << c.attrs.dump());
+    Calib t(c.type, c.attrs, {2, 2}, {1, 2, 3, 4});
+    t.run();
+    CHECK_THAT(t.error(), Catch::Contains(c.message));
+    CHECK_THAT(errorLine(BlockId("cal"), c.type, t.error()),
+               Catch::StartsWith("error: block 'cal' (" + c.type + "): "));
+  }
+  SECTION("a dtype other than float32") {
+    Calib t("MseCalibrator", Json::object(), {2}, {1, 2}, {{"dtype", "int32"}});
+    t.run();
+    CHECK_THAT(t.error(), Catch::Contains("takes float32, not int32"));
+  }
+  SECTION("NaN or infinity") {
+    Calib t("EntropyCalibrator", Json::object(), {2, 2}, {1, 2, 3, 4});
+    t.feed({2, 2}, {1, 2, 3, std::numeric_limits<float>::infinity()});
+    t.run();
+    CHECK_THAT(t.error(), Catch::Contains("inputs hold a NaN or an infinity in channel 1"));
+    Calib m("MinMaxCalibrator", {{"per_channel", false}}, {2}, {1, 2});
+    m.feed({2}, {std::nanf(""), 2});
+    m.run();
+    CHECK_THAT(m.error(), Catch::Contains("inputs hold a NaN or an infinity;"));
+  }
+  SECTION("a scalar per channel") {
+    Calib t("SqnrCalibrator", Json::object(), {}, {1});
+    t.run();
+    CHECK_THAT(t.error(), Catch::Contains("per_channel needs a channel axis"));
+  }
+}
