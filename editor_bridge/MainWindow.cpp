@@ -221,7 +221,7 @@ QList<QAction*> MainWindow::createFileMenu(QMenu* file) {
   QAction* importA = addMenuAction(this, file, tr("Import &weights..."), {}, [this] {
     const QString path = QFileDialog::getOpenFileName(
         this, tr("Import weights"), {},
-        tr("Weight files (*.npy *.npz *.safetensors *.json);;All files (*)"));
+        tr("Weight files (*.npy *.npz *.safetensors *.onnx *.json);;All files (*)"));
     QString error;
     if (!path.isEmpty() && !importWeights(path, &error))
       QMessageBox::warning(this, tr("Import weights"), error);

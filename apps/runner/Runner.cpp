@@ -8,6 +8,7 @@
 #include <ostream>
 #include <set>
 
+#include "apps/runner/RunnerOnnx.h"
 #include "apps/runner/RunnerSteps.h"
 #include "runtime/Error.h"
 #include "runtime/Evaluator.h"
@@ -16,6 +17,7 @@
 #include "runtime/PageJson.h"
 #include "runtime/ResultNames.h"
 #include "runtime/TensorStats.h"
+#include "onnx/OnnxExport.h"
 
 namespace qs {
 
@@ -26,7 +28,7 @@ const char* kUsage =
     "[--feed B=FILE.npy]... [--set B.ATTR=VALUE]...\n"
     "                      [--threads N]"
     "                      [--steps N] [--log FILE.csv [--log-every K]] [--save-state FILE.npz]\n"
-    "                      [--load-state FILE.npz]\n";
+    "                      [--load-state FILE.npz] [--export-onnx OUT.onnx]\n";
 
 const char* kHelp =
     "\n"
@@ -45,6 +47,8 @@ const char* kHelp =
     "  --log-every K         a row every K-th step (default 1), and one for the last step\n"
     "  --save-state FILE.npz every Variable and slot, and __step__, written after the steps\n"
     "  --load-state FILE.npz start from a saved state instead of the initial values\n"
+    "  --export-onnx OUT     also write the page (the --fetch'ed results, or every result of a\n"
+    "                        block that feeds nothing) as an ONNX model (docs/onnx.md)\n"
     "Steps are numbered from 1, continuing from a loaded __step__. Ctrl-C stops after the\n"
     "current step, prints the results, writes --save-state and exits 130.\n"
     "Exit status: 0 ok, 1 a block failed, 2 the page, a state file or the command line is bad.\n";
@@ -60,6 +64,7 @@ struct Args {
   bool help = false;
   StepArgs steps;
   bool logEveryGiven = false;
+  std::string exportOnnx;
 };
 
 Args parseArgs(const std::vector<std::string>& args) {
@@ -110,6 +115,8 @@ Args parseArgs(const std::vector<std::string>& args) {
       a.steps.saveState = value("--save-state");
     } else if (is("--load-state")) {
       a.steps.loadState = value("--load-state");
+    } else if (is("--export-onnx")) {
+      a.exportOnnx = value("--export-onnx");
     } else if (!s.empty() && s[0] == '-') {
       throw Error("unknown option '" + s + "'");
     } else if (a.page.empty()) {
@@ -379,13 +386,15 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
   const Page& page = loaded.page;
 
   Evaluator evaluator(registry);
+  if (!args.exportOnnx.empty()) feedPlaceholderStandIns(page, evaluator);
   if (!applyFeeds(args, page, evaluator, err)) return 2;
   if (!checkFetches(args, page, registry, err)) return 2;
   if (int s = prepareSteps(args.steps, args.fetch, page, loaded.dir, evaluator, err)) return s;
 
   EvalOptions options;
   options.fetch = args.fetch;
-  options.releaseIntermediates = !args.fetch.empty();
+  // An export reads the ranges and constants it needs from the intermediate results.
+  options.releaseIntermediates = !args.fetch.empty() && args.exportOnnx.empty();
   options.threads = args.threads;
   options.pageDir = loaded.dir;
   // Ctrl-C from here on stops after the current step; the results and the state are still written.
@@ -401,6 +410,8 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
     err << "error: " << e.what() << "\n";
     return 1;
   }
+  if (!args.exportOnnx.empty() && report.failed.empty() && !steps.interrupted)
+    if (int s = writeOnnxExport(args.exportOnnx, page, evaluator, args.fetch, err)) return s;
   return reportRun(args, page, registry, evaluator, report, steps, out, err);
 }
 
