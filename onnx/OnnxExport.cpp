@@ -182,8 +182,11 @@ std::vector<int> exportOrder(const Page& page, const std::vector<int>& roots) {
   return order;
 }
 
+// A free dimension (-1 in `free`) gets the name prefix_dI; with `unknown`, every dimension is left
+// unnamed (the outputs of a model with a free input dimension: only their rank is known).
 void setValueInfo(onnx::ValueInfoProto& v, const std::string& name, DType dtype, const Shape* shape,
-                  const std::vector<int64_t>* free = nullptr, const std::string& prefix = {}) {
+                  const std::vector<int64_t>* free = nullptr, const std::string& prefix = {},
+                  bool unknown = false) {
   v.set_name(name);
   auto* t = v.mutable_type()->mutable_tensor_type();
   t->set_elem_type(onnxElemType(dtype));
@@ -191,6 +194,7 @@ void setValueInfo(onnx::ValueInfoProto& v, const std::string& name, DType dtype,
   auto* s = t->mutable_shape();
   for (size_t i = 0; i < shape->size(); ++i) {
     auto* d = s->add_dim();
+    if (unknown) continue;
     if (free && i < free->size() && (*free)[i] < 0)
       d->set_dim_param(prefix + "_d" + std::to_string(i));
     else
@@ -256,7 +260,7 @@ void addOutputs(Graph& g, const std::vector<std::pair<PortRef, std::string>>& ou
     const BlockState* st = g.evaluator.state(ref.block);
     const auto it = st->outputShapes.find(ref.port.str());
     setValueInfo(*g.proto.add_output(), name, st->outputDType(ref.port.str()),
-                 freeDims || it == st->outputShapes.end() ? nullptr : &it->second);
+                 it == st->outputShapes.end() ? nullptr : &it->second, nullptr, {}, freeDims);
   }
 }
 
