@@ -148,7 +148,7 @@ inline Agreement compareWithOracle(const Tensor& ours, const Tensor& theirs,
     } else if (a.other++ == 0) {
       a.firstOther = "element " + std::to_string(i);
       if (ours.dtype() == DType::Float32)
-        a.firstOther += ": ours " + std::to_string(ours.data()[i]) + ", ONNX Runtime's " +
+        a.firstOther += ": ours " + std::to_string(ours.data()[i]) + ", theirs " +
                         std::to_string(theirs.data()[i]);
     }
   }
