@@ -22,6 +22,7 @@
 #include "editor_bridge/BlockItem.h"
 #include "editor_bridge/ImportWeightsDialog.h"
 #include "editor_bridge/Minimap.h"
+#include "editor_bridge/OnnxExportAction.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/PageView.h"
@@ -227,6 +228,13 @@ QList<QAction*> MainWindow::createFileMenu(QMenu* file) {
       QMessageBox::warning(this, tr("Import weights"), error);
   });
   importA->setObjectName("importWeightsAction");
+  addMenuAction(this, file, tr("E&xport ONNX..."), {}, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export ONNX"), {},
+                                                      tr("ONNX models (*.onnx)"));
+    QString error;
+    if (!path.isEmpty() && !exportPageToOnnx(model_->page(), filePath_, registry_, path, &error))
+      QMessageBox::warning(this, tr("Export ONNX"), error);
+  })->setObjectName("exportOnnxAction");
   file->addSeparator();
   addMenuAction(this, file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
   return {newA, openA, saveA};
