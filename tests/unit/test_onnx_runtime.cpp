@@ -108,3 +108,62 @@ TEST_CASE(
   std::cout << "ONNX Runtime against Quant Space on the examples: " << elements
             << " FakeQuant/elementwise elements, " << ties << " rounding ties\n";
 }
+
+TEST_CASE(
+    "ONNX export: the layers' forms (NHWC convolutions, pooling, reductions) run in ONNX Runtime",
+    "[onnx][ort]") {
+  const auto ramp = [](Shape shape, float start, float step) {
+    Tensor t = Tensor::zeros(std::move(shape));
+    for (int64_t i = 0; i < t.size(); ++i) t.mutableData()[i] = start + step * float((i * 7) % 23);
+    return t;
+  };
+  const std::string page = R"({"format": "quantspace-page", "version": 1, "blocks": [
+    {"id": "img", "type": "Placeholder", "attrs": {"shape": [-1, 7, 6, 3]}},
+    {"id": "w", "type": "Const", "attrs": {"npy": "w.npy"}},
+    {"id": "dw", "type": "Const", "attrs": {"npy": "dw.npy"}},
+    {"id": "conv", "type": "Conv2D", "attrs": {"strides": [1, 2, 2, 1], "padding": "SAME"}},
+    {"id": "relu", "type": "Relu6"},
+    {"id": "dconv", "type": "DepthwiseConv2dNative", "attrs": {"padding": "VALID", "dilations": [1, 1, 2, 1]}},
+    {"id": "maxp", "type": "MaxPool", "attrs": {"ksize": [1, 2, 2, 1], "strides": [1, 2, 2, 1], "padding": "SAME"}},
+    {"id": "avgp", "type": "AvgPool", "attrs": {"ksize": [1, 3, 3, 1], "strides": [1, 1, 1, 1], "padding": "SAME"}},
+    {"id": "flat", "type": "Reshape", "attrs": {"shape": [-1, 32]}},
+    {"id": "sm", "type": "Softmax"},
+    {"id": "mean", "type": "Mean", "attrs": {"axis": [1, 2], "keep_dims": true}},
+    {"id": "sum", "type": "Sum", "attrs": {"axis": [-1]}},
+    {"id": "tr", "type": "Transpose", "attrs": {"perm": [0, 3, 1, 2]}},
+    {"id": "am", "type": "ArgMax", "attrs": {"dimension": 1, "output_type": "int32"}}
+  ], "links": [
+    {"from": ["img", "output"], "to": ["conv", "input"]}, {"from": ["w", "output"], "to": ["conv", "filter"]},
+    {"from": ["conv", "output"], "to": ["relu", "features"]},
+    {"from": ["relu", "activations"], "to": ["dconv", "input"]}, {"from": ["dw", "output"], "to": ["dconv", "filter"]},
+    {"from": ["relu", "activations"], "to": ["maxp", "input"]},
+    {"from": ["relu", "activations"], "to": ["avgp", "value"]},
+    {"from": ["maxp", "output"], "to": ["flat", "tensor"]},
+    {"from": ["flat", "output"], "to": ["sm", "logits"]},
+    {"from": ["avgp", "output"], "to": ["mean", "input"]},
+    {"from": ["dconv", "output"], "to": ["sum", "input"]},
+    {"from": ["avgp", "output"], "to": ["tr", "x"]},
+    {"from": ["flat", "output"], "to": ["am", "input"]}
+  ]})";
+  TempDir dir;
+  writeNpy(dir / "w.npy", ramp({3, 3, 3, 8}, -0.5f, 0.05f));
+  writeNpy(dir / "dw.npy", ramp({2, 2, 8, 2}, -0.3f, 0.04f));
+  const auto pagePath = dir.write("layers.page.json", page);
+  const Tensor img = ramp({2, 7, 6, 3}, -1.0f, 0.1f);
+  const std::vector<std::string> fetch = {"sm.result_softmax", "mean.result_output",
+                                          "sum.result_output", "tr.result_y", "am.result_output"};
+  const Exported x = evaluateAndExport(loadPage(pagePath), fetch, {{"img", img}});
+  const auto ort = runOnnxRuntime(x.bytes, {{"img", img}}, fetch);
+  for (const std::string& name : fetch) {
+    INFO(name);
+    const Tensor ours = *x.evaluator->result(name);
+    REQUIRE(ours.shape() == ort.at(name).shape());
+    REQUIRE(ours.dtype() == ort.at(name).dtype());
+    if (ours.dtype() == DType::Int32) {
+      for (int64_t i = 0; i < ours.size(); ++i)
+        CHECK(ours.as<int32_t>()[i] == ort.at(name).as<int32_t>()[i]);
+    } else {
+      CHECK(closeCount(ours, ort.at(name), 1e-5) == ours.size());
+    }
+  }
+}
