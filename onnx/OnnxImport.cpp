@@ -448,4 +448,20 @@ Page importOnnxPage(const std::filesystem::path& model) {
                         std::filesystem::absolute(model));
 }
 
+LoadedPage pageFromOnnx(const std::filesystem::path& model) {
+  const std::string bytes = readFile(model, maxOnnxBytes());
+  onnx::ModelProto m;
+  parseOnnxModel(bytes, model.string(), m);
+  for (const auto& p : m.metadata_props())
+    if (p.key() == "quantspace.page") {
+      LoadedPage loaded = parsePage(p.value(), model.string() + " (its page)");
+      loaded.dir = std::filesystem::absolute(model).parent_path();
+      return loaded;
+    }
+  LoadedPage loaded;
+  loaded.page = importOnnxPage(bytes, model.string(), std::filesystem::absolute(model));
+  loaded.dir = std::filesystem::absolute(model).parent_path();
+  return loaded;
+}
+
 }  // namespace qs

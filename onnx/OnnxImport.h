@@ -4,6 +4,7 @@
 #include <string>
 
 #include "runtime/Page.h"
+#include "runtime/PageJson.h"
 
 namespace qs {
 
@@ -19,5 +20,10 @@ namespace qs {
 Page importOnnxPage(const std::filesystem::path& model);
 Page importOnnxPage(const std::string& bytes, const std::string& source,
                     const std::filesystem::path& weightsPath);
+
+// The page an .onnx file stands for: the page it was exported from when its metadata carries one
+// ("quantspace.page", docs/onnx.md), else importOnnxPage's. Relative paths of the page are taken
+// from the model's folder.
+LoadedPage pageFromOnnx(const std::filesystem::path& model);
 
 }  // namespace qs

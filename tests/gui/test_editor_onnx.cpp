@@ -37,3 +37,21 @@ TEST_CASE(
   CHECK(error.contains("block 'report' (QuantizationReport)"));
   CHECK_FALSE(QFile::exists(out2));
 }
+
+TEST_CASE("editor: opening an exported .onnx opens the page it came from, as a new unsaved page",
+          "[editor][onnx]") {
+  EditorFixture f;
+  QTemporaryDir dir;
+  const QString page = QString(QS_SOURCE_DIR) + "/assets/examples/using_method.page.json";
+  const QString out = dir.filePath("m.onnx");
+  QString error;
+  REQUIRE(
+      exportPageToOnnx(loadPage(page.toStdString()).page, page, builtinRegistry(), out, &error));
+  REQUIRE(f.w().openPage(out, &error));
+  INFO(error.toStdString());
+  const Page& opened = f.w().model()->page();
+  CHECK(opened.blockCount() == 4);
+  CHECK(opened.find(BlockId("fq")) != nullptr);
+  CHECK(opened.find(BlockId("lo")) != nullptr);  // the page's own blocks, not an import's
+  CHECK(f.w().filePath().isEmpty());  // Save asks for a name: the model is not overwritten
+}

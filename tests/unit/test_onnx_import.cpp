@@ -245,3 +245,23 @@ TEST_CASE("ONNX import: hostile files are refused with a message", "[onnx]") {
     CHECK_THAT(expectImportError(serialized(m)), Catch::Contains("(LSTM): has no block"));
   }
 }
+
+TEST_CASE("ONNX import: an exported model carries its page; one without imports its graph",
+          "[onnx]") {
+  const fs::path pagePath =
+      fs::path(QS_SOURCE_DIR) / "assets" / "examples" / "using_method.page.json";
+  LoadedPage original = loadPage(pagePath);
+  Evaluator ev(builtinRegistry());
+  EvalOptions options;
+  options.pageDir = original.dir;
+  REQUIRE(ev.evaluate(original.page, options).failed.empty());
+  TempDir dir;
+  const auto withPage = dir.write(
+      "with.onnx", exportOnnx(original.page, ev, {.pageJson = pageToText(original.page)}));
+  const auto without = dir.write("without.onnx", exportOnnx(original.page, ev));
+  const LoadedPage back = pageFromOnnx(withPage);
+  CHECK(pageToText(back.page) == pageToText(original.page));
+  const LoadedPage imported = pageFromOnnx(without);
+  CHECK(imported.page.find(BlockId("lo")) == nullptr);
+  CHECK(imported.page.find(BlockId("fq_result_output")) != nullptr);
+}
