@@ -4,6 +4,7 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include "onnx/OnnxImport.h"
 #include "onnx_test_support.h"
 
 using namespace qs;
@@ -154,6 +155,8 @@ TEST_CASE("ONNX export: what has no ONNX form is refused naming the block", "[on
     r = runRunner({(examples / "calibration.page.json").string(), "--fetch", "fq.result_output",
                    "--export-onnx", (dir / "c.onnx").string()});
     CHECK(r.status == 0);
-    CHECK(fs::exists(dir / "c.onnx"));
+    REQUIRE(fs::exists(dir / "c.onnx"));
+    // Provenance: the whole page travels in the model, blocks left out of the graph included.
+    CHECK(pageFromOnnx(dir / "c.onnx").page.find(BlockId("report")) != nullptr);
   }
 }
