@@ -23,6 +23,8 @@
 #include "editor_bridge/CanvasTools.h"
 #include "editor_bridge/ImportWeightsDialog.h"
 #include "editor_bridge/Minimap.h"
+#include "editor_bridge/OnnxExportAction.h"
+#include "onnx/OnnxImport.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/PageView.h"
@@ -216,8 +218,9 @@ QList<QAction*> MainWindow::createFileMenu(QMenu* file) {
   });
   QAction* openA = addMenuAction(this, file, tr("&Open..."), QKeySequence::Open, [this] {
     if (!maybeSave()) return;
-    const QString path = QFileDialog::getOpenFileName(this, tr("Open page"), {},
-                                                      tr("Quant Space pages (*.page.json *.json)"));
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Open page"), {},
+        tr("Quant Space pages (*.page.json *.json);;ONNX models (*.onnx)"));
     QString error;
     if (!path.isEmpty() && !openPage(path, &error))
       QMessageBox::warning(this, tr("Open page"), error);
@@ -238,12 +241,19 @@ QList<QAction*> MainWindow::createFileMenu(QMenu* file) {
   QAction* importA = addMenuAction(this, file, tr("Import &weights..."), {}, [this] {
     const QString path = QFileDialog::getOpenFileName(
         this, tr("Import weights"), {},
-        tr("Weight files (*.npy *.npz *.safetensors *.json);;All files (*)"));
+        tr("Weight files (*.npy *.npz *.safetensors *.onnx *.json);;All files (*)"));
     QString error;
     if (!path.isEmpty() && !importWeights(path, &error))
       QMessageBox::warning(this, tr("Import weights"), error);
   });
   importA->setObjectName("importWeightsAction");
+  addMenuAction(this, file, tr("E&xport ONNX..."), {}, [this] {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export ONNX"), {},
+                                                      tr("ONNX models (*.onnx)"));
+    QString error;
+    if (!path.isEmpty() && !exportPageToOnnx(model_->page(), filePath_, registry_, path, &error))
+      QMessageBox::warning(this, tr("Export ONNX"), error);
+  })->setObjectName("exportOnnxAction");
   file->addSeparator();
   training_->addStateActions(file);
   file->addSeparator();
@@ -382,17 +392,20 @@ bool MainWindow::openPage(const QString& path, QString* error) {
   try {
     // A link to a block that is not on the page is kept and drawn broken, so that it can be
     // repaired here (the runner refuses such a page).
-    LoadedPage loaded = loadPage(path.toStdString(), {.keepDanglingLinks = true});
+    // An .onnx model opens as the page it came from, or as its import: a new, unsaved page.
+    const bool onnx = path.endsWith(".onnx", Qt::CaseInsensitive);
+    LoadedPage loaded = onnx ? pageFromOnnx(path.toStdString())
+                             : loadPage(path.toStdString(), {.keepDanglingLinks = true});
     cancelRun();
     training_->forgetState();
     results_.clear();
     viewedBlock_.reset();
     viewer_->clear();
     model_->resetPage(std::move(loaded.page), loaded.dir);
-    filePath_ = QFileInfo(path).absoluteFilePath();
+    filePath_ = onnx ? QString() : QFileInfo(path).absoluteFilePath();
     restoredUnsaved_ = false;
     recovery_.discardOwn();
-    addRecentFile(filePath_);
+    if (!onnx) addRecentFile(filePath_);
     updateTitle();
     view_->fitPage();
     for (const std::string& w : loaded.warnings)

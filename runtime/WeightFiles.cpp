@@ -11,6 +11,7 @@
 #include "runtime/Json.h"
 #include "runtime/Npy.h"
 #include "runtime/Npz.h"
+#include "runtime/OnnxModel.h"
 
 namespace qs {
 
@@ -349,8 +350,9 @@ std::vector<NamedTensor> readWeightFile(const std::filesystem::path& path) {
   }
   if (ext == ".safetensors") return readSafetensors(path);
   if (ext == ".json") return readTfjsWeights(path);
+  if (ext == ".onnx") return readOnnxInitializers(path);
   throw Error(path.string() +
-              ": not a weights file Quant Space reads (.npy, .npz, .safetensors, or a "
+              ": not a weights file Quant Space reads (.npy, .npz, .safetensors, .onnx, or a "
               "TensorFlow.js weights manifest .json)");
 }
 

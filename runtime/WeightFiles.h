@@ -41,8 +41,9 @@ std::vector<NamedTensor> parseTfjsWeights(
 std::vector<NamedTensor> readTfjsWeights(const std::filesystem::path& manifest);
 
 // Every tensor of a weights file, its format chosen by the file name's ending: ".npy" (one
-// tensor, named by the file's stem), ".npz" (one per array, by key), ".safetensors", or ".json" (a
-// TensorFlow.js manifest). Another ending is refused with a qs::Error naming the file.
+// tensor, named by the file's stem), ".npz" (one per array, by key), ".safetensors", ".onnx" (the
+// model's initializers, runtime/OnnxModel.h) or ".json" (a TensorFlow.js manifest). Another ending
+// is refused with a qs::Error naming the file.
 std::vector<NamedTensor> readWeightFile(const std::filesystem::path& path);
 
 }  // namespace qs

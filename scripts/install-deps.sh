@@ -10,6 +10,7 @@ packages=(
   python3 python3-numpy locales
   clang libclang-rt-14-dev
   xvfb xdotool  # the story test drives the editor under a real X server (docs/testing.md)
+  libonnx-dev libprotobuf-dev libonnx-testdata nodejs
   "$@"
 )
 # npm fetches the pretrained weights (scripts/fetch-data.sh); any npm on the PATH will do.
@@ -23,6 +24,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# ONNX Runtime for the ONNX tests (tools/onnx_run.js): npm onnxruntime-node 1.30.0 (MIT licence,
+# Microsoft), whose package ships its CPU library (bin/napi-v6/linux/x64); --ignore-scripts skips
+# its install script, which only fetches the optional CUDA binaries. Into .npm-tools/ (ignored by git).
+ort_dir="$(dirname "$0")/../.npm-tools"
+if [ ! -f "$ort_dir/node_modules/onnxruntime-node/package.json" ]; then
+  npm install --ignore-scripts --no-save --no-package-lock --prefix "$ort_dir" onnxruntime-node@1.30.0 ||
+    echo "warning: onnxruntime-node was not installed; the ONNX Runtime test will fail" >&2
 fi
 
 # A locale whose decimal separator is a comma, for the tests that check that numbers never depend

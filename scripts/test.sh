@@ -56,7 +56,7 @@ if [ "${QS_SKIP_SANITIZE:-0}" != 1 ]; then
 
   fuzz_seconds="${QS_FUZZ_SECONDS:-36}"
   if [ "$have_fuzzer" = 1 ] && [ "$fuzz_seconds" != 0 ]; then
-    for target in page npy npz safetensors tfjs_manifest; do
+    for target in page npy npz safetensors tfjs_manifest onnx_import; do
       step "fuzz_$target for $fuzz_seconds s"
       work="$(mktemp -d)"
       dict=()

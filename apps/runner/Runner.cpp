@@ -9,6 +9,7 @@
 #include <set>
 
 #include "apps/runner/RunnerCalibrate.h"
+#include "apps/runner/RunnerOnnx.h"
 #include "apps/runner/RunnerSteps.h"
 #include "runtime/Error.h"
 #include "runtime/Evaluator.h"
@@ -17,6 +18,7 @@
 #include "runtime/PageJson.h"
 #include "runtime/ResultNames.h"
 #include "runtime/TensorStats.h"
+#include "onnx/OnnxExport.h"
 
 namespace qs {
 
@@ -28,7 +30,8 @@ const char* kUsage =
     "                      [--threads N]"
     "                      [--steps N] [--log FILE.csv [--log-every K]] [--save-state FILE.npz]\n"
     "                      [--load-state FILE.npz | --load-state-partial FILE.npz]\n"
-    "                      [--calibrate B.result_P [--num-bits N] [--narrow-range]]\n";
+    "                      [--calibrate B.result_P [--num-bits N] [--narrow-range]]\n"
+    "                      [--export-onnx OUT.onnx]\n";
 
 const char* kHelp =
     "\n"
@@ -53,6 +56,8 @@ const char* kHelp =
     "  --calibrate B.result_P  every calibrator's per-channel range for that result, with\n"
     "                        its MSE, SQNR and % clipped at --num-bits (default 8) and\n"
     "                        --narrow-range; --json for one JSON object (docs/calibration.md)\n"
+    "  --export-onnx OUT     also write the page (the --fetch'ed results, or every result of a\n"
+    "                        block that feeds nothing) as an ONNX model (docs/onnx.md)\n"
     "Steps are numbered from 1, continuing from a loaded __step__. Ctrl-C stops after the\n"
     "current step, prints the results, writes --save-state and exits 130.\n"
     "Exit status: 0 ok, 1 a block failed, 2 the page, a state file or the command line is bad.\n";
@@ -69,6 +74,7 @@ struct Args {
   StepArgs steps;
   bool logEveryGiven = false;
   CalibrateArgs calibrate;
+  std::string exportOnnx;
 };
 
 Args parseArgs(const std::vector<std::string>& args) {
@@ -124,6 +130,8 @@ Args parseArgs(const std::vector<std::string>& args) {
     } else if (is("--load-state-partial")) {
       a.steps.loadState = value("--load-state-partial");
       a.steps.loadStatePartial = true;
+    } else if (is("--export-onnx")) {
+      a.exportOnnx = value("--export-onnx");
     } else if (!s.empty() && s[0] == '-') {
       throw Error("unknown option '" + s + "'");
     } else if (a.page.empty()) {
@@ -398,13 +406,15 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
   const Page& page = loaded.page;
 
   Evaluator evaluator(registry);
+  if (!args.exportOnnx.empty()) feedPlaceholderStandIns(page, evaluator);
   if (!applyFeeds(args, page, evaluator, err)) return 2;
   if (!checkFetches(args, page, registry, err)) return 2;
   if (int s = prepareSteps(args.steps, args.fetch, page, loaded.dir, evaluator, err)) return s;
 
   EvalOptions options;
   options.fetch = args.fetch;
-  options.releaseIntermediates = !args.fetch.empty();
+  // An export reads the ranges and constants it needs from the intermediate results.
+  options.releaseIntermediates = !args.fetch.empty() && args.exportOnnx.empty();
   options.threads = args.threads;
   options.pageDir = loaded.dir;
   // Ctrl-C from here on stops after the current step; the results and the state are still written.
@@ -420,6 +430,8 @@ int run(const std::vector<std::string>& argList, const BlockRegistry& registry, 
     err << "error: " << e.what() << "\n";
     return 1;
   }
+  if (!args.exportOnnx.empty() && report.failed.empty() && !steps.interrupted)
+    if (int s = writeOnnxExport(args.exportOnnx, page, evaluator, args.fetch, err)) return s;
   return reportRun(args, page, registry, evaluator, report, steps, out, err);
 }
 

@@ -105,8 +105,8 @@ Tensor tensorFromValues(const Shape& shape, DType dtype, const std::vector<AttrS
   return t;
 }
 
-// The tensor named by `tensor` in the file named by `weights` (.npz, .safetensors or a
-// TensorFlow.js manifest). Errors name the attribute, the file and the tensor.
+// The tensor named by `tensor` in the file named by `weights` (.npz, .safetensors, an ONNX model's
+// initializers or a TensorFlow.js manifest). Errors name the attribute, the file and the tensor.
 Tensor weightsTensor(const BlockContext& ctx) {
   const AttrValues& a = ctx.attrs();
   const std::string file = a.getString("weights");
@@ -259,10 +259,11 @@ void registerSourceBlocks(BlockRegistry& registry) {
         "its own dtype; a `dtype` set beside it must be the same. The runner's `--feed` replaces "
         "the value, keeping the fed file's dtype, which must match `dtype` when it is set. "
         "`weights` and `tensor` take one tensor of a weights file instead: `weights` is the "
-        "path (relative to the page) of an .npz archive, a safetensors file or a TensorFlow.js "
-        "weights manifest (.json, model.json or weights_manifest.json, its shards beside it), "
-        "`tensor` the tensor's name in it (the .npz key, the safetensors name, the manifest's "
-        "`name`, e.g. \"conv1/depthwise_filter\"). The tensor keeps the file's dtype (quantized "
+        "path (relative to the page) of an .npz archive, a safetensors file, an ONNX model "
+        "(.onnx: its initializers) or a TensorFlow.js weights manifest (.json, model.json or "
+        "weights_manifest.json, its shards beside it), `tensor` the tensor's name in it (the .npz "
+        "key, the safetensors or initializer name, the manifest's `name`, e.g. "
+        "\"conv1/depthwise_filter\"). The tensor keeps the file's dtype (quantized "
         "TensorFlow.js weights are dequantized to float32); see formats.md for the readers.";
     d.ports = opPorts({}, {tensorOutput("output", RankRule::any(), allDTypes(), "The constant.")});
     d.attrs = {
@@ -279,8 +280,8 @@ void registerSourceBlocks(BlockRegistry& registry) {
          .doc = "Path of a .npy file (relative to the page file) to read instead of `values`."},
         {.name = "weights",
          .type = AttrType::String,
-         .doc = "Path of an .npz, .safetensors or TensorFlow.js manifest (.json) file (relative "
-                "to the page file) holding the tensor named by `tensor`."},
+         .doc = "Path of an .npz, .safetensors, .onnx or TensorFlow.js manifest (.json) file "
+                "(relative to the page file) holding the tensor named by `tensor`."},
         {.name = "tensor",
          .type = AttrType::String,
          .doc = "Name of the tensor to take from the `weights` file."},
