@@ -3,6 +3,7 @@
 // numbers are recomputed here, so that the page cannot drift from the program.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "blocks/RegisterBlocks.h"
 #include "runtime/BlockDocs.h"
@@ -230,4 +232,71 @@ TEST_CASE("docs: the concepts page's walk through channel 0 is what the program 
   CHECK(asPrinted(number("narrow_scale"), ev.result("report.result_scale")->data()[0]));
   CHECK(ev.result("report.result_zero_point")->data()[0] == number("narrow_zero_point"));
   CHECK(asPrinted(number("narrow_output"), ev.result("fq.result_output")->data()[0]));
+}
+
+namespace {
+
+// GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens.
+std::string headingAnchor(const std::string& heading) {
+  std::string anchor;
+  for (unsigned char c : heading) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c >= 0x80)
+      anchor += static_cast<char>(std::tolower(c));
+    else if (c == ' ')
+      anchor += '-';
+  }
+  return anchor;
+}
+
+// The page's text outside ``` blocks, whose brackets and hashes are code, not Markdown.
+std::string withoutCodeBlocks(const std::string& page) {
+  std::istringstream lines(page);
+  std::string text;
+  bool code = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("```", 0) == 0) code = !code;
+    if (!code) text += line + "\n";
+  }
+  return text;
+}
+
+std::set<std::string> anchorsOf(const std::filesystem::path& page) {
+  std::set<std::string> anchors;
+  std::istringstream lines(withoutCodeBlocks(qs::test::slurp(page)));
+  const std::regex heading(R"(^#{1,6} +(.*?) *$)");
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_match(line, m, heading)) anchors.insert(headingAnchor(m[1]));
+  }
+  return anchors;
+}
+
+}  // namespace
+
+TEST_CASE("docs: every relative link in the docs and the README leads to a file and a heading",
+          "[docs]") {
+  namespace fs = std::filesystem;
+  const fs::path root(QS_SOURCE_DIR);
+  std::vector<fs::path> pages{root / "README.md"};
+  for (const auto& entry : fs::recursive_directory_iterator(root / "docs"))
+    if (entry.path().extension() == ".md") pages.push_back(entry.path());
+  const std::regex link(R"(\]\(([^)\s]+)\))");
+  int links = 0;
+  for (const fs::path& page : pages) {
+    const std::string text = withoutCodeBlocks(qs::test::slurp(page));
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), link);
+         it != std::sregex_iterator(); ++it) {
+      const std::string target = (*it)[1];
+      if (std::regex_search(target, std::regex("^[a-z]+:"))) continue;  // http:, mailto:
+      ++links;
+      const size_t hash = target.find('#');
+      const std::string file = target.substr(0, hash);
+      const fs::path to = file.empty() ? page : (page.parent_path() / file).lexically_normal();
+      INFO(fs::relative(page, root).string() << " links to " << target);
+      REQUIRE(fs::exists(to));
+      if (hash != std::string::npos && to.extension() == ".md")
+        CHECK(anchorsOf(to).count(target.substr(hash + 1)) == 1);
+    }
+  }
+  CHECK(links > 50);
 }
