@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "editor_bridge/EditorStyle.h"
+#include "editor_bridge/LayoutTools.h"
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/WireItem.h"
 
@@ -18,7 +19,6 @@ constexpr qreal kPortTop = 50;
 constexpr qreal kPortStep = 20;
 // Below this zoom a block is a plain box whose fill shows the status (and, above kLabelLod, its
 // screen-sized label); from kPlainLod to kDetailLod, box, pins, badge and the label.
-constexpr qreal kPlainLod = 0.3;
 constexpr qreal kTextLod = BlockItem::kDetailLod;
 
 const QFont& labelFont() {
@@ -36,6 +36,16 @@ const QFont& labelIdFont() {
   static const QFont f = [] {
     QFont font;
     font.setPixelSize(10);
+    font.setBold(true);
+    return font;
+  }();
+  return f;
+}
+// For an id that two lines of the usual size would still shorten.
+const QFont& labelIdSmallFont() {
+  static const QFont f = [] {
+    QFont font;
+    font.setPixelSize(8);
     font.setBold(true);
     return font;
   }();
@@ -95,7 +105,8 @@ BlockItem::BlockItem(const BlockId& id, const std::string& type, const BlockDesc
   setFlags(ItemIsSelectable | ItemIsMovable | ItemSendsGeometryChanges);
   setZValue(1);
   title_ = sharedText(desc_ ? type_ : type_ + " (unknown type)", true);
-  idText_.setText(QString::fromStdString(id_.str()));
+  idText_.setText(elidedId(QString::fromStdString(id_.str()), QFontMetrics(labelFont()),
+                           static_cast<int>(kWidth - 16)));
   idText_.setTextFormat(Qt::PlainText);
   // Ports start below the title, which wraps to two or three lines for long op names.
   portTop_ = std::max(kPortTop, 5 + title_.size().height() + 14 + 16);
@@ -161,6 +172,67 @@ void BlockItem::setStatus(BlockStatus status, const std::string& error) {
   update();
 }
 
+void BlockItem::setWarning(const QString& warning) {
+  if (warning == warning_) return;
+  warning_ = warning;
+  update();
+}
+
+QString BlockItem::elidedId(const QString& id, const QFontMetrics& metrics, int width) {
+  return metrics.elidedText(id, Qt::ElideMiddle, width);
+}
+
+QStringList BlockItem::idLines(const QString& id, const QFontMetrics& metrics, int width) {
+  if (metrics.horizontalAdvance(id) <= width) return {id};
+  qsizetype n = id.size() - 1;
+  while (n > 1 && metrics.horizontalAdvance(id.left(n)) > width) --n;
+  // The second line keeps the end: where ids that share a start differ.
+  return {id.left(n), metrics.elidedText(id.mid(n), Qt::ElideLeft, width)};
+}
+
+QString BlockItem::screenLabelId() const {
+  return labelId2_.text().isEmpty() ? labelId_.text() : labelId_.text() + '\n' + labelId2_.text();
+}
+
+QStringList BlockItem::errorLines() const {
+  if (status_ != BlockStatus::Error) return {};
+  const QFontMetricsF fm(labelFont());
+  const qreal width = kWidth - 12;
+  // The room between the lowest side pin and the result pins on the bottom edge.
+  qreal lowestPin = portTop_ - kPortStep;
+  for (const Port& p : ports_)
+    if (!p.result) lowestPin = std::max(lowestPin, p.pos.y());
+  const qreal room = (height_ - kPortRadius - 2) - (lowestPin + kPortRadius + 4);
+  const int maxLines = std::max(1, static_cast<int>(room / fm.lineSpacing()));
+  QStringList lines;
+  QString line;
+  for (const QString& word : QString::fromStdString(error_).split(' ', Qt::SkipEmptyParts)) {
+    const QString longer = line.isEmpty() ? word : line + ' ' + word;
+    if (fm.horizontalAdvance(longer) <= width) {
+      line = longer;
+      continue;
+    }
+    if (!line.isEmpty()) lines << line;
+    line = word;
+    // A word wider than the box (a path, a long id) is broken where it must be.
+    while (fm.horizontalAdvance(line) > width) {
+      qsizetype n = line.size() - 1;
+      while (n > 1 && fm.horizontalAdvance(line.left(n)) > width) --n;
+      lines << line.left(n);
+      line = line.mid(n);
+    }
+  }
+  if (!line.isEmpty()) lines << line;
+  if (lines.size() > maxLines) {
+    QString last = lines[maxLines - 1];
+    for (qsizetype i = maxLines; i < lines.size(); ++i) last += ' ' + lines[i];
+    lines = lines.mid(0, maxLines);
+    // Room for the "…" whatever the line's last word.
+    lines.back() = fm.elidedText(last + QStringLiteral(" …"), Qt::ElideRight, width);
+  }
+  return lines;
+}
+
 void BlockItem::setSummary(const QString& text) {
   if (text == summary_) return;
   summary_ = text;
@@ -174,12 +246,20 @@ QString BlockItem::toolTipText() const {
     tip += "\n\nError: " + QString::fromStdString(error_);
   else
     tip += "\nStatus: " + QString::fromStdString(statusName(status_));
+  if (!warning_.isEmpty()) tip += "\n\nWarning: " + warning_;
   return tip;
 }
 
 QVariant BlockItem::itemChange(GraphicsItemChange change, const QVariant& value) {
-  if (change == ItemPositionHasChanged)
+  // Only a drag snaps (something holds the mouse): undo and redo put blocks back exactly.
+  if (change == ItemPositionChange && scene() && scene()->mouseGrabberItem())
+    if (const PageScene* s = pageScene(); s && s->snapStep() > 0)
+      return snapToGrid(value.toPointF(), s->snapStep());
+  if (change == ItemPositionHasChanged) {
+    if (PageScene* s = pageScene()) s->blockGeometryChanged(this);
     for (WireItem* w : wires_) w->updateEnds();
+    if (PageScene* s = pageScene()) emit s->blockItemMoved();
+  }
   return QGraphicsItem::itemChange(change, value);
 }
 
@@ -193,9 +273,13 @@ void BlockItem::paintScreenLabel(QPainter* p, bool onStatusFill) {
   if (width != labelWidthPx_) {
     labelWidthPx_ = width;
     const QFontMetrics idMetrics(labelIdFont()), typeMetrics(labelTypeFont());
-    labelId_ =
-        preparedText(idMetrics.elidedText(QString::fromStdString(id_.str()), Qt::ElideRight, width),
-                     labelIdFont());
+    const QString whole = QString::fromStdString(id_.str());
+    QStringList id = idLines(whole, idMetrics, width);
+    smallId_ = id.join(QString()) != whole;
+    if (smallId_) id = idLines(whole, QFontMetrics(labelIdSmallFont()), width);
+    const QFont& idFont = smallId_ ? labelIdSmallFont() : labelIdFont();
+    labelId_ = preparedText(id.front(), idFont);
+    labelId2_ = preparedText(id.size() > 1 ? id.back() : QString(), idFont);
     // The type only when enough of it shows to be told apart from the others.
     const QString type = QString::fromStdString(desc_ ? type_ : type_ + " (unknown type)");
     const QString elided = typeMetrics.elidedText(type, Qt::ElideRight, width);
@@ -213,9 +297,13 @@ void BlockItem::paintScreenLabel(QPainter* p, bool onStatusFill) {
   if (y + idHeight > bottom) return;
   p->setWorldTransform(QTransform());
   p->setPen(style::kTitle);
-  p->setFont(labelIdFont());
+  p->setFont(smallId_ ? labelIdSmallFont() : labelIdFont());
   p->drawStaticText(QPointF(box.left() + kPad, y), labelId_);
   y += idHeight;
+  if (!labelId2_.text().isEmpty() && y + idHeight <= bottom) {
+    p->drawStaticText(QPointF(box.left() + kPad, y), labelId2_);
+    y += idHeight;
+  }
   p->setFont(labelTypeFont());
   if (!labelType_.text().isEmpty() && y + typeHeight <= bottom) {
     p->setPen(style::kLabel);
@@ -271,10 +359,11 @@ void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
       p->drawEllipse(port.pos, r, r);
   }
 
-  // Status badge on the top-right corner.
+  // Status badge on the top-right corner; a warning on a block that ran shows amber.
   const QPointF badge(kWidth - 2, 2);
+  const bool warned = !warning_.isEmpty() && status_ != BlockStatus::Error;
   p->setPen(QPen(QColor(20, 20, 20), 1.5));
-  p->setBrush(style::statusColor(status_));
+  p->setBrush(warned ? style::kWarning : style::statusColor(status_));
   p->drawEllipse(badge, 8, 8);
 
   if (lod < kTextLod) {
@@ -287,19 +376,24 @@ void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
   p->setPen(style::kLabel);
   p->setFont(labelFont());
   p->drawStaticText(QPointF(8, 5 + title_.size().height() + 1), idText_);
-  if (status_ == BlockStatus::Error) {
-    p->setPen(Qt::white);
+  if (status_ == BlockStatus::Error || warned) {
+    p->setPen(warned ? QColor(20, 20, 20) : QColor(Qt::white));
     p->setFont(style::boldFont());
     p->drawText(QRectF(badge.x() - 8, badge.y() - 8, 16, 16), Qt::AlignCenter, "!");
   }
   p->setPen(style::kLabel);
   p->setFont(labelFont());
   if (status_ == BlockStatus::Error) {
-    // The message itself, so that a page with errors can be read without hovering.
+    // The message itself, so that a page with errors can be read without hovering: wrapped in
+    // the room below the pins, ending where the result pins begin.
     p->setPen(style::statusColor(BlockStatus::Error).lighter(130));
-    p->drawText(QRectF(6, height_ - 26, kWidth - 12, 14), Qt::AlignLeft | Qt::AlignVCenter,
-                p->fontMetrics().elidedText(QString::fromStdString(error_), Qt::ElideRight,
-                                            int(kWidth - 12)));
+    const QStringList lines = errorLines();
+    const qreal step = QFontMetricsF(labelFont()).lineSpacing();
+    qreal y = height_ - kPortRadius - 2 - step * static_cast<qreal>(lines.size());
+    for (const QString& line : lines) {
+      p->drawText(QRectF(6, y, kWidth - 12, step), Qt::AlignLeft | Qt::AlignVCenter, line);
+      y += step;
+    }
     p->setPen(style::kLabel);
   } else if (!summary_.isEmpty())
     p->drawText(QRectF(6, height_ - 26, kWidth - 12, 14), Qt::AlignLeft | Qt::AlignVCenter,

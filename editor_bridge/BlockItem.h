@@ -2,6 +2,7 @@
 
 #include <QGraphicsItem>
 #include <QStaticText>
+#include <QStringList>
 #include <vector>
 
 #include "runtime/BlockDescriptor.h"
@@ -28,6 +29,8 @@ class BlockItem : public QGraphicsItem {
   static constexpr qreal kDetailLod = 0.8;
   // Below this zoom (a fitted page of thousands) a block is a plain box without text.
   static constexpr qreal kLabelLod = 0.18;
+  // Below this zoom a block is a plain box filled with its status colour (no pins, no badge).
+  static constexpr qreal kPlainLod = 0.3;
 
   struct Port {
     const PortDescriptor* desc;
@@ -42,6 +45,8 @@ class BlockItem : public QGraphicsItem {
   const std::string& blockType() const { return type_; }
   const BlockDescriptor* descriptor() const { return desc_; }
   const std::vector<Port>& ports() const { return ports_; }
+  // The box without its pins and badge (item coordinates), for aligning blocks.
+  QRectF boxRect() const { return QRectF(0, 0, kWidth, height_); }
   // Index into ports() of the pin under `itemPos`, or -1.
   int portAt(QPointF itemPos) const;
   // Where a wire attaches to the port named `port` (scene coordinates). A port the block does not
@@ -52,6 +57,21 @@ class BlockItem : public QGraphicsItem {
   void setStatus(BlockStatus status, const std::string& error);
   BlockStatus status() const { return status_; }
   const std::string& error() const { return error_; }
+  // Something TensorFlow accepts but that is almost surely a mistake (min > max): an amber badge
+  // and the reason in the tooltip. Empty: none.
+  void setWarning(const QString& warning);
+  const QString& warning() const { return warning_; }
+  // The error as drawn inside the block at full detail: wrapped to the box's width in the room
+  // below the pins, the last line ending in "…" when the whole does not fit (the tooltip has it).
+  QStringList errorLines() const;
+  // The id as the zoomed-out label last drew it ("spi…row": the end kept, so that ids sharing a
+  // prefix stay apart).
+  QString screenLabelId() const;
+  // An id shortened to `width` pixels of `metrics`, keeping its start and its end.
+  static QString elidedId(const QString& id, const QFontMetrics& metrics, int width);
+  // The id on up to two lines of `width` pixels: as much of its start as fits on the first, the
+  // rest on the second, its end kept when it too is shortened. One line when it fits.
+  static QStringList idLines(const QString& id, const QFontMetrics& metrics, int width);
   // What hovering the block shows: id, type, summary, and the status or the error message.
   QString toolTipText() const;
 
@@ -60,6 +80,8 @@ class BlockItem : public QGraphicsItem {
   const QString& summary() const { return summary_; }
 
   std::vector<WireItem*>& wires() { return wires_; }
+  // The box without its pins and badge, in scene coordinates: what wires are routed around.
+  QRectF sceneBodyRect() const { return QRectF(pos(), QSizeF(kWidth, height_)); }
 
   QRectF boundingRect() const override;
   void paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget* widget) override;
@@ -81,12 +103,14 @@ class BlockItem : public QGraphicsItem {
   qreal portTop_ = 0;
   BlockStatus status_ = BlockStatus::Stale;
   std::string error_;
+  QString warning_;
   std::vector<WireItem*> wires_;
   QStaticText title_;
   QStaticText idText_;
   QString summary_;
   int labelWidthPx_ = -1;
-  QStaticText labelId_, labelType_, labelError_;
+  bool smallId_ = false;  // the id needed the smaller font to show whole or nearly
+  QStaticText labelId_, labelId2_, labelType_, labelError_;
 };
 
 }  // namespace qs::editor

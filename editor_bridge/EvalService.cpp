@@ -10,15 +10,27 @@ namespace {
 BlockResult resultOf(const BlockState& s) {
   return {s.status, s.error, s.outputs, s.outputShapes, s.milliseconds, s.outputDTypes};
 }
+}  // namespace
 
-std::shared_ptr<ResultMap> collect(const Evaluator& ev, const Page& page) {
+std::shared_ptr<ResultMap> EvalService::collectResults(const Evaluator& ev, const Page& page) {
   auto map = std::make_shared<ResultMap>();
   map->reserve(page.blockCount());
   for (const Block& b : page.blocks())
     if (const BlockState* s = ev.state(b.id)) map->emplace(b.id, resultOf(*s));
   return map;
 }
-}  // namespace
+
+void EvalService::post(std::function<void(Evaluator&)> job) {
+  // The worker outlives every job it runs (the destructor waits for it). A job that posts its
+  // continuation must not keep it from quitting: once closing, jobs are dropped.
+  QMetaObject::invokeMethod(worker_, [this, job = std::move(job)] {
+    if (!closing_.load()) job(*evaluator_);
+  });
+}
+
+std::shared_ptr<ResultMap> collectResults(const Evaluator& evaluator, const Page& page) {
+  return collect(evaluator, page);
+}
 
 EvalService::EvalService(const BlockRegistry& registry, QObject* parent)
     : QObject(parent), evaluator_(std::make_unique<Evaluator>(registry)) {
@@ -30,6 +42,7 @@ EvalService::EvalService(const BlockRegistry& registry, QObject* parent)
 }
 
 EvalService::~EvalService() {
+  closing_.store(true);
   if (currentCancel_) currentCancel_->store(true);
   latestRun_ += 1;
   latestCheck_ += 1;
@@ -55,7 +68,7 @@ void EvalService::check(const Page& page, const std::filesystem::path& dir) {
     std::shared_ptr<const ResultMap> results;
     if (gen == latestCheck_.load()) {
       evaluator_->check(*snapshot, dir);
-      results = collect(*evaluator_, *snapshot);
+      results = collectResults(*evaluator_, *snapshot);
     }
     QMetaObject::invokeMethod(self.data(), [self, results] {
       if (!self) return;
@@ -94,7 +107,7 @@ void EvalService::run(const Page& page, const std::filesystem::path& dir) {
       };
       EvalReport report = evaluator_->evaluate(*snapshot, options);
       cancelled = report.cancelled;
-      results = collect(*evaluator_, *snapshot);
+      results = collectResults(*evaluator_, *snapshot);
     }
     QMetaObject::invokeMethod(self.data(), [self, results, cancelled, gen] {
       if (!self) return;

@@ -4,6 +4,7 @@
 #include <QThread>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -23,6 +24,9 @@ struct BlockResult {
   std::map<std::string, DType> outputDTypes;  // the outputs that are not float32
 };
 using ResultMap = std::unordered_map<BlockId, BlockResult>;
+
+// What the UI keeps of every block of `page` that `evaluator` has a state for.
+std::shared_ptr<ResultMap> collectResults(const Evaluator& evaluator, const Page& page);
 
 // Evaluates snapshots of the page on a worker thread that owns the one Evaluator, so the window
 // never waits for a kernel. Requests are queued to the worker; a request superseded by a newer
@@ -45,6 +49,13 @@ class EvalService : public QObject {
   // Waits (processing events) until the worker is idle; for tests and --screenshot.
   bool waitIdle(int timeoutMs);
 
+  // Runs `job` on the worker with its Evaluator, after what was posted before it. Callable from
+  // any thread while the service lives, so that a job can post its own continuation (a training
+  // run goes in slices, letting checks and runs asked for meanwhile take their turn).
+  void post(std::function<void(Evaluator&)> job);
+  // What the UI keeps of each block of `page` after a run (call on the worker).
+  static std::shared_ptr<ResultMap> collectResults(const Evaluator& evaluator, const Page& page);
+
  signals:
   void checked(std::shared_ptr<const qs::editor::ResultMap> results);
   void blockStarted(const qs::BlockId& id);
@@ -58,6 +69,7 @@ class EvalService : public QObject {
   QThread thread_;
   QObject* worker_ = nullptr;             // lives on thread_
   std::unique_ptr<Evaluator> evaluator_;  // used only on thread_
+  std::atomic<bool> closing_{false};  // set by the destructor: posted jobs no longer run
   std::atomic<uint64_t> latestCheck_{0};
   std::atomic<uint64_t> latestRun_{0};
   std::shared_ptr<std::atomic<bool>> currentCancel_;

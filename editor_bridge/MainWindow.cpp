@@ -20,6 +20,7 @@
 
 #include "editor_bridge/AttributeEditor.h"
 #include "editor_bridge/BlockItem.h"
+#include "editor_bridge/CanvasTools.h"
 #include "editor_bridge/ImportWeightsDialog.h"
 #include "editor_bridge/Minimap.h"
 #include "editor_bridge/PageModel.h"
@@ -81,6 +82,8 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
   eval_ = new EvalService(registry, this);
   evalStatus_ = new QLabel(this);
   statusBar()->addPermanentWidget(evalStatus_);
+  training_ = new TrainingController(registry, eval_, model_, this);
+  statusBar()->addPermanentWidget(training_->statusLabel());
 
   evalTimer_.setSingleShot(true);
   evalTimer_.setInterval(kEvalDebounceMs);
@@ -137,9 +140,19 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
             refreshViewer();
           });
   connect(eval_, &EvalService::runningChanged, this, [this](bool running) {
-    cancelAction_->setEnabled(running);
+    cancelAction_->setEnabled(running || training_->running());
     if (running) evalStatus_->setText(tr("Evaluating..."));
   });
+  connect(training_, &TrainingController::resultsReady, this,
+          [this](std::shared_ptr<const ResultMap> r) {
+            results_ = *r;
+            scene_->applyResults(results_);
+            refreshViewer();
+          });
+  connect(training_, &TrainingController::runningChanged, this,
+          [this](bool running) { cancelAction_->setEnabled(running || eval_->running()); });
+  connect(training_, &TrainingController::message, this,
+          [this](const QString& m) { statusBar()->showMessage(m, 8000); });
 
   createActions();
   resize(1600, 1000);
@@ -181,7 +194,10 @@ void MainWindow::createActions() {
   const QList<QAction*> fileActions = createFileMenu(file);
   const QList<QAction*> undoRedo = createEditMenu();
   QAction* fitA = createViewMenu();
-  createRunMenu();
+  QMenu* runMenu = createRunMenu();
+  canvasTools_ = new CanvasTools(this, menuBar()->findChild<QMenu*>("editMenu"),
+                                 menuBar()->findChild<QMenu*>("viewMenu"));
+  addTrainingBlockMenu();
 
   for (QAction* a : fileActions) tb->addAction(a);
   tb->addSeparator();
@@ -190,6 +206,7 @@ void MainWindow::createActions() {
   tb->addAction(runAction_);
   tb->addAction(cancelAction_);
   tb->addAction(fitA);
+  training_->addRunActions(runMenu, tb);
   rebuildRecentMenu();
 }
 
@@ -228,12 +245,15 @@ QList<QAction*> MainWindow::createFileMenu(QMenu* file) {
   });
   importA->setObjectName("importWeightsAction");
   file->addSeparator();
+  training_->addStateActions(file);
+  file->addSeparator();
   addMenuAction(this, file, tr("&Quit"), QKeySequence::Quit, [this] { close(); });
   return {newA, openA, saveA};
 }
 
 QList<QAction*> MainWindow::createEditMenu() {
   QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+  edit->setObjectName("editMenu");
   QAction* undoA = model_->undoStack()->createUndoAction(this, tr("&Undo"));
   undoA->setShortcut(QKeySequence::Undo);
   QAction* redoA = model_->undoStack()->createRedoAction(this, tr("&Redo"));
@@ -243,6 +263,7 @@ QList<QAction*> MainWindow::createEditMenu() {
        {QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z), QKeySequence(Qt::CTRL | Qt::Key_Y)})
     if (!redoKeys.contains(k)) redoKeys << k;
   redoA->setShortcuts(redoKeys);
+  training_->explainUndo(undoA);
   edit->addAction(undoA);
   edit->addAction(redoA);
   edit->addSeparator();
@@ -275,6 +296,7 @@ QList<QAction*> MainWindow::createEditMenu() {
 
 QAction* MainWindow::createViewMenu() {
   QMenu* viewMenu = menuBar()->addMenu(tr("&View"));
+  viewMenu->setObjectName("viewMenu");
   QAction* fitA = addMenuAction(this, viewMenu, tr("&Fit to View"),
                                 QKeySequence(Qt::CTRL | Qt::Key_0), [this] { view_->fitPage(); });
   addMenuAction(this, viewMenu, tr("Zoom &In"), QKeySequence::ZoomIn,
@@ -291,16 +313,18 @@ QAction* MainWindow::createViewMenu() {
   minimapA->setToolTip(
       tr("An overview of the page in the canvas's corner, while the page does not fit"));
   connect(minimapA, &QAction::toggled, view_->minimap(), &Minimap::setEnabledByUser);
+  createTrainingPanel(viewMenu);
   return fitA;
 }
 
-void MainWindow::createRunMenu() {
+QMenu* MainWindow::createRunMenu() {
   QMenu* run = menuBar()->addMenu(tr("&Run"));
   runAction_ = addMenuAction(this, run, tr("&Run"), QKeySequence(Qt::Key_F5), [this] { runNow(); });
   runAction_->setShortcuts({QKeySequence(Qt::Key_F5), QKeySequence(Qt::CTRL | Qt::Key_R)});
   cancelAction_ = addMenuAction(this, run, tr("&Cancel"), QKeySequence(Qt::SHIFT | Qt::Key_F5),
                                 [this] { cancelRun(); });
   cancelAction_->setEnabled(false);
+  return run;
 }
 
 void MainWindow::updateTitle() {
@@ -314,6 +338,7 @@ bool MainWindow::isModified() const {
 }
 
 bool MainWindow::maybeSave() {
+  if (!training_->maybeSaveState()) return false;
   if (!isModified()) return true;
   int answer;
   if (discardPrompt_) {
@@ -342,6 +367,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 
 void MainWindow::newPage() {
   cancelRun();
+  training_->forgetState();
   filePath_.clear();
   restoredUnsaved_ = false;
   results_.clear();
@@ -358,6 +384,7 @@ bool MainWindow::openPage(const QString& path, QString* error) {
     // repaired here (the runner refuses such a page).
     LoadedPage loaded = loadPage(path.toStdString(), {.keepDanglingLinks = true});
     cancelRun();
+    training_->forgetState();
     results_.clear();
     viewedBlock_.reset();
     viewer_->clear();
@@ -511,6 +538,7 @@ bool MainWindow::offerRecovery() {
               ? std::filesystem::path()
               : std::filesystem::path(e.originalFile.toStdString()).parent_path();
       cancelRun();
+      training_->forgetState();
       results_.clear();
       model_->resetPage(std::move(loaded.page), dir);
       filePath_ = e.originalFile;
@@ -547,6 +575,7 @@ void MainWindow::runNow() {
 void MainWindow::cancelRun() {
   evalTimer_.stop();
   eval_->cancel();
+  training_->pause();
 }
 
 bool MainWindow::waitForEvaluation(int timeoutMs) {

@@ -7,6 +7,7 @@
 
 #include "editor_bridge/EvalService.h"
 #include "editor_bridge/RecoveryStore.h"
+#include "editor_bridge/TrainingController.h"
 #include "runtime/BlockRegistry.h"
 #include "runtime/Evaluator.h"
 
@@ -22,7 +23,10 @@ class PageScene;
 class PageView;
 class PaletteWidget;
 class AttributeEditor;
+class CanvasTools;
 class TensorViewer;
+class TrainingSeries;
+class TrainingPanel;
 
 // The editor window: canvas in the centre, palette, attribute editor and result viewer docked,
 // menus and toolbar, files, automatic evaluation off the UI thread, autosave and recovery.
@@ -78,7 +82,21 @@ class MainWindow : public QMainWindow {
   AttributeEditor* attributeEditor() const { return attrEditor_; }
   TensorViewer* viewer() const { return viewer_; }
   EvalService* evaluation() const { return eval_; }
+  TrainingController* training() const { return training_; }
   RecoveryStore& recovery() { return recovery_; }
+  // Context menus (with a hook for other features' block entries), find, rename, frames, ...
+  CanvasTools* canvasTools() const { return canvasTools_; }
+
+  // ---- Training panel (MainWindowTraining.cpp) ----
+  // What the steps of a run recorded; whoever takes the steps feeds it (appendStep, clear).
+  TrainingSeries* trainingSeries() const { return series_; }
+  TrainingPanel* trainingPanel() const { return trainingPanel_; }
+  // Plots a one-element result ("loss.result_output") and shows the panel. False (why in `error`)
+  // for a name the page does not have.
+  bool addToTraining(const QString& result, QString* error = nullptr);
+  // Shows results computed elsewhere (steps taken outside the evaluation service) as if the
+  // service had computed them.
+  void showResults(const ResultMap& results);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -89,7 +107,9 @@ class MainWindow : public QMainWindow {
   QList<QAction*> createFileMenu(QMenu* file);
   QList<QAction*> createEditMenu();
   QAction* createViewMenu();
-  void createRunMenu();
+  QMenu* createRunMenu();
+  void createTrainingPanel(QMenu* viewMenu);
+  void addTrainingBlockMenu();
   void updateTitle();
   bool maybeSave();
   void onContentChanged();
@@ -108,7 +128,11 @@ class MainWindow : public QMainWindow {
   PaletteWidget* palette_;
   AttributeEditor* attrEditor_;
   TensorViewer* viewer_;
+  TrainingSeries* series_ = nullptr;
+  TrainingPanel* trainingPanel_ = nullptr;
+  CanvasTools* canvasTools_ = nullptr;
   EvalService* eval_;
+  TrainingController* training_;
   QLabel* evalStatus_;
   QMenu* recentMenu_ = nullptr;
   QAction* runAction_ = nullptr;

@@ -89,4 +89,28 @@ void SetAttrsCommand::undo() {
   model_->rawSetAttrs(id_, before_);
 }
 
+RenameCommand::RenameCommand(PageModel* model, BlockId from, BlockId to)
+    : QUndoCommand(QString::fromStdString("Rename " + from.str() + " to " + to.str())),
+      model_(model),
+      from_(std::move(from)),
+      to_(std::move(to)) {}
+
+void RenameCommand::redo() {
+  model_->rawRenameBlock(from_, to_);
+}
+void RenameCommand::undo() {
+  model_->rawRenameBlock(to_, from_);
+}
+
+SetFramesCommand::SetFramesCommand(PageModel* model, std::vector<Frame> before,
+                                   std::vector<Frame> after, const QString& text)
+    : QUndoCommand(text), model_(model), before_(std::move(before)), after_(std::move(after)) {}
+
+void SetFramesCommand::redo() {
+  model_->rawSetFrames(after_);
+}
+void SetFramesCommand::undo() {
+  model_->rawSetFrames(before_);
+}
+
 }  // namespace qs::editor

@@ -73,4 +73,29 @@ class SetAttrsCommand : public QUndoCommand {
   Json before_, after_;
 };
 
+// A new id for a block, in its links and frames too.
+class RenameCommand : public QUndoCommand {
+ public:
+  RenameCommand(PageModel* model, BlockId from, BlockId to);
+  void redo() override;
+  void undo() override;
+
+ private:
+  PageModel* model_;
+  BlockId from_, to_;
+};
+
+// The page's comment frames before and after an edit of them.
+class SetFramesCommand : public QUndoCommand {
+ public:
+  SetFramesCommand(PageModel* model, std::vector<Frame> before, std::vector<Frame> after,
+                   const QString& text);
+  void redo() override;
+  void undo() override;
+
+ private:
+  PageModel* model_;
+  std::vector<Frame> before_, after_;
+};
+
 }  // namespace qs::editor

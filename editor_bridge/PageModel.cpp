@@ -101,6 +101,23 @@ void PageModel::setAttrs(const BlockId& id, Json attrs, const QString& text) {
   undo_.push(new SetAttrsCommand(this, id, b->attrs, std::move(attrs), text));
 }
 
+QString PageModel::renameBlock(const BlockId& id, const std::string& newId) {
+  if (!page_.contains(id)) return tr("the block no longer exists");
+  if (id.str() == newId) return {};
+  if (!isValidBlockId(newId))
+    return tr("'%1' is not a valid id: use letters, digits and _, not starting with a digit")
+        .arg(QString::fromStdString(newId));
+  if (page_.idTaken(BlockId(newId)))
+    return tr("the id '%1' is already taken").arg(QString::fromStdString(newId));
+  undo_.push(new RenameCommand(this, id, BlockId(newId)));
+  return {};
+}
+
+void PageModel::setFrames(std::vector<Frame> frames, const QString& text) {
+  if (frames == page_.frames) return;
+  undo_.push(new SetFramesCommand(this, page_.frames, std::move(frames), text));
+}
+
 // ---- Connect check ------------------------------------------------------------------------------
 
 void PageModel::rebuildAdjacency() const {
@@ -322,6 +339,33 @@ void PageModel::rawRemoveLink(const Link& link) {
 void PageModel::rawSetPosition(const BlockId& id, QPointF pos) {
   page_.setPosition(id, std::array<double, 2>{pos.x(), pos.y()});
   emit blockMoved(id);
+  emit changed();
+}
+
+void PageModel::rawRenameBlock(const BlockId& from, const BlockId& to) {
+  // The scene sees the block and its wires go and come back under the new id.
+  std::vector<Link> touching;
+  for (const auto* list : {&page_.links(), &page_.danglingLinks()})
+    for (const Link& l : *list)
+      if (l.from.block == from || l.to.block == from) touching.push_back(l);
+  for (const Link& l : touching) emit linkRemoved(l);
+  emit blockRemoved(from);
+  page_.renameBlock(from, to);
+  structureChanged();
+  emit blockAdded(to);
+  for (Link l : touching) {
+    if (l.from.block == from) l.from.block = to;
+    if (l.to.block == from) l.to.block = to;
+    emit linkAdded(l);
+  }
+  emit framesChanged();
+  emit contentChanged();
+  emit changed();
+}
+
+void PageModel::rawSetFrames(std::vector<Frame> frames) {
+  page_.frames = std::move(frames);
+  emit framesChanged();
   emit changed();
 }
 

@@ -51,6 +51,11 @@ class PageModel : public QObject {
   void moveBlocks(std::vector<Move> moves);
   // Sets all attributes of a block at once (attribute editor, Const values).
   void setAttrs(const BlockId& id, Json attrs, const QString& text);
+  // Gives a block a new id, in every link and frame too. Refuses (returns the reason, and
+  // changes nothing) an invalid or taken id; empty when renamed.
+  QString renameBlock(const BlockId& id, const std::string& newId);
+  // Replaces the page's comment frames (add, edit, remove a frame) in one undo step.
+  void setFrames(std::vector<Frame> frames, const QString& text);
 
   // Why the wire from -> to may not be made, or empty when it may. Cheap enough to call on every
   // mouse move while dragging: ports come from the descriptor, the "already wired" test scans the
@@ -80,6 +85,8 @@ class PageModel : public QObject {
   void rawRemoveLink(const Link& link);
   void rawSetPosition(const BlockId& id, QPointF pos);
   void rawSetAttrs(const BlockId& id, Json attrs);
+  void rawRenameBlock(const BlockId& from, const BlockId& to);
+  void rawSetFrames(std::vector<Frame> frames);
 
  signals:
   void pageReset();
@@ -89,6 +96,7 @@ class PageModel : public QObject {
   void blockMoved(const qs::BlockId& id);
   void linkAdded(const qs::Link& link);
   void linkRemoved(const qs::Link& link);
+  void framesChanged();
   // Any change of content (not of layout): the page must be re-checked and re-run.
   void contentChanged();
   // Any change at all, layout included (autosave, title).

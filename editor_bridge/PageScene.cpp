@@ -4,6 +4,7 @@
 #include <QGraphicsSceneHelpEvent>
 #include <QGraphicsSceneMouseEvent>
 #include <QGraphicsView>
+#include <QMenu>
 #include <QPainter>
 #include <QStyleOptionGraphicsItem>
 #include <QToolTip>
@@ -11,7 +12,10 @@
 #include <utility>
 
 #include "editor_bridge/EditorStyle.h"
+#include "editor_bridge/RangeWarning.h"
+#include "editor_bridge/PortToolTip.h"
 #include "editor_bridge/WireItem.h"
+#include "runtime/EvalPlan.h"
 #include "runtime/EvalWiring.h"
 #include "runtime/Json.h"
 
@@ -76,12 +80,16 @@ void PageScene::rebuild() {
   addItem(wires_);
   outputShapes_.clear();
   outputDTypes_.clear();
+  portShapes_.clear();
   const Page& page = model_->page();
   blocks_.reserve(page.blockCount());
+  rebuilding_ = true;
   for (size_t i = 0; i < page.blockCount(); ++i)
     addBlockItem(page.blocks()[i], static_cast<int>(i));
   for (const auto* list : {&page.links(), &page.danglingLinks()})
     for (const Link& l : *list) addWireItem(l);
+  rebuilding_ = false;
+  markCyclicWires();
   // Room to pan around the page and to drop new blocks beside it.
   setSceneRect(blocksBoundingRect().adjusted(-2000, -2000, 2000, 2000));
 }
@@ -91,6 +99,7 @@ void PageScene::addBlockItem(const Block& block, int index) {
   item->setPos(blockPosition(block, index));
   if (cached_) item->setCacheMode(QGraphicsItem::DeviceCoordinateCache);
   addItem(item);
+  wires_->obstacleChanged(item, item->sceneBodyRect());
   blocks_[block.id] = item;
   updateSummary(block.id);
   const QRectF r = item->sceneBoundingRect().adjusted(-1000, -1000, 1000, 1000);
@@ -104,6 +113,32 @@ void PageScene::addWireItem(const Link& link) {
   WireItem* wire = wires_->add(link, from, to, model_->brokenReason(link));
   for (BlockItem* end : {from, to})
     if (end) end->wires().push_back(wire);
+  // A link added back (undo, paste) may close a cycle again; a loaded page's are marked at once.
+  if (from && to && !rebuilding_) wire->setCyclic(closesCycle(link));
+}
+
+bool PageScene::closesCycle(const Link& link) const {
+  const int to = model_->page().indexOf(link.to.block);
+  if (to < 0 || !model_->page().contains(link.from.block)) return false;
+  return model_->upstreamOf(link.from.block)[static_cast<size_t>(to)] != 0;
+}
+
+void PageScene::markCyclicWires() {
+  // Most pages have no cycle: one plan finds the blocks on cycles, and only links between two of
+  // them are followed.
+  const Page& page = model_->page();
+  EvalPlan plan;
+  try {
+    plan = planEvaluation(page, model_->registry(), {}, false);
+  } catch (const std::exception&) {
+    return;  // a page the evaluator cannot plan says why when it runs
+  }
+  if (plan.cycleErrors.empty()) return;
+  for (const Link& l : page.links()) {
+    const int a = page.indexOf(l.from.block), b = page.indexOf(l.to.block);
+    if (a < 0 || b < 0 || !plan.cycleError(a) || !plan.cycleError(b)) continue;
+    if (WireItem* w = wires_->find(l)) w->setCyclic(closesCycle(l));
+  }
 }
 
 void PageScene::removeWireItem(const Link& link) {
@@ -126,6 +161,7 @@ void PageScene::removeBlockItem(const BlockId& id) {
   for (const Link& l : attached) removeWireItem(l);
   moveStart_.clear();
   blocks_.erase(it);
+  wires_->obstacleChanged(item, QRectF());
   delete item;
 }
 
@@ -191,6 +227,10 @@ void PageScene::invalidateBlocks() {
   for (const auto& [id, item] : blocks_) item->update();
 }
 
+void PageScene::blockGeometryChanged(BlockItem* item) {
+  if (wires_) wires_->obstacleChanged(item, item->sceneBodyRect());
+}
+
 QRectF PageScene::blocksBoundingRect() const {
   QRectF r;
   for (const auto& [id, item] : blocks_) r |= item->sceneBoundingRect();
@@ -203,6 +243,7 @@ QRectF PageScene::blocksBoundingRect() const {
 void PageScene::applyResults(const ResultMap& results) {
   for (const auto& [id, r] : results) {
     setBlockStatus(id, r.status, r.error);
+    portShapes_[id] = r.outputShapes;
     if (r.outputShapes.empty()) {
       outputDTypes_.erase(id);
     } else {
@@ -221,6 +262,9 @@ void PageScene::applyResults(const ResultMap& results) {
       outputShapes_.erase(id);
     updateSummary(id);
   }
+  for (const auto& [id, r] : results)
+    if (BlockItem* item = blockItem(id); item && item->descriptor())
+      if (const Block* b = model_->page().find(id)) item->setWarning(rangeWarning(model_->page(), *b, results));
   emit statusesChanged();
 }
 
@@ -259,6 +303,27 @@ QString PageScene::dtypeRefusal(const PortRef& from, const PortRef& to) const {
   if (problem.empty()) return {};
   return QString::fromStdString("'" + to.block.str() + "' " + problem + " (from " +
                                 from.block.str() + "." + from.port.str() + ")");
+}
+
+namespace {
+// What a per-block, per-port map knows of one output.
+template <typename T>
+std::optional<T> portEntry(const std::unordered_map<BlockId, std::map<std::string, T>>& map,
+                           const PortRef& output) {
+  auto known = map.find(output.block);
+  if (known == map.end()) return std::nullopt;
+  auto port = known->second.find(output.port.str());
+  if (port == known->second.end()) return std::nullopt;
+  return port->second;
+}
+}  // namespace
+
+std::optional<DType> PageScene::outputDType(const PortRef& output) const {
+  return portEntry(outputDTypes_, output);
+}
+
+std::optional<Shape> PageScene::outputShape(const PortRef& output) const {
+  return portEntry(portShapes_, output);
 }
 
 BlockItem* PageScene::blockAt(QPointF scenePos, int* port) const {
@@ -396,8 +461,12 @@ void PageScene::finishWireDrag(QPointF scenePos, QPointF screenPos) {
   int port = -1;
   BlockItem* block = blockAt(scenePos, &port);
   if (!block || port < 0) {
-    // Dropped off every pin: a new wire is not made; a detached wire end deletes the wire.
-    if (detached) model_->disconnectLink(*detached);
+    // Dropped off every pin: a detached wire end deletes the wire; a new wire let go over empty
+    // canvas offers the blocks that can take it.
+    if (detached)
+      model_->disconnectLink(*detached);
+    else if (!block)
+      emit wireDroppedOnCanvas(dragFrom_, scenePos);
     return;
   }
   const BlockItem::Port& p = block->ports()[port];
@@ -424,6 +493,13 @@ void PageScene::finishWireDrag(QPointF scenePos, QPointF screenPos) {
 
 void PageScene::helpEvent(QGraphicsSceneHelpEvent* event) {
   // Tooltips are made when asked for instead of stored on thousands of items.
+  int port = -1;
+  if (BlockItem* block = blockAt(event->scenePos(), &port); block && port >= 0) {
+    QToolTip::showText(event->screenPos(), portToolTip(*this, *block, block->ports()[port]),
+                       event->widget());
+    event->accept();
+    return;
+  }
   for (QGraphicsItem* item : items(event->scenePos())) {
     if (item->type() != BlockItem::Type) continue;
     QToolTip::showText(event->screenPos(), static_cast<BlockItem*>(item)->toolTipText(),

@@ -2,6 +2,7 @@
 
 #include <QGraphicsScene>
 #include <QHash>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -12,6 +13,7 @@
 #include "editor_bridge/WireLayer.h"
 
 class QGraphicsPathItem;
+class QMenu;
 
 namespace qs::editor {
 
@@ -52,6 +54,15 @@ class PageScene : public QGraphicsScene {
   // or the source's dtype is not known yet.
   QString dtypeRefusal(const PortRef& from, const PortRef& to) const;
 
+  // The dtype and shape of an output as the last check or run gave them (nullopt: not known).
+  std::optional<DType> outputDType(const PortRef& output) const;
+  std::optional<Shape> outputShape(const PortRef& output) const;
+  // Grid step that dragged blocks snap to; 0 = free movement.
+  qreal snapStep() const { return snapStep_; }
+  void setSnapStep(qreal step) { snapStep_ = step; }
+  // The block (and its pin index, or -1) under a scene point.
+  BlockItem* blockAt(QPointF scenePos, int* port) const;
+
   // Blocks are cached as device pixmaps when zoomed in (a pan or a repaint then blits them) and
   // painted directly when zoomed out (plain boxes are cheaper than thousands of tiny pixmaps,
   // which a zoom change would all have to redraw). The view calls this before each frame.
@@ -62,12 +73,19 @@ class PageScene : public QGraphicsScene {
   // The union of every block's rectangle and of the stubs of wires to missing blocks (cheaper
   // than itemsBoundingRect: no other wires).
   QRectF blocksBoundingRect() const;
+  // A block moved: the wires in its way (where it was or is now) are routed again.
+  void blockGeometryChanged(BlockItem* item);
+
 
  signals:
   void message(const QString& text);
   void resultPinClicked(const qs::BlockId& block, const QString& port);
   // After applyResults: block statuses may have changed (the minimap shows errors).
   void statusesChanged();
+  // A block's item moved: during a drag too, before the page records where it ended.
+  void blockItemMoved();
+  // A new wire from `from` was let go over empty canvas (not over a block or pin).
+  void wireDroppedOnCanvas(const qs::PortRef& from, QPointF scenePos);
 
  protected:
   void mousePressEvent(QGraphicsSceneMouseEvent* event) override;
@@ -81,9 +99,11 @@ class PageScene : public QGraphicsScene {
   void addBlockItem(const Block& block, int index);
   void updateSummary(const BlockId& id);
   void addWireItem(const Link& link);
+  // Links whose blocks feed each other are drawn as such (WireItem::cyclic).
+  bool closesCycle(const Link& link) const;
+  void markCyclicWires();
   void removeBlockItem(const BlockId& id);
   void removeWireItem(const Link& link);
-  BlockItem* blockAt(QPointF scenePos, int* port) const;
   void finishWireDrag(QPointF scenePos, QPointF screenPos);
 
   PageModel* model_;
@@ -92,9 +112,12 @@ class PageScene : public QGraphicsScene {
   std::unordered_map<BlockId, Shape> outputShapes_;
   // Known output dtypes: every output of each block the last check or run passed.
   std::unordered_map<BlockId, std::map<std::string, DType>> outputDTypes_;
+  std::unordered_map<BlockId, std::map<std::string, Shape>> portShapes_;  // every output's shape
+  qreal snapStep_ = 0;
   PortRef hoverRefused_;  // the input the drag last hovered with a dtype refusal shown
 
   bool cached_ = false;
+  bool rebuilding_ = false;
   bool dragging_ = false;
   PortRef dragFrom_;
   std::optional<Link> detaching_;  // the wire whose input end is being dragged

@@ -4,6 +4,7 @@
 #include <QLineEdit>
 #include <QListWidget>
 #include <QVBoxLayout>
+#include <utility>
 
 #include "runtime/BlockRegistry.h"
 
@@ -33,6 +34,9 @@ QuickAddPopup::QuickAddPopup(const BlockRegistry& registry, QWidget* parent)
 }
 
 void QuickAddPopup::popup(QPoint globalPos, QPointF scenePos) {
+  only_.clear();
+  onChosen_ = nullptr;
+  search_->setPlaceholderText(tr("Add block: type to search"));
   scenePos_ = scenePos;
   search_->clear();
   filter({});
@@ -41,12 +45,23 @@ void QuickAddPopup::popup(QPoint globalPos, QPointF scenePos) {
   search_->setFocus();
 }
 
+void QuickAddPopup::popupFor(QPoint globalPos, QPointF scenePos, const QStringList& types,
+                             const QString& title, std::function<void(const QString&)> onChosen) {
+  popup(globalPos, scenePos);
+  only_ = types;
+  onChosen_ = std::move(onChosen);
+  search_->setPlaceholderText(title);
+  filter({});
+}
+
 void QuickAddPopup::filter(const QString& text) {
   QListWidgetItem* first = nullptr;
   for (int i = 0; i < list_->count(); ++i) {
     QListWidgetItem* item = list_->item(i);
-    const bool match = text.isEmpty() || item->text().contains(text, Qt::CaseInsensitive) ||
-                       item->toolTip().contains(text, Qt::CaseInsensitive);
+    const bool allowed = only_.isEmpty() || only_.contains(item->text());
+    const bool match =
+        allowed && (text.isEmpty() || item->text().contains(text, Qt::CaseInsensitive) ||
+                    item->toolTip().contains(text, Qt::CaseInsensitive));
     item->setHidden(!match);
     if (match && !first) first = item;
   }
@@ -75,7 +90,10 @@ void QuickAddPopup::accept() {
   QListWidgetItem* item = list_->currentItem();
   if (!item || item->isHidden()) return;
   hide();
-  emit chosen(item->text(), scenePos_);
+  if (auto handler = std::exchange(onChosen_, nullptr))
+    handler(item->text());
+  else
+    emit chosen(item->text(), scenePos_);
 }
 
 }  // namespace qs::editor

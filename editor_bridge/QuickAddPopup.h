@@ -2,6 +2,8 @@
 
 #include <QFrame>
 #include <QPointF>
+#include <QStringList>
+#include <functional>
 
 class QLineEdit;
 class QListWidget;
@@ -19,6 +21,10 @@ class QuickAddPopup : public QFrame {
  public:
   QuickAddPopup(const BlockRegistry& registry, QWidget* parent);
   void popup(QPoint globalPos, QPointF scenePos);
+  // Offers only `types` (a wire dragged into empty canvas: the blocks that can take it); the
+  // choice goes to `onChosen` instead of the chosen() signal.
+  void popupFor(QPoint globalPos, QPointF scenePos, const QStringList& types, const QString& title,
+                std::function<void(const QString& type)> onChosen);
   QLineEdit* searchField() const { return search_; }
   QListWidget* list() const { return list_; }
 
@@ -35,6 +41,8 @@ class QuickAddPopup : public QFrame {
   QLineEdit* search_;
   QListWidget* list_;
   QPointF scenePos_;
+  QStringList only_;  // empty: every type
+  std::function<void(const QString&)> onChosen_;
 };
 
 }  // namespace qs::editor

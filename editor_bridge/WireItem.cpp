@@ -8,6 +8,7 @@
 #include "editor_bridge/BlockItem.h"
 #include "editor_bridge/EditorStyle.h"
 #include "editor_bridge/WireLayer.h"
+#include "editor_bridge/WireRouter.h"
 
 namespace qs::editor {
 
@@ -69,29 +70,30 @@ QPainterPath WireItem::curve(QPointF a, QPointF b) {
   return path;
 }
 
-void WireItem::updateEnds() {
+void WireItem::updateEnds(bool reroute) {
   const QPointF b0 = to_ ? to_->portScenePos(link_.to.port.str()) : QPointF();
   // A missing output leaves from the top of the right edge, beside no pin.
   const QPointF a = !from_                ? b0 - QPointF(kStub, 0)
                     : loose_ == End::From ? from_->mapToScene(QPointF(BlockItem::kWidth, 14))
                                           : from_->portScenePos(link_.from.port.str());
   const QPointF b = to_ ? b0 : a + QPointF(kStub, 0);
-  if (a == a_ && b == b_ && !bounds_.isNull()) return;
+  if (a == a_ && b == b_ && !bounds_.isNull() && !reroute) return;
   const QRectF old = bounds_;
   a_ = a;
   b_ = b;
-  const qreal dx = std::max(40.0, std::abs(b.x() - a.x()) * 0.5);
-  const QPointF c1 = a + QPointF(dx, 0);
-  const QPointF c2 = b - QPointF(dx, 0);
-  for (int i = 0; i < kSegments + 1; ++i) {
-    const qreal t = qreal(i) / kSegments, u = 1 - t;
-    points_[i] = u * u * u * a + 3 * u * u * t * c1 + 3 * u * t * t * c2 + t * t * t * b;
+  // A stub to a missing block stays a plain curve: it has no block at its other end to reach.
+  if (layer_ && from_ && to_)
+    points_ = routeWire(a, b, layer_->obstacles(), &routed_);
+  else
+    points_ = wireCurve(a, b);
+  qreal x0 = a.x(), x1 = a.x(), y0 = a.y(), y1 = a.y();
+  for (const QPointF& q : points_) {
+    x0 = std::min(x0, q.x());
+    x1 = std::max(x1, q.x());
+    y0 = std::min(y0, q.y());
+    y1 = std::max(y1, q.y());
   }
-  // The curve stays inside the box of its end and control points.
-  bounds_ = QRectF(QPointF(std::min(a.x(), b.x() - dx), std::min(a.y(), b.y())),
-                   QPointF(std::max(a.x() + dx, b.x()), std::max(a.y(), b.y())))
-                .adjusted(-5, -5, 5, 5)
-                .united(looseLabelRect());
+  bounds_ = QRectF(QPointF(x0, y0), QPointF(x1, y1)).adjusted(-5, -5, 5, 5).united(looseLabelRect());
   if (layer_ && slot >= 0) layer_->wireMoved(this, old);
 }
 
@@ -101,9 +103,16 @@ void WireItem::setSelected(bool selected) {
   if (layer_) layer_->update(bounds_);
 }
 
+void WireItem::setCyclic(bool cyclic) {
+  if (cyclic == cyclic_) return;
+  cyclic_ = cyclic;
+  if (layer_) layer_->update(bounds_);
+}
+
 bool WireItem::hit(QPointF pos, qreal tolerance) const {
   if (!bounds_.adjusted(-tolerance, -tolerance, tolerance, tolerance).contains(pos)) return false;
-  for (int i = 0; i < kSegments; ++i) {
+  const int segments = static_cast<int>(points_.size()) - 1;
+  for (int i = 0; i < segments; ++i) {
     const QPointF d = points_[i + 1] - points_[i];
     const qreal len2 = QPointF::dotProduct(d, d);
     const qreal t =
@@ -117,7 +126,8 @@ bool WireItem::hit(QPointF pos, qreal tolerance) const {
 void WireItem::paint(QPainter* p, const QRectF& exposed) const {
   const QRectF visible = exposed.adjusted(-4, -4, 4, 4);
   int first = -1;
-  for (int i = 0; i < kSegments; ++i) {
+  const int segments = static_cast<int>(points_.size()) - 1;
+  for (int i = 0; i < segments; ++i) {
     const bool in =
         visible.intersects(QRectF(points_[i], points_[i + 1]).normalized().adjusted(-1, -1, 1, 1));
     if (in && first < 0) first = i;
@@ -126,7 +136,7 @@ void WireItem::paint(QPainter* p, const QRectF& exposed) const {
       first = -1;
     }
   }
-  if (first >= 0) p->drawPolyline(points_.data() + first, kSegments - first + 1);
+  if (first >= 0) p->drawPolyline(points_.data() + first, segments - first + 1);
 }
 
 }  // namespace qs::editor

@@ -3,7 +3,7 @@
 #include <QPainterPath>
 #include <QRectF>
 #include <QString>
-#include <array>
+#include <vector>
 
 #include "runtime/Page.h"
 
@@ -29,8 +29,9 @@ class WireItem {
   const Link& link() const { return link_; }
   BlockItem* fromItem() const { return from_; }
   BlockItem* toItem() const { return to_; }
-  // Follows the blocks after either moved (repaints the old and the new area).
-  void updateEnds();
+  // Follows the blocks after either moved (repaints the old and the new area); `reroute` also
+  // when the ends stayed, because a block moved into or out of the wire's way.
+  void updateEnds(bool reroute = false);
   // Scene coordinates.
   QRectF boundingRect() const { return bounds_; }
   bool isSelected() const { return selected_; }
@@ -42,6 +43,13 @@ class WireItem {
   void paint(QPainter* p, const QRectF& exposed) const;
   QPointF start() const { return a_; }
   QPointF end() const { return b_; }
+  // The drawn path (scene coordinates): the S-curve, or a route around the blocks in its way.
+  const std::vector<QPointF>& points() const { return points_; }
+  bool routed() const { return routed_; }
+  // A link on a cycle (its blocks feed each other): drawn in its own dash so that it is never
+  // taken for a working wire.
+  bool cyclic() const { return cyclic_; }
+  void setCyclic(bool cyclic);
   bool broken() const { return !brokenReason_.isEmpty(); }
   const QString& brokenReason() const { return brokenReason_; }
   // Marks the end that names what is missing, with its label: "ghost.output?" at the stub of a
@@ -53,7 +61,6 @@ class WireItem {
   int slot = -1;  // index in WireLayer's flat arrays
 
  private:
-  static constexpr int kSegments = 24;
   static constexpr qreal kStub = 90;  // length of a wire whose other block is missing
   QRectF looseLabelRect() const;
   Link link_;
@@ -62,7 +69,9 @@ class WireItem {
   WireLayer* layer_;
   QPointF a_, b_;
   QRectF bounds_;
-  std::array<QPointF, kSegments + 1> points_;
+  std::vector<QPointF> points_;
+  bool routed_ = false;
+  bool cyclic_ = false;
   bool selected_ = false;
   QString brokenReason_;
   enum class End { None, From, To };

@@ -9,8 +9,6 @@
 namespace qs::editor {
 
 namespace {
-// Below this zoom wires are straight lines, drawn in one batch.
-constexpr qreal kLineLod = 0.45;
 // The layer spans any page the editor can hold; it is one item, so its size costs nothing.
 constexpr qreal kExtent = 1e7;
 }  // namespace
@@ -57,6 +55,14 @@ void WireLayer::wireMoved(WireItem* wire, const QRectF& oldBounds) {
   update(wire->boundingRect());
 }
 
+void WireLayer::obstacleChanged(const void* block, const QRectF& rect) {
+  const QRectF old = obstacles_.rectOf(block);
+  if (old == rect) return;
+  obstacles_.set(block, rect);
+  for (size_t i = 0; i < list_.size(); ++i)
+    if (rects_[i].intersects(old) || rects_[i].intersects(rect)) list_[i]->updateEnds(true);
+}
+
 WireItem* WireLayer::find(const Link& link) const {
   auto it = wires_.find(link);
   return it == wires_.end() ? nullptr : it->second.get();
@@ -85,19 +91,30 @@ void WireLayer::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
   const QRectF exposed = option->exposedRect;
   p->setBrush(Qt::NoBrush);
   if (lod < kLineLod) {
-    QVector<QLineF> lines, selected, broken;
+    QVector<QLineF> lines, selected, broken, cyclic;
     lines.reserve(static_cast<qsizetype>(wires_.size()));
-    for (size_t i = 0; i < rects_.size(); ++i)
-      if (exposed.intersects(rects_[i]) && list_[i] != hidden_)
-        (list_[i]->isSelected() ? selected
-         : list_[i]->broken()   ? broken
-                                : lines)
-            .append(QLineF(list_[i]->start(), list_[i]->end()));
+    for (size_t i = 0; i < rects_.size(); ++i) {
+      const WireItem* w = list_[i];
+      if (!exposed.intersects(rects_[i]) || w == hidden_) continue;
+      QVector<QLineF>& batch = w->isSelected() ? selected
+                               : w->broken()   ? broken
+                               : w->cyclic()   ? cyclic
+                                               : lines;
+      // A routed wire keeps its route (a straight line would cross the blocks it goes around).
+      if (w->routed()) {
+        const std::vector<QPointF>& pts = w->points();
+        for (size_t k = 1; k < pts.size(); ++k) batch.append(QLineF(pts[k - 1], pts[k]));
+      } else {
+        batch.append(QLineF(w->start(), w->end()));
+      }
+    }
     p->setRenderHint(QPainter::Antialiasing, false);
     p->setPen(QPen(style::kWire, 0));
     p->drawLines(lines);
     p->setPen(QPen(style::kWireBroken, 0, Qt::DashLine));
     p->drawLines(broken);
+    p->setPen(QPen(style::kWireCycle, 0, Qt::DashDotLine));
+    p->drawLines(cyclic);
     p->setPen(QPen(style::kWireSelected, 0));
     p->drawLines(selected);
     return;
@@ -107,13 +124,19 @@ void WireLayer::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
   const QPen normal(style::kWire, 1.8), chosen(style::kWireSelected, 3);
   const QPen broken(style::kWireBroken, 2.2, Qt::DashLine),
       brokenChosen(style::kWireSelected, 3, Qt::DashLine);
+  // A link on a cycle: dash-dot in its own colour, selected or not.
+  const QPen cyclic(style::kWireCycle, 2.2, Qt::DashDotLine),
+      cyclicChosen(style::kWireSelected, 3, Qt::DashDotLine);
   p->setPen(normal);
   for (size_t i = 0; i < rects_.size(); ++i) {
     if (!exposed.intersects(rects_[i])) continue;
     const WireItem* wire = list_[i];
     if (wire == hidden_) continue;
-    if (wire->isSelected() || wire->broken()) {
-      p->setPen(wire->broken() ? (wire->isSelected() ? brokenChosen : broken) : chosen);
+    if (wire->isSelected() || wire->broken() || wire->cyclic()) {
+      const bool sel = wire->isSelected();
+      p->setPen(wire->broken()   ? (sel ? brokenChosen : broken)
+                : wire->cyclic() ? (sel ? cyclicChosen : cyclic)
+                                 : chosen);
       wire->paint(p, exposed);
       wire->paintLooseEnd(p);
       p->setPen(normal);

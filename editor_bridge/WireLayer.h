@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "editor_bridge/WireItem.h"
+#include "editor_bridge/WireRouter.h"
 
 namespace qs::editor {
 
@@ -21,6 +22,8 @@ struct LinkHash {
 class WireLayer : public QGraphicsItem {
  public:
   WireLayer();
+  // Below this zoom wires are straight lines (routed ones: their route's runs), drawn in one batch.
+  static constexpr qreal kLineLod = 0.45;
 
   // `from` or `to` is null for a link to a block that is not on the page (see WireItem).
   WireItem* add(const Link& link, BlockItem* from, BlockItem* to, const QString& brokenReason = {});
@@ -39,6 +42,12 @@ class WireLayer : public QGraphicsItem {
   // Called by a wire whose geometry changed.
   void wireMoved(WireItem* wire, const QRectF& oldBounds);
 
+  // The blocks the wires are routed around.
+  const ObstacleIndex& obstacles() const { return obstacles_; }
+  // A block was added, moved or (empty `rect`) removed: the wires that pass where it was or now
+  // is find their way again.
+  void obstacleChanged(const void* block, const QRectF& rect);
+
   QRectF boundingRect() const override;
   void paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidget* widget) override;
 
@@ -49,6 +58,7 @@ class WireLayer : public QGraphicsItem {
   std::vector<WireItem*> list_;
   std::vector<QRectF> rects_;
   const WireItem* hidden_ = nullptr;
+  ObstacleIndex obstacles_;
 };
 
 }  // namespace qs::editor

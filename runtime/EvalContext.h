@@ -20,6 +20,7 @@ class EvalContext : public BlockContext {
   void setInputShape(const std::string& port, const Shape& shape, DType dtype) {
     putInput(port, &shape, nullptr, dtype);
   }
+  void reserveInputs(size_t n) { inputs_.reserve(n); }
   void setInput(const std::string& port, const Tensor& t) {
     putInput(port, &t.shape(), &t, t.dtype());
   }

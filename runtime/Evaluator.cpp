@@ -81,12 +81,14 @@ void Evaluator::clear() {
 namespace {
 
 // Runs a block's check() and compute() and verifies that every output came with the shape check()
-// promised. Returns the error message, empty on success.
+// promised. `ranksOk`: every input has a rank its port accepts (else checkRanks names the first
+// one that does not, after the block's own check). Returns the error message, empty on success.
 std::string runKernel(const BlockDescriptor& desc, const std::vector<const PortDescriptor*>& inputs,
-                      const std::vector<const PortDescriptor*>& outputs, EvalContext& ctx) {
+                      const std::vector<const PortDescriptor*>& outputs, bool ranksOk,
+                      EvalContext& ctx) {
   try {
     desc.check(ctx);
-    checkRanks(inputs, ctx);
+    if (!ranksOk) checkRanks(inputs, ctx);
     // setOutput() holds each output to the shape check() set.
     ctx.beginCompute();
     desc.compute(ctx);
@@ -185,6 +187,12 @@ struct Evaluator::Prepared {
   // block's first turn (their nodes stay put until the maps are swept, which drops this).
   std::vector<BlockState*> states;
   std::vector<ResolvedAttrs*> attrs;
+  std::vector<const PortLists*> ports;  // the descriptor's, cached by the evaluator
+  // The backward passes of the Gradients blocks, planned on their first run.
+  std::vector<std::unique_ptr<BackpropPlan>> backprops;
+  // Steps: what each block holds, looked up at most once per pass.
+  std::vector<Held*> held;
+  std::vector<char> heldLooked;
 };
 
 Evaluator::Prepared& Evaluator::prepare(const Page& page, const EvalOptions& options) {
@@ -213,6 +221,7 @@ Evaluator::Prepared& Evaluator::prepare(const Page& page, const EvalOptions& opt
   fresh->wired.assign(page.blockCount(), 0);
   fresh->states.assign(page.blockCount(), nullptr);
   fresh->attrs.assign(page.blockCount(), nullptr);
+  fresh->ports.assign(page.blockCount(), nullptr);
   prepared_ = std::move(fresh);
   return *prepared_;
 }
@@ -233,6 +242,11 @@ class Evaluator::Pass {
         stateful_(prep_.stateful),
         conflicts_(prep_.conflicts) {
     report_.computed.reserve(plan_.order.size());
+    report_.reused.reserve(plan_.order.size());
+    if (stateful_) {
+      prep_.heldLooked.assign(page.blockCount(), 0);
+      prep_.held.resize(page.blockCount());
+    }
   }
 
   EvalReport run() {
@@ -256,8 +270,16 @@ class Evaluator::Pass {
   // Each block's state, fetched once (created when the block's turn comes; unordered_map nodes do
   // not move, so the pointers stay valid while blocks are added).
   BlockState& stateOf(int b) {
-    if (!prep_.states[b]) prep_.states[b] = &ev_.states_[page_.blocks()[b].id];
+    if (!prep_.states[b]) [[unlikely]]
+      findState(b);
     return *prep_.states[b];
+  }
+  // The block's type is set once here: a change of type is a change of the page's structure,
+  // which makes a new plan.
+  void findState(int b) {
+    BlockState& st = ev_.states_[page_.blocks()[b].id];
+    st.type = page_.blocks()[b].type;
+    prep_.states[b] = &st;
   }
 
   void fail(int b, const std::string& message) {
@@ -279,7 +301,7 @@ class Evaluator::Pass {
       report_.cancelled = true;
       return false;
     }
-    stateOf(b).type = block.type;
+    stateOf(b);
     if (const std::string* cycle = plan_.cycleError(b)) {
       fail(b, *cycle);
       return true;
@@ -294,7 +316,8 @@ class Evaluator::Pass {
       fail(b, attrs.error);
       return true;
     }
-    const PortLists& ports = ev_.portsOf(*desc);
+    if (!prep_.ports[b]) prep_.ports[b] = &ev_.portsOf(*desc);
+    const PortLists& ports = *prep_.ports[b];
     if (!prep_.wired[b]) {
       checkWiring(page_, b, *desc, ports.inputs, descs_, prep_.wirings[b]);
       prep_.wired[b] = 1;
@@ -316,7 +339,7 @@ class Evaluator::Pass {
       fail(b, wiring_->error);
       return true;
     }
-    if (stateful_) {
+    if (stateful_ && (!desc->stateSlots.empty() || !conflicts_.empty())) {
       if (std::string problem = stateWiringProblem(b, *desc); !problem.empty()) {
         fail(b, problem);
         return true;
@@ -347,9 +370,14 @@ class Evaluator::Pass {
   }
 
   // What block b holds, for its context and its cache key.
-  const Evaluator::Held* heldOf(int b) const {
-    auto it = ev_.held_.find(page_.blocks()[b].id);
-    return it == ev_.held_.end() ? nullptr : &it->second;
+  // Looked up once per pass (held_ may be replaced between passes).
+  Evaluator::Held* heldOf(int b) {
+    if (!prep_.heldLooked[b]) {
+      auto it = ev_.held_.find(page_.blocks()[b].id);
+      prep_.held[b] = it == ev_.held_.end() ? nullptr : &it->second;
+      prep_.heldLooked[b] = 1;
+    }
+    return prep_.held[b];
   }
 
   void giveHeld(int b, const BlockDescriptor& desc, EvalContext& ctx) {
@@ -367,27 +395,29 @@ class Evaluator::Pass {
   // Block b has its results for this step: what it will hold, or the Variable it updates, after
   // the step. A Variable that held nothing yet keeps its initial value.
   void stageUpdates(int b, const BlockDescriptor& desc) {
-    const BlockId& id = page_.blocks()[b].id;
+    if (!desc.variable && desc.stateSlots.empty()) return;
+    static const std::string kValue;  // a Variable's slot
     const BlockState& st = stateOf(b);
     const Held* h = heldOf(b);
-    if (desc.variable && (!h || !h->values.count("")))
-      staged_.push_back({id, "", st.outputs.at("output")});
+    if (desc.variable && (!h || !h->values.count(kValue)))
+      staged_.push_back({b, &kValue, st.outputs.at("output")});
     for (const StateSlot& slot : desc.stateSlots) {
       const WiredInput* w = wiring_->find(slot.input);
       if (w && !slot.updatesWired) continue;
       const Tensor& value = st.outputs.at(slot.output);
       if (w)
-        staged_.push_back({page_.blocks()[w->from].id, "", value});
+        staged_.push_back({w->from, &kValue, value});
       else
-        staged_.push_back({id, slot.input, value});
+        staged_.push_back({b, &slot.input, value});
     }
   }
 
   void applyUpdates() {
     for (Staged& s : staged_) {
-      Held& h = ev_.held_[s.block];
-      h.values[s.slot] = std::move(s.value);
-      h.stamp = ev_.nextStamp_++;
+      Held* held = heldOf(s.block);
+      if (!held) prep_.held[s.block] = held = &ev_.held_[page_.blocks()[s.block].id];
+      held->values[*s.slot] = std::move(s.value);
+      held->stamp = ev_.nextStamp_++;
     }
     ++ev_.steps_;
     report_.applied = true;
@@ -443,34 +473,37 @@ class Evaluator::Pass {
       if (sx && std::find(all.begin(), all.end(), *sx) == all.end()) all.push_back(*sx);
     }
     const std::vector<BackpropResult> results =
-        backprop(backpropRequest(*ys, all, gy.block >= 0 ? &output(gy) : nullptr));
+        backpropPlan(*ys, std::move(all))
+            .run(page_, forwardOutputs(), gy.block >= 0 ? &output(gy) : nullptr, pool_,
+                 options_.cancel);
     if (!results[0].error.empty()) throw Error(results[0].error);
     SharedBackward& kept = shared_.emplace_back(SharedBackward{*ys, gy, {}});
-    for (size_t i = 1; i < all.size(); ++i)
-      if (results[i].error.empty()) kept.xs.emplace_back(all[i], results[i].grad);
+    const std::vector<OutputRef>& planned = prep_.backprops.back()->xs();
+    for (size_t i = 1; i < planned.size(); ++i)
+      if (results[i].error.empty()) kept.xs.emplace_back(planned[i], results[i].grad);
     return results[0].grad;
   }
 
   const Tensor& output(const OutputRef& ref) { return stateOf(ref.block).outputs.at(ref.port); }
 
-  BackpropRequest backpropRequest(const OutputRef& ys, std::vector<OutputRef> xs,
-                                  const Tensor* gradYs) {
-    BackpropRequest r;
-    r.page = &page_;
-    r.descs = descs_;
-    r.outputs = [this](int blk) -> const std::map<std::string, Tensor>& {
-      return stateOf(blk).outputs;
-    };
-    r.attrs = [this](int blk) -> const AttrValues& {
-      return ev_.attrCache_.at(page_.blocks()[blk].id).values;
-    };
-    r.order = std::span<const int>(plan_.order.data(), current_);
-    r.ys = ys;
-    r.xs = std::move(xs);
-    r.gradYs = gradYs;
-    r.pool = pool_;
-    r.cancel = options_.cancel;
-    return r;
+  ForwardOutputs forwardOutputs() {
+    return [this](int blk) -> const std::map<std::string, Tensor>& { return stateOf(blk).outputs; };
+  }
+
+  // The plan of the backward pass from ys to xs, made on its first use and kept with the page's
+  // plan (it depends only on the structure). The one used last is moved to the back.
+  BackpropPlan& backpropPlan(const OutputRef& ys, std::vector<OutputRef> xs) {
+    std::vector<std::unique_ptr<BackpropPlan>>& plans = prep_.backprops;
+    for (size_t i = 0; i < plans.size(); ++i)
+      if (plans[i]->ys() == ys && plans[i]->xs() == xs) {
+        std::rotate(plans.begin() + i, plans.begin() + i + 1, plans.end());
+        return *plans.back();
+      }
+    auto attrsOf = [this](int blk) -> const AttrValues& { return prep_.attrs[blk]->values; };
+    plans.push_back(std::make_unique<BackpropPlan>(
+        page_, descs_, std::span<const int>(plan_.order.data(), current_), ys, std::move(xs),
+        attrsOf));
+    return *plans.back();
   }
 
   // Attributes are resolved again only when the block changed (its revision is unique across the
@@ -587,11 +620,14 @@ class Evaluator::Pass {
   bool compute(int b, EvalContext& ctx, const PortLists& ports, uint64_t feedStamp) {
     const BlockId& id = page_.blocks()[b].id;
     BlockState& st = stateOf(b);
+    bool ranksOk = true;
+    ctx.reserveInputs(wiring_->inputs.size());
     for (const WiredInput& w : wiring_->inputs) {
       const Tensor& t = stateOf(w.from).outputs.at(w.link->from.port.str());
+      ranksOk &= w.input->rank.accepts(t.rank());
       // Before the block's own check(), whose messages assume the dtypes it declared.
-      if (std::string problem = dtypeProblem(*w.input, t.dtype()); !problem.empty()) {
-        fail(b, problem);
+      if (!w.input->takes(t.dtype())) {
+        fail(b, dtypeProblem(*w.input, t.dtype()));
         return true;
       }
       ctx.setInput(*w.port, t);
@@ -607,7 +643,8 @@ class Evaluator::Pass {
     ctx.setThreads(pool_->size(), pool_);
     ctx.setCancelFlag(options_.cancel);
     const auto t0 = std::chrono::steady_clock::now();
-    const std::string error = runKernel(ctx.descriptor(), ports.inputs, ports.outputs, ctx);
+    const std::string error =
+        runKernel(ctx.descriptor(), ports.inputs, ports.outputs, ranksOk, ctx);
     if (options_.cancel && options_.cancel->load() && !error.empty()) {
       report_.cancelled = true;
       st.status = BlockStatus::Stale;
@@ -658,8 +695,8 @@ class Evaluator::Pass {
   const bool stateful_;
   const std::vector<std::string>& conflicts_;
   struct Staged {
-    BlockId block;
-    std::string slot;
+    int block;
+    const std::string* slot;  // the descriptor's, or a Variable's ""
     Tensor value;
   };
   std::vector<Staged> staged_;
@@ -705,7 +742,7 @@ std::map<std::string, Shape> Evaluator::stateLayout(const Page& page,
 }
 
 void Evaluator::loadState(const Page& page, const std::map<std::string, Tensor>& values,
-                          int64_t steps, const std::filesystem::path& pageDir) {
+                          int64_t steps, const std::filesystem::path& pageDir, bool allowMissing) {
   // Checked against the page's own shapes, so the held values must not take part.
   std::unordered_map<BlockId, Held> kept;
   kept.swap(held_);
@@ -719,7 +756,10 @@ void Evaluator::loadState(const Page& page, const std::map<std::string, Tensor>&
   held_.swap(kept);
   for (const auto& [name, shape] : layout) {
     auto v = values.find(name);
-    if (v == values.end()) throw Error("the state has no '" + name + "'");
+    if (v == values.end()) {
+      if (allowMissing) continue;
+      throw Error("the state has no '" + name + "'");
+    }
     if (v->second.shape() != shape)
       throw Error("'" + name + "' has shape " + shapeToString(v->second.shape()) +
                   " but the page's is " + shapeToString(shape));

@@ -122,9 +122,11 @@ class Evaluator {
   std::map<std::string, Shape> stateLayout(const Page& page,
                                            const std::filesystem::path& pageDir = {});
   // Replaces the held values (a saved state): each name of stateLayout(page) must be present with
-  // its shape, and no other; otherwise qs::Error naming the member, and nothing changes.
+  // its shape, and no other; otherwise qs::Error naming the member, and nothing changes. With
+  // `allowMissing`, names of the layout that `values` lacks start from their initial values (a
+  // state saved by a page with fewer Variables), but every name given must still be the page's.
   void loadState(const Page& page, const std::map<std::string, Tensor>& values, int64_t steps,
-                 const std::filesystem::path& pageDir = {});
+                 const std::filesystem::path& pageDir = {}, bool allowMissing = false);
 
   const BlockRegistry& registry() const { return registry_; }
 

@@ -155,7 +155,27 @@ bool Page::idTaken(const BlockId& id) const {
   if (contains(id)) return true;
   for (const Link& l : dangling_)
     if (l.from.block == id || l.to.block == id) return true;
+  for (const Frame& f : frames)
+    if (std::find(f.blocks.begin(), f.blocks.end(), id) != f.blocks.end()) return true;
   return false;
+}
+
+void Page::renameBlock(const BlockId& from, const BlockId& to) {
+  const int i = indexOf(from);
+  if (i < 0) throw Error("no block '" + from.str() + "' on the page");
+  if (!isValidBlockId(to.str()))
+    throw Error("block id '" + to.str() + "' is not valid: it must match [A-Za-z_][A-Za-z0-9_]*");
+  if (from == to) return;
+  if (idTaken(to)) throw Error("block id '" + to.str() + "' is already taken");
+  blocks_[i].id = to;
+  blocks_[i].revision = nextRevision();
+  for (auto* list : {&links_, &dangling_})
+    for (Link& l : *list) {
+      if (l.from.block == from) l.from.block = to;
+      if (l.to.block == from) l.to.block = to;
+    }
+  for (Frame& f : frames) std::replace(f.blocks.begin(), f.blocks.end(), from, to);
+  rebuildIndex();
 }
 
 bool Page::reaches(const BlockId& fromId, const BlockId& toId) const {

@@ -54,6 +54,18 @@ struct PageScope {
   bool operator==(const PageScope&) const = default;
 };
 
+// A titled, coloured comment frame drawn around some blocks. Layout only: the evaluator and the
+// runner never read it. `blocks` names its members; a name that is no block of the page (one
+// just deleted, kept so that undo brings it back) is skipped when the page is saved.
+struct Frame {
+  std::string title;
+  std::string color = "#4a6fa5";  // "#rrggbb"
+  std::vector<BlockId> blocks;
+  // Keys of the frame's object that this version does not know, kept and saved back unchanged.
+  Json extra = Json::object();
+  bool operator==(const Frame&) const = default;
+};
+
 // True for an id of the form [A-Za-z_][A-Za-z0-9_]*.
 bool isValidBlockId(const std::string& id);
 
@@ -68,6 +80,8 @@ class Page {
   std::optional<PageScope> scope;
   // Top-level keys this version does not know, kept and saved back unchanged.
   Json extra = Json::object();
+  // Comment frames, in drawing order (later ones on top).
+  std::vector<Frame> frames;
 
   // Blocks in insertion order (the order they are saved in).
   const std::vector<Block>& blocks() const { return blocks_; }
@@ -85,6 +99,9 @@ class Page {
   void setAttr(const BlockId& id, const std::string& name, Json value);
   void removeAttr(const BlockId& id, const std::string& name);
   void setPosition(const BlockId& id, std::optional<std::array<double, 2>> position);
+  // Gives block `from` the id `to`, in its links (dangling ones too) and frames as well; keeps the
+  // block's place in the page order. Throws if `to` is invalid or taken.
+  void renameBlock(const BlockId& from, const BlockId& to);
   // Marks a block as changed without changing it (e.g. its .npy file changed on disk).
   void touch(const BlockId& id);
 
@@ -104,7 +121,7 @@ class Page {
   void addDanglingLink(Link link);
   void removeDanglingLink(const Link& link);
   bool hasDanglingLink(const Link& link) const;
-  // True if a block has this id or a dangling link names it.
+  // True if a block has this id, or a dangling link or a frame names it.
   bool idTaken(const BlockId& id) const;
 
   // Links into / out of block index i (indices into links()).

@@ -1,5 +1,7 @@
 #include "runtime/PageJson.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
 
@@ -169,6 +171,73 @@ void readLinks(const Json& links, Page& page, const std::string& source, const E
   }
 }
 
+bool isHexColor(const std::string& c) {
+  if (c.size() != 7 || c[0] != '#') return false;
+  for (size_t i = 1; i < 7; ++i)
+    if (!std::isxdigit(static_cast<unsigned char>(c[i]))) return false;
+  return true;
+}
+
+// Frames are layout: a member that is not a block of the page is dropped with a warning rather
+// than refusing the page; a malformed frame is an error like any malformed part of the file.
+void readFrames(const Json& frames, Page& page, const std::string& source, const ErrorAt& err,
+                std::vector<std::string>* warnings) {
+  if (!frames.is_array()) throw err("\"frames\" must be a list, not " + typeOf(frames));
+  for (size_t i = 0; i < frames.size(); ++i) {
+    const Json& f = frames[i];
+    const std::string where = "frames[" + std::to_string(i) + "]";
+    if (!f.is_object()) throw err(where + " must be an object, not " + typeOf(f));
+    Frame frame;
+    if (auto t = f.find("title"); t != f.end()) {
+      if (!t->is_string()) throw err(where + ": \"title\" must be a string, not " + typeOf(*t));
+      frame.title = t->get<std::string>();
+    }
+    if (auto c = f.find("color"); c != f.end()) {
+      if (!c->is_string() || !isHexColor(c->get<std::string>()))
+        throw err(where + ": \"color\" must be a string \"#rrggbb\", not " + jsonSnippet(*c));
+      frame.color = c->get<std::string>();
+    }
+    auto blocks = f.find("blocks");
+    if (blocks == f.end() || !blocks->is_array())
+      throw err(where + " needs \"blocks\", a list of block ids");
+    for (const Json& id : *blocks) {
+      if (!id.is_string()) throw err(where + ": \"blocks\" must hold ids, not " + jsonSnippet(id));
+      const BlockId member(id.get<std::string>());
+      if (std::find(frame.blocks.begin(), frame.blocks.end(), member) != frame.blocks.end())
+        throw err(where + " names block '" + member.str() + "' twice");
+      if (!page.contains(member)) {
+        if (warnings)
+          warnings->push_back(source + ": " + where + " names block '" + member.str() +
+                              "', which is not on the page; left out of the frame");
+        continue;
+      }
+      frame.blocks.push_back(member);
+    }
+    frame.extra = takeExtra(f, {"title", "color", "blocks"});
+    if (warnings)
+      for (auto it = frame.extra.begin(); it != frame.extra.end(); ++it)
+        warnings->push_back(source + ": " + where + ": unknown key \"" + it.key() +
+                            "\" kept as it is");
+    page.frames.push_back(std::move(frame));
+  }
+}
+
+OrderedJson framesToJson(const Page& page) {
+  OrderedJson frames = OrderedJson::array();
+  for (const Frame& f : page.frames) {
+    OrderedJson jf;
+    jf["title"] = f.title;
+    jf["color"] = f.color;
+    OrderedJson ids = OrderedJson::array();
+    for (const BlockId& id : f.blocks)
+      if (page.contains(id)) ids.push_back(id.str());
+    jf["blocks"] = std::move(ids);
+    for (auto it = f.extra.begin(); it != f.extra.end(); ++it) jf[it.key()] = toOrdered(it.value());
+    frames.push_back(std::move(jf));
+  }
+  return frames;
+}
+
 }  // namespace
 
 Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::string>* warnings,
@@ -182,7 +251,7 @@ Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::s
   }
   if (auto sc = doc.find("scope"); sc != doc.end())
     page.scope = readScope(*sc, source, err, warnings);
-  page.extra = takeExtra(doc, {"format", "version", "name", "scope", "blocks", "links"});
+  page.extra = takeExtra(doc, {"format", "version", "name", "scope", "blocks", "links", "frames"});
   if (warnings)
     for (auto it = page.extra.begin(); it != page.extra.end(); ++it)
       warnings->push_back(source + ": unknown top-level key \"" + it.key() + "\" kept as it is");
@@ -201,6 +270,8 @@ Page pageFromJson(const Json& doc, const std::string& source, std::vector<std::s
   }
   if (auto links = doc.find("links"); links != doc.end())
     readLinks(*links, page, source, err, warnings, options);
+  if (auto frames = doc.find("frames"); frames != doc.end())
+    readFrames(*frames, page, source, err, warnings);
   return page;
 }
 
@@ -258,6 +329,8 @@ OrderedJson pageToJson(const Page& page) {
     }
   }
   doc["links"] = std::move(links);
+  // Only when there are frames, so that a page without any saves back to the same bytes.
+  if (!page.frames.empty()) doc["frames"] = framesToJson(page);
   for (auto it = page.extra.begin(); it != page.extra.end(); ++it)
     doc[it.key()] = toOrdered(it.value());
   return doc;

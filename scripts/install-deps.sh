@@ -9,6 +9,7 @@ packages=(
   libopenblas-dev libopenblas0-pthread
   python3 python3-numpy locales
   clang libclang-rt-14-dev
+  xvfb xdotool  # the story test drives the editor under a real X server (docs/testing.md)
   "$@"
 )
 # npm fetches the pretrained weights (scripts/fetch-data.sh); any npm on the PATH will do.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite three ways:
-#   1. Release build, every CTest test (unit, GUI, docs check);
+#   1. Release build, every CTest test (unit, GUI, docs check, the story under Xvfb);
 #   2. the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/);
 #   3. each libFuzzer target for a short while (QS_FUZZ_SECONDS each, default 36: about three
 #      minutes for the five) on its seed corpus,

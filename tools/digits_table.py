@@ -2,8 +2,10 @@
 """Regenerates the table of docs/guide-digits.md from the runner.
 
 Trains assets/examples/digits_float.page.json in float, then evaluates and fine-tunes
-assets/examples/digits_qat.page.json from the trained state at 8, 4, 3 and 2 bits, and prints the
-table in Markdown with the command behind each figure. Python standard library only.
+assets/examples/digits_qat.page.json from the trained state at 8, 4, 3 and 2 bits, then the
+variant assets/examples/digits_qat_learned.page.json, whose per-channel ranges are learned with a
+rounding-noise term (once with the weights kept, once fine-tuned with them), and prints the table in
+Markdown with the command behind each figure. Python standard library only.
 
   /usr/bin/python3 tools/digits_table.py [--runner build/quantspace-run] [--work DIR]
       [--float-steps 600] [--qat-steps 300] [--threads N]
@@ -19,6 +21,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLOAT_PAGE = "assets/examples/digits_float.page.json"
 QAT_PAGE = "assets/examples/digits_qat.page.json"
+LEARNED_PAGE = "assets/examples/digits_qat_learned.page.json"
 WEIGHTS = ("w1", "w2", "w3")
 WIDTHS = (8, 4, 3, 2)
 
@@ -42,6 +45,11 @@ def set_bits(bits):
     for w in WEIGHTS:
         args += ["--set", "%s_pc.num_bits=%d" % (w, bits), "--set", "%s_pt.num_bits=%d" % (w, bits)]
     return args
+
+
+def learned_bits(bits):
+    """set_bits, and the rounding-noise term's step per unit of range, 1 / (2^bits - 1)."""
+    return set_bits(bits) + ["--set", "per_level.values=[%r]" % (1 / (2 ** bits - 1))]
 
 
 def fetch(*names):
@@ -86,6 +94,15 @@ def main():
         r = run(a.runner, qat_cmd)
         rows.append(("fine-tuned per channel", str(bits), "-", percent(r["accuracy_pc.result_output"]),
                      shlex.join(["quantspace-run"] + qat_cmd)))
+
+    for kind, keep in (("post-training, learned ranges", True),
+                       ("fine-tuned, learned ranges", False)):
+        for bits in WIDTHS:
+            cmd = [LEARNED_PAGE, "--load-state-partial", state, "--steps", str(a.qat_steps)]
+            cmd += (["--set", "lr.values=[0]"] if keep else []) + learned_bits(bits) + threads
+            r = run(a.runner, cmd + fetch("accuracy_pc"))
+            rows.append((kind, str(bits), "-", percent(r["accuracy_pc.result_output"]),
+                         shlex.join(["quantspace-run"] + cmd + fetch("accuracy_pc"))))
 
     print("| weights | bits | per tensor (%) | per channel (%) |")
     print("|---|---|---|---|")

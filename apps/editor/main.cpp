@@ -7,9 +7,11 @@
 #include <cstdio>
 
 #include "blocks/RegisterBlocks.h"
+#include "editor_bridge/DebugReadout.h"
 #include "editor_bridge/MainWindow.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageView.h"
+#include "editor_bridge/TrainingSeries.h"
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "runtime/ResultNames.h"
 
@@ -54,6 +56,9 @@ struct EditorOptions {
   QString size;  // WxH
   bool hasView = false;
   QString view;  // a TensorViewer tab
+  int64_t trainSteps = 0;    // --train-steps N (with --screenshot)
+  QStringList showTraining;  // --show-training B.result_P,...
+  QString debugReadout;  // FILE, or empty
 };
 
 // Parses and checks the command line (--help and --version print and exit inside). Returns 0 to
@@ -77,6 +82,23 @@ int parseOptions(const QApplication& app, EditorOptions* opts) {
   parser.addOption(inspectOpt);
   parser.addOption(sizeOpt);
   parser.addOption(viewOpt);
+  QCommandLineOption trainOpt(
+      "train-steps",
+      "With --screenshot: take N steps of the page (as quantspace-run --steps N) before the "
+      "picture, so that the Training panel and the inspector show the run.",
+      "N");
+  QCommandLineOption showTrainingOpt(
+      "show-training",
+      "Plot these one-element results in the Training panel (comma-separated B.result_P).",
+      "RESULTS");
+  parser.addOption(trainOpt);
+  parser.addOption(showTrainingOpt);
+  QCommandLineOption readoutOpt(
+      "debug-readout",
+      "Keep FILE a JSON picture of the window (page, shown result, widget positions), for tests "
+      "that drive the editor from outside (docs/testing.md).",
+      "FILE");
+  parser.addOption(readoutOpt);
   parser.addPositionalArgument("PAGE", "A page file (*.page.json) to open.");
   parser.process(app);
   opts->pages = parser.positionalArguments();
@@ -88,6 +110,23 @@ int parseOptions(const QApplication& app, EditorOptions* opts) {
   opts->size = parser.value(sizeOpt);
   opts->hasView = parser.isSet(viewOpt);
   opts->view = parser.value(viewOpt);
+  if (parser.isSet(showTrainingOpt))
+    opts->showTraining = parser.value(showTrainingOpt).split(',', Qt::SkipEmptyParts);
+  if (parser.isSet(trainOpt)) {
+    bool ok = false;
+    opts->trainSteps = parser.value(trainOpt).toLongLong(&ok);
+    if (!ok || opts->trainSteps < 0) {
+      std::fprintf(stderr,
+                   "quantspace: --train-steps takes a whole number of at least 0, not '%s'\n",
+                   qPrintable(parser.value(trainOpt)));
+      return 2;
+    }
+    if (!parser.isSet(shotOpt)) {
+      std::fprintf(stderr, "quantspace: --train-steps is an option of --screenshot\n");
+      return 2;
+    }
+  }
+  opts->debugReadout = parser.value(readoutOpt);
   if (opts->pages.size() > 1) {
     std::fprintf(stderr, "quantspace: give at most one page file\n");
     return 2;
@@ -155,6 +194,41 @@ int showScreenshotResult(qs::editor::MainWindow& window, const EditorOptions& op
   return 0;
 }
 
+// Plots --show-training's results. Returns 0, or the exit status after the message.
+int showTrainingResults(qs::editor::MainWindow& window, const EditorOptions& opts) {
+  for (const QString& name : opts.showTraining) {
+    QString error;
+    if (!window.addToTraining(name.trimmed(), &error)) {
+      std::fprintf(stderr, "quantspace: --show-training %s: %s\n", qPrintable(name),
+                   qPrintable(error));
+      return 2;
+    }
+  }
+  return 0;
+}
+
+// --train-steps N: takes the steps on an evaluator of its own (the runner's way), records them in
+// the Training panel, then shows the last step's results. Returns 0, or the exit status.
+int trainForScreenshot(qs::editor::MainWindow& window, const EditorOptions& opts) {
+  if (const int status = showTrainingResults(window, opts)) return status;
+  if (opts.trainSteps == 0) return 0;
+  const qs::Page& page = window.model()->page();
+  const std::filesystem::path dir =
+      QFileInfo(window.filePath()).absoluteDir().absolutePath().toStdString();
+  qs::Evaluator evaluator(qs::builtinRegistry());
+  std::string error;
+  const int64_t done =
+      qs::editor::takeSteps(page, dir, evaluator, opts.trainSteps, *window.trainingSeries(), &error);
+  if (done < opts.trainSteps) {
+    std::fprintf(stderr, "quantspace: --train-steps: %s\n", error.c_str());
+    return 1;
+  }
+  // The last step's results: the ranges drawn as current are the ones that step used, the last
+  // points of the Training panel and of the inspector's trace.
+  window.showResults(*qs::editor::collectResults(evaluator, page));
+  return 0;
+}
+
 // Lets the viewer and the canvas settle so that the picture shows finished views.
 void settleForScreenshot(qs::editor::MainWindow& window) {
   window.view()->fitPage();
@@ -203,6 +277,7 @@ int runScreenshot(qs::editor::MainWindow& window, const EditorOptions& opts) {
     std::fprintf(stderr, "quantspace: evaluation did not finish within 120 s\n");
     return 1;
   }
+  if (const int status = trainForScreenshot(window, opts)) return status;
   if (const int status = showScreenshotResult(window, opts)) return status;
   settleForScreenshot(window);
   const QImage image = window.grab().toImage();
@@ -215,11 +290,14 @@ int runScreenshot(qs::editor::MainWindow& window, const EditorOptions& opts) {
 
 // The interactive editor, with the page if one was given; the exit status.
 int runEditor(QApplication& app, qs::editor::MainWindow& window, const EditorOptions& opts) {
+  if (!opts.debugReadout.isEmpty()) new qs::editor::DebugReadout(&window, opts.debugReadout);
   window.show();
   if (!opts.pages.isEmpty()) {
     QString error;
     if (!window.openPage(opts.pages.front(), &error))
       std::fprintf(stderr, "quantspace: cannot open page: %s\n", qPrintable(error));
+    else if (const int status = showTrainingResults(window, opts))
+      return status;
   }
   // After a crash, offer what the autosave kept (once the window is up, so the dialog has a
   // parent).
@@ -230,7 +308,8 @@ int runEditor(QApplication& app, qs::editor::MainWindow& window, const EditorOpt
 }  // namespace
 
 // quantspace [PAGE]
-// quantspace --screenshot OUT.png [--inspect B.result_P] [--size WxH] [--view TAB] PAGE
+// quantspace --screenshot OUT.png [--inspect B.result_P] [--size WxH] [--view TAB]
+//            [--train-steps N] [--show-training B.result_P,...] PAGE
 // (docs/formats.md; --view picks the viewer tab in the picture)
 int main(int argc, char** argv) {
   if (!choosePlatform(argc, argv)) return 1;

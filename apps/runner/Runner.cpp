@@ -26,7 +26,7 @@ const char* kUsage =
     "[--feed B=FILE.npy]... [--set B.ATTR=VALUE]...\n"
     "                      [--threads N]"
     "                      [--steps N] [--log FILE.csv [--log-every K]] [--save-state FILE.npz]\n"
-    "                      [--load-state FILE.npz]\n";
+    "                      [--load-state FILE.npz | --load-state-partial FILE.npz]\n";
 
 const char* kHelp =
     "\n"
@@ -45,6 +45,9 @@ const char* kHelp =
     "  --log-every K         a row every K-th step (default 1), and one for the last step\n"
     "  --save-state FILE.npz every Variable and slot, and __step__, written after the steps\n"
     "  --load-state FILE.npz start from a saved state instead of the initial values\n"
+    "  --load-state-partial FILE.npz\n"
+    "                        the same, but the Variables and slots the file lacks start from\n"
+    "                        their initial values (a state saved by a page with fewer of them)\n"
     "Steps are numbered from 1, continuing from a loaded __step__. Ctrl-C stops after the\n"
     "current step, prints the results, writes --save-state and exits 130.\n"
     "Exit status: 0 ok, 1 a block failed, 2 the page, a state file or the command line is bad.\n";
@@ -110,6 +113,10 @@ Args parseArgs(const std::vector<std::string>& args) {
       a.steps.saveState = value("--save-state");
     } else if (is("--load-state")) {
       a.steps.loadState = value("--load-state");
+      a.steps.loadStatePartial = false;
+    } else if (is("--load-state-partial")) {
+      a.steps.loadState = value("--load-state-partial");
+      a.steps.loadStatePartial = true;
     } else if (!s.empty() && s[0] == '-') {
       throw Error("unknown option '" + s + "'");
     } else if (a.page.empty()) {

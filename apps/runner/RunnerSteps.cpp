@@ -15,14 +15,11 @@
 #include "runtime/Error.h"
 #include "runtime/Json.h"
 #include "runtime/Npy.h"
-#include "runtime/Npz.h"
+#include "runtime/StateFile.h"
 
 namespace qs {
 
 namespace {
-
-// The member holding the number of steps taken, beside the held values.
-const std::string kStepKey = "__step__";
 
 // Set by the SIGINT handler: lock-free, so safe to store from a signal handler.
 std::atomic<bool> gInterrupted{false};
@@ -61,43 +58,7 @@ int64_t parseStepCount(const std::string& flag, const std::string& text, int64_t
   return n;
 }
 
-bool pageHasState(const Page& page, const BlockRegistry& registry) {
-  for (const Block& b : page.blocks())
-    if (const BlockDescriptor* d = registry.find(b.type);
-        d && (d->variable || !d->stateSlots.empty()))
-      return true;
-  return false;
-}
-
 namespace {
-
-// Reads a state file into held values and the step count. Throws qs::Error naming the file and,
-// where there is one, the member.
-std::map<std::string, Tensor> readStateFile(const std::filesystem::path& path, int64_t* steps,
-                                            std::ostream& err) {
-  std::map<std::string, Tensor> values;
-  std::optional<int64_t> count;
-  for (const NpzMember& m : readNpz(path)) {
-    const std::string source = path.string() + ": member '" + m.key + ".npy'";
-    if (m.key == kStepKey) {
-      count = parseNpyInt64(m.bytes, source);
-      if (*count < 0) throw Error(source + ": a step count cannot be negative");
-      continue;
-    }
-    std::string note;
-    Tensor t = parseNpy(m.bytes, source, &note);
-    // Variables and optimizer slots hold float32 (a float64 file has been rounded to it).
-    if (t.dtype() != DType::Float32)
-      throw Error(source + ": holds " + dtypeName(t.dtype()) +
-                  ", but Variables and optimizer slots are float32");
-    values.emplace(m.key, std::move(t));
-    if (!note.empty()) err << "note: " << source << ": " << note << "\n";
-  }
-  if (!count)
-    throw Error(path.string() + ": no member '" + kStepKey + ".npy' (the number of steps taken)");
-  *steps = *count;
-  return values;
-}
 
 // Every fetched result must be one number to be a column of the log. Shapes come from a check of
 // the page; a block in error is left to fail in the first step.
@@ -145,32 +106,26 @@ int prepareSteps(const StepArgs& args, const std::vector<std::string>& fetch, co
     err << e.what() << "\n";
     return 1;
   }
+  // Notes on the members read come before the error that stopped the loading, as they were found.
+  std::vector<std::string> notes;
+  std::string problem;
   try {
-    int64_t steps = 0;
-    const auto values = readStateFile(args.loadState, &steps, err);
-    evaluator.loadState(page, values, steps, pageDir);
+    loadStateFile(args.loadState, page, evaluator, pageDir, &notes, args.loadStatePartial);
   } catch (const std::bad_alloc&) {
-    err << "error: --load-state " << args.loadState << ": out of memory\n";
-    return 2;
+    problem = args.loadState + ": out of memory";
   } catch (const Error& e) {
-    const std::string what = e.what();
-    // readNpz/parseNpy name the file already; loadState names only the member.
-    if (what.rfind(args.loadState, 0) == 0)
-      err << "error: --load-state " << what << "\n";
-    else
-      err << "error: --load-state " << args.loadState << ": " << what << "\n";
-    return 2;
+    problem = e.what();
   }
-  return 0;
+  for (const std::string& n : notes) err << "note: " << n << "\n";
+  if (problem.empty()) return 0;
+  err << "error: --load-state " << problem << "\n";
+  return 2;
 }
 
 bool saveStateFile(const std::filesystem::path& path, const Evaluator& evaluator,
                    std::ostream& err) {
   try {
-    std::vector<NpzMember> members;
-    for (const auto& [name, t] : evaluator.stateTensors()) members.push_back({name, npyBytes(t)});
-    members.push_back({kStepKey, npyInt64Bytes(evaluator.stepCount())});
-    writeNpz(path, members);
+    writeStateFile(path, evaluator);
   } catch (const Error& e) {
     err << "error: --save-state: " << e.what() << "\n";
     return false;

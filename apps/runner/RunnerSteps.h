@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/Evaluator.h"
+#include "runtime/StateFile.h"
 
 namespace qs {
 
@@ -20,6 +21,7 @@ struct StepArgs {
   int64_t logEvery = 1;
   std::string saveState;  // .npz written after the steps
   std::string loadState;  // .npz read before the first step
+  bool loadStatePartial = false;  // what loadState lacks starts from its initial value
 };
 
 // A whole number of at least `least` for `flag`; throws qs::Error naming the flag and the text.
@@ -47,9 +49,6 @@ StepsOutcome runSteps(const StepArgs& args, const Page& page, Evaluator& evaluat
 // Writes --save-state: each held value as "<name>.npy" and "__step__.npy". False after the message.
 bool saveStateFile(const std::filesystem::path& path, const Evaluator& evaluator,
                    std::ostream& err);
-
-// True when a block of the page holds state (a Variable or a block with slots).
-bool pageHasState(const Page& page, const BlockRegistry& registry);
 
 // While alive, the first SIGINT (Ctrl-C) only sets interrupted(); the handler then resets itself,
 // so that a second Ctrl-C ends the process as usual. Does nothing where SIGINT is ignored (a job

@@ -2,6 +2,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <bit>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,15 @@ constexpr int64_t kDepthwiseTile = 64;
 
 int64_t ceilDiv(int64_t a, int64_t b) {
   return (a + b - 1) / b;
+}
+
+// Pixels per tile of a product whose other dimensions multiply to `width`: at least `least`, and
+// for thin products (a first layer's few channels) up to 1024, so that a tile holds about 2^16
+// multiply-adds and the product's fixed cost (packing, the call) is paid less often.
+int64_t tileRows(int64_t least, int64_t width) {
+  const auto wanted = static_cast<uint64_t>((int64_t{1} << 16) / std::max<int64_t>(width, 1));
+  return std::clamp<int64_t>(static_cast<int64_t>(std::bit_ceil(std::max<uint64_t>(wanted, 1))),
+                             least, 1024);
 }
 
 // A thread's scratch buffer, reused from tile to tile; it grows to the largest tile it served.
@@ -73,29 +83,97 @@ int64_t outputAt(const ConvGeometry& g, const Pixel& i, int64_t kh, int64_t kw) 
   return (i.n * g.outRows + oh / g.strideRows) * g.outCols + ow / g.strideCols;
 }
 
-// Row p of the patch matrix [outPixels, taps * inDepth]: the input values under output pixel p's
-// window, zeros in the padding.
-void patchRow(const ConvGeometry& g, const float* x, int64_t p, float* row) {
-  const Pixel o = outPixel(g, p);
-  const int64_t c = g.inDepth;
-  for (int64_t kh = 0; kh < g.filterRows; ++kh)
-    for (int64_t kw = 0; kw < g.filterCols; ++kw, row += c) {
-      const int64_t i = inputAt(g, o, kh, kw);
-      if (i < 0)
-        std::fill_n(row, c, 0.0f);
-      else
-        std::copy_n(x + i * c, c, row);
+// Where the taps of each output row and column fall, worked out once per call so that the loops
+// over pixels divide nothing. in[o * taps + t]: the input row (column) tap t of output row
+// (column) o reads, -1 in the padding. out[i * taps + t]: the output row (column) whose tap t
+// reads input row (column) i, -1 when none does.
+struct Axis {
+  std::vector<int64_t> in, out;
+  Axis(int64_t inSize, int64_t outSize, int64_t taps, int64_t stride, int64_t dilation, int64_t pad)
+      : in(static_cast<size_t>(outSize * taps), -1), out(static_cast<size_t>(inSize * taps), -1) {
+    for (int64_t o = 0; o < outSize; ++o)
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t i = o * stride - pad + t * dilation;
+        if (i >= 0 && i < inSize) {
+          in[o * taps + t] = i;
+          out[i * taps + t] = o;
+        }
+      }
+  }
+};
+
+struct Window {
+  Axis rows, cols;
+  // dense[o]: the taps of output column o read adjacent input columns, none in the padding, so
+  // a row of its window is one run of filterCols * inDepth floats.
+  std::vector<char> dense;
+  explicit Window(const ConvGeometry& g)
+      : rows(g.inRows, g.outRows, g.filterRows, g.strideRows, g.dilationRows, g.padTop),
+        cols(g.inCols, g.outCols, g.filterCols, g.strideCols, g.dilationCols, g.padLeft),
+        dense(static_cast<size_t>(g.outCols), 0) {
+    for (int64_t o = 0; o < g.outCols; ++o) {
+      const int64_t* in = cols.in.data() + o * g.filterCols;
+      dense[o] = g.dilationCols == 1 && g.filterCols > 0 && in[0] >= 0 && in[g.filterCols - 1] >= 0;
     }
+  }
+};
+
+// The next pixel in NHW order.
+void advance(Pixel& p, int64_t rows, int64_t cols) {
+  if (++p.col < cols) return;
+  p.col = 0;
+  if (++p.row < rows) return;
+  p.row = 0;
+  ++p.n;
+}
+
+// Copies c floats; for the few channels of a first layer a plain loop, where copy_n would call
+// memmove for each tap.
+inline void copyDepth(const float* from, int64_t c, float* to) {
+  if (c <= 4) {
+    for (int64_t j = 0; j < c; ++j) to[j] = from[j];
+  } else {
+    std::copy_n(from, c, to);
+  }
+}
+
+// Row o of the patch matrix [outPixels, taps * inDepth]: the input values under output pixel o's
+// window, zeros in the padding.
+void patchRow(const ConvGeometry& g, const Window& win, const float* x, const Pixel& o,
+              float* row) {
+  const int64_t c = g.inDepth, kc = g.filterCols * c;
+  const float* image = x + o.n * g.inRows * g.inCols * c;
+  const int64_t* inCols = win.cols.in.data() + o.col * g.filterCols;
+  for (int64_t kh = 0; kh < g.filterRows; ++kh, row += kc) {
+    const int64_t ih = win.rows.in[o.row * g.filterRows + kh];
+    if (ih < 0) {
+      std::fill_n(row, kc, 0.0f);
+      continue;
+    }
+    const float* line = image + ih * g.inCols * c;
+    if (win.dense[o.col]) {
+      copyDepth(line + inCols[0] * c, kc, row);
+      continue;
+    }
+    for (int64_t kw = 0; kw < g.filterCols; ++kw) {
+      if (inCols[kw] < 0)
+        std::fill_n(row + kw * c, c, 0.0f);
+      else
+        copyDepth(line + inCols[kw] * c, c, row + kw * c);
+    }
+  }
 }
 
 // Rows [p0, p0 + rows) of the patch matrix: the input itself for a pointwise convolution,
 // otherwise gathered into the thread's scratch.
-const float* patchRows(const ConvGeometry& g, const float* x, int64_t p0, int64_t rows,
-                       bool direct) {
+const float* patchRows(const ConvGeometry& g, const Window& win, const float* x, int64_t p0,
+                       int64_t rows, bool direct) {
   const int64_t k = g.taps() * g.inDepth;
   if (direct) return x + p0 * k;
   float* patches = scratch(static_cast<size_t>(rows * k));
-  for (int64_t r = 0; r < rows; ++r) patchRow(g, x, p0 + r, patches + r * k);
+  Pixel o = outPixel(g, p0);
+  for (int64_t r = 0; r < rows; ++r, advance(o, g.outRows, g.outCols))
+    patchRow(g, win, x, o, patches + r * k);
   return patches;
 }
 
@@ -112,6 +190,56 @@ void gradientRow(const ConvGeometry& g, const float* dy, int64_t q, float* row) 
       else
         std::copy_n(dy + o * c, c, row);
     }
+}
+
+// With strides, most taps of an input pixel read no output pixel, so gradientRow's matrix is
+// mostly zeros (3/4 of it for stride 2). Then the gradient of the patch matrix, dy * w^T with w as
+// [taps * inDepth, outDepth], costs a quarter of the products, and each input pixel sums its taps'
+// entries of it. Used while that matrix stays within 2^24 floats.
+bool byPatches(const ConvGeometry& g) {
+  return (g.strideRows > 1 || g.strideCols > 1) &&
+         g.outPixels() * g.taps() * g.inDepth <= (int64_t{1} << 24);
+}
+
+void backpropInputByPatches(const BlockContext& ctx, const ConvGeometry& g, const float* w,
+                            const float* dy, float* dx) {
+  const int64_t outPixels = g.outPixels(), ci = g.inDepth, co = g.outDepth, k = g.taps() * ci;
+  std::vector<float> dPatches(static_cast<size_t>(outPixels * k));
+  forEachTile(ctx, ceilDiv(outPixels, kTileRows),
+              static_cast<double>(outPixels) * static_cast<double>(k * co), [&](int64_t t) {
+                const int64_t p0 = t * kTileRows;
+                gemm({.m = std::min(kTileRows, outPixels - p0),
+                      .n = k,
+                      .k = co,
+                      .a = dy + p0 * co,
+                      .lda = co,
+                      .b = w,
+                      .ldb = co,
+                      .transB = true,
+                      .c = dPatches.data() + p0 * k,
+                      .ldc = k});
+              });
+  const int64_t inPixels = g.inPixels();
+  const Window win(g);
+  forEachTile(ctx, ceilDiv(inPixels, kTileRows),
+              static_cast<double>(inPixels) * static_cast<double>(k), [&](int64_t t) {
+                const int64_t q0 = t * kTileRows, end = std::min(inPixels, q0 + kTileRows);
+                Pixel i = inPixel(g, q0);
+                for (int64_t q = q0; q < end; ++q, advance(i, g.inRows, g.inCols)) {
+                  ArrayMap acc(dx + q * ci, ci);
+                  acc.setZero();
+                  const int64_t* outCols = win.cols.out.data() + i.col * g.filterCols;
+                  for (int64_t kh = 0; kh < g.filterRows; ++kh) {
+                    const int64_t oh = win.rows.out[i.row * g.filterRows + kh];
+                    if (oh < 0) continue;
+                    const float* line = dPatches.data() + (i.n * g.outRows + oh) * g.outCols * k +
+                                        kh * g.filterCols * ci;
+                    for (int64_t kw = 0; kw < g.filterCols; ++kw)
+                      if (outCols[kw] >= 0)
+                        acc += ConstArrayMap(line + outCols[kw] * k + kw * ci, ci);
+                  }
+                }
+              });
 }
 
 // Chunks of output pixels whose filter gradients are summed separately, then added in chunk order:
@@ -159,13 +287,15 @@ void conv2d(const BlockContext& ctx, const ConvGeometry& g, const float* x, cons
   const int64_t pixels = g.outPixels(), k = g.taps() * g.inDepth, co = g.outDepth;
   if (pixels == 0 || co == 0) return;
   const bool direct = pointwise(g);
+  const Window win(g);
   const double work = static_cast<double>(pixels) * static_cast<double>(k * co);
-  forEachTile(ctx, ceilDiv(pixels, kTileRows), work, [&](int64_t t) {
-    const int64_t p0 = t * kTileRows, rows = std::min(kTileRows, pixels - p0);
+  const int64_t tile = tileRows(kTileRows, k * co);
+  forEachTile(ctx, ceilDiv(pixels, tile), work, [&](int64_t t) {
+    const int64_t p0 = t * tile, rows = std::min(tile, pixels - p0);
     gemm({.m = rows,
           .n = co,
           .k = k,
-          .a = patchRows(g, x, p0, rows, direct),
+          .a = patchRows(g, win, x, p0, rows, direct),
           .lda = k,
           .b = w,
           .ldb = co,
@@ -194,6 +324,10 @@ void conv2dBackpropInput(const BlockContext& ctx, const ConvGeometry& g, const f
             .c = dx + q0 * ci,
             .ldc = ci});
     });
+    return;
+  }
+  if (byPatches(g)) {
+    backpropInputByPatches(ctx, g, w, dy, dx);
     return;
   }
   // The filter as [taps * outDepth, inDepth], in the order of gradientRow's columns.
@@ -227,16 +361,18 @@ void conv2dBackpropFilter(const BlockContext& ctx, const ConvGeometry& g, const 
     return;
   }
   const bool direct = pointwise(g);
+  const Window win(g);
   const double work = static_cast<double>(pixels) * static_cast<double>(size);
   // dw = patches^T * dy, summed over the pixels in tiles.
+  const int64_t tile = tileRows(kFilterTileRows, size);
   sumOverChunks(ctx, pixels, size, work, dw, [&](int64_t begin, int64_t end, float* acc) {
-    for (int64_t p0 = begin; p0 < end; p0 += kFilterTileRows) {
+    for (int64_t p0 = begin; p0 < end; p0 += tile) {
       throwIfCancelled(ctx);
-      const int64_t rows = std::min(kFilterTileRows, end - p0);
+      const int64_t rows = std::min(tile, end - p0);
       gemm({.m = k,
             .n = co,
             .k = rows,
-            .a = patchRows(g, x, p0, rows, direct),
+            .a = patchRows(g, win, x, p0, rows, direct),
             .lda = k,
             .transA = true,
             .b = dy + p0 * co,

@@ -107,17 +107,17 @@ void biasAddCheck(BlockContext& ctx) {
 }
 
 void biasAddCompute(BlockContext& ctx) {
-  using Rows = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const Tensor& value = ctx.input("value");
   const Tensor& bias = ctx.input("bias");
   Tensor out = Tensor::uninitialized(value.shape());
   const int64_t c = bias.size();
   if (c > 0)
     forEachChunk(ctx, 0, value.size() / c, kCancelChunkElements / c, [&](int64_t b, int64_t e) {
-      Eigen::Map<Rows>(out.mutableData() + b * c, e - b, c) =
-          Eigen::Map<const Rows>(value.data() + b * c, e - b, c) +
-          Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>>(bias.data(), c)
-              .replicate(e - b, 1);
+      // Row by row: a replicated bias of a few channels is far slower in Eigen.
+      const Eigen::Map<const Eigen::ArrayXf> row(bias.data(), c);
+      for (int64_t r = b; r < e; ++r)
+        Eigen::Map<Eigen::ArrayXf>(out.mutableData() + r * c, c) =
+            Eigen::Map<const Eigen::ArrayXf>(value.data() + r * c, c) + row;
     });
   ctx.setOutput("output", std::move(out));
 }

@@ -1,6 +1,7 @@
 #include <cstring>
 #include <filesystem>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <numeric>
 
@@ -155,6 +156,32 @@ std::vector<int64_t> epochOrder(int64_t n, bool shuffle, int64_t seed, int64_t e
   return order;
 }
 
+// epochOrder, drawn once per epoch and kept (a few, for pages with several Datasets): a step
+// takes only its batch of it.
+std::shared_ptr<const std::vector<int64_t>> keptEpochOrder(int64_t n, bool shuffle, int64_t seed,
+                                                           int64_t epoch) {
+  struct Entry {
+    int64_t n, seed, epoch;
+    bool shuffle;
+    std::shared_ptr<const std::vector<int64_t>> order;
+  };
+  static std::mutex mutex;
+  static std::list<Entry> entries;
+  {
+    std::lock_guard lock(mutex);
+    for (auto it = entries.begin(); it != entries.end(); ++it)
+      if (it->n == n && it->seed == seed && it->epoch == epoch && it->shuffle == shuffle) {
+        entries.splice(entries.begin(), entries, it);
+        return it->order;
+      }
+  }
+  auto order = std::make_shared<const std::vector<int64_t>>(epochOrder(n, shuffle, seed, epoch));
+  std::lock_guard lock(mutex);
+  entries.push_front({n, seed, epoch, shuffle, order});
+  if (entries.size() > 8) entries.pop_back();
+  return order;
+}
+
 // The rows `rows` of `t` (any dtype), in that order.
 Tensor gatherRows(const Tensor& t, const std::vector<int64_t>& order, int64_t first,
                   int64_t count) {
@@ -185,9 +212,9 @@ void datasetCompute(BlockContext& ctx) {
   const int64_t epoch = ctx.step() / d.batchesPerEpoch;
   const int64_t index = ctx.step() % d.batchesPerEpoch;
   const auto order =
-      epochOrder(d.examples, ctx.attrs().getBool("shuffle"), ctx.attrs().getInt("seed"), epoch);
-  ctx.setOutput("features", gatherRows(d.features, order, index * d.batchSize, d.batchSize));
-  ctx.setOutput("labels", gatherRows(d.labels, order, index * d.batchSize, d.batchSize));
+      keptEpochOrder(d.examples, ctx.attrs().getBool("shuffle"), ctx.attrs().getInt("seed"), epoch);
+  ctx.setOutput("features", gatherRows(d.features, *order, index * d.batchSize, d.batchSize));
+  ctx.setOutput("labels", gatherRows(d.labels, *order, index * d.batchSize, d.batchSize));
   ctx.setOutput("epoch", int64Scalar(epoch));
   ctx.setOutput("index", int64Scalar(index));
 }

@@ -14,18 +14,48 @@ namespace qs::editor {
 std::vector<double> niceTicks(double lo, double hi, int target) {
   std::vector<double> ticks;
   if (!std::isfinite(lo) || !std::isfinite(hi) || !(hi > lo) || target < 1) return ticks;
-  const double raw = (hi - lo) / target;
-  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    step = m * mag;
-    if (step >= raw) break;
-  }
-  const double first = std::ceil(lo / step) * step;
-  for (double t = first; t <= hi + step * 1e-9 && ticks.size() < 100; t += step) {
-    ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  const double raw = (hi - lo) / std::max(target, 2);
+  double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  int m = 0;  // index into the mantissas 1, 2, 5
+  const double mantissa[] = {1.0, 2.0, 5.0};
+  while (m < 2 && mantissa[m] * mag < raw) ++m;
+  if (mantissa[m] * mag < raw) m = 0, mag *= 10;
+  for (int round = 0; round < 12; ++round) {
+    const double step = mantissa[m] * mag;
+    // A span too narrow for its magnitude (1e9 to 1e9 + 1e-7) has no finer steps to offer.
+    if (step <= (std::abs(lo) + std::abs(hi)) * 1e-12) break;
+    ticks.clear();
+    // Multiples of the step, counted in whole steps so that no error accumulates.
+    const double first = std::ceil(lo / step - 1e-9);
+    for (double k = first; k * step <= hi + step * 1e-9 && ticks.size() < 100; k += 1) {
+      const double t = k * step;
+      ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+    }
+    if (ticks.size() >= 3) return ticks;
+    // One step down the 1-2-5 ladder.
+    if (m == 0) {
+      m = 2;
+      mag /= 10;
+    } else {
+      --m;
+    }
   }
   return ticks;
+}
+
+QString counted(int64_t n, const QString& one, const QString& many) {
+  return QString::number(n) + QLatin1Char(' ') + (n == 1 ? one : many);
+}
+
+int& plotTextCuts() {
+  static int cuts = 0;
+  return cuts;
+}
+
+QString elidedPlotText(const QString& text, const QFontMetricsF& fm, double width) {
+  const QString out = fm.elidedText(text, Qt::ElideRight, width);
+  if (out != text) ++plotTextCuts();
+  return out;
 }
 
 QString formatNumber(double v, int precision) {
@@ -54,7 +84,7 @@ QStringList wrapCaption(const QString& text, const QFontMetricsF& fm, double wid
       lines.back() += sep + part;
     }
   }
-  for (QString& line : lines) line = fm.elidedText(line, Qt::ElideRight, width);
+  for (QString& line : lines) line = elidedPlotText(line, fm, width);
   return lines;
 }
 
@@ -103,18 +133,36 @@ void PlotAxes::layout() {
   if (area_.height() < 10) area_.setHeight(10);
 }
 
-// A second caption line only where the plot keeps room for its data.
+// As many caption lines as its parts need (each part on a line of its own at worst), while the
+// plot keeps room for its data.
 int PlotAxes::maxXLabelLines() const {
-  return outer_.height() >= 220 ? 2 : 1;
+  return outer_.height() >= 160 ? 4 : 3;
 }
 
 // About one tick per 70 px across and per 36 px up: enough to read a value off a small plot.
+// Fewer ticks where their labels would not fit side by side, so that none is skipped.
 std::vector<double> PlotAxes::xTicks() const {
-  return niceTicks(x0_, x1_, std::max(2, static_cast<int>(area_.width() / 70)));
+  const QFontMetricsF fm(axisFont(QFont()));
+  std::vector<double> ticks;
+  for (int target = std::max(2, static_cast<int>(area_.width() / 70)); target >= 2; --target) {
+    ticks = niceTicks(x0_, x1_, target);
+    double widest = 0;
+    for (double t : ticks) widest = std::max(widest, fm.horizontalAdvance(formatNumber(t, 4)));
+    if (static_cast<double>(ticks.size()) * (widest + 8) <= area_.width()) break;
+  }
+  return ticks;
 }
 
 std::vector<double> PlotAxes::yTicks() const {
-  return niceTicks(y0_, y1_, std::max(2, static_cast<int>(area_.height() / 36)));
+  const int target = std::max(2, static_cast<int>(area_.height() / 36));
+  // Whole decades when there are at least two; a narrower log axis keeps the plain ticks (their
+  // labels still show the values).
+  if (logY_ && std::floor(y1_) - std::ceil(y0_) >= 1) {
+    std::vector<double> ticks = niceTicks(y0_, y1_, target);
+    std::erase_if(ticks, [](double t) { return t != std::floor(t); });
+    if (ticks.size() >= 2) return ticks;
+  }
+  return niceTicks(y0_, y1_, target);
 }
 
 double PlotAxes::px(double x) const {
@@ -163,7 +211,8 @@ void PlotAxes::drawForeground(QPainter& p) const {
     p.drawLine(QPointF(area_.left() - 4, y), QPointF(area_.left(), y));
     p.drawText(
         QRectF(outer_.left(), y - fm.height() / 2, area_.left() - outer_.left() - 6, fm.height()),
-        Qt::AlignRight | Qt::AlignVCenter, formatNumber(t, 4));
+        Qt::AlignRight | Qt::AlignVCenter,
+        formatNumber(logY_ ? std::pow(10.0, t) : t, logY_ ? 3 : 4));
   }
   if (!xLabel_.isEmpty()) {
     const double w = outer_.right() - area_.left() - 4;
@@ -193,7 +242,7 @@ void PlotAxes::drawForeground(QPainter& p) const {
     p.setPen(QColor(25, 25, 25));
     p.drawText(QRectF(outer_.left() + 8, outer_.top() + 4, outer_.width() - 16, 20),
                Qt::AlignLeft | Qt::AlignVCenter,
-               QFontMetricsF(tf).elidedText(title_, Qt::ElideRight, outer_.width() - 16));
+               elidedPlotText(title_, QFontMetricsF(tf), outer_.width() - 16));
   }
   p.restore();
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 class QPainter;
+class QFontMetricsF;
 
 namespace qs::editor {
 
@@ -17,6 +18,8 @@ class PlotAxes {
   void setLabels(QString title, QString xLabel, QString yLabel);
   // Leaves room on the right (for a colour legend).
   void setRightMargin(double px);
+  // The y coordinates are log10 of the values: ticks at round values, labelled with the values.
+  void setLogY(bool logY) { logY_ = logY; }
   QRectF area() const { return area_; }
   double px(double x) const;
   double py(double y) const;
@@ -37,13 +40,22 @@ class PlotAxes {
   QRectF outer_, area_;
   double x0_, x1_, y0_, y1_;
   double rightMargin_ = 12;
+  bool logY_ = false;
   QString title_, xLabel_, yLabel_;
 };
 
-// Ticks at 1, 2 or 5 times a power of ten, about `target` of them over [lo, hi].
+// Ticks at 1, 2 or 5 times a power of ten, about `target` of them over [lo, hi], and never fewer
+// than three (a single tick says nothing about the scale).
 std::vector<double> niceTicks(double lo, double hi, int target);
 // Short text for a number on an axis or in a table ("0.125", "1.5e-05", "inf").
 QString formatNumber(double v, int precision = 6);
+// A count with its noun in correct English: "1 sample", "3 samples".
+QString counted(int64_t n, const QString& one, const QString& many);
+// How many texts the plots have shortened with "…" since the last reset: a test renders every
+// plot and expects none.
+int& plotTextCuts();
+// `text` elided to `width` of `fm`, counted in plotTextCuts() when it had to be.
+QString elidedPlotText(const QString& text, const QFontMetricsF& fm, double width);
 
 // A widget that shows one plot and saves it to PNG or SVG with the same paint function.
 class PlotWidget : public QWidget {
@@ -55,6 +67,8 @@ class PlotWidget : public QWidget {
   void setPainter(Painter painter);
   void clearPlot(const QString& message = {});
   bool hasPlot() const { return static_cast<bool>(painter_); }
+  // What an empty plot says instead ("No data" when nothing was said).
+  const QString& message() const { return message_; }
   const QString& plotName() const { return name_; }
 
   // Paints the plot (or the message) into `rect` of any paint device.

@@ -22,6 +22,7 @@
 #include <limits>
 
 #include "editor_bridge/viewer/PlotWidget.h"
+#include "editor_bridge/viewer/RangeTracePlots.h"
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "runtime/Json.h"
 
@@ -104,6 +105,17 @@ std::optional<InspectorInput> inspectorInputFor(const BlockResultsView& view, QS
   return in;
 }
 
+QString reversedRangeMessage(const ChannelQuantStats& s, int channel) {
+  const QString range = QStringLiteral("min %1 > max %2")
+                            .arg(QString::fromStdString(formatFloat(s.min())),
+                                 QString::fromStdString(formatFloat(s.max())));
+  return QObject::tr("No plots for %1: %2. TensorFlow accepts this range, but every output is "
+                     "then nudged min (%3), so there is no quantization grid to show. Set min "
+                     "below max.")
+      .arg(channel < 0 ? QObject::tr("these values") : QObject::tr("channel %1").arg(channel),
+           range, QString::fromStdString(formatFloat(s.nudged.nudgedMin)));
+}
+
 // ---- ChannelTableModel --------------------------------------------------------------------------
 
 void ChannelTableModel::setStats(std::vector<ChannelQuantStats> stats) {
@@ -178,7 +190,8 @@ QVariant ChannelTableModel::data(const QModelIndex& index, int role) const {
     case ClippedAbove:
       return formatNumber(value(s, c), 4);
     case Mse:
-      return formatNumber(s.mse(), 5);
+      // One form for the whole column, so that magnitudes compare at a glance.
+      return std::isfinite(s.mse()) ? QString::number(s.mse(), 'e', 4) : formatNumber(s.mse());
     case SqnrDb:
       return std::isfinite(s.sqnrDb()) ? QString::number(s.sqnrDb(), 'f', 2)
                                        : formatNumber(s.sqnrDb());
@@ -296,6 +309,9 @@ QuantInspector::QuantInspector(QWidget* parent) : QWidget(parent) {
   grid->addWidget(outPlot_, 0, 1);
   grid->addWidget(transferPlot_, 1, 0);
   grid->addWidget(sweepPlot_, 1, 1);
+  tracePlot_ = new PlotWidget(QStringLiteral("inspector-range-trace"), plotsBox);
+  tracePlot_->hide();  // only for a range learned over steps
+  grid->addWidget(tracePlot_, 2, 0, 1, 2);
   split->addWidget(table_);
   split->addWidget(plotsBox);
   split->setStretchFactor(0, 1);
@@ -342,6 +358,7 @@ void QuantInspector::clear(const QString& message) {
   inHist_ = outHist_ = {};
   sweep_ = {};
   for (PlotWidget* w : {inPlot_, outPlot_, transferPlot_, sweepPlot_}) w->clearPlot(message);
+  tracePlot_->hide();
   status_->setText(message);
 }
 
@@ -461,6 +478,19 @@ void QuantInspector::showChannel(int channel) {
   const ChannelQuantStats s = model_->stats()[static_cast<size_t>(channel)];
   const int64_t channels = static_cast<int64_t>(input_->mins.size());
   const bool whole = channels == 1;
+  if (s.min() > s.max()) {
+    // A reversed range has no grid to draw: say so where the plots would be.
+    ++sweepGeneration_;
+    sweepPending_ = false;
+    inHist_ = outHist_ = {};
+    sweep_ = {};
+    const QString why = reversedRangeMessage(s, whole ? -1 : channel);
+    for (PlotWidget* w : {inPlot_, outPlot_, transferPlot_, sweepPlot_}) w->clearPlot(why);
+    lastChannelMs_ = static_cast<double>(clock.nsecsElapsed()) / 1e6;
+    updateStatus();
+    emit channelShown(channel);
+    return;
+  }
   std::vector<float> own;
   if (!whole) own = channelSamples(input_->inputs, channel, channels);
   const std::span<const float> samples =
@@ -486,6 +516,7 @@ void QuantInspector::showChannel(int channel) {
     lo = std::min(lo, static_cast<double>(x));
     hi = std::max(hi, static_cast<double>(x));
   }
+  showRangeTrace(channel, &lo, &hi);
   if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
   if (!(hi > lo)) hi = lo + 1;
   const double margin = (hi - lo) * 0.04;
@@ -494,14 +525,17 @@ void QuantInspector::showChannel(int channel) {
 
   const QString what = whole ? tr("all values") : tr("channel %1").arg(channel);
   inHist_ = {};
-  inHist_.title = tr("Input, %1, %2 bits%3")
-                      .arg(what)
-                      .arg(input_->setup.numBits)
-                      .arg(input_->setup.narrowRange ? tr(", narrow range") : QString());
+  // num_bits and narrow_range are on the status line above: a narrow plot keeps its title whole.
+  inHist_.title = tr("Input, %1").arg(what);
   inHist_.stats = s;
   inHist_.x0 = lo;
   inHist_.x1 = hi;
   inHist_.hist = makeHistogram(samples, lo, hi, 160);
+  if (trace_ && static_cast<size_t>(channel) < trace_->channels()) {
+    inHist_.overlay = [trace = *trace_, channel](QPainter& p, const PlotAxes& axes) {
+      paintRangeTrail(p, axes, trace, static_cast<size_t>(channel));
+    };
+  }
   outHist_ = {};
   outHist_.title = tr("Output, %1").arg(what);
   outHist_.stats = s;
@@ -529,6 +563,36 @@ void QuantInspector::showChannel(int channel) {
   startSweep(channel);
   updateStatus();
   emit channelShown(channel);
+}
+
+void QuantInspector::setRangeTrace(std::optional<RangeTrace> trace) {
+  if (trace && trace->mins.empty()) trace.reset();
+  trace_ = std::move(trace);
+  if (!trace_) tracePlot_->hide();
+}
+
+// Paints the channel's min and max over the steps and widens the histogram's view [lo, hi] to
+// the ranges the trail shows.
+void QuantInspector::showRangeTrace(int channel, double* lo, double* hi) {
+  const size_t c = static_cast<size_t>(channel);
+  if (!trace_ || c >= trace_->channels()) {
+    tracePlot_->hide();
+    return;
+  }
+  for (size_t i = 0; i < trace_->mins.size(); ++i) {
+    for (float v : {trace_->mins[i][c], trace_->maxs[i][c]}) {
+      if (!std::isfinite(v)) continue;
+      *lo = std::min(*lo, static_cast<double>(v));
+      *hi = std::max(*hi, static_cast<double>(v));
+    }
+  }
+  const QString title =
+      tr("Learned range over %n step(s), ", nullptr, static_cast<int>(trace_->steps.size())) +
+      (trace_->channels() == 1 ? tr("all values") : tr("channel %1").arg(channel));
+  tracePlot_->setPainter([trace = *trace_, c, title](QPainter& p, const QRectF& r) {
+    paintRangeTrace(p, r, trace, c, title);
+  });
+  tracePlot_->show();
 }
 
 void QuantInspector::startSweep(int channel) {
@@ -581,10 +645,11 @@ void QuantInspector::startSweep(int channel) {
 void QuantInspector::updateStatus() {
   if (!input_) return;
   // The block's name and type are in the viewer's header; here what the numbers depend on.
-  QString text = tr("num_bits %1 · narrow_range %2 · %3 channel(s) of %4")
+  QString text = tr("num_bits %1 · narrow_range %2 · %3 of %4")
                      .arg(input_->setup.numBits)
                      .arg(input_->setup.narrowRange ? tr("true") : tr("false"))
-                     .arg(input_->mins.size())
+                     .arg(counted(static_cast<int64_t>(input_->mins.size()), tr("channel"),
+                                  tr("channels")))
                      .arg(QString::fromStdString(shapeToString(input_->inputs.shape())));
   if (statsPending_) {
     text += tr(" · computing channel statistics…");
@@ -610,8 +675,8 @@ bool QuantInspector::exportCsv(const QString& path) const {
 
 bool QuantInspector::exportPlots(const QString& dir, QString* error) const {
   const QDir d(dir);
-  for (PlotWidget* w : {inPlot_, outPlot_, transferPlot_, sweepPlot_}) {
-    if (!w->hasPlot()) continue;
+  for (PlotWidget* w : {inPlot_, outPlot_, transferPlot_, sweepPlot_, tracePlot_}) {
+    if (!w->hasPlot() || w->isHidden()) continue;
     const QString base = d.filePath(w->plotName());
     if (!w->savePng(base + QStringLiteral(".png"), QSize(800, 500)) ||
         !w->saveSvg(base + QStringLiteral(".svg"), QSize(800, 500))) {

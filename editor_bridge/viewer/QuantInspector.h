@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "editor_bridge/TrainingSeries.h"
 #include "editor_bridge/viewer/ChannelQuantStats.h"
 #include "editor_bridge/viewer/QuantPlots.h"
 #include "runtime/Tensor.h"
@@ -35,6 +36,9 @@ struct InspectorInput {
 // with fitting shapes. Otherwise returns nullopt and says why in `why` (empty when the block is
 // simply not a FakeQuant block).
 std::optional<InspectorInput> inspectorInputFor(const BlockResultsView& view, QString* why);
+
+// Why a channel with min > max has no plots (`channel` -1: the whole tensor is one range).
+QString reversedRangeMessage(const ChannelQuantStats& s, int channel);
 
 // The per-channel table. Sorting uses Qt::UserRole (the number), display uses the text.
 class ChannelTableModel : public QAbstractTableModel {
@@ -79,6 +83,11 @@ class QuantInspector : public QWidget {
   void setInput(InspectorInput input);
   void clear(const QString& message = {});
   bool hasInput() const { return input_.has_value(); }
+  // How the block's range was learned, step by step (its min and max are computed from a
+  // Variable), or nullopt. Set before setInput(): the input histogram then shows the range's
+  // trail and a fifth plot its min and max over the steps.
+  void setRangeTrace(std::optional<RangeTrace> trace);
+  const std::optional<RangeTrace>& rangeTrace() const { return trace_; }
 
   // Work still running (statistics or sweep) whose results will change what is shown.
   bool busy() const { return statsPending_ || sweepPending_; }
@@ -103,6 +112,7 @@ class QuantInspector : public QWidget {
   PlotWidget* outputPlot() const { return outPlot_; }
   PlotWidget* transferPlot() const { return transferPlot_; }
   PlotWidget* sweepPlot() const { return sweepPlot_; }
+  PlotWidget* rangeTracePlot() const { return tracePlot_; }
 
   bool exportCsv(const QString& path) const;
   // Writes every plot as NAME.png and NAME.svg into `dir`.
@@ -128,7 +138,9 @@ class QuantInspector : public QWidget {
   void startSweep(int channel);
   void updateStatus();
 
+  void showRangeTrace(int channel, double* lo, double* hi);
   std::optional<InspectorInput> input_;
+  std::optional<RangeTrace> trace_;
   uint64_t generation_ = 0;
   uint64_t sweepGeneration_ = 0;
   bool statsPending_ = false;
@@ -150,6 +162,7 @@ class QuantInspector : public QWidget {
   PlotWidget* outPlot_ = nullptr;
   PlotWidget* transferPlot_ = nullptr;
   PlotWidget* sweepPlot_ = nullptr;
+  PlotWidget* tracePlot_ = nullptr;
 };
 
 }  // namespace qs::editor

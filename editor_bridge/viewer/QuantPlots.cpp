@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "editor_bridge/WireRouter.h"
 #include "editor_bridge/viewer/PlotWidget.h"
 
 namespace qs::editor {
@@ -26,7 +27,7 @@ QRectF boxedText(QPainter& p, const QPointF& anchor, QString text, Qt::Alignment
                  const QColor& colour, const QRectF& bounds) {
   const QFontMetricsF fm(p.font());
   if (fm.horizontalAdvance(text) + 8 > bounds.width() - 2) {
-    text = fm.elidedText(text, Qt::ElideRight, std::max(10.0, bounds.width() - 10));
+    text = elidedPlotText(text, fm, std::max(10.0, bounds.width() - 10));
   }
   const double w = fm.horizontalAdvance(text) + 8, h = fm.height() + 2;
   double x = anchor.x();
@@ -70,8 +71,9 @@ void forEachLevel(const ChannelQuantStats& s, double x0, double x1, F&& f) {
   for (int k = first; k <= last; ++k) f(k, static_cast<double>(levelValue(s, k)));
 }
 
-// Shading and labels of the clipped tails and the nudged range, shared by histograms and curve.
-void drawNudgedRange(QPainter& p, const PlotAxes& ax, const ChannelQuantStats& s, bool labels) {
+// Shading of the clipped tails and the lines of the nudged range, shared by histograms and curve:
+// drawn under the data, so that a bar on a line stays visible.
+void drawNudgedRange(QPainter& p, const PlotAxes& ax, const ChannelQuantStats& s) {
   const QRectF a = ax.area();
   const double lo = ax.px(s.nudged.nudgedMin), hi = ax.px(s.nudged.nudgedMax);
   if (!std::isfinite(lo) || !std::isfinite(hi)) return;  // min == max != 0: no range to draw
@@ -85,37 +87,60 @@ void drawNudgedRange(QPainter& p, const PlotAxes& ax, const ChannelQuantStats& s
   p.drawLine(QPointF(lo, a.top()), QPointF(lo, a.bottom()));
   p.drawLine(QPointF(hi, a.top()), QPointF(hi, a.bottom()));
   p.restore();
-  if (!labels) return;
+}
+
+// The labels of the clipped tails and the nudged range, at the top of the plot.
+struct NudgedLabels {
+  QString clipLo, clipHi, nudLo, nudHi;
+  double line = 0;
+  bool stacked = false;  // the right-hand pair under the left-hand one
+  int lines = 0;         // lines of labels drawn (0: none)
+  double height() const { return lines > 0 ? lines * line + 3 : 0; }
+};
+
+NudgedLabels layoutNudgedLabels(QPainter& p, const PlotAxes& ax, const ChannelQuantStats& s) {
+  NudgedLabels l;
+  const QRectF a = ax.area();
+  const double lo = ax.px(s.nudged.nudgedMin), hi = ax.px(s.nudged.nudgedMax);
+  if (!std::isfinite(lo) || !std::isfinite(hi)) return l;
   p.save();
   smallFont(p);
-  const QFontMetricsF fm(p.font());
-  const double line = fm.height() + 4;
-  const QString clipLo = QStringLiteral("clipped %1").arg(percent(s.fractionBelow()));
-  const QString clipHi = QStringLiteral("clipped %1").arg(percent(s.fractionAbove()));
-  const QString nudLo = QStringLiteral("nudged min %1").arg(formatNumber(s.nudged.nudgedMin));
-  const QString nudHi = QStringLiteral("nudged max %1").arg(formatNumber(s.nudged.nudgedMax));
+  l.line = QFontMetricsF(p.font()).height() + 4;
+  l.clipLo = QStringLiteral("clipped %1").arg(percent(s.fractionBelow()));
+  l.clipHi = QStringLiteral("clipped %1").arg(percent(s.fractionAbove()));
+  l.nudLo = QStringLiteral("nudged min %1").arg(formatNumber(s.nudged.nudgedMin));
+  l.nudHi = QStringLiteral("nudged max %1").arg(formatNumber(s.nudged.nudgedMax));
   // Where the left labels end and the right ones start once clamped into the plot: if they would
   // overlap, the right-hand pair goes on the lines below.
   const double leftEnd =
-      std::max(a.left() + 1 + std::max(boxedWidth(p, clipLo), boxedWidth(p, nudLo)), lo - 3);
+      std::max(a.left() + 1 + std::max(boxedWidth(p, l.clipLo), boxedWidth(p, l.nudLo)), lo - 3);
   const double rightStart =
-      std::min(a.right() - 1 - std::max(boxedWidth(p, clipHi), boxedWidth(p, nudHi)), hi + 3);
-  const double y = a.top() + 3;
-  const bool stacked = rightStart < leftEnd + 4;
+      std::min(a.right() - 1 - std::max(boxedWidth(p, l.clipHi), boxedWidth(p, l.nudHi)), hi + 3);
+  p.restore();
+  l.stacked = rightStart < leftEnd + 4;
   // A small plot keeps what matters most: the clipped fractions, then the nudged values (the
   // table has them too), and never covers more than about half of its height with labels.
-  const int lines = std::min(stacked ? 4 : 2, static_cast<int>(a.height() * 0.55 / line));
-  const bool nudgedLabels = lines >= (stacked ? 4 : 2);
-  const double yRight = stacked ? y + (nudgedLabels ? 2 : 1) * line : y;
-  if (lines < (stacked ? 2 : 1)) {
-    p.restore();
-    return;
-  }
-  boxedText(p, QPointF(lo - 3, y), clipLo, Qt::AlignRight, kClip, a);
-  boxedText(p, QPointF(hi + 3, yRight), clipHi, Qt::AlignLeft, kClip, a);
+  l.lines = std::min(l.stacked ? 4 : 2, static_cast<int>(a.height() * 0.55 / l.line));
+  if (l.lines < (l.stacked ? 2 : 1)) l.lines = 0;
+  if (l.lines == 3) l.lines = 2;  // stacked: both clipped fractions, without the nudged values
+  return l;
+}
+
+void drawNudgedLabels(QPainter& p, const PlotAxes& ax, const ChannelQuantStats& s,
+                      const NudgedLabels& l) {
+  if (l.lines == 0) return;
+  const QRectF a = ax.area();
+  const double lo = ax.px(s.nudged.nudgedMin), hi = ax.px(s.nudged.nudgedMax);
+  p.save();
+  smallFont(p);
+  const bool nudgedLabels = l.lines >= (l.stacked ? 4 : 2);
+  const double y = a.top() + 3;
+  const double yRight = l.stacked ? y + (nudgedLabels ? 2 : 1) * l.line : y;
+  boxedText(p, QPointF(lo - 3, y), l.clipLo, Qt::AlignRight, kClip, a);
+  boxedText(p, QPointF(hi + 3, yRight), l.clipHi, Qt::AlignLeft, kClip, a);
   if (nudgedLabels) {
-    boxedText(p, QPointF(lo - 3, y + line), nudLo, Qt::AlignRight, kNudged, a);
-    boxedText(p, QPointF(hi + 3, yRight + line), nudHi, Qt::AlignLeft, kNudged, a);
+    boxedText(p, QPointF(lo - 3, y + l.line), l.nudLo, Qt::AlignRight, kNudged, a);
+    boxedText(p, QPointF(hi + 3, yRight + l.line), l.nudHi, Qt::AlignLeft, kNudged, a);
   }
   p.restore();
 }
@@ -194,20 +219,20 @@ std::vector<double> histogramColumns(const QuantHistogramData& d, double plotW, 
 // The axis label carries the grid's numbers, where it never covers data.
 QString histogramAxisLabel(const QuantHistogramData& d, double spacing, bool eachLevel) {
   const ChannelQuantStats& s = d.stats;
-  QString xLabel = QStringLiteral("%1 · %2 levels · scale %3 · zero point %4")
-                       .arg(d.output ? QStringLiteral("output") : QStringLiteral("input"))
+  // The title says input or output; the caption keeps to the grid.
+  QString xLabel = QStringLiteral("%1 levels · scale %2 · zero point %3")
                        .arg(s.levels())
                        .arg(formatNumber(s.nudged.scale, 4))
                        .arg(s.nudged.zeroPoint);
   if (!eachLevel) {
-    xLabel += QStringLiteral(" · %1 levels/px, drawn as density")
+    xLabel += QStringLiteral(" · %1 levels/px · drawn as a band")
                   .arg(formatNumber(1.0 / std::max(spacing, 1e-12), 3));
   }
   if (d.output) {
     // How much of the grid the data really uses: a badly ranged channel uses few levels.
     const auto used =
         std::count_if(d.levelCounts.begin(), d.levelCounts.end(), [](int64_t c) { return c > 0; });
-    xLabel = QStringLiteral("output · %1 of %2 levels used · off-level values: %3")
+    xLabel = QStringLiteral("%1 of %2 levels used · off-level values: %3")
                  .arg(used)
                  .arg(s.levels())
                  .arg(d.offLevel);
@@ -218,8 +243,9 @@ QString histogramAxisLabel(const QuantHistogramData& d, double spacing, bool eac
 // The output's bars, one per pixel column; a column taller than the scale is labelled with its
 // count.
 void drawOutputColumns(QPainter& p, const PlotAxes& ax, const std::vector<double>& columns,
-                       double plotW, double spacing, bool eachLevel) {
-  const QRectF a = ax.area();
+                       double plotW, double spacing, bool eachLevel, double labelsHeight) {
+  // A column off the scale ends below the labels at the top.
+  const QRectF a = ax.area().adjusted(0, labelsHeight, 0, 0);
   p.setBrush(kOutputBars);
   const double colW = a.width() / plotW;
   const double w = eachLevel ? std::clamp(spacing * 0.5, 1.5, 8.0) : std::max(1.0, colW);
@@ -268,12 +294,20 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
   const double plotW = std::max(10.0, rect.width() - 74);
   double peak = 1;
   const std::vector<double> columns = histogramColumns(d, plotW, &peak);
-  PlotAxes ax(rect, d.x0, d.x1, 0, peak * 1.4);  // headroom for the labels at the top
   const double spacing = (rect.width() - 74) * s.nudged.scale / (d.x1 - d.x0);
   const bool eachLevel = spacing >= kMinLevelSpacingPx;
-  ax.setLabels(d.title, histogramAxisLabel(d, spacing, eachLevel), QStringLiteral("count"));
+  const QString caption = histogramAxisLabel(d, spacing, eachLevel);
+  // Headroom above the tallest bar for the labels at the top, so that they sit on no bar.
+  PlotAxes probe(rect, d.x0, d.x1, 0, peak);
+  probe.setLabels(d.title, caption, QStringLiteral("count"));
+  const NudgedLabels labels = layoutNudgedLabels(p, probe, s);
+  const double h = probe.area().height();
+  const double free = std::max(h * 0.4, h - labels.height() - 4);
+  PlotAxes ax(rect, d.x0, d.x1, 0, peak * std::max(1.1, h / free));
+  ax.setLabels(d.title, caption, QStringLiteral("count"));
   ax.drawBackground(p);
   const QRectF a = ax.area();
+  drawNudgedRange(p, ax, s);
 
   p.save();
   p.setClipRect(a);
@@ -290,7 +324,7 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
   p.setRenderHint(QPainter::Antialiasing, false);
   p.setPen(Qt::NoPen);
   if (d.output) {
-    drawOutputColumns(p, ax, columns, plotW, spacing, eachLevel);
+    drawOutputColumns(p, ax, columns, plotW, spacing, eachLevel, labels.height());
   } else {
     drawInputBins(p, ax, d.hist);
   }
@@ -301,7 +335,8 @@ void paintQuantHistogram(QPainter& p, const QRectF& rect, const QuantHistogramDa
     p.fillRect(QRectF(lo, a.bottom() - 5, hi - lo, 5), levelColour);
   }
   p.restore();
-  drawNudgedRange(p, ax, s, true);
+  if (d.overlay) d.overlay(p, ax);
+  drawNudgedLabels(p, ax, s, labels);
   ax.drawForeground(p);
 }
 
@@ -313,11 +348,13 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
               s.nudged.nudgedMax + 0.08 * ySpan);
   // The sample count goes in the caption: a box inside the plot covered the staircase.
   ax.setLabels(d.title,
-               QStringLiteral("input · %1 samples drawn on the staircase").arg(d.samples.size()),
+               QStringLiteral("input · %1 drawn on the staircase")
+                   .arg(counted(static_cast<int64_t>(d.samples.size()), QStringLiteral("sample"),
+                                QStringLiteral("samples"))),
                QStringLiteral("output"));
   ax.drawBackground(p);
   const QRectF a = ax.area();
-  drawNudgedRange(p, ax, s, false);
+  drawNudgedRange(p, ax, s);
   p.save();
   p.setClipRect(a);
   // Identity, for reference.
@@ -417,44 +454,108 @@ void drawSweepCurve(QPainter& p, const PlotAxes& ax, const SweepCurve& c) {
   }
 }
 
-// The SQNR of the block's own setting, bottom right: the curves rise to the right, so they leave
-// that corner free.
-void drawSweepValue(QPainter& p, const QRectF& a, const SweepPoint& current) {
-  p.save();
-  smallFont(p);
-  const QString text =
-      QStringLiteral("num_bits %1: %2 dB")
-          .arg(current.numBits)
-          .arg(std::isfinite(current.sqnrDb) ? QString::number(current.sqnrDb, 'f', 2)
-                                             : formatNumber(current.sqnrDb));
-  boxedText(p, QPointF(a.right() - 4, a.bottom() - QFontMetricsF(p.font()).height() - 6), text,
-            Qt::AlignRight, QColor(25, 25, 25), a);
-  p.restore();
+QString sweepValueText(const SweepPoint& current) {
+  return QStringLiteral("num_bits %1: %2 dB")
+      .arg(current.numBits)
+      .arg(std::isfinite(current.sqnrDb) ? QString::number(current.sqnrDb, 'f', 2)
+                                         : formatNumber(current.sqnrDb));
 }
 
-// Legend, top left, where curves that rise with the bit width leave room.
-void drawSweepLegend(QPainter& p, const QRectF& a, std::span<const SweepCurve> curves) {
+const char* const kSweepNames[] = {"narrow_range = false", "narrow_range = true"};
+
+// The first of the places inside `a` (corners, then edge middles, then the centre) where a box of
+// `size` covers none of `data`'s points and runs and none of `taken`; failing that, the one that
+// covers the fewest.
+QRectF freePlace(const QRectF& a, QSizeF size, const SweepLayout& data,
+                 const std::vector<QRectF>& taken) {
+  const double l = a.left() + 4, r = a.right() - 4 - size.width(), cx = a.center().x() - size.width() / 2;
+  const double t = a.top() + 4, b = a.bottom() - 4 - size.height(), cy = a.center().y() - size.height() / 2;
+  const QPointF places[] = {{l, t}, {r, b}, {r, t}, {l, b}, {cx, t}, {cx, b}, {l, cy}, {r, cy}, {cx, cy}};
+  QRectF best;
+  int fewest = 1 << 30;
+  for (const QPointF& at : places) {
+    const QRectF box(at, size);
+    int hits = 0;
+    for (const QRectF& o : taken) hits += box.intersects(o) ? 100 : 0;
+    for (const auto& run : data.runs) hits += segmentEntersRect(run.first, run.second, box) ? 1 : 0;
+    for (const QPointF& pt : data.points)
+      hits += box.adjusted(-5, -5, 5, 5).contains(pt) ? 1 : 0;
+    if (data.hasCurrent && box.intersects(data.currentRing)) hits += 1;
+    if (hits < fewest) {
+      fewest = hits;
+      best = box;
+    }
+    if (hits == 0) break;
+  }
+  return best;
+}
+
+// Legend: one line per curve, its pen's sample beside its name.
+void drawSweepLegend(QPainter& p, const QRectF& box, std::span<const SweepCurve> curves) {
   p.save();
   smallFont(p);
   const QFontMetricsF fm(p.font());
-  double y = a.top() + 4;
+  double y = box.top();
+  p.setPen(Qt::NoPen);
+  p.setBrush(QColor(255, 255, 255, 230));
+  p.drawRect(box);
   for (const SweepCurve& c : curves) {
-    const double w = fm.horizontalAdvance(c.name) + 30;
-    const QRectF box(a.left() + 4, y, w, fm.height() + 2);
-    p.setPen(Qt::NoPen);
-    p.setBrush(QColor(255, 255, 255, 230));
-    p.drawRect(box);
+    const QRectF line(box.left(), y, box.width(), fm.height() + 2);
     p.setPen(QPen(c.colour, std::max(2.0, c.width * 0.8), c.style));
-    p.drawLine(QPointF(box.left() + 4, box.center().y()),
-               QPointF(box.left() + 20, box.center().y()));
+    p.drawLine(QPointF(line.left() + 4, line.center().y()),
+               QPointF(line.left() + 20, line.center().y()));
     p.setPen(QColor(40, 40, 40));
-    p.drawText(box.adjusted(24, 0, 0, 0), Qt::AlignLeft | Qt::AlignVCenter, c.name);
+    p.drawText(line.adjusted(24, 0, 0, 0), Qt::AlignLeft | Qt::AlignVCenter, c.name);
     y += fm.height() + 2;
   }
   p.restore();
 }
 
 }  // namespace
+
+SweepLayout layoutSweep(const QRectF& rect, const SweepData& d) {
+  SweepLayout out;
+  const auto [lo, hi] = sqnrRange(d);
+  const double pad = std::max(1.0, (hi - lo) * 0.08);
+  PlotAxes ax(rect, 1.5, 16.5, lo - pad, hi + pad);
+  ax.setLabels(d.title, QStringLiteral("num_bits"), QStringLiteral("SQNR (dB)"));
+  out.area = ax.area();
+  for (const auto* curve : {&d.wide, &d.narrow}) {
+    bool started = false;
+    QPointF last;
+    for (const SweepPoint& pt : *curve) {
+      if (!std::isfinite(pt.sqnrDb)) {
+        started = false;
+        continue;
+      }
+      const QPointF q(ax.px(pt.numBits), ax.py(pt.sqnrDb));
+      out.points.push_back(q);
+      if (started) out.runs.emplace_back(last, q);
+      last = q;
+      started = true;
+    }
+  }
+  for (const SweepPoint& pt : d.currentNarrow ? d.narrow : d.wide) {
+    if (pt.numBits != d.currentBits || !std::isfinite(pt.sqnrDb)) continue;
+    out.hasCurrent = true;
+    out.current = pt;
+    const QPointF c(ax.px(pt.numBits), ax.py(pt.sqnrDb));
+    out.currentRing = QRectF(c - QPointF(8, 8), QSizeF(16, 16));
+  }
+  QFont f;
+  f.setPointSizeF(8.5);
+  const QFontMetricsF fm(f);
+  // Legend and value only where they leave the curves room (three lines of text in all).
+  if (out.area.height() < 6 * (fm.height() + 2)) return out;
+  double w = 0;
+  for (const char* name : kSweepNames) w = std::max(w, fm.horizontalAdvance(name) + 30);
+  out.legend = freePlace(out.area, QSizeF(w, 2 * (fm.height() + 2)), out, {});
+  if (out.hasCurrent) {
+    const QSizeF size(fm.horizontalAdvance(sweepValueText(out.current)) + 8, fm.height() + 2);
+    out.value = freePlace(out.area, size, out, {out.legend});
+  }
+  return out;
+}
 
 void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
   const auto [lo, hi] = sqnrRange(d);
@@ -463,6 +564,7 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
   ax.setLabels(d.title, QStringLiteral("num_bits"), QStringLiteral("SQNR (dB)"));
   ax.drawBackground(p);
   const QRectF a = ax.area();
+  const SweepLayout layout = layoutSweep(rect, d);
   p.save();
   p.setClipRect(a);
   p.setPen(QPen(QColor(120, 120, 120), 1, Qt::DashLine));
@@ -470,30 +572,26 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
   // The two curves often coincide to the pixel: the first is drawn wide and solid, the second
   // thin and dashed on top, so that both stay visible.
   const SweepCurve curves[] = {
-      {&d.wide, kBars, QStringLiteral("narrow_range = false"), 3.2, Qt::SolidLine, 4.0},
-      {&d.narrow, kNudged, QStringLiteral("narrow_range = true"), 1.6, Qt::DashLine, 2.2}};
+      {&d.wide, kBars, QString::fromLatin1(kSweepNames[0]), 3.2, Qt::SolidLine, 4.0},
+      {&d.narrow, kNudged, QString::fromLatin1(kSweepNames[1]), 1.6, Qt::DashLine, 2.2}};
   for (const SweepCurve& c : curves) drawSweepCurve(p, ax, c);
-  // The point of the block's own setting, with its value.
-  const SweepPoint* current = nullptr;
-  for (const SweepPoint& pt : d.currentNarrow ? d.narrow : d.wide) {
-    if (pt.numBits == d.currentBits) current = &pt;
-  }
-  if (current && std::isfinite(current->sqnrDb)) {
+  // The point of the block's own setting, ringed.
+  if (layout.hasCurrent) {
     p.setPen(QPen(Qt::black, 1.5));
     p.setBrush(Qt::NoBrush);
-    p.drawEllipse(QPointF(ax.px(current->numBits), ax.py(current->sqnrDb)), 7, 7);
+    p.drawEllipse(layout.currentRing.center(), 7, 7);
   }
   p.restore();
   ax.drawForeground(p);
-  const double line = [&] {
-    QFont f = p.font();
-    f.setPointSizeF(8.5);
-    return QFontMetricsF(f).height() + 2;
-  }();
-  // Legend and value only where they leave the curves room (three lines of text in all).
-  if (a.height() < 6 * line) return;
-  if (current) drawSweepValue(p, a, *current);
-  drawSweepLegend(p, a, curves);
+  // Legend and the setting's value where they cover no point, run or ring.
+  if (!layout.value.isNull()) {
+    p.save();
+    smallFont(p);
+    boxedText(p, layout.value.topLeft(), sweepValueText(layout.current), Qt::AlignLeft,
+              QColor(25, 25, 25), a);
+    p.restore();
+  }
+  if (!layout.legend.isNull()) drawSweepLegend(p, layout.legend, curves);
 }
 
 unsigned colourScale(double t) {
@@ -632,8 +730,10 @@ void paintValueHistogram(QPainter& p, const QRectF& rect, const ValueHistogramDa
     p.save();
     smallFont(p);
     boxedText(p, QPointF(a.right() - 4, a.top() + 4),
-              QStringLiteral("%1 NaN/inf values not shown").arg(d.nonFinite), Qt::AlignRight, kClip,
-              a);
+              QStringLiteral("%1 not shown")
+                  .arg(counted(d.nonFinite, QStringLiteral("NaN/inf value"),
+                               QStringLiteral("NaN/inf values"))),
+              Qt::AlignRight, kClip, a);
     p.restore();
   }
 }

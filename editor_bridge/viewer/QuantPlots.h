@@ -3,15 +3,20 @@
 // The paint functions of the viewer's plots. Each takes the data it draws by value (so a plot
 // widget can keep it in its painter) and paints into any rectangle of any paint device.
 
+#include <QPointF>
+#include <QRectF>
 #include <QString>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "editor_bridge/viewer/ChannelQuantStats.h"
 
 class QPainter;
-class QRectF;
 
 namespace qs::editor {
+
+class PlotAxes;
 
 // Histogram of a channel's input (or output) with the quantization grid over it.
 struct QuantHistogramData {
@@ -23,6 +28,8 @@ struct QuantHistogramData {
   // Output: how many values sit on each level (stats.levels() entries) and how many do not.
   std::vector<int64_t> levelCounts;
   int64_t offLevel = 0;
+  // Drawn over the data and under the axes' labels (the inspector's learned-range trail).
+  std::function<void(QPainter&, const PlotAxes&)> overlay;
 };
 
 // Output of the quantizer for the samples, counted per level.
@@ -51,6 +58,19 @@ struct SweepData {
   bool currentNarrow = false;
 };
 void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d);
+
+// Where the sweep plot puts its data and its labels: the legend and the setting's value go where
+// they cover none of the curves' points and runs nor the ring of the current setting.
+struct SweepLayout {
+  QRectF area;                                      // the plot's data rectangle
+  std::vector<QPointF> points;                      // both curves' points
+  std::vector<std::pair<QPointF, QPointF>> runs;    // the lines between them
+  bool hasCurrent = false;
+  SweepPoint current;
+  QRectF currentRing;
+  QRectF legend, value;  // null when the plot is too small for them
+};
+SweepLayout layoutSweep(const QRectF& rect, const SweepData& d);
 
 // A 2-D slice as an image with a colour scale legend.
 struct HeatmapData {

@@ -12,6 +12,7 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStackedWidget>
+#include <QStyle>
 #include <QTabWidget>
 #include <QTableView>
 #include <QTextDocumentFragment>
@@ -20,6 +21,7 @@
 #include <QtConcurrent/QtConcurrent>
 #include <cmath>
 
+#include "editor_bridge/TrainingSeries.h"
 #include "editor_bridge/viewer/PlotWidget.h"
 #include "editor_bridge/viewer/QuantInspector.h"
 #include "editor_bridge/viewer/QuantPlots.h"
@@ -75,10 +77,12 @@ TensorViewer::TensorViewer(QWidget* parent) : QWidget(parent) {
   header_ = new QLabel(this);
   header_->setObjectName(QStringLiteral("viewerHeader"));
   header_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  // The header may be long (type names, "previous results"): it may shrink, the controls not.
+  // The header may be long (type names, why the inspector is not shown): a row of its own, which
+  // wraps, above the controls, so that a narrow dock cuts none of it.
+  header_->setWordWrap(true);
   header_->setMinimumWidth(60);
   header_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
-  top->addWidget(header_, 1);
+  layout->addWidget(header_);
   top->addWidget(new QLabel(tr("Result:"), this));
   outputs_ = new QComboBox(this);
   outputs_->setObjectName(QStringLiteral("outputSelector"));
@@ -90,6 +94,15 @@ TensorViewer::TensorViewer(QWidget* parent) : QWidget(parent) {
   savePicture_->setToolTip(tr("Save the current tab's picture as PNG"));
   top->addWidget(saveNpy_);
   top->addWidget(savePicture_);
+  plotTraining_ = new QPushButton(tr("+ Training"), this);
+  plotTraining_->setObjectName(QStringLiteral("plotInTraining"));
+  plotTraining_->setToolTip(
+      tr("Plot this result over the steps in the Training panel (a result of one element)"));
+  plotTraining_->setEnabled(false);
+  top->addWidget(plotTraining_);
+  connect(plotTraining_, &QPushButton::clicked, this,
+          [this] { emit plotInTrainingRequested(currentResultName()); });
+  top->addStretch(1);
   layout->addLayout(top);
 
   stack_ = new QStackedWidget(this);
@@ -187,6 +200,7 @@ void TensorViewer::showMessage(const QString& text) {
   stack_->setCurrentWidget(message_);
   saveNpy_->setEnabled(false);
   savePicture_->setEnabled(false);
+  plotTraining_->setEnabled(false);
 }
 
 bool TensorViewer::showsMessage() const {
@@ -304,6 +318,9 @@ void TensorViewer::showBlock(const BlockResultsView& view, const std::string& po
   const int inspectorIndex = tabs_->indexOf(inspector_);
   if (in) {
     if (inspectorIndex < 0) tabs_->insertTab(0, inspector_, tr("Quantization"));
+    const RangeTrace* trace =
+        training_ ? training_->rangeTrace(view.blockId.toStdString()) : nullptr;
+    inspector_->setRangeTrace(trace ? std::optional<RangeTrace>(*trace) : std::nullopt);
     inspector_->setInput(std::move(*in));
   } else {
     if (inspectorIndex >= 0) tabs_->removeTab(inspectorIndex);
@@ -381,6 +398,7 @@ void TensorViewer::showOutput(const std::string& port) {
     });
     watcher->setFuture(QtConcurrent::run(summarise, t));
   }
+  plotTraining_->setEnabled(t.size() == 1);
   emit resultShown(currentResultName());
 }
 
@@ -391,7 +409,9 @@ void TensorViewer::applyStats(uint64_t generation, const TensorStats& stats,
   stats_ = stats;
   updateStatsLabel();
   ValueHistogramData d = hist;
-  d.title = tr("%1: all %2 values").arg(currentResultName()).arg(stats.count);
+  d.title = tr("%1: %2").arg(currentResultName(), stats.count == 1
+                                                       ? tr("its 1 value")
+                                                       : tr("all %1 values").arg(stats.count));
   if (stats.finite == 0) {
     histogram_->clearPlot(tr("No finite values to plot"));
   } else {
@@ -406,23 +426,30 @@ void TensorViewer::updateStatsLabel() {
     statsLabel_->clear();
     return;
   }
-  QString text = tr("<b>%1</b> · shape %2 · %3 · %4 elements")
+  // Each "name value" pair is kept on one line: a wrap may come only between pairs.
+  auto pair = [](const QString& name, const QString& value) {
+    return QStringLiteral("<span style='white-space:nowrap'>%1 %2 </span>")
+        .arg(name.toHtmlEscaped(), value.toHtmlEscaped());
+  };
+  QString text = tr("<b>%1</b> · shape %2 · %3 · %4")
                      .arg(currentResultName().toHtmlEscaped(),
                           QString::fromStdString(shapeToString(t->shape())),
-                          QString::fromLatin1(dtypeName(t->dtype())))
-                     .arg(t->size());
+                          QString::fromLatin1(dtypeName(t->dtype())),
+                          counted(t->size(), tr("element"), tr("elements")));
   if (statsPending_) {
     text += tr("<br>computing statistics…");
   } else {
     const TensorStats& s = stats_;
     const bool integer = isIntegerDType(t->dtype());
-    text += tr("<br>min %1 · max %2 · mean %3 · std %4 · NaN %5 · +inf %6 · -inf %7")
-                .arg(integer ? QString::number(s.minInt) : formatNumber(s.min, 8),
-                     integer ? QString::number(s.maxInt) : formatNumber(s.max, 8),
-                     formatNumber(s.mean, 8), formatNumber(s.stddev, 8))
-                .arg(s.nan)
-                .arg(s.posInf)
-                .arg(s.negInf);
+    const QStringList pairs = {
+        pair(tr("min"), integer ? QString::number(s.minInt) : formatNumber(s.min, 8)),
+        pair(tr("max"), integer ? QString::number(s.maxInt) : formatNumber(s.max, 8)),
+        pair(tr("mean"), formatNumber(s.mean, 8)),
+        pair(tr("std"), formatNumber(s.stddev, 8)),
+        pair(tr("NaN"), QString::number(s.nan)),
+        pair(tr("+inf"), QString::number(s.posInf)),
+        pair(tr("-inf"), QString::number(s.negInf))};
+    text += QStringLiteral("<br>") + pairs.join(QStringLiteral("· "));
   }
   statsLabel_->setText(text);
 }
@@ -462,6 +489,7 @@ void TensorViewer::updateSlice() {
   }
   if (t->size() == 0) rows = cols = 0;
   model_->setSlice(*t, offset, rows, cols);
+  fitValueColumns();
 
   QString where = currentResultName();
   if (!sliceSpins_.empty()) {
@@ -489,6 +517,25 @@ void TensorViewer::updateSlice() {
   d.lo = lo;
   d.hi = hi;
   heatmap_->setPainter([d = std::move(d)](QPainter& p, const QRectF& r) { paintHeatmap(p, r, d); });
+}
+
+void TensorViewer::fitValueColumns() {
+  // Every column as wide as the widest text of the slice (the shortest text that reads back, up to
+  // "-1.17549435e-38"), measured on a sample of a large slice, so that no cell is cut.
+  const QFontMetrics fm(table_->font());
+  int widest = fm.horizontalAdvance(QStringLiteral("-0.0000"));
+  const int rows = model_->rowCount(), cols = model_->columnCount();
+  const int64_t cells = static_cast<int64_t>(rows) * cols;
+  const int64_t step = std::max<int64_t>(1, cells / 20000);
+  for (int64_t i = 0; i < cells; i += step) {
+    const QModelIndex ix = model_->index(static_cast<int>(i / cols), static_cast<int>(i % cols));
+    widest = std::max(widest, fm.horizontalAdvance(model_->data(ix, Qt::DisplayRole).toString()));
+  }
+  if (step > 1) widest = std::max(widest, fm.horizontalAdvance(QStringLiteral("-1.17549435e-38")));
+  // The style's cell margins on both sides, and room for a header number as wide.
+  const int margin = 2 * (table_->style()->pixelMetric(QStyle::PM_FocusFrameHMargin, nullptr, table_) + 1) + 8;
+  table_->horizontalHeader()->setDefaultSectionSize(widest + margin);
+  table_->horizontalHeader()->resizeSections(QHeaderView::Fixed);
 }
 
 bool TensorViewer::saveNpy(const QString& path, QString* error) const {

@@ -24,6 +24,7 @@ namespace qs::editor {
 
 class PlotWidget;
 class QuantInspector;
+class TrainingSeries;
 class SliceTableModel;
 struct ValueHistogramData;
 
@@ -90,15 +91,22 @@ class TensorViewer : public QWidget {
   // The picture of the current tab (a plot, or the tab's widgets) as PNG.
   bool savePicture(const QString& path, QString* error = nullptr) const;
 
+  // Where a run of steps is recorded: the inspector draws a learned range's trail from it, and
+  // the "+ Training" button (enabled for a one-element result) asks to plot the result.
+  void setTrainingSeries(const TrainingSeries* series) { training_ = series; }
+  QPushButton* plotInTrainingButton() const { return plotTraining_; }
+
  signals:
   // The shown result changed (another block, output or new values).
   void resultShown(const QString& resultName);
+  void plotInTrainingRequested(const QString& resultName);
 
  private:
   void showMessage(const QString& text);
   void showOutput(const std::string& port);
   void rebuildSliceControls(const Tensor& t);
   void updateSlice();
+  void fitValueColumns();
   void applyStats(uint64_t generation, const TensorStats& stats, const ValueHistogramData& hist);
   void updateStatsLabel();
   const Tensor* currentTensor() const;
@@ -114,6 +122,8 @@ class TensorViewer : public QWidget {
   QComboBox* outputs_ = nullptr;
   QPushButton* saveNpy_ = nullptr;
   QPushButton* savePicture_ = nullptr;
+  QPushButton* plotTraining_ = nullptr;
+  const TrainingSeries* training_ = nullptr;
   QStackedWidget* stack_ = nullptr;
   QLabel* message_ = nullptr;
   QTabWidget* tabs_ = nullptr;

@@ -262,6 +262,7 @@ TEST_CASE("nn: the same bits on 1 and 2 threads, forward and gradients", "[nn][t
   };
   const Json same{{"padding", "SAME"}};
   const Json strided{{"padding", "VALID"}, {"strides", {1, 2, 1, 1}}, {"dilations", {1, 2, 2, 1}}};
+  const Json stride2{{"padding", "SAME"}, {"strides", {1, 2, 2, 1}}};
   const std::vector<Case> cases{
       {"MatMul", Json::object(), "a", "b", "product", {600, 300}, {300, 40}},
       {"MatMul", {{"transpose_a", true}}, "a", "b", "product", {50, 1100}, {50, 30}},
@@ -277,6 +278,10 @@ TEST_CASE("nn: the same bits on 1 and 2 threads, forward and gradients", "[nn][t
       {"Conv2D", same, "input", "filter", "output", {4, 32, 32, 8}, {3, 3, 8, 8}},
       {"Conv2D", strided, "input", "filter", "output", {3, 31, 29, 6}, {3, 3, 6, 12}},
       {"Conv2D", same, "input", "filter", "output", {2, 40, 40, 16}, {1, 1, 16, 16}},
+      // Stride 2: the input gradient goes through the patch matrix's gradient.
+      {"Conv2D", stride2, "input", "filter", "output", {8, 32, 32, 16}, {3, 3, 16, 32}},
+      // One input channel: tiles of 1024 pixels.
+      {"Conv2D", same, "input", "filter", "output", {64, 16, 16, 1}, {3, 3, 1, 8}},
       {"DepthwiseConv2dNative", same, "input", "filter", "output", {2, 64, 64, 8}, {3, 3, 8, 2}},
       {"DepthwiseConv2dNative",
        strided,

@@ -266,6 +266,36 @@ TEST_CASE("runner steps: --load-state starts from the saved values and step coun
   CHECK(s.values.at("s").toVector() == std::vector<float>{-3});
 }
 
+TEST_CASE("runner steps: --load-state-partial starts what the file lacks from its initial value",
+          "[runner][steps]") {
+  TempDir dir;
+  const auto page = dir.write("p.page.json", variablesPage());
+  const auto in = dir / "in.npz";
+  // Only `w`: `s` is a Variable the saving page did not have.
+  writeState(in, {{"w", qs::Tensor::fromValues({2}, {7, 8})}}, 5);
+  const RunResult plain = runRunner({page.string(), "--load-state", in.string()});
+  CHECK(plain.status == 2);
+  CHECK(contains(plain.err, "the state has no 's'"));
+  const auto out = dir / "out.npz";
+  const RunResult r = runRunner({page.string(), "--load-state-partial", in.string(), "--steps", "1",
+                                 "--json", "--save-state", out.string()});
+  requireNoCrash(r);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(jsonValues(r.out, "w.result_output") == std::vector<float>{7, 8});
+  CHECK(jsonValues(r.out, "s.result_output") == std::vector<float>{0.1f});
+  const State s = readState(out);
+  CHECK(s.step == 6);
+  // What the file holds is still checked: a member the page does not have is refused.
+  const auto extra = dir / "extra.npz";
+  writeState(extra,
+             {{"w", qs::Tensor::fromValues({2}, {7, 8})}, {"u", qs::Tensor::fromValues({}, {1})}},
+             5);
+  const RunResult bad = runRunner({page.string(), "--load-state-partial=" + extra.string()});
+  CHECK(bad.status == 2);
+  CHECK(contains(bad.err, "'u' is not a Variable or slot of this page"));
+}
+
 TEST_CASE("runner steps: --log writes a row per K-th step and the last", "[runner][steps]") {
   TempDir dir;
   const auto page = dir.write("p.page.json", variablesPage());
