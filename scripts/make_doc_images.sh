@@ -72,8 +72,26 @@ viewer() {
   done
 }
 
-# Two at a time: the renders are single-threaded and independent.
+# The Training panel and the inspector during a run of learn_ranges (docs/guide-training.md):
+# the editor takes the steps the way `quantspace-run --steps` does, then draws the window.
+training() {
+  page=$examples/learn_ranges.page.json
+  # After 200 steps: the loss in the Training panel, the learned ranges in the inspector (trail
+  # over the histogram, min and max over the steps), at the two usual sizes.
+  for size in 1600x1000 1280x800; do
+    shot "training-$size.png" --size $size --train-steps 200 \
+      --show-training loss.result_output --inspect fq.result_output "$page"
+  done
+  # Fewer steps: the range is still moving, so its trail is long.
+  shot training-inspector-40-steps.png --size 1600x1000 --train-steps 40 \
+    --show-training loss.result_output --inspect fq.result_output "$page"
+}
+
+# Side by side: the renders are single-threaded and independent.
 user_guide &
 first=$!
+training &
+second=$!
 viewer
 wait $first
+wait $second
