@@ -11,6 +11,7 @@
 #include "editor_bridge/MainWindow.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageView.h"
+#include "editor_bridge/TrainingController.h"
 #include "editor_bridge/TrainingSeries.h"
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "runtime/ResultNames.h"
@@ -207,25 +208,25 @@ int showTrainingResults(qs::editor::MainWindow& window, const EditorOptions& opt
   return 0;
 }
 
-// --train-steps N: takes the steps on an evaluator of its own (the runner's way), records them in
-// the Training panel, then shows the last step's results. Returns 0, or the exit status.
+// --train-steps N: the editor's own Train, as the user's Run > Train N steps: the Training
+// panel, the inspector's trace and the status bar show those steps. Returns 0, or the exit status.
 int trainForScreenshot(qs::editor::MainWindow& window, const EditorOptions& opts) {
   if (const int status = showTrainingResults(window, opts)) return status;
   if (opts.trainSteps == 0) return 0;
-  const qs::Page& page = window.model()->page();
-  const std::filesystem::path dir =
-      QFileInfo(window.filePath()).absoluteDir().absolutePath().toStdString();
-  qs::Evaluator evaluator(qs::builtinRegistry());
-  std::string error;
-  const int64_t done = qs::editor::takeSteps(page, dir, evaluator, opts.trainSteps,
-                                             *window.trainingSeries(), &error);
-  if (done < opts.trainSteps) {
-    std::fprintf(stderr, "quantspace: --train-steps: %s\n", error.c_str());
+  qs::editor::TrainingController* training = window.training();
+  QString lastMessage;
+  QObject::connect(training, &qs::editor::TrainingController::message,
+                   [&lastMessage](const QString& text) { lastMessage = text; });
+  training->train(opts.trainSteps);
+  // Generous: the pages this renders train in seconds; a stuck worker must not hang a script.
+  const bool idle = training->waitIdle(600000);
+  if (!idle || training->stepCount() < opts.trainSteps) {
+    std::fprintf(stderr, "quantspace: --train-steps: %lld of %lld steps taken%s%s\n",
+                 static_cast<long long>(training->stepCount()),
+                 static_cast<long long>(opts.trainSteps), lastMessage.isEmpty() ? "" : ": ",
+                 qPrintable(lastMessage));
     return 1;
   }
-  // The last step's results: the ranges drawn as current are the ones that step used, the last
-  // points of the Training panel and of the inspector's trace.
-  window.showResults(*qs::editor::EvalService::collectResults(evaluator, page));
   return 0;
 }
 

@@ -21,7 +21,7 @@ std::vector<double> numbers(const nlohmann::json& j) {
 
 }  // namespace
 
-TEST_CASE("--calibrate --json gives every calibrator's ranges and costs", "[runner][calibrate]") {
+TEST_CASE("runner: --calibrate --json gives every calibrator's ranges and costs", "[runner][calibrate]") {
   const auto r = runRunner({kPage, "--calibrate", "x.result_z", "--json"});
   INFO(r.err);
   REQUIRE(r.status == 0);
@@ -57,7 +57,7 @@ TEST_CASE("--calibrate --json gives every calibrator's ranges and costs", "[runn
   CHECK(cal["entropy"]["sqnr_db"][3].get<double>() < 10);
 }
 
-TEST_CASE("--calibrate prints a table and refuses bad flags", "[runner][calibrate]") {
+TEST_CASE("runner: --calibrate prints a table and refuses bad flags", "[runner][calibrate]") {
   const auto table = runRunner({kPage, "--calibrate", "x.result_z", "--num-bits", "4"});
   REQUIRE(table.status == 0);
   CHECK_THAT(table.out, Catch::Contains("channel 7\n  calibrator"));
