@@ -22,7 +22,8 @@ inline const QColor kWireSelected{255, 191, 40};
 inline const QColor kWireBroken{235, 70, 60};
 inline const QColor kWireCycle{255, 120, 220};  // a link on a cycle: neither good nor broken
 inline const QColor kHighlight{0, 230, 255};
-inline const QColor kWarning{255, 176, 0};  // the badge of a block TensorFlow accepts, but doubtfully
+inline const QColor kWarning{255, 176,
+                             0};  // the badge of a block TensorFlow accepts, but doubtfully
 
 // Block titles and the labels of broken wires' loose ends.
 inline const QFont& boldFont() {

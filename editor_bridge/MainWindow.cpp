@@ -24,12 +24,12 @@
 #include "editor_bridge/ImportWeightsDialog.h"
 #include "editor_bridge/Minimap.h"
 #include "editor_bridge/OnnxExportAction.h"
-#include "onnx/OnnxImport.h"
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/PageView.h"
 #include "editor_bridge/PaletteWidget.h"
 #include "editor_bridge/viewer/TensorViewer.h"
+#include "onnx/OnnxImport.h"
 #include "runtime/AttrJson.h"
 #include "runtime/Error.h"
 #include "runtime/PageJson.h"
@@ -248,8 +248,8 @@ QList<QAction*> MainWindow::createFileMenu(QMenu* file) {
   });
   importA->setObjectName("importWeightsAction");
   addMenuAction(this, file, tr("E&xport ONNX..."), {}, [this] {
-    const QString path = QFileDialog::getSaveFileName(this, tr("Export ONNX"), {},
-                                                      tr("ONNX models (*.onnx)"));
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Export ONNX"), {}, tr("ONNX models (*.onnx)"));
     QString error;
     if (!path.isEmpty() && !exportPageToOnnx(model_->page(), filePath_, registry_, path, &error))
       QMessageBox::warning(this, tr("Export ONNX"), error);

@@ -93,7 +93,8 @@ void WireItem::updateEnds(bool reroute) {
     y0 = std::min(y0, q.y());
     y1 = std::max(y1, q.y());
   }
-  bounds_ = QRectF(QPointF(x0, y0), QPointF(x1, y1)).adjusted(-5, -5, 5, 5).united(looseLabelRect());
+  bounds_ =
+      QRectF(QPointF(x0, y0), QPointF(x1, y1)).adjusted(-5, -5, 5, 5).united(looseLabelRect());
   if (layer_ && slot >= 0) layer_->wireMoved(this, old);
 }
 

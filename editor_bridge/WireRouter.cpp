@@ -277,17 +277,17 @@ std::vector<QRectF> ObstacleIndex::near(const QRectF& area) const {
 
 bool ObstacleIndex::blocks(QPointF p, QPointF q, double margin) const {
   bool hit = false;
-  forCells(
-      QRectF(p, q).normalized().adjusted(-margin, -margin, margin, margin), [&](uint64_t cell) {
-        if (hit) return;
-        auto it = cells_.find(cell);
-        if (it == cells_.end()) return;
-        for (const Entry& e : it->second)
-          if (segmentEntersRect(p, q, e.rect.adjusted(-margin, -margin, margin, margin))) {
-            hit = true;
-            return;
-          }
-      });
+  forCells(QRectF(p, q).normalized().adjusted(-margin, -margin, margin, margin),
+           [&](uint64_t cell) {
+             if (hit) return;
+             auto it = cells_.find(cell);
+             if (it == cells_.end()) return;
+             for (const Entry& e : it->second)
+               if (segmentEntersRect(p, q, e.rect.adjusted(-margin, -margin, margin, margin))) {
+                 hit = true;
+                 return;
+               }
+           });
   return hit;
 }
 

@@ -11,6 +11,7 @@
 #include "apps/runner/RunnerCalibrate.h"
 #include "apps/runner/RunnerOnnx.h"
 #include "apps/runner/RunnerSteps.h"
+#include "onnx/OnnxExport.h"
 #include "runtime/Error.h"
 #include "runtime/Evaluator.h"
 #include "runtime/Json.h"
@@ -18,7 +19,6 @@
 #include "runtime/PageJson.h"
 #include "runtime/ResultNames.h"
 #include "runtime/TensorStats.h"
-#include "onnx/OnnxExport.h"
 
 namespace qs {
 

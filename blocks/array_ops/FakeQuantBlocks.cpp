@@ -12,22 +12,13 @@ namespace qs {
 namespace {
 
 AttrDescriptor numBitsAttr() {
-  return {.name = "num_bits",
-          .type = AttrType::Int,
-          .defaultValue = AttrValue{int64_t{8}},
-          .minValue = 2,
-          .maxValue = 16,
-          .rangeMessage = "num_bits must be between 2 and 16, inclusive",
-          .doc = "Bit width of the quantization: values are rounded to 2^num_bits levels."};
+  return fq::numBitsAttr("Bit width of the quantization: values are rounded to 2^num_bits levels.");
 }
 
 AttrDescriptor narrowRangeAttr() {
-  return {.name = "narrow_range",
-          .type = AttrType::Bool,
-          .defaultValue = AttrValue{false},
-          .doc =
-              "If true, the lowest level is not used: quantization runs over [1, 2^num_bits - 1] "
-              "instead of [0, 2^num_bits - 1]."};
+  return fq::narrowRangeAttr(
+      "If true, the lowest level is not used: quantization runs over [1, 2^num_bits - 1] instead "
+      "of [0, 2^num_bits - 1].");
 }
 
 AttrDescriptor argsBoundAttr(const char* name, double value, const char* doc) {

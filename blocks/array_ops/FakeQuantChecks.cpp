@@ -21,4 +21,21 @@ void checkPerChannelShapes(const Shape& inputs, const Shape& min, const Shape& m
   }
 }
 
+AttrDescriptor numBitsAttr(std::string doc) {
+  return {.name = "num_bits",
+          .type = AttrType::Int,
+          .defaultValue = AttrValue{int64_t{8}},
+          .minValue = 2,
+          .maxValue = 16,
+          .rangeMessage = "num_bits must be between 2 and 16, inclusive",
+          .doc = std::move(doc)};
+}
+
+AttrDescriptor narrowRangeAttr(std::string doc) {
+  return {.name = "narrow_range",
+          .type = AttrType::Bool,
+          .defaultValue = AttrValue{false},
+          .doc = std::move(doc)};
+}
+
 }  // namespace qs::fq

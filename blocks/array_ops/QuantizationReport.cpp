@@ -195,17 +195,9 @@ void registerQuantizationReportBlock(BlockRegistry& registry) {
        tensorOutput("sqnr_db", RankRule::exactly(1),
                     "Signal-to-quantization-noise ratio of the channel in dB. Shape [d].")});
   d.attrs = {
-      {.name = "num_bits",
-       .type = AttrType::Int,
-       .defaultValue = AttrValue{int64_t{8}},
-       .minValue = 2,
-       .maxValue = 16,
-       .rangeMessage = "num_bits must be between 2 and 16, inclusive",
-       .doc = "Bit width of the quantization, as for the PerChannel op."},
-      {.name = "narrow_range",
-       .type = AttrType::Bool,
-       .defaultValue = AttrValue{false},
-       .doc = "If true, quantization runs over [1, 2^num_bits - 1], as for the PerChannel op."},
+      fq::numBitsAttr("Bit width of the quantization, as for the PerChannel op."),
+      fq::narrowRangeAttr(
+          "If true, quantization runs over [1, 2^num_bits - 1], as for the PerChannel op."),
   };
   d.check = reportCheck;
   d.compute = reportCompute;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "blocks/RegisterBlocks.h"
+#include "blocks/array_ops/FakeQuantChecks.h"
 #include "blocks/quant/CalibrationMath.h"
 #include "runtime/Error.h"
 #include "runtime/Json.h"
@@ -59,23 +60,10 @@ AttrDescriptor symmetricAttr(const std::string& doc) {
   return {.name = "symmetric", .type = AttrType::Bool, .defaultValue = AttrValue{true}, .doc = doc};
 }
 
-AttrDescriptor numBitsAttr(const std::string& doc) {
-  return {.name = "num_bits",
-          .type = AttrType::Int,
-          .defaultValue = AttrValue{int64_t{8}},
-          .minValue = 2,
-          .maxValue = 16,
-          .rangeMessage = "num_bits must be between 2 and 16, inclusive",
-          .doc = doc};
-}
-
 AttrDescriptor narrowRangeAttr() {
-  return {.name = "narrow_range",
-          .type = AttrType::Bool,
-          .defaultValue = AttrValue{false},
-          .doc =
-              "The FakeQuant op's narrow_range: candidate ranges are judged on [1, "
-              "2^num_bits - 1] instead of [0, 2^num_bits - 1]."};
+  return fq::narrowRangeAttr(
+      "The FakeQuant op's narrow_range: candidate ranges are judged on [1, 2^num_bits - 1] "
+      "instead of [0, 2^num_bits - 1].");
 }
 
 PortDescriptor inputsPort() {
@@ -415,7 +403,7 @@ void registerCalibratorBlocks(BlockRegistry& registry) {
                   "histogram counts each bin half positive, half negative when the channel has "
                   "both signs. The smallest error wins (the first candidate on a tie).") +
           kSignRule,
-      {numBitsAttr("Bit width the candidate ranges are judged at, as the FakeQuant op's."),
+      {fq::numBitsAttr("Bit width the candidate ranges are judged at, as the FakeQuant op's."),
        narrowRangeAttr(),
        symmetricAttr("Thresholds on |x| (true), or the data's range scaled down (false).")});
   registerHistogramCalibrator(
@@ -430,7 +418,7 @@ void registerCalibratorBlocks(BlockRegistry& registry) {
                   "The threshold is the right edge of bin i-1 for the i with the smallest "
                   "KL(P || Q), each normalised to sum 1 (the first on a tie).") +
           kSignRule,
-      {numBitsAttr("Sets the 2^(num_bits-1) quantized bins (128 at 8 bits); from 12 bits on "
+      {fq::numBitsAttr("Sets the 2^(num_bits-1) quantized bins (128 at 8 bits); from 12 bits on "
                    "there is one candidate, the whole histogram.")});
   registerHistogramCalibrator(
       registry, "SqnrCalibrator", Search::Sqnr,
@@ -445,7 +433,7 @@ void registerCalibratorBlocks(BlockRegistry& registry) {
                   "when the channel has both signs. The highest SQNR wins (the smallest "
                   "candidate on a tie).") +
           kSignRule,
-      {numBitsAttr("Bit width the candidate ranges are judged at, as the FakeQuant op's."),
+      {fq::numBitsAttr("Bit width the candidate ranges are judged at, as the FakeQuant op's."),
        narrowRangeAttr(),
        {.name = "clipping_weight",
         .type = AttrType::Float,

@@ -21,7 +21,8 @@ std::vector<double> numbers(const nlohmann::json& j) {
 
 }  // namespace
 
-TEST_CASE("runner: --calibrate --json gives every calibrator's ranges and costs", "[runner][calibrate]") {
+TEST_CASE("runner: --calibrate --json gives every calibrator's ranges and costs",
+          "[runner][calibrate]") {
   const auto r = runRunner({kPage, "--calibrate", "x.result_z", "--json"});
   INFO(r.err);
   REQUIRE(r.status == 0);
