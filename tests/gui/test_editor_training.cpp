@@ -380,7 +380,7 @@ TEST_CASE(
     return;
   }
   const QString page = QS_SOURCE_DIR "/assets/examples/digits_float.page.json";
-  constexpr int kSteps = 150;
+  constexpr int kSteps = 600;  // long enough (about 2 s) that a rate says more than the scheduler
   EditorFixture f;
   REQUIRE(f.w().openPage(page));
   REQUIRE(f.w().waitForEvaluation(60000));
