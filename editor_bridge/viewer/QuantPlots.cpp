@@ -1,5 +1,6 @@
 #include "editor_bridge/viewer/QuantPlots.h"
 
+#include <QObject>
 #include <QPainter>
 #include <QPainterPath>
 #include <algorithm>
@@ -559,6 +560,19 @@ SweepLayout layoutSweep(const QRectF& rect, const SweepData& d) {
   return out;
 }
 
+QString sweepWithoutPoints(const SweepData& d) {
+  bool anyInf = false;
+  for (const auto* curve : {&d.wide, &d.narrow})
+    for (const SweepPoint& pt : *curve) {
+      if (std::isfinite(pt.sqnrDb)) return {};
+      anyInf = anyInf || std::isinf(pt.sqnrDb);
+    }
+  if (d.wide.empty() && d.narrow.empty()) return {};
+  return anyInf ? QObject::tr("SQNR is infinite at every num_bits: quantizing does not change "
+                              "these values")
+                : QObject::tr("SQNR is undefined at every num_bits: the values are all zero");
+}
+
 void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
   const auto [lo, hi] = sqnrRange(d);
   const double pad = std::max(1.0, (hi - lo) * 0.08);
@@ -594,6 +608,14 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
     p.restore();
   }
   if (!layout.legend.isNull()) drawSweepLegend(p, layout.legend, curves);
+  // Nothing to draw must not look like a plot that failed.
+  if (const QString why = sweepWithoutPoints(d); !why.isEmpty()) {
+    p.save();
+    smallFont(p);
+    p.setPen(QColor(25, 25, 25));
+    p.drawText(a.adjusted(6, 6, -6, -6), Qt::AlignCenter | Qt::TextWordWrap, why);
+    p.restore();
+  }
 }
 
 unsigned colourScale(double t) {

@@ -58,6 +58,9 @@ struct SweepData {
   bool currentNarrow = false;
 };
 void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d);
+// Why the sweep has no point to draw (every SQNR infinite or NaN), said in the plot; empty when
+// it has one.
+QString sweepWithoutPoints(const SweepData& d);
 
 // Where the sweep plot puts its data and its labels: the legend and the setting's value go where
 // they cover none of the curves' points and runs nor the ring of the current setting.

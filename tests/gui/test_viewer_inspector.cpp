@@ -313,6 +313,36 @@ TEST_CASE("bit-width sweep finishes with 15 points per curve", "[viewer][inspect
   CHECK(in->sweep().wide.front().sqnrDb == Approx(10 * std::log10(1.14 / 0.09)).epsilon(1e-6));
 }
 
+TEST_CASE("a sweep without a finite SQNR says why instead of drawing empty axes",
+          "[viewer][inspector]") {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  SweepData d;
+  d.title = "SQNR vs num_bits, channel 0";
+  for (int bits = 2; bits <= 16; ++bits) {
+    d.wide.push_back({bits, inf});
+    d.narrow.push_back({bits, inf});
+  }
+  CHECK(sweepWithoutPoints(d).contains("infinite"));
+  // Drawn: the message's dark text lands in the middle of the plot area.
+  QImage img(400, 260, QImage::Format_RGB32);
+  img.fill(Qt::white);
+  {
+    QPainter p(&img);
+    paintSweep(p, QRectF(0, 0, 400, 260), d);
+  }
+  int dark = 0;
+  for (int x = 120; x < 340; ++x)
+    for (int y = 110; y < 150; ++y) dark += qGray(img.pixel(x, y)) < 100;
+  CHECK(dark > 50);
+
+  for (SweepPoint& pt : d.wide) pt.sqnrDb = nan;
+  for (SweepPoint& pt : d.narrow) pt.sqnrDb = nan;
+  CHECK(sweepWithoutPoints(d).contains("undefined"));
+  d.narrow[3].sqnrDb = 12.5;  // one finite point: a plot, no message
+  CHECK(sweepWithoutPoints(d).isEmpty());
+}
+
 TEST_CASE("inspector works for the scalar-range ops", "[viewer][inspector]") {
   // FakeQuantWithMinMaxArgs, min -6 max 6 as attributes, 8 bits: scale 12/255, one "channel".
   BlockResultsView v;
