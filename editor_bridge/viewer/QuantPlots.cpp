@@ -568,8 +568,9 @@ QString sweepWithoutPoints(const SweepData& d) {
       anyInf = anyInf || std::isinf(pt.sqnrDb);
     }
   if (d.wide.empty() && d.narrow.empty()) return {};
-  return anyInf ? QObject::tr("SQNR is infinite at every num_bits: quantizing does not change "
-                              "these values")
+  return anyInf ? QObject::tr(
+                      "SQNR is infinite at every num_bits: quantizing does not change "
+                      "these values")
                 : QObject::tr("SQNR is undefined at every num_bits: the values are all zero");
 }
 
