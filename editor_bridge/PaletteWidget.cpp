@@ -1,8 +1,10 @@
 #include "editor_bridge/PaletteWidget.h"
 
+#include <QFontMetrics>
 #include <QHeaderView>
 #include <QLineEdit>
 #include <QMimeData>
+#include <QStyledItemDelegate>
 #include <QVBoxLayout>
 
 #include "editor_bridge/PageView.h"
@@ -12,7 +14,23 @@ namespace qs::editor {
 
 namespace {
 constexpr int kTypeRole = Qt::UserRole + 1;
-}
+
+// Draws each entry with elidedTypeName() in the room the item has.
+class TypeNameDelegate : public QStyledItemDelegate {
+ public:
+  using QStyledItemDelegate::QStyledItemDelegate;
+
+ protected:
+  void initStyleOption(QStyleOptionViewItem* option, const QModelIndex& index) const override {
+    QStyledItemDelegate::initStyleOption(option, index);
+    // The style's own text margins, on both sides: what is left is the text's room.
+    constexpr int kMargins = 8;
+    if (option->rect.width() > kMargins)  // not for sizeHint(), which has no room yet
+      option->text =
+          elidedTypeName(option->text, option->fontMetrics, option->rect.width() - kMargins);
+  }
+};
+}  // namespace
 
 QStringList PaletteTree::mimeTypes() const {
   return {kBlockMimeType};
@@ -39,9 +57,7 @@ PaletteWidget::PaletteWidget(const BlockRegistry& registry, QWidget* parent) : Q
   tree_->setDragEnabled(true);
   tree_->setDragDropMode(QAbstractItemView::DragOnly);
   tree_->setRootIsDecorated(true);
-  // The FakeQuant names share a long prefix and differ at the end ("...VarsPerChannel",
-  // "...VarsPerChannelGradient"): elided at the right, three of them read the same in a narrow dock.
-  tree_->setTextElideMode(Qt::ElideMiddle);
+  tree_->setItemDelegate(new TypeNameDelegate(tree_));
   layout->addWidget(search_);
   layout->addWidget(tree_);
 
@@ -66,6 +82,16 @@ PaletteWidget::PaletteWidget(const BlockRegistry& registry, QWidget* parent) : Q
     const QString type = item->data(0, kTypeRole).toString();
     if (!type.isEmpty()) emit activated(type);
   });
+}
+
+QString elidedTypeName(const QString& type, const QFontMetrics& metrics, int width) {
+  if (metrics.horizontalAdvance(type) <= width) return type;
+  const QString head = type.left(4) + QChar(0x2026);
+  int tail = static_cast<int>(type.size()) - 5;
+  while (tail > 0 && metrics.horizontalAdvance(head + type.right(tail)) > width) --tail;
+  // Too narrow for even that: the end alone, which is what tells these names apart.
+  if (tail < 4) return metrics.elidedText(type, Qt::ElideLeft, width);
+  return head + type.right(tail);
 }
 
 QTreeWidgetItem* PaletteWidget::itemFor(const QString& type) const {

@@ -3,6 +3,7 @@
 #include <QTreeWidget>
 #include <QWidget>
 
+class QFontMetrics;
 class QLineEdit;
 
 namespace qs {
@@ -10,6 +11,12 @@ class BlockRegistry;
 }
 
 namespace qs::editor {
+
+// A block type's name shortened to `width` pixels as the palette shows it: the first four
+// characters, an ellipsis, and as much of the end as fits. Block types that share a long prefix
+// differ at the end ("...MinMaxArgsGradient", "...MinMaxVarsGradient"), so the entries stay
+// distinct where Qt's middle or right elision makes several read the same.
+QString elidedTypeName(const QString& type, const QFontMetrics& metrics, int width);
 
 // The tree of block types the palette shows, grouped by category; items drag as kBlockMimeType.
 class PaletteTree : public QTreeWidget {

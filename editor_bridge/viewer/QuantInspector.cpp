@@ -588,7 +588,8 @@ void QuantInspector::showRangeTrace(int channel, double* lo, double* hi) {
     }
   }
   const QString title =
-      tr("Learned range over %n step(s), ", nullptr, static_cast<int>(trace_->steps.size())) +
+      tr("Learned range over %1, ")
+          .arg(counted(static_cast<int64_t>(trace_->steps.size()), tr("step"), tr("steps"))) +
       (trace_->channels() == 1 ? tr("all values") : tr("channel %1").arg(channel));
   tracePlot_->setPainter([trace = *trace_, c, title](QPainter& p, const QRectF& r) {
     paintRangeTrace(p, r, trace, c, title);

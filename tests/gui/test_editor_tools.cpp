@@ -8,6 +8,7 @@
 #include <QListWidget>
 #include <QMenu>
 #include <QMenuBar>
+#include <QSet>
 #include <QStatusBar>
 #include <QToolTip>
 #include <QUrl>
@@ -500,3 +501,25 @@ TEST_CASE("tools: a block dropped on a wire from the palette, or dragged onto it
 }
 
 #include "test_editor_tools.moc"
+
+TEST_CASE("tools: palette entries stay distinct however narrow the dock", "[gui][editor][tools]") {
+  EditorFixture f;
+  QTreeWidget* tree = f.w().palette()->tree();
+  const QFontMetrics metrics(tree->font());
+  QStringList types;
+  for (int g = 0; g < tree->topLevelItemCount(); ++g)
+    for (int i = 0; i < tree->topLevelItem(g)->childCount(); ++i)
+      types << tree->topLevelItem(g)->child(i)->text(0);
+  REQUIRE(types.size() > 40);
+  // From the room a 1024-wide window leaves the palette's entries up to the full names.
+  for (int width = 110; width <= 320; width += 5) {
+    QSet<QString> shown;
+    for (const QString& type : types) {
+      const QString text = elidedTypeName(type, metrics, width);
+      INFO("width " << width << ": " << type.toStdString() << " shown as " << text.toStdString());
+      CHECK(metrics.horizontalAdvance(text) <= width);
+      CHECK_FALSE(shown.contains(text));
+      shown.insert(text);
+    }
+  }
+}
