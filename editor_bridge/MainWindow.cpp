@@ -173,6 +173,10 @@ MainWindow::~MainWindow() {
   // an object of type MainWindow"). Nothing they say is of interest any more.
   for (QObject* child : findChildren<QObject*>()) child->disconnect(this);
   model_->undoStack()->disconnect(this);  // a member of the model, not a child
+  // The canvas tools filter the view's events and reach the view through this window; the view
+  // still gets events (hide, child removal) while QWidget's destructor deletes it.
+  delete canvasTools_;
+  canvasTools_ = nullptr;
 }
 
 void MainWindow::arrangeDocks() {

@@ -395,17 +395,21 @@ TEST_CASE("tools: a comment frame moves with its blocks, is saved, and its title
   QTest::keyClick(f.w().view(), Qt::Key_G, Qt::ControlModifier);
   REQUIRE(page.frames.size() == 1);
   CHECK(page.frames[0].blocks == std::vector<BlockId>{BlockId("x"), BlockId("lo")});
-  FrameItem* frame = tools(f)->frameLayer()->frame(0);
-  REQUIRE(frame != nullptr);
+  // Looked up each time: an edit of the page's frames makes their items anew.
+  auto frame = [&f] {
+    FrameItem* item = tools(f)->frameLayer()->frame(0);
+    REQUIRE(item != nullptr);
+    return item;
+  };
   auto box = [&f](const char* id) {
     const BlockItem* b = f.w().scene()->blockItem(BlockId(id));
     return b->mapRectToScene(b->boxRect());
   };
-  CHECK(frame->boundingRect().contains(box("x") | box("lo")));
-  CHECK_FALSE(frame->boundingRect().intersects(box("hi")));
+  CHECK(frame()->boundingRect().contains(box("x") | box("lo")));
+  CHECK_FALSE(frame()->boundingRect().intersects(box("hi")));
 
   // Its title, through the context menu.
-  const QPoint title = f.toViewport(frame->titleRect().center());
+  const QPoint title = f.toViewport(frame()->titleRect().center());
   QMenu* menu = openMenuAt(f, title);
   CHECK(menu->objectName() == "frameContextMenu");
   clickEntry(menu, "Rename Frame...");
@@ -426,9 +430,9 @@ TEST_CASE("tools: a comment frame moves with its blocks, is saved, and its title
   for (int dy = 50; dy <= 300; dy += 50) QTest::mouseMove(f.viewport(), grip + QPoint(0, dy));
   QCoreApplication::processEvents();
   CHECK(posOf(f, "lo") == QPointF(240, 550));
-  CHECK(frame->boundingRect().contains(box("x") | box("lo")));
+  CHECK(frame()->boundingRect().contains(box("x") | box("lo")));
   QTest::mouseRelease(f.viewport(), Qt::LeftButton, {}, grip + QPoint(0, 300));
-  CHECK(frame->boundingRect().contains(box("x") | box("lo")));
+  CHECK(frame()->boundingRect().contains(box("x") | box("lo")));
 
   QTemporaryDir dir;
   const QString path = dir.filePath("framed.page.json");
