@@ -505,6 +505,38 @@ TEST_CASE("Histogram calibrators accumulate across steps and start again after a
   CHECK(steps.out("max") == alone.out("max"));
 }
 
+TEST_CASE("A large batch is binned and its extremes found as in plain loops", "[calibrate]") {
+  // More rows than a 16-bit count holds (in each of two threads), a channel count that is no
+  // multiple of four and a row count that is no multiple of four, so that every path of the binning
+  // and extremes passes runs.
+  constexpr int kRows = 140001, kChannels = 5;
+  for (bool symmetric : {true, false}) {
+    std::mt19937 rng(11);
+    std::vector<std::vector<float>> cols;
+    for (int c = 0; c < kChannels; ++c)
+      cols.push_back(channelData(rng, kRows, 0.3 + c, -2.0 - c, 5.0 + 2 * c, symmetric));
+    // Channel 4 holds one value only: every count in one bin, beyond 65535.
+    std::fill(cols[4].begin(), cols[4].end(), 0.75f);
+    const std::vector<float> x = interleave(cols);
+    Calib t("PercentileCalibrator", {{"symmetric", symmetric}}, {1, kChannels},
+            std::vector<float>(kChannels, 0.0f));
+    t.feed({kRows, kChannels}, x);
+    t.run();
+    const std::vector<float> counts = t.out("histogram");
+    const std::vector<float> bounds = t.out("histogram_bounds");
+    REQUIRE(counts.size() == size_t{kBins} * kChannels);
+    for (int c = 0; c < kChannels; ++c) {
+      const RefHist ref = refHistogram(cols[c], symmetric);
+      CHECK(bounds[c * 4 + 2] == static_cast<float>(ref.seenMin));
+      CHECK(bounds[c * 4 + 3] == static_cast<float>(ref.seenMax));
+      int wrong = 0;
+      for (int i = 0; i < kBins; ++i) wrong += counts[c * kBins + i] != ref.h[i];
+      CHECK(wrong == 0);
+    }
+    CHECK(counts[4 * kBins + kBins - 1] == kRows);
+  }
+}
+
 TEST_CASE("Calibrators refuse bad input with a message", "[calibrate]") {
   struct Case {
     std::string type;
