@@ -125,6 +125,7 @@ namespace {
 constexpr int64_t kTileElements = int64_t{1} << 17;
 // Channels counted together: their uint16 counts (16 KB) stay in L1 while a tile is counted.
 constexpr int64_t kGroupChannels = 4;
+constexpr int64_t kGroupBytes = kGroupChannels * kBins * sizeof(uint16_t);
 // Rows whose counts a uint16 bin can take without overflowing.
 constexpr int64_t kMaxRowsPerFlush = 65535;
 
@@ -159,7 +160,12 @@ void countTile(const uint16_t* __restrict idx, int64_t rows, int64_t channels,
     const int64_t n = std::min(kGroupChannels, channels - g);
     uint16_t* base = cnt + g * kBins;
     if (n == kGroupChannels) {
+      // The next group's counts were last touched a tile ago and are out of L1 and L2: fetch them
+      // while this group counts, one cache line per row, instead of missing on them one by one.
+      const char* next = reinterpret_cast<const char*>(base + kGroupChannels * kBins);
+      const int64_t lines = g + 2 * kGroupChannels <= channels ? kGroupBytes / 64 : 0;
       for (int64_t r = 0; r < rows; ++r) {
+        if (r < lines) __builtin_prefetch(next + r * 64, 1, 3);
         const uint16_t* i = idx + r * channels + g;
         for (int64_t c = 0; c < kGroupChannels; ++c) ++base[c * kBins + i[c]];
       }
@@ -225,34 +231,38 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
   }
 }
 
-// Built for AVX2 as well where the compiler can (the loop then runs 8 bins at a time, floor
-// included); the same operations in the same order, so both builds give the same bits.
+namespace {
+
+// The terms of sqnrNoise(), in kLanes running sums. kNonZero: the range is not [0, 0] (then the
+// quantizer has no branch and the loop vectorizes; the sums are the same either way).
+template <bool kNonZero>
 #if defined(__x86_64__) && defined(__GNUC__)
 [[gnu::target_clones("avx2", "default")]]
 #endif
-double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& count,
-                 const fq::Nudged& nd, bool symmetric, float wPos, float wNeg,
-                 float clippingWeight) {
-  // Lanes of partial sums, so that the loop runs across them in vector registers.
+double noiseSum(const float* __restrict c, const float* __restrict k, size_t n,
+                const fq::Nudged& range, bool both, float wp, float wNeg, float clippingWeight) {
   constexpr size_t kLanes = 8;
   float acc[kLanes] = {};
+  // A local copy whose zeroRange the compiler knows: quantizeMul's branch folds away.
+  fq::Nudged nd = range;
+  if (kNonZero) nd.zeroRange = false;
   auto term = [&](float v) {
     const float e = fq::quantizeMul(v, nd) - v;
-    const float weight = (v < nd.nudgedMin || v > nd.nudgedMax) ? clippingWeight : 1.0f;
+    // Both comparisons always made (no short circuit), so the select vectorizes.
+    const float weight = ((v < nd.nudgedMin) | (v > nd.nudgedMax)) ? clippingWeight : 1.0f;
     return e * e * weight;
   };
-  const size_t n = centre.size();
-  const float* c = centre.data();
-  const float* k = count.data();
-  const bool both = symmetric && wNeg > 0;
-  const float wp = symmetric ? wPos : 1.0f;
   size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (size_t l = 0; l < kLanes; ++l) {
-      const float v = c[i + l];
-      const float t = both ? wp * term(v) + wNeg * term(-v) : wp * term(v);
-      acc[l] += t * k[i + l];
-    }
+  if (both) {
+    for (; i + kLanes <= n; i += kLanes)
+      for (size_t l = 0; l < kLanes; ++l) {
+        const float v = c[i + l];
+        acc[l] += (wp * term(v) + wNeg * term(-v)) * k[i + l];
+      }
+  } else {
+    for (; i + kLanes <= n; i += kLanes)
+      for (size_t l = 0; l < kLanes; ++l) acc[l] += wp * term(c[i + l]) * k[i + l];
+  }
   for (; i < n; ++i) {
     const float v = c[i];
     const float t = both ? wp * term(v) + wNeg * term(-v) : wp * term(v);
@@ -261,6 +271,19 @@ double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& cou
   double sum = 0;
   for (float a : acc) sum += a;
   return sum;
+}
+
+}  // namespace
+
+double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& count,
+                 const fq::Nudged& nd, bool symmetric, float wPos, float wNeg,
+                 float clippingWeight) {
+  const bool both = symmetric && wNeg > 0;
+  const float wp = symmetric ? wPos : 1.0f;
+  return nd.zeroRange ? noiseSum<false>(centre.data(), count.data(), centre.size(), nd, both, wp,
+                                        wNeg, clippingWeight)
+                      : noiseSum<true>(centre.data(), count.data(), centre.size(), nd, both, wp,
+                                       wNeg, clippingWeight);
 }
 
 }  // namespace qs::calib
