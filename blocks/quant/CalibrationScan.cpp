@@ -215,7 +215,9 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
   forParts(parts, outer, channels, exec, tileRows * channels, [&](int p, int64_t b, int64_t e) {
     PartCounts& pc = counts[p];
     if (pc.recentRows + (e - b) > kMaxRowsPerFlush) pc.flush();
-    const float* rows = x + b * channels;
+    // Tiles back to front: the extremes pass has just read the tensor front to back, so the
+    // tensor's end is still in L3 (the counts do not depend on the order).
+    const float* rows = x + (outer - e) * channels;
     if (sym)
       binIndices<true>(rows, e - b, channels, lo.data(), inv.data(), pc.idx.data());
     else
@@ -233,15 +235,17 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
 
 namespace {
 
-// The terms of sqnrNoise(), in kLanes running sums. kNonZero: the range is not [0, 0] (then the
-// quantizer has no branch and the loop vectorizes; the sums are the same either way).
+// The terms of sqnrNoise(), in kLanes running sums: bin i's term goes to sum i % kLanes, except
+// for the last n % kLanes bins, which go to sum 0. kNonZero: the range is not [0, 0]. The terms
+// are computed a block at a time by a loop with no branch and no sum in it, which vectorizes; the
+// sums are then the same additions in the same order as one bin at a time.
 template <bool kNonZero>
 #if defined(__x86_64__) && defined(__GNUC__)
 [[gnu::target_clones("avx2", "default")]]
 #endif
 double noiseSum(const float* __restrict c, const float* __restrict k, size_t n,
                 const fq::Nudged& range, bool both, float wp, float wNeg, float clippingWeight) {
-  constexpr size_t kLanes = 8;
+  constexpr size_t kLanes = 8, kBlock = 256;
   float acc[kLanes] = {};
   // A local copy whose zeroRange the compiler knows: quantizeMul's branch folds away.
   fq::Nudged nd = range;
@@ -252,21 +256,19 @@ double noiseSum(const float* __restrict c, const float* __restrict k, size_t n,
     const float weight = ((v < nd.nudgedMin) | (v > nd.nudgedMax)) ? clippingWeight : 1.0f;
     return e * e * weight;
   };
-  size_t i = 0;
-  if (both) {
-    for (; i + kLanes <= n; i += kLanes)
-      for (size_t l = 0; l < kLanes; ++l) {
-        const float v = c[i + l];
-        acc[l] += (wp * term(v) + wNeg * term(-v)) * k[i + l];
-      }
-  } else {
-    for (; i + kLanes <= n; i += kLanes)
-      for (size_t l = 0; l < kLanes; ++l) acc[l] += wp * term(c[i + l]) * k[i + l];
-  }
-  for (; i < n; ++i) {
-    const float v = c[i];
-    const float t = both ? wp * term(v) + wNeg * term(-v) : wp * term(v);
-    acc[0] += t * k[i];
+  float t[kBlock];
+  const size_t full = n - n % kLanes;  // bins summed lane by lane
+  for (size_t i = 0; i < n; i += kBlock) {
+    const size_t len = std::min(kBlock, n - i);
+    const float* cb = c + i;
+    if (both)
+      for (size_t j = 0; j < len; ++j) t[j] = wp * term(cb[j]) + wNeg * term(-cb[j]);
+    else
+      for (size_t j = 0; j < len; ++j) t[j] = wp * term(cb[j]);
+    const size_t lanes = std::min(len, full > i ? full - i : 0);
+    for (size_t j = 0; j < lanes; j += kLanes)
+      for (size_t l = 0; l < kLanes; ++l) acc[l] += t[j + l] * k[i + j + l];
+    for (size_t j = lanes; j < len; ++j) acc[0] += t[j] * k[i + j];
   }
   double sum = 0;
   for (float a : acc) sum += a;

@@ -5,14 +5,17 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "blocks/RegisterBlocks.h"
+#include "blocks/quant/CalibrationMath.h"
 #include "runtime/Evaluator.h"
 #include "runtime/Page.h"
+#include "runtime/ThreadPool.h"
 
 using namespace qs;
 using Json = nlohmann::json;
@@ -534,6 +537,26 @@ TEST_CASE("A large batch is binned and its extremes found as in plain loops", "[
       CHECK(wrong == 0);
     }
     CHECK(counts[4 * kBins + kBins - 1] == kRows);
+  }
+}
+
+TEST_CASE("Calibration gives the same bits with one thread and with two", "[calibrate]") {
+  // Large enough to be split between the threads (passes and searches).
+  constexpr int kRows = 4096, kChannels = 64;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(kRows) * kChannels);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = normal(rng) * static_cast<float>(1 + i % 7);
+  ThreadPool pool(2);
+  for (calib::Method m : calib::allMethods()) {
+    INFO(calib::methodName(m));
+    const auto one = calib::calibrate(m, x.data(), kRows, kChannels, 8, false, {});
+    const auto two = calib::calibrate(m, x.data(), kRows, kChannels, 8, false, {&pool, 2});
+    REQUIRE(one.size() == two.size());
+    int differ = 0;
+    for (size_t c = 0; c < one.size(); ++c)
+      differ += std::memcmp(&one[c], &two[c], sizeof(calib::Range)) != 0;
+    CHECK(differ == 0);
   }
 }
 
