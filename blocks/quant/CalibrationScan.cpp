@@ -237,8 +237,8 @@ namespace {
 
 // The terms of sqnrNoise(), in kLanes running sums: bin i's term goes to sum i % kLanes, except
 // for the last n % kLanes bins, which go to sum 0. kNonZero: the range is not [0, 0]. The terms
-// are computed a block at a time by a loop with no branch and no sum in it, which vectorizes; the
-// sums are then the same additions in the same order as one bin at a time.
+// are computed a block at a time by a loop with no sum in it, then summed in the same order as one
+// bin at a time. GCC 12 still does not vectorize the term loop ("control flow in loop").
 template <bool kNonZero>
 #if defined(__x86_64__) && defined(__GNUC__)
 [[gnu::target_clones("avx2", "default")]]
