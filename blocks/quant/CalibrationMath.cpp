@@ -5,7 +5,9 @@
 #include <limits>
 
 #include "blocks/quant/CalibrationScan.h"
+#include "runtime/BlockDescriptor.h"
 #include "runtime/Error.h"
+#include "runtime/ThreadPool.h"
 
 namespace qs::calib {
 
@@ -231,6 +233,11 @@ class NoiseModel {
 
 }  // namespace
 
+// Built for AVX2 as well where the compiler can (floor is then one instruction, not a sequence);
+// the same operations in the same order, so both builds give the same bits.
+#if defined(__x86_64__) && defined(__GNUC__)
+[[gnu::target_clones("avx2", "default")]]
+#endif
 Range mseRange(const Histograms& hist, int64_t c, fq::QuantRange q) {
   const Channel ch(hist, c);
   if (ch.degenerate()) return ch.trivial();
@@ -256,15 +263,34 @@ double xlogx(double v) {
   return v > 0 ? v * std::log(v) : 0.0;
 }
 
+// Counts up to this value take their logarithm from a table filled as they come: a channel's
+// 2048 counts are mostly a few dozen distinct whole numbers, and std::log gives the same bits for
+// the same argument, so the table changes nothing but the time.
+constexpr double kLogTable = 4096;
+
 // Prefix sums over bins of count, count * log(count) and the number of non-empty bins.
 struct KlSums {
   std::vector<double> h0, hl;
   std::vector<int> nz;
   explicit KlSums(const std::vector<double>& h) : h0(kBins + 1), hl(kBins + 1), nz(kBins + 1) {
+    std::vector<double> logs(static_cast<size_t>(kLogTable), 0.0);
+    std::vector<char> known(static_cast<size_t>(kLogTable), 0);
     for (int i = 0; i < kBins; ++i) {
-      h0[i + 1] = h0[i] + h[i];
-      hl[i + 1] = hl[i] + xlogx(h[i]);
-      nz[i + 1] = nz[i] + (h[i] > 0);
+      const double v = h[i];
+      double vlogv;
+      if (v > 0 && v < kLogTable && v == std::floor(v)) {
+        const size_t j = static_cast<size_t>(v);
+        if (!known[j]) {
+          logs[j] = std::log(v);
+          known[j] = 1;
+        }
+        vlogv = v * logs[j];
+      } else {
+        vlogv = xlogx(v);
+      }
+      h0[i + 1] = h0[i] + v;
+      hl[i + 1] = hl[i] + vlogv;
+      nz[i + 1] = nz[i] + (v > 0);
     }
   }
   // Sum over a group [a, b) of P log P - S log(S / n): its share of N * KL, before normalisation.
@@ -276,8 +302,8 @@ struct KlSums {
 };
 
 // KL(P || Q) for i kept bins, merged into `levels` groups of m = i / levels bins (the last group
-// runs to i), with the groups before the last already summed in `head`.
-double klOf(const Channel& ch, const KlSums& s, int i, int levels, double head) {
+// runs to i), with the groups before the last already summed in `head`; logN = log(ch.n).
+double klOf(const Channel& ch, const KlSums& s, int i, int levels, double head, double logN) {
   const int m = i / levels;
   const int first = (levels - 1) * m;  // the last group: bins [first, i)
   const double outliers = ch.n - s.h0[i];
@@ -292,7 +318,7 @@ double klOf(const Channel& ch, const KlSums& s, int i, int levels, double head) 
     const int n = (s.nz[i - 1] - s.nz[first]) + (lastP > 0);
     tail = (s.hl[i - 1] - s.hl[first]) + xlogx(lastP) - pGroup * std::log(sum / n);
   }
-  return (head + tail) / ch.n - std::log(ch.n) + std::log(tq);
+  return (head + tail) / ch.n - logN + std::log(tq);
 }
 
 }  // namespace
@@ -302,6 +328,7 @@ Range entropyRange(const Histograms& hist, int64_t c, int numBits) {
   if (ch.degenerate()) return ch.trivial();
   const int levels = numBits - 1 >= 11 ? kBins : 1 << (numBits - 1);
   const KlSums sums(ch.h);
+  const double logN = std::log(ch.n);
   int bestI = kBins;
   double bestKl = std::numeric_limits<double>::infinity();
   int headM = -1;
@@ -313,7 +340,7 @@ Range entropyRange(const Histograms& hist, int64_t c, int numBits) {
       for (int g = 0; g + 1 < levels; ++g) head += sums.group(g * m, (g + 1) * m);
       headM = m;
     }
-    const double kl = klOf(ch, sums, i, levels, head);
+    const double kl = klOf(ch, sums, i, levels, head, logN);
     if (kl < bestKl) {
       bestKl = kl;
       bestI = i;
@@ -391,22 +418,30 @@ std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t ch
   Histograms h(channels, true);
   accumulate(h, x, outer, false, exec);
   const fq::QuantRange q = fq::quantRange(numBits, narrowRange);
-  for (int64_t c = 0; c < channels; ++c) {
-    switch (m) {
-      case Method::Percentile:
-        r[c] = percentileRange(h, c, kDefaultPercentile);
-        break;
-      case Method::Mse:
-        r[c] = mseRange(h, c, q);
-        break;
-      case Method::Entropy:
-        r[c] = entropyRange(h, c, numBits);
-        break;
-      default:
-        r[c] = sqnrRange(h, c, q, kDefaultClippingWeight);
-        break;
+  // The channels' searches are independent: split across the threads.
+  auto search = [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      if (exec.ctx && exec.ctx->cancelled()) throw Cancelled();
+      switch (m) {
+        case Method::Percentile:
+          r[c] = percentileRange(h, c, kDefaultPercentile);
+          break;
+        case Method::Mse:
+          r[c] = mseRange(h, c, q);
+          break;
+        case Method::Entropy:
+          r[c] = entropyRange(h, c, numBits);
+          break;
+        default:
+          r[c] = sqnrRange(h, c, q, kDefaultClippingWeight);
+          break;
+      }
     }
-  }
+  };
+  if (exec.pool && exec.threads > 1 && channels > 1)
+    exec.pool->parallelFor(channels, 1, exec.threads, search);
+  else
+    search(0, channels);
   return r;
 }
 

@@ -26,10 +26,11 @@ int partsFor(int64_t rows, int64_t rowElements, const fq::Exec& exec) {
 }
 
 // Runs fn(part, begin, end) over contiguous shares of the rows [0, rows), one share per part, in
-// chunks between which a cancelled evaluation stops.
+// chunks of about chunkElements between which a cancelled evaluation stops.
 template <typename Fn>
-void forParts(int parts, int64_t rows, int64_t rowElements, const fq::Exec& exec, Fn&& fn) {
-  const int64_t chunk = std::max<int64_t>(1, kChunkElements / std::max<int64_t>(rowElements, 1));
+void forParts(int parts, int64_t rows, int64_t rowElements, const fq::Exec& exec,
+              int64_t chunkElements, Fn&& fn) {
+  const int64_t chunk = std::max<int64_t>(1, chunkElements / std::max<int64_t>(rowElements, 1));
   auto share = [&](int64_t p) {
     const int64_t b = rows * p / parts, e = rows * (p + 1) / parts;
     for (int64_t r = b; r < e; r += chunk) {
@@ -44,10 +45,31 @@ void forParts(int parts, int64_t rows, int64_t rowElements, const fq::Exec& exec
 }
 
 // Running minimum, maximum and "bad" (NaN once a NaN or infinity went by: v * 0 is NaN for them
-// and 0 for every finite v) of each lane over rows [r0, r1) of width `width`.
+// and 0 for every finite v) of each lane over rows [r0, r1) of width `width`. Four rows are
+// combined before each lane's running values are loaded and stored, which is what bounded the loop.
+#if defined(__x86_64__) && defined(__GNUC__)
+[[gnu::target_clones("avx2", "default")]]
+#endif
 void scanExtremes(const float* __restrict x, int64_t r0, int64_t r1, int64_t width,
                   float* __restrict mn, float* __restrict mx, float* __restrict bad) {
-  for (int64_t r = r0; r < r1; ++r) {
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const float* a = x + r * width;
+    const float* b = a + width;
+    const float* c2 = b + width;
+    const float* d = c2 + width;
+    for (int64_t c = 0; c < width; ++c) {
+      const float va = a[c], vb = b[c], vc = c2[c], vd = d[c];
+      // On a tie the earlier row wins, as in the one-row loop (it tells -0 from +0).
+      const float lab = vb < va ? vb : va, lcd = vd < vc ? vd : vc;
+      const float hab = vb > va ? vb : va, hcd = vd > vc ? vd : vc;
+      const float l = lcd < lab ? lcd : lab, hi = hcd > hab ? hcd : hab;
+      mn[c] = l < mn[c] ? l : mn[c];
+      mx[c] = hi > mx[c] ? hi : mx[c];
+      bad[c] += (va * 0.0f + vb * 0.0f) + (vc * 0.0f + vd * 0.0f);
+    }
+  }
+  for (; r < r1; ++r) {
     const float* row = x + r * width;
     for (int64_t c = 0; c < width; ++c) {
       const float v = row[c];
@@ -71,7 +93,7 @@ Extremes channelExtremes(const float* x, int64_t outer, int64_t channels, bool p
   std::vector<float> mn(lanes, std::numeric_limits<float>::infinity());
   std::vector<float> mx(lanes, -std::numeric_limits<float>::infinity());
   std::vector<float> bad(lanes, 0.0f);
-  forParts(parts, rows, width, exec, [&](int p, int64_t b, int64_t e) {
+  forParts(parts, rows, width, exec, kChunkElements, [&](int p, int64_t b, int64_t e) {
     const size_t o = static_cast<size_t>(p) * width;
     scanExtremes(x, b, e, width, mn.data() + o, mx.data() + o, bad.data() + o);
   });
@@ -96,6 +118,83 @@ Extremes channelExtremes(const float* x, int64_t outer, int64_t channels, bool p
   return r;
 }
 
+namespace {
+
+// Rows of bin indices the binning pass computes at a time (vectorized, in memory order) before it
+// counts them: 256 KB of uint16 indices, which stay in L2 while every group of channels is counted.
+constexpr int64_t kTileElements = int64_t{1} << 17;
+// Channels counted together: their uint16 counts (16 KB) stay in L1 while a tile is counted.
+constexpr int64_t kGroupChannels = 4;
+constexpr int64_t kGroupBytes = kGroupChannels * kBins * sizeof(uint16_t);
+// Rows whose counts a uint16 bin can take without overflowing.
+constexpr int64_t kMaxRowsPerFlush = 65535;
+
+// The bin of each value of rows [r0, r1): floor((v - lo) * inv), clamped to the bins (v is |x|
+// for a symmetric histogram). Written per lane so that the loop runs across channels in vectors.
+template <bool kSym>
+#if defined(__x86_64__) && defined(__GNUC__)
+[[gnu::target_clones("avx2", "default")]]
+#endif
+void binIndices(const float* __restrict x, int64_t rows, int64_t channels,
+                const float* __restrict lo, const float* __restrict inv,
+                uint16_t* __restrict idx) {
+  constexpr float kLast = static_cast<float>(kBins - 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * channels;
+    uint16_t* out = idx + r * channels;
+    for (int64_t c = 0; c < channels; ++c) {
+      const float v = kSym ? std::fabs(row[c]) : row[c];
+      float f = (v - lo[c]) * inv[c];
+      f = f > 0.0f ? f : 0.0f;
+      f = f < kLast ? f : kLast;
+      out[c] = static_cast<uint16_t>(static_cast<int>(f));
+    }
+  }
+}
+
+// Counts a tile of bin indices ([rows, channels]) into cnt ([channels, kBins]), a few channels
+// at a time so that their counts stay in L1 (a whole row's counts are 512 KB at 128 channels).
+void countTile(const uint16_t* __restrict idx, int64_t rows, int64_t channels,
+               uint16_t* __restrict cnt) {
+  for (int64_t g = 0; g < channels; g += kGroupChannels) {
+    const int64_t n = std::min(kGroupChannels, channels - g);
+    uint16_t* base = cnt + g * kBins;
+    if (n == kGroupChannels) {
+      // The next group's counts were last touched a tile ago and are out of L1 and L2: fetch them
+      // while this group counts, one cache line per row, instead of missing on them one by one.
+      const char* next = reinterpret_cast<const char*>(base + kGroupChannels * kBins);
+      const int64_t lines = g + 2 * kGroupChannels <= channels ? kGroupBytes / 64 : 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        if (r < lines) __builtin_prefetch(next + r * 64, 1, 3);
+        const uint16_t* i = idx + r * channels + g;
+        for (int64_t c = 0; c < kGroupChannels; ++c) ++base[c * kBins + i[c]];
+      }
+    } else {
+      for (int64_t r = 0; r < rows; ++r) {
+        const uint16_t* i = idx + r * channels + g;
+        for (int64_t c = 0; c < n; ++c) ++base[c * kBins + i[c]];
+      }
+    }
+  }
+}
+
+// Per part of the binning pass: 16-bit counts, moved into 32-bit ones before they can overflow.
+struct PartCounts {
+  std::vector<uint32_t> total;
+  std::vector<uint16_t> recent;
+  std::vector<uint16_t> idx;
+  int64_t recentRows = 0;
+
+  PartCounts(size_t size, size_t tile) : total(size, 0), recent(size, 0), idx(tile) {}
+  void flush() {
+    for (size_t i = 0; i < recent.size(); ++i) total[i] += recent[i];
+    std::fill(recent.begin(), recent.end(), uint16_t{0});
+    recentRows = 0;
+  }
+};
+
+}  // namespace
+
 void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
   const int64_t channels = h.channels;
   std::vector<float> lo(channels), inv(channels);
@@ -106,65 +205,87 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
   }
   const int parts = partsFor(outer, channels, exec);
   const size_t size = static_cast<size_t>(channels) * kBins;
-  std::vector<uint32_t> counts(size * parts, 0);
+  const int64_t tileRows =
+      std::clamp<int64_t>(kTileElements / std::max<int64_t>(channels, 1), 1, kMaxRowsPerFlush);
+  std::vector<PartCounts> counts;
+  counts.reserve(parts);
+  for (int p = 0; p < parts; ++p)
+    counts.emplace_back(size, static_cast<size_t>(tileRows * channels));
   const bool sym = h.symmetric;
-  constexpr float kLast = static_cast<float>(kBins - 1);
-  forParts(parts, outer, channels, exec, [&](int p, int64_t b, int64_t e) {
-    uint32_t* cnt = counts.data() + size * p;
-    for (int64_t r = b; r < e; ++r) {
-      const float* row = x + r * channels;
-      for (int64_t c = 0; c < channels; ++c) {
-        const float v = sym ? std::fabs(row[c]) : row[c];
-        float f = (v - lo[c]) * inv[c];
-        f = f > 0.0f ? f : 0.0f;
-        f = f < kLast ? f : kLast;
-        ++cnt[c * kBins + static_cast<int>(f)];
-      }
-    }
+  forParts(parts, outer, channels, exec, tileRows * channels, [&](int p, int64_t b, int64_t e) {
+    PartCounts& pc = counts[p];
+    if (pc.recentRows + (e - b) > kMaxRowsPerFlush) pc.flush();
+    // Tiles back to front: the extremes pass has just read the tensor front to back, so the
+    // tensor's end is still in L3 (the counts do not depend on the order).
+    const float* rows = x + (outer - e) * channels;
+    if (sym)
+      binIndices<true>(rows, e - b, channels, lo.data(), inv.data(), pc.idx.data());
+    else
+      binIndices<false>(rows, e - b, channels, lo.data(), inv.data(), pc.idx.data());
+    countTile(pc.idx.data(), e - b, channels, pc.recent.data());
+    pc.recentRows += e - b;
   });
+  for (PartCounts& pc : counts) pc.flush();
   for (size_t i = 0; i < size; ++i) {
     uint32_t sum = 0;
-    for (int p = 0; p < parts; ++p) sum += counts[size * p + i];
+    for (int p = 0; p < parts; ++p) sum += counts[p].total[i];
     if (sum) h.counts[i] += static_cast<float>(sum);
   }
 }
 
-// Built for AVX2 as well where the compiler can (the loop then runs 8 bins at a time, floor
-// included); the same operations in the same order, so both builds give the same bits.
+namespace {
+
+// The terms of sqnrNoise(), in kLanes running sums: bin i's term goes to sum i % kLanes, except
+// for the last n % kLanes bins, which go to sum 0. kNonZero: the range is not [0, 0]. The terms
+// are computed a block at a time by a loop with no sum in it, then summed in the same order as one
+// bin at a time. GCC 12 still does not vectorize the term loop ("control flow in loop").
+template <bool kNonZero>
 #if defined(__x86_64__) && defined(__GNUC__)
 [[gnu::target_clones("avx2", "default")]]
 #endif
-double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& count,
-                 const fq::Nudged& nd, bool symmetric, float wPos, float wNeg,
-                 float clippingWeight) {
-  // Lanes of partial sums, so that the loop runs across them in vector registers.
-  constexpr size_t kLanes = 8;
+double noiseSum(const float* __restrict c, const float* __restrict k, size_t n,
+                const fq::Nudged& range, bool both, float wp, float wNeg, float clippingWeight) {
+  constexpr size_t kLanes = 8, kBlock = 256;
   float acc[kLanes] = {};
+  // A local copy whose zeroRange the compiler knows: quantizeMul's branch folds away.
+  fq::Nudged nd = range;
+  if (kNonZero) nd.zeroRange = false;
   auto term = [&](float v) {
     const float e = fq::quantizeMul(v, nd) - v;
-    const float weight = (v < nd.nudgedMin || v > nd.nudgedMax) ? clippingWeight : 1.0f;
+    // Both comparisons always made (no short circuit), so the select vectorizes.
+    const float weight = ((v < nd.nudgedMin) | (v > nd.nudgedMax)) ? clippingWeight : 1.0f;
     return e * e * weight;
   };
-  const size_t n = centre.size();
-  const float* c = centre.data();
-  const float* k = count.data();
-  const bool both = symmetric && wNeg > 0;
-  const float wp = symmetric ? wPos : 1.0f;
-  size_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (size_t l = 0; l < kLanes; ++l) {
-      const float v = c[i + l];
-      const float t = both ? wp * term(v) + wNeg * term(-v) : wp * term(v);
-      acc[l] += t * k[i + l];
-    }
-  for (; i < n; ++i) {
-    const float v = c[i];
-    const float t = both ? wp * term(v) + wNeg * term(-v) : wp * term(v);
-    acc[0] += t * k[i];
+  float t[kBlock];
+  const size_t full = n - n % kLanes;  // bins summed lane by lane
+  for (size_t i = 0; i < n; i += kBlock) {
+    const size_t len = std::min(kBlock, n - i);
+    const float* cb = c + i;
+    if (both)
+      for (size_t j = 0; j < len; ++j) t[j] = wp * term(cb[j]) + wNeg * term(-cb[j]);
+    else
+      for (size_t j = 0; j < len; ++j) t[j] = wp * term(cb[j]);
+    const size_t lanes = std::min(len, full > i ? full - i : 0);
+    for (size_t j = 0; j < lanes; j += kLanes)
+      for (size_t l = 0; l < kLanes; ++l) acc[l] += t[j + l] * k[i + j + l];
+    for (size_t j = lanes; j < len; ++j) acc[0] += t[j] * k[i + j];
   }
   double sum = 0;
   for (float a : acc) sum += a;
   return sum;
+}
+
+}  // namespace
+
+double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& count,
+                 const fq::Nudged& nd, bool symmetric, float wPos, float wNeg,
+                 float clippingWeight) {
+  const bool both = symmetric && wNeg > 0;
+  const float wp = symmetric ? wPos : 1.0f;
+  return nd.zeroRange ? noiseSum<false>(centre.data(), count.data(), centre.size(), nd, both, wp,
+                                        wNeg, clippingWeight)
+                      : noiseSum<true>(centre.data(), count.data(), centre.size(), nd, both, wp,
+                                       wNeg, clippingWeight);
 }
 
 }  // namespace qs::calib

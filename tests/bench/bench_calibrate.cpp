@@ -1,20 +1,25 @@
 // BM_Calibrate/<method>/32x56x56x128 (docs/formats.md): one calibrator over the tensor, per
 // channel, from one batch (extremes, histogram and search), on the buffers BM_FakeQuantPerChannel
-// reads, with one thread: compare with BM_FakeQuantPerChannel/32x56x56x128/threads:1.
+// reads, with one thread: compare with BM_FakeQuantPerChannel/32x56x56x128/threads:1. The
+// ".../threads:2" forms split the passes and the searches across two threads of a pool: compare
+// with BM_FakeQuantPerChannel/32x56x56x128/threads:2.
 #include <benchmark/benchmark.h>
 
 #include <string>
 
 #include "blocks/quant/CalibrationMath.h"
+#include "runtime/ThreadPool.h"
 #include "tests/bench/BenchShapes.h"
 
 namespace {
 
-void BM_Calibrate(benchmark::State& state, qs::calib::Method method, qs::Shape shape) {
+void BM_Calibrate(benchmark::State& state, qs::calib::Method method, qs::Shape shape, int threads) {
   const qs::Tensor& x = qs::bench::benchTensors(shape).x;
   const int64_t d = shape.back();
+  qs::ThreadPool pool(threads);
+  const qs::fq::Exec exec{threads > 1 ? &pool : nullptr, threads};
   for (auto _ : state) {
-    auto r = qs::calib::calibrate(method, x.data(), x.size() / d, d, 8, false, {});
+    auto r = qs::calib::calibrate(method, x.data(), x.size() / d, d, 8, false, exec);
     benchmark::DoNotOptimize(r.data());
     benchmark::ClobberMemory();
   }
@@ -25,12 +30,14 @@ void BM_Calibrate(benchmark::State& state, qs::calib::Method method, qs::Shape s
 
 const bool registered = [] {
   const qs::bench::BenchShape& s = qs::bench::benchShapes().front();  // 32x56x56x128
-  for (qs::calib::Method m : qs::calib::allMethods()) {
-    const std::string name = std::string("BM_Calibrate/") + qs::calib::methodName(m) + "/" + s.name;
-    benchmark::RegisterBenchmark(name.c_str(), BM_Calibrate, m, s.shape)
-        ->Unit(s.unit)
-        ->UseRealTime();
-  }
+  for (int threads : {1, 2})
+    for (qs::calib::Method m : qs::calib::allMethods()) {
+      std::string name = std::string("BM_Calibrate/") + qs::calib::methodName(m) + "/" + s.name;
+      if (threads > 1) name += "/threads:" + std::to_string(threads);
+      benchmark::RegisterBenchmark(name.c_str(), BM_Calibrate, m, s.shape, threads)
+          ->Unit(s.unit)
+          ->UseRealTime();
+    }
   return true;
 }();
 

@@ -5,14 +5,17 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "blocks/RegisterBlocks.h"
+#include "blocks/quant/CalibrationMath.h"
 #include "runtime/Evaluator.h"
 #include "runtime/Page.h"
+#include "runtime/ThreadPool.h"
 
 using namespace qs;
 using Json = nlohmann::json;
@@ -503,6 +506,58 @@ TEST_CASE("Histogram calibrators accumulate across steps and start again after a
   Calib alone("PercentileCalibrator", {{"percentile", 97.3}}, {300, 3}, half);
   alone.run();
   CHECK(steps.out("max") == alone.out("max"));
+}
+
+TEST_CASE("A large batch is binned and its extremes found as in plain loops", "[calibrate]") {
+  // More rows than a 16-bit count holds (in each of two threads), a channel count that is no
+  // multiple of four and a row count that is no multiple of four, so that every path of the binning
+  // and extremes passes runs.
+  constexpr int kRows = 140001, kChannels = 5;
+  for (bool symmetric : {true, false}) {
+    std::mt19937 rng(11);
+    std::vector<std::vector<float>> cols;
+    for (int c = 0; c < kChannels; ++c)
+      cols.push_back(channelData(rng, kRows, 0.3 + c, -2.0 - c, 5.0 + 2 * c, symmetric));
+    // Channel 4 holds one value only: every count in one bin, beyond 65535.
+    std::fill(cols[4].begin(), cols[4].end(), 0.75f);
+    const std::vector<float> x = interleave(cols);
+    Calib t("PercentileCalibrator", {{"symmetric", symmetric}}, {1, kChannels},
+            std::vector<float>(kChannels, 0.0f));
+    t.feed({kRows, kChannels}, x);
+    t.run();
+    const std::vector<float> counts = t.out("histogram");
+    const std::vector<float> bounds = t.out("histogram_bounds");
+    REQUIRE(counts.size() == size_t{kBins} * kChannels);
+    for (int c = 0; c < kChannels; ++c) {
+      const RefHist ref = refHistogram(cols[c], symmetric);
+      CHECK(bounds[c * 4 + 2] == static_cast<float>(ref.seenMin));
+      CHECK(bounds[c * 4 + 3] == static_cast<float>(ref.seenMax));
+      int wrong = 0;
+      for (int i = 0; i < kBins; ++i) wrong += counts[c * kBins + i] != ref.h[i];
+      CHECK(wrong == 0);
+    }
+    CHECK(counts[4 * kBins + kBins - 1] == kRows);
+  }
+}
+
+TEST_CASE("Calibration gives the same bits with one thread and with two", "[calibrate]") {
+  // Large enough to be split between the threads (passes and searches).
+  constexpr int kRows = 4096, kChannels = 64;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(kRows) * kChannels);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = normal(rng) * static_cast<float>(1 + i % 7);
+  ThreadPool pool(2);
+  for (calib::Method m : calib::allMethods()) {
+    INFO(calib::methodName(m));
+    const auto one = calib::calibrate(m, x.data(), kRows, kChannels, 8, false, {});
+    const auto two = calib::calibrate(m, x.data(), kRows, kChannels, 8, false, {&pool, 2});
+    REQUIRE(one.size() == two.size());
+    int differ = 0;
+    for (size_t c = 0; c < one.size(); ++c)
+      differ += std::memcmp(&one[c], &two[c], sizeof(calib::Range)) != 0;
+    CHECK(differ == 0);
+  }
 }
 
 TEST_CASE("Calibrators refuse bad input with a message", "[calibrate]") {
