@@ -132,7 +132,8 @@ constexpr int64_t kMaxRowsPerFlush = 65535;
 // The bin of each value of rows [r0, r1): floor((v - lo) * inv), clamped to the bins (v is |x|
 // for a symmetric histogram). Written per lane so that the loop runs across channels in vectors.
 template <bool kSym>
-#if defined(__x86_64__) && defined(__GNUC__)
+// Clang clones no templates: its builds (the sanitizer one) run the default code.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 [[gnu::target_clones("avx2", "default")]]
 #endif
 void binIndices(const float* __restrict x, int64_t rows, int64_t channels,
@@ -240,11 +241,13 @@ namespace {
 // are computed a block at a time by a loop with no sum in it, then summed in the same order as one
 // bin at a time. GCC 12 still does not vectorize the term loop ("control flow in loop").
 template <bool kNonZero>
-#if defined(__x86_64__) && defined(__GNUC__)
+// Clang clones no templates: its builds (the sanitizer one) run the default code.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 [[gnu::target_clones("avx2", "default")]]
 #endif
-double noiseSum(const float* __restrict c, const float* __restrict k, size_t n,
-                const fq::Nudged& range, bool both, float wp, float wNeg, float clippingWeight) {
+double
+noiseSum(const float* __restrict c, const float* __restrict k, size_t n, const fq::Nudged& range,
+         bool both, float wp, float wNeg, float clippingWeight) {
   constexpr size_t kLanes = 8, kBlock = 256;
   float acc[kLanes] = {};
   // A local copy whose zeroRange the compiler knows: quantizeMul's branch folds away.
