@@ -22,10 +22,15 @@ std::shared_ptr<ResultMap> EvalService::collectResults(const Evaluator& ev, cons
 
 void EvalService::post(std::function<void(Evaluator&)> job) {
   // The worker outlives every job it runs (the destructor waits for it). A job that posts its
-  // continuation must not keep it from quitting: once closing, jobs are dropped.
-  QMetaObject::invokeMethod(worker_, [this, job = std::move(job)] {
-    if (!closing_.load()) job(*evaluator_);
-  });
+  // continuation must not keep it from quitting: once closing, jobs are dropped. Always queued:
+  // posted from the worker itself, an automatic connection would call the job at once, so a
+  // training run's slices would nest one inside the other until the worker's stack overflowed.
+  QMetaObject::invokeMethod(
+      worker_,
+      [this, job = std::move(job)] {
+        if (!closing_.load()) job(*evaluator_);
+      },
+      Qt::QueuedConnection);
 }
 
 EvalService::EvalService(const BlockRegistry& registry, QObject* parent)

@@ -150,3 +150,25 @@ TEST_CASE("editor: an edit during a long run gets its result without waiting for
   CHECK(newResultAt - editAt < 500);
   CHECK(newResultAt < startedAt + fullMs);
 }
+
+TEST_CASE("editor: a job the worker posts for itself runs after the job that posted it",
+          "[gui][editor]") {
+  // A training run posts its next slice from the worker; run at once, the slices would nest
+  // until the worker's stack overflowed (seen as a crash after a few hundred fast steps).
+  EvalService service(builtinRegistry());
+  std::vector<int> order;  // written on the worker; read once `done` says it is complete
+  std::atomic<int> done{0}, depth{0}, deepest{0};
+  std::function<void(Evaluator&, int)> chain = [&](Evaluator&, int n) {
+    deepest = std::max(deepest.load(), ++depth);
+    if (n > 0) service.post([&chain, n](Evaluator& ev) { chain(ev, n - 1); });
+    order.push_back(n);
+    --depth;
+    ++done;
+  };
+  service.post([&chain](Evaluator& ev) { chain(ev, 500); });
+  REQUIRE(QTest::qWaitFor([&] { return done.load() == 501; }, 10000));
+  CHECK(deepest.load() == 1);
+  REQUIRE(order.size() == 501);
+  CHECK(order.front() == 500);
+  CHECK(order.back() == 0);
+}
