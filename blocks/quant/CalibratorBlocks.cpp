@@ -419,7 +419,7 @@ void registerCalibratorBlocks(BlockRegistry& registry) {
                   "KL(P || Q), each normalised to sum 1 (the first on a tie).") +
           kSignRule,
       {fq::numBitsAttr("Sets the 2^(num_bits-1) quantized bins (128 at 8 bits); from 12 bits on "
-                   "there is one candidate, the whole histogram.")});
+                       "there is one candidate, the whole histogram.")});
   registerHistogramCalibrator(
       registry, "SqnrCalibrator", Search::Sqnr,
       "The range with the best signal-to-quantization-noise ratio of the fake-quantized "
