@@ -12,7 +12,6 @@
 #include "editor_bridge/PageModel.h"
 #include "editor_bridge/PageView.h"
 #include "editor_bridge/TrainingController.h"
-#include "editor_bridge/TrainingSeries.h"
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "runtime/ResultNames.h"
 
