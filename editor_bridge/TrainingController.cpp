@@ -274,14 +274,16 @@ void TrainingController::slice(Evaluator& ev, EvalService* eval, const std::shar
   std::string failure;
   bool over = false;
   for (;;) {
-    if (run->stop.load() || (run->target > 0 && run->done >= run->target)) {
-      over = true;
-      break;
-    }
+    // Read before the checks: a slice that ends the run at once (paused, or the previous slice's
+    // last step reached the target) still evaluates the page for its final results.
     {
       std::lock_guard lock(run->mutex);
       page = run->page;
       options.pageDir = run->dir;
+    }
+    if (run->stop.load() || (run->target > 0 && run->done >= run->target)) {
+      over = true;
+      break;
     }
     const EvalReport stepped = ev.evaluate(*page, options);
     if (!stepped.failed.empty()) {

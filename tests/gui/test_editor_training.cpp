@@ -15,9 +15,11 @@
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QUndoStack>
+#include <atomic>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 #include "GuiTestUtil.h"
 #include "editor_bridge/TrainingController.h"
@@ -439,6 +441,31 @@ TEST_CASE(
   // Generous: the load of a shared machine moves both figures (docs/performance.md has quiet
   // ones). CPU time, not the wall clock, which mostly measures the other processes there.
   CHECK(editorCpu < 1.5 * runnerCpu);
+}
+
+TEST_CASE("training: a run paused between two slices ends with the page's results",
+          "[gui][editor][training]") {
+  ToyFixture f;
+  TrainingController& t = training(f);
+  setStepsBox(f, 0);
+  press(f, Qt::Key_F6);
+  waitFor([&] { return t.stepCount() >= 1; });
+  // Hold the worker with a job of ours: the slice under way or queued posts its continuation
+  // behind it, so the pause lands between two slices and the next one starts paused.
+  std::atomic<bool> holding{false}, release{false};
+  f.w().evaluation()->post([&](Evaluator&) {
+    holding = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  waitFor([&] { return holding.load(); });
+  t.pause();
+  release = true;
+  waitFor([&] { return !t.running(); });
+  const qint64 steps = t.stepCount();
+  REQUIRE(steps >= 1);
+  // The final plain evaluation ran on the page: w is shown as it is after the last update.
+  CHECK(value(f, "w") == Approx(expectedW(0, 3, static_cast<int>(steps))).margin(1e-6));
+  CHECK_FALSE(f.w().statusBar()->currentMessage().contains("failed"));
 }
 
 TEST_CASE("training: the window can go while a run is under way", "[gui][editor][training]") {
