@@ -4,7 +4,6 @@
 #include <limits>
 #include <set>
 
-#include "runtime/Error.h"
 #include "runtime/EvalPlan.h"
 #include "runtime/Evaluator.h"
 #include "runtime/Json.h"
@@ -154,38 +153,6 @@ std::string TrainingSeries::toCsv() const {
     out += "\n";
   }
   return out;
-}
-
-int64_t takeSteps(const Page& page, const std::filesystem::path& pageDir, Evaluator& evaluator,
-                  int64_t steps, TrainingSeries& series, std::string* error) {
-  EvalOptions options;
-  options.fetch = series.wantedResults();
-  options.pageDir = pageDir;
-  options.step = true;
-  const int64_t first = evaluator.stepCount();
-  int64_t done = 0;
-  while (done < steps) {
-    EvalReport report;
-    try {
-      report = evaluator.evaluate(page, options);
-    } catch (const Error& e) {  // a watched result the page no longer has
-      if (error) *error = e.what();
-      break;
-    }
-    if (!report.failed.empty()) {
-      if (error) {
-        const BlockState* s = evaluator.state(report.failed.front());
-        const Block* b = page.find(report.failed.front());
-        *error = "step " + std::to_string(first + done + 1) + ": " +
-                 errorLine(report.failed.front(), b ? b->type : std::string(),
-                           s ? s->error : std::string("failed"));
-      }
-      break;
-    }
-    ++done;
-    series.appendFrom(first + done, evaluator);
-  }
-  return done;
 }
 
 }  // namespace qs::editor

@@ -3,7 +3,6 @@
 #include <QObject>
 #include <QStringList>
 #include <cstdint>
-#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -90,12 +89,5 @@ class TrainingSeries : public QObject {
   std::map<QString, std::vector<double>> columns_;
   std::map<std::string, RangeTrace> traces_;
 };
-
-// Takes `steps` steps of `page` on `evaluator` as the runner's --steps does, fetching what the
-// series wants and appending each step to it (numbered from the evaluator's step count, as the
-// runner's --log numbers them). Stops at a failed step, naming the block in `error`. Returns the
-// number of steps taken.
-int64_t takeSteps(const Page& page, const std::filesystem::path& pageDir, Evaluator& evaluator,
-                  int64_t steps, TrainingSeries& series, std::string* error = nullptr);
 
 }  // namespace qs::editor

@@ -17,6 +17,7 @@
 #include <QTimer>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 #include "GuiTestUtil.h"
@@ -33,6 +34,21 @@ using namespace qs::editor;
 using namespace qs::editor::test;
 
 namespace {
+
+// Steps as the runner's --steps does, numbering each from the evaluator's count (as its --log
+// does) and appending it to the series.
+void takeSteps(const Page& page, const std::filesystem::path& pageDir, Evaluator& evaluator,
+               int steps, TrainingSeries& series) {
+  EvalOptions options;
+  options.fetch = series.wantedResults();
+  options.pageDir = pageDir;
+  options.step = true;
+  for (int i = 0; i < steps; ++i) {
+    const EvalReport report = evaluator.evaluate(page, options);
+    REQUIRE(report.failed.empty());
+    series.appendFrom(evaluator.stepCount(), evaluator);
+  }
+}
 
 const QString kLearnRanges =
     QStringLiteral(QS_SOURCE_DIR "/assets/examples/learn_ranges.page.json");
@@ -138,8 +154,7 @@ TEST_CASE("training panel: the plotted values are the runner's --log", "[gui][tr
   REQUIRE(f.w().findChild<QDockWidget*>("trainingDock")->isVisible());
 
   Evaluator evaluator(builtinRegistry());
-  REQUIRE(takeSteps(f.w().model()->page(), QS_SOURCE_DIR "/assets/examples", evaluator, kSteps,
-                    series) == kSteps);
+  takeSteps(f.w().model()->page(), QS_SOURCE_DIR "/assets/examples", evaluator, kSteps, series);
 
   const Csv expected = readCsv(runnerLog);
   REQUIRE(expected.rows.size() == static_cast<size_t>(kSteps));
@@ -267,14 +282,17 @@ TEST_CASE("training panel: at most ten refreshes a second while steps pour in", 
   QElapsedTimer clock;
   clock.start();
   int64_t step = 0;
-  while (clock.elapsed() < 600) {
+  // Until a few refreshes were seen, not for a fixed time: on a loaded machine the throttle's
+  // timer fires late, and fewer refreshes are right.
+  while (panel.refreshCount() < 4 && clock.elapsed() < 20000) {
     for (int i = 0; i < 50; ++i)
       series.appendStep(++step, std::map<std::string, double>{{"loss.result_output", 1.0 / step}});
     QApplication::processEvents();
   }
   const double seconds = static_cast<double>(clock.elapsed()) / 1000;
-  REQUIRE(step > 1000);
-  CHECK(panel.refreshCount() >= 3);
+  REQUIRE(panel.refreshCount() >= 4);
+  // Thousands of steps, a refresh each tenth of a second at most.
+  CHECK(step > 50 * panel.refreshCount());
   CHECK(panel.refreshCount() <= static_cast<int>(seconds * 10) + 2);
 }
 
