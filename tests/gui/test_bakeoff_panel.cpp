@@ -164,6 +164,10 @@ TEST_CASE("calibrators tab: Apply inserts and wires the calibrator in one undo s
   auto* button = o.panel->table()->findChild<QPushButton*>(QStringLiteral("apply_mse"));
   REQUIRE(button != nullptr);
   REQUIRE(button->isEnabled());
+  QuantInspector* inspector = o.f.w().viewer()->inspector();
+  const int c = inspector->currentChannel();
+  QTableWidget* t = o.panel->table();
+  const double shownMin = cell(t, 2, BakeOffPanel::Min), shownMax = cell(t, 2, BakeOffPanel::Max);
   QTest::mouseClick(button, Qt::LeftButton);
 
   CHECK(model->undoStack()->count() == steps + 1);
@@ -185,6 +189,14 @@ TEST_CASE("calibrators tab: Apply inserts and wires the calibrator in one undo s
   CHECK(!wired("hi", "output", "fq", "max"));
   CHECK(page.links().size() == 4);
   const std::string after = pageToJson(page).dump();
+  // Run, the FakeQuant block quantizes with the range the table showed for the channel.
+  REQUIRE(o.f.w().waitForEvaluation(20000));
+  REQUIRE(o.f.w().viewer()->waitForIdle(20000));
+  REQUIRE(inspector->currentChannel() == c);
+  REQUIRE(inspector->currentStats() != nullptr);
+  CHECK(shownMin != -1.0);  // the range the page had before
+  CHECK(inspector->currentStats()->min() == shownMin);
+  CHECK(inspector->currentStats()->max() == shownMax);
 
   model->undoStack()->undo();
   CHECK(pageToJson(model->page()).dump() == before);
@@ -213,4 +225,40 @@ TEST_CASE("calibrators tab: Apply is off, and says why, for a block whose range 
   REQUIRE(panel->table()->rowCount() == 5);
   for (QPushButton* b : panel->table()->findChildren<QPushButton*>()) CHECK(!b->isEnabled());
   CHECK(panel->note()->text().contains(QStringLiteral("attributes")));
+}
+
+TEST_CASE("calibrators tab: Apply on a per-tensor FakeQuant block gives one range for the tensor",
+          "[gui][viewer][calibrators]") {
+  QTemporaryDir dir;
+  const QString path = dir.filePath(QStringLiteral("vars.page.json"));
+  QFile file(path);
+  REQUIRE(file.open(QIODevice::WriteOnly));
+  file.write(R"({"format": "quantspace-page", "version": 1, "blocks": [
+  {"id": "x", "type": "Const", "position": [0, 0], "attrs": {"shape": [2, 2], "values": [-1, 0.5, 2, 3]}},
+  {"id": "lo", "type": "Const", "position": [0, 200], "attrs": {"shape": [], "values": [0]}},
+  {"id": "hi", "type": "Const", "position": [0, 400], "attrs": {"shape": [], "values": [1]}},
+  {"id": "fq", "type": "FakeQuantWithMinMaxVars", "position": [300, 0], "attrs": {"num_bits": 8}}],
+ "links": [{"from": ["x", "output"], "to": ["fq", "inputs"]},
+  {"from": ["lo", "output"], "to": ["fq", "min"]}, {"from": ["hi", "output"], "to": ["fq", "max"]}]})");
+  file.close();
+  EditorFixture e;
+  REQUIRE(e.w().openPage(path));
+  REQUIRE(e.w().waitForEvaluation(20000));
+  REQUIRE(e.w().inspect(QStringLiteral("fq.result_output")));
+  REQUIRE(e.w().viewer()->showView(QStringLiteral("calibrators")));
+  REQUIRE(e.w().viewer()->waitForIdle(20000));
+  auto* button = e.w().viewer()->bakeOff()->findChild<QPushButton*>(QStringLiteral("apply_minmax"));
+  REQUIRE(button != nullptr);
+  QTest::mouseClick(button, Qt::LeftButton);
+  const Block* cal = e.w().model()->page().find(BlockId("minmax"));
+  REQUIRE(cal != nullptr);
+  CHECK(cal->attrs.at("per_channel") == false);
+  CHECK(cal->attrs.at("mode") == "last");
+  REQUIRE(e.w().waitForEvaluation(20000));
+  REQUIRE(e.w().viewer()->waitForIdle(20000));
+  QuantInspector* inspector = e.w().viewer()->inspector();
+  REQUIRE(inspector->currentStats() != nullptr);
+  // MinMax of the whole tensor: [min(x, 0), max(x, 0)] = [-1, 3].
+  CHECK(inspector->currentStats()->min() == -1.0f);
+  CHECK(inspector->currentStats()->max() == 3.0f);
 }
