@@ -28,6 +28,7 @@
 #include "editor_bridge/PageScene.h"
 #include "editor_bridge/PageView.h"
 #include "editor_bridge/PaletteWidget.h"
+#include "editor_bridge/viewer/BakeOffPanel.h"
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "onnx/OnnxImport.h"
 #include "runtime/AttrJson.h"
@@ -76,6 +77,7 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
   addDockWidget(Qt::RightDockWidgetArea, attrDock);
 
   viewer_ = new TensorViewer(this);
+  viewer_->bakeOff()->setPageModel(model_);
   auto* viewerDock = new QDockWidget(tr("Result viewer"), this);
   viewerDock->setObjectName("viewerDock");
   viewerDock->setWidget(viewer_);

@@ -63,6 +63,9 @@ viewer() {
     shot "inspector-calibration-${bits}bit.png" --size $size --inspect fq.result_output \
       --view quantization "$tmp/calibration-$bits.page.json"
   done
+  # The Calibrators tab on the bake-off page's outlier channel (3, the lowest SQNR).
+  shot inspector-calibrators.png --size $size --inspect fq.result_output --view calibrators \
+    "$examples/calibration_bakeoff.page.json"
   # x^2 + y^2 (+ an offset per slice, + a little noise), shape [4, 48, 64], fake-quantized to
   # 3 bits over [0, 6]: 8 levels, rings in the heatmap, 8 spikes in the histogram.
   python3 "$root/scripts/doc_image_pages.py" rings "$tmp/rings.page.json"

@@ -6,8 +6,7 @@
 #include <ostream>
 #include <vector>
 
-#include "blocks/array_ops/QuantizationReport.h"
-#include "blocks/quant/CalibrationMath.h"
+#include "blocks/quant/CalibrationBakeOff.h"
 #include "runtime/Error.h"
 #include "runtime/Json.h"
 
@@ -15,25 +14,9 @@ namespace qs {
 
 namespace {
 
-// One calibrator's ranges and what they cost, per channel.
-struct Scored {
-  calib::Method method;
-  std::vector<calib::Range> ranges;
-  std::vector<fq::QuantChannelStats> stats;
-};
-
-double clippedPercent(const fq::QuantChannelStats& s) {
-  return 100.0 * static_cast<double>(s.below + s.above) / static_cast<double>(s.count);
-}
-
-// The method with the highest SQNR in channel c (the first on a tie; NaN never wins).
-size_t bestOf(const std::vector<Scored>& all, int64_t c) {
-  size_t best = 0;
-  for (size_t m = 1; m < all.size(); ++m)
-    if (all[m].stats[c].sqnrDb > all[best].stats[c].sqnrDb || std::isnan(all[best].stats[c].sqnrDb))
-      best = m;
-  return best;
-}
+using calib::bestOf;
+using calib::clippedPercent;
+using calib::Scored;
 
 std::string fixed(double v, int decimals) {
   if (!std::isfinite(v)) return formatFloat(static_cast<float>(v));
@@ -128,19 +111,9 @@ int printCalibration(const CalibrateArgs& args, bool json, const Tensor& t, std:
   }
   const int64_t d = t.shape().back();
   const int64_t outer = d == 0 ? 0 : t.size() / d;
-  const fq::QuantRange q = fq::quantRange(args.numBits, args.narrowRange);
   std::vector<Scored> all;
   try {
-    for (calib::Method m : calib::allMethods()) {
-      Scored s{m, calib::calibrate(m, t.data(), outer, d, args.numBits, args.narrowRange, {}), {}};
-      std::vector<float> lo, hi;
-      for (const calib::Range& r : s.ranges) {
-        lo.push_back(r.min);
-        hi.push_back(r.max);
-      }
-      s.stats = fq::computeChannelReport(t.data(), outer, d, lo.data(), hi.data(), q);
-      all.push_back(std::move(s));
-    }
+    all = calib::bakeOff(t.data(), outer, d, args.numBits, args.narrowRange);
   } catch (const Error& e) {
     err << "error: --calibrate " << args.result << ": " << e.what() << "\n";
     return 1;

@@ -83,6 +83,7 @@ class QuantInspector : public QWidget {
   void setInput(InspectorInput input);
   void clear(const QString& message = {});
   bool hasInput() const { return input_.has_value(); }
+  const std::optional<InspectorInput>& input() const { return input_; }
   // How the block's range was learned, step by step (its min and max are computed from a
   // Variable), or nullopt. Set before setInput(): the input histogram then shows the range's
   // trail and a fifth plot its min and max over the steps.

@@ -22,6 +22,7 @@
 #include <cmath>
 
 #include "editor_bridge/TrainingSeries.h"
+#include "editor_bridge/viewer/BakeOffPanel.h"
 #include "editor_bridge/viewer/PlotWidget.h"
 #include "editor_bridge/viewer/QuantInspector.h"
 #include "editor_bridge/viewer/QuantPlots.h"
@@ -118,6 +119,8 @@ TensorViewer::TensorViewer(QWidget* parent) : QWidget(parent) {
   tabs_->setObjectName(QStringLiteral("viewerTabs"));
   inspector_ = new QuantInspector(tabs_);
   inspector_->hide();
+  bakeOff_ = new BakeOffPanel(inspector_, tabs_);
+  bakeOff_->hide();
 
   valuesTab_ = new QWidget(tabs_);
   auto* vl = new QVBoxLayout(valuesTab_);
@@ -212,7 +215,7 @@ QString TensorViewer::messageText() const {
 }
 
 bool TensorViewer::busy() const {
-  return statsPending_ || inspector_->busy();
+  return statsPending_ || inspector_->busy() || bakeOff_->busy();
 }
 
 bool TensorViewer::waitForIdle(int timeoutMs) {
@@ -237,11 +240,11 @@ void TensorViewer::showInspectorTab() {
 
 QStringList TensorViewer::viewNames() {
   return {QStringLiteral("quantization"), QStringLiteral("values"), QStringLiteral("heatmap"),
-          QStringLiteral("histogram")};
+          QStringLiteral("histogram"), QStringLiteral("calibrators")};
 }
 
 bool TensorViewer::showView(const QString& name, QString* error) {
-  QWidget* const tabs[] = {inspector_, valuesTab_, heatmap_, histogram_};
+  QWidget* const tabs[] = {inspector_, valuesTab_, heatmap_, histogram_, bakeOff_};
   const qsizetype k = viewNames().indexOf(name);
   auto fail = [&](const QString& text) {
     if (error) *error = text;
@@ -318,12 +321,14 @@ void TensorViewer::showBlock(const BlockResultsView& view, const std::string& po
   const int inspectorIndex = tabs_->indexOf(inspector_);
   if (in) {
     if (inspectorIndex < 0) tabs_->insertTab(0, inspector_, tr("Quantization"));
+    if (tabs_->indexOf(bakeOff_) < 0) tabs_->insertTab(1, bakeOff_, tr("Calibrators"));
     const RangeTrace* trace =
         training_ ? training_->rangeTrace(view.blockId.toStdString()) : nullptr;
     inspector_->setRangeTrace(trace ? std::optional<RangeTrace>(*trace) : std::nullopt);
     inspector_->setInput(std::move(*in));
   } else {
     if (inspectorIndex >= 0) tabs_->removeTab(inspectorIndex);
+    if (tabs_->indexOf(bakeOff_) >= 0) tabs_->removeTab(tabs_->indexOf(bakeOff_));
     inspector_->clear(why);
   }
   stack_->setCurrentWidget(tabs_);

@@ -24,6 +24,7 @@ namespace qs::editor {
 
 class PlotWidget;
 class QuantInspector;
+class BakeOffPanel;
 class TrainingSeries;
 class SliceTableModel;
 struct ValueHistogramData;
@@ -80,6 +81,7 @@ class TensorViewer : public QWidget {
   QComboBox* outputSelector() const { return outputs_; }
   QTabWidget* tabs() const { return tabs_; }
   QuantInspector* inspector() const { return inspector_; }
+  BakeOffPanel* bakeOff() const { return bakeOff_; }
   QTableView* valueTable() const { return table_; }
   QLabel* statsLabel() const { return statsLabel_; }
   const std::vector<QSpinBox*>& sliceSpins() const { return sliceSpins_; }
@@ -128,6 +130,7 @@ class TensorViewer : public QWidget {
   QLabel* message_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   QuantInspector* inspector_ = nullptr;
+  BakeOffPanel* bakeOff_ = nullptr;
   QString inspectorWhy_;  // why the inspector cannot show the current FakeQuant block, if so
   QWidget* valuesTab_ = nullptr;
   QLabel* statsLabel_ = nullptr;

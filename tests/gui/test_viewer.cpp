@@ -18,6 +18,7 @@
 #include "editor_bridge/viewer/PlotWidget.h"
 #include "editor_bridge/viewer/QuantInspector.h"
 #include "editor_bridge/viewer/QuantPlots.h"
+#include "editor_bridge/viewer/BakeOffPanel.h"
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "runtime/Npy.h"
 #include "test_viewer_helpers.h"
@@ -233,11 +234,12 @@ TEST_CASE("viewer shows the tab --view names", "[viewer]") {
       testing::perChannelBlock(Tensor::fromValues({2, 2}, {-1, 0.5f, 2, 3}), {-1, 0}, {1, 2}, 8));
   REQUIRE(testing::waitIdle(viewer));
   const QStringList names = TensorViewer::viewNames();
-  REQUIRE(names == QStringList{"quantization", "values", "heatmap", "histogram"});
+  REQUIRE(names ==
+          QStringList{"quantization", "values", "heatmap", "histogram", "calibrators"});
   QWidget* const expected[] = {viewer.inspector(), viewer.valueTable()->parentWidget(),
-                               viewer.heatmap(), viewer.histogram()};
+                               viewer.heatmap(), viewer.histogram(), viewer.bakeOff()};
   // Backwards, so that no step can pass by staying on the tab that was already current.
-  for (int k = 3; k >= 0; --k) {
+  for (int k = 4; k >= 0; --k) {
     INFO(names[k].toStdString());
     QString error;
     REQUIRE(viewer.showView(names[k], &error));
@@ -259,6 +261,7 @@ TEST_CASE("viewer shows the tab --view names", "[viewer]") {
   viewer.showBlock(c);
   CHECK_FALSE(viewer.showView("quantization", &error));
   CHECK(error.contains("FakeQuant"));
+  CHECK_FALSE(viewer.showView("calibrators"));
   CHECK(viewer.showView("histogram"));
   CHECK(viewer.tabs()->currentWidget() == viewer.histogram());
 }
