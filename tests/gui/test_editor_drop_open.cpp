@@ -98,8 +98,9 @@ QString status(EditorFixture& f) {
 
 }  // namespace
 
-TEST_CASE("editor: a dropped exported .onnx or page file opens its page; palette drops still add",
-          "[editor][drop][open]") {
+TEST_CASE(
+    "editor: a dropped exported .onnx or page file opens its page, and palette drops still add",
+    "[editor][drop][open]") {
   EditorFixture f;
   QTemporaryDir dir;
   const QString page = writeFile(dir, "descent.page.json", kDescentPage);

@@ -71,7 +71,7 @@ uint32_t bitsOf(float f) {
 
 }  // namespace
 
-TEST_CASE("provenance: --save-state carries the page and the version; readers skip them",
+TEST_CASE("provenance: --save-state carries the page and the version, which readers skip",
           "[provenance][state][npz]") {
   TempDir dir;
   const std::string page = dir.write("p.page.json", kDescentPage).string();
