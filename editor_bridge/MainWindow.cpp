@@ -62,6 +62,8 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
   model_ = new PageModel(registry, this);
   scene_ = new PageScene(model_, this);
   view_ = new PageView(scene_, this);
+  connect(view_, &PageView::filesDropped, this, &MainWindow::openDroppedFiles);
+  setAcceptDrops(true);  // files dropped anywhere else in the window (MainWindowDrop.cpp)
   setCentralWidget(view_);
 
   palette_ = new PaletteWidget(registry, this);
@@ -402,25 +404,29 @@ bool MainWindow::openPage(const QString& path, QString* error) {
     const bool onnx = path.endsWith(".onnx", Qt::CaseInsensitive);
     LoadedPage loaded = onnx ? pageFromOnnx(path.toStdString())
                              : loadPage(path.toStdString(), {.keepDanglingLinks = true});
-    cancelRun();
-    training_->forgetState();
-    results_.clear();
-    viewedBlock_.reset();
-    viewer_->clear();
-    model_->resetPage(std::move(loaded.page), loaded.dir);
-    filePath_ = onnx ? QString() : QFileInfo(path).absoluteFilePath();
-    restoredUnsaved_ = false;
-    recovery_.discardOwn();
-    if (!onnx) addRecentFile(filePath_);
-    updateTitle();
-    view_->fitPage();
-    for (const std::string& w : loaded.warnings)
-      statusBar()->showMessage(QString::fromStdString(w), 8000);
+    showLoadedPage(std::move(loaded), onnx ? QString() : QFileInfo(path).absoluteFilePath());
     return true;
   } catch (const Error& e) {
     if (error) *error = QString::fromStdString(e.what());
     return false;
   }
+}
+
+void MainWindow::showLoadedPage(LoadedPage loaded, const QString& filePath) {
+  cancelRun();
+  training_->forgetState();
+  results_.clear();
+  viewedBlock_.reset();
+  viewer_->clear();
+  model_->resetPage(std::move(loaded.page), loaded.dir);
+  filePath_ = filePath;
+  restoredUnsaved_ = false;
+  recovery_.discardOwn();
+  if (!filePath_.isEmpty()) addRecentFile(filePath_);
+  updateTitle();
+  view_->fitPage();
+  for (const std::string& w : loaded.warnings)
+    statusBar()->showMessage(QString::fromStdString(w), 8000);
 }
 
 bool MainWindow::savePageAs(const QString& path, QString* error) {

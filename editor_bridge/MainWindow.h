@@ -10,8 +10,11 @@
 #include "editor_bridge/TrainingController.h"
 #include "runtime/BlockRegistry.h"
 #include "runtime/Evaluator.h"
+#include "runtime/PageJson.h"
 
 class QAction;
+class QDragEnterEvent;
+class QDropEvent;
 class QLabel;
 class QMenu;
 class QDockWidget;
@@ -43,6 +46,10 @@ class MainWindow : public QMainWindow {
   void newPage();
   bool openPage(const QString& path, QString* error = nullptr);
   bool savePageAs(const QString& path, QString* error = nullptr);
+  // Files dropped on the window (MainWindowDrop.cpp): opens the page the first one carries (a
+  // page, an exported .onnx, a state file, a --save-npy folder or one of its .npy files), after
+  // asking to save changes; says so in the status bar when it carries none. True if opened.
+  bool openDroppedFiles(const QList<QUrl>& urls);
   bool save();
   // File > Import weights: lists the tensors of `path` in a dialog and adds a Const block for each
   // one picked, in one undo step, beside the page's blocks. False (and nothing added) when the
@@ -100,6 +107,8 @@ class MainWindow : public QMainWindow {
 
  protected:
   void closeEvent(QCloseEvent* event) override;
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
 
  private:
   void createActions();
@@ -112,6 +121,8 @@ class MainWindow : public QMainWindow {
   void addTrainingBlockMenu();
   void updateTitle();
   bool maybeSave();
+  // Replaces the page with `loaded`; `filePath` is where Save writes (empty: a new, unsaved page).
+  void showLoadedPage(LoadedPage loaded, const QString& filePath);
   void onContentChanged();
   void onSelectionChanged();
   void refreshViewer();

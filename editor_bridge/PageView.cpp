@@ -186,20 +186,25 @@ bool PageView::focusNextPrevChild(bool next) {
 }
 
 void PageView::dragEnterEvent(QDragEnterEvent* event) {
-  if (event->mimeData()->hasFormat(kBlockMimeType))
+  if (event->mimeData()->hasFormat(kBlockMimeType) || event->mimeData()->hasUrls())
     event->acceptProposedAction();
   else
     QGraphicsView::dragEnterEvent(event);
 }
 
 void PageView::dragMoveEvent(QDragMoveEvent* event) {
-  if (event->mimeData()->hasFormat(kBlockMimeType))
+  if (event->mimeData()->hasFormat(kBlockMimeType) || event->mimeData()->hasUrls())
     event->acceptProposedAction();
   else
     QGraphicsView::dragMoveEvent(event);
 }
 
 void PageView::dropEvent(QDropEvent* event) {
+  if (!event->mimeData()->hasFormat(kBlockMimeType) && event->mimeData()->hasUrls()) {
+    event->acceptProposedAction();
+    emit filesDropped(event->mimeData()->urls());
+    return;
+  }
   if (!event->mimeData()->hasFormat(kBlockMimeType)) return QGraphicsView::dropEvent(event);
   const QString type = QString::fromUtf8(event->mimeData()->data(kBlockMimeType));
   // The drop point is the block's top-left corner, a little up and left so the cursor is on it.

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <QGraphicsView>
+#include <QList>
+#include <QUrl>
 
 namespace qs::editor {
 
@@ -27,6 +29,10 @@ class PageView : public QGraphicsView {
   void openQuickAdd(QPointF scenePos);
   QuickAddPopup* quickAddPopup() const { return quickAdd_; }
   Minimap* minimap() const { return minimap_; }
+
+ signals:
+  // Files dropped on the canvas (not a palette drag): the window opens the page they carry.
+  void filesDropped(const QList<QUrl>& urls);
 
  protected:
   void paintEvent(QPaintEvent* event) override;

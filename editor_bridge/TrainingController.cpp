@@ -22,6 +22,7 @@
 
 #include "editor_bridge/PageModel.h"
 #include "runtime/Error.h"
+#include "runtime/PageJson.h"
 #include "runtime/ResultNames.h"
 #include "runtime/StateFile.h"
 
@@ -482,11 +483,12 @@ void TrainingController::forgetState() {
 
 bool TrainingController::saveState(const QString& path, QString* error) {
   const std::filesystem::path file = path.toStdString();
+  const std::string pageJson = pageToText(model_->page());
   JobOutcome outcome;
   if (!runJob(
-          [file](Evaluator& ev, JobOutcome& out) {
+          [file, pageJson](Evaluator& ev, JobOutcome& out) {
             try {
-              writeStateFile(file, ev);
+              writeStateFile(file, ev, pageJson);
               out.steps = ev.stepCount();
             } catch (const Error& e) {
               out.error = e.what();

@@ -58,13 +58,23 @@ Archive openArchive(const std::string& bytes, const std::string& source) {
   return Archive(za);
 }
 
+bool endsWithSuffix(const std::string& name) {
+  return name.size() > kSuffix.size() &&
+         name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
+}
+
+// Quant Space's own members (Npz.h): written and read under their whole name.
+bool isOwnMember(const std::string& name) {
+  return name.rfind(kNpzOwnPrefix, 0) == 0 && !endsWithSuffix(name);
+}
+
 // The member's key after checking what the archive says of it, before anything is inflated.
 std::string checkedKey(const zip_stat_t& st, const std::string& source, uint64_t& total,
                        const NpzLimits& limits) {
   const std::string name = (st.valid & ZIP_STAT_NAME) ? st.name : "";
   const std::string where = source + ": member '" + name + "'";
-  if (name.size() <= kSuffix.size() ||
-      name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+  const bool own = isOwnMember(name);
+  if (!own && !endsWithSuffix(name))
     throw Error(where + " is not an array: .npz members are named <key>.npy");
   if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE)
     throw Error(where + " is encrypted, which .npz files never are");
@@ -80,7 +90,7 @@ std::string checkedKey(const zip_stat_t& st, const std::string& source, uint64_t
   if (total > limits.maxTotalBytes)
     throw Error(source + ": the members would inflate to more than " +
                 formatBytes(limits.maxTotalBytes) + " together");
-  return name.substr(0, name.size() - kSuffix.size());
+  return own ? name : name.substr(0, name.size() - kSuffix.size());
 }
 
 std::string readMember(zip_t* za, zip_uint64_t index, uint64_t size, const std::string& where) {
@@ -113,7 +123,7 @@ NpzLimits NpzLimits::defaults() {
 }
 
 std::vector<NpzMember> parseNpz(const std::string& archive, const std::string& source,
-                                const NpzLimits& limits) {
+                                const NpzLimits& limits, bool ownMembers) {
   Archive za = openArchive(archive, source);
   const zip_int64_t count = zip_get_num_entries(za.get(), 0);
   if (count < 0) throw Error(source + ": cannot list the archive: " + archiveErrorText(za.get()));
@@ -130,20 +140,24 @@ std::vector<NpzMember> parseNpz(const std::string& archive, const std::string& s
       throw Error(source + ": cannot read member " + std::to_string(i) + ": " +
                   archiveErrorText(za.get()));
     std::string key = checkedKey(st, source, total, limits);
-    if (!seen.insert(key).second) throw Error(source + ": two members are named '" + key + ".npy'");
-    const std::string where = source + ": member '" + key + ".npy'";
+    const bool own = isOwnMember(key);
+    const std::string name = own ? key : key + std::string(kSuffix);
+    if (!seen.insert(key).second) throw Error(source + ": two members are named '" + name + "'");
+    if (own && !ownMembers) continue;
+    const std::string where = source + ": member '" + name + "'";
     members.push_back(
         {std::move(key), readMember(za.get(), static_cast<zip_uint64_t>(i), st.size, where)});
   }
   return members;
 }
 
-std::vector<NpzMember> readNpz(const std::filesystem::path& path, const NpzLimits& limits) {
+std::vector<NpzMember> readNpz(const std::filesystem::path& path, const NpzLimits& limits,
+                               bool ownMembers) {
   // The archive's own size is bounded by what its members may inflate to (deflate never grows a
   // member by more than a few bytes per 16 KiB block), plus the zip headers.
   const uint64_t maxArchive = limits.maxTotalBytes + limits.maxTotalBytes / 64 +
                               static_cast<uint64_t>(limits.maxMembers) * 512 + (1u << 20);
-  return parseNpz(readFile(path, maxArchive), path.string(), limits);
+  return parseNpz(readFile(path, maxArchive), path.string(), limits, ownMembers);
 }
 
 std::string npzBytes(const std::vector<NpzMember>& members, bool compress) {
@@ -171,7 +185,7 @@ std::string npzBytes(const std::vector<NpzMember>& members, bool compress) {
   Archive za(raw);
   for (const NpzMember& m : members) {
     zip_source_t* data = zip_source_buffer(za.get(), m.bytes.data(), m.bytes.size(), 0);
-    const std::string name = m.key + std::string(kSuffix);
+    const std::string name = isOwnMember(m.key) ? m.key : m.key + std::string(kSuffix);
     const zip_int64_t index =
         data ? zip_file_add(za.get(), name.c_str(), data, ZIP_FL_ENC_UTF_8) : -1;
     if (index < 0) {

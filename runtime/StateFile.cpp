@@ -5,6 +5,7 @@
 #include "runtime/Error.h"
 #include "runtime/Npy.h"
 #include "runtime/Npz.h"
+#include "runtime/Provenance.h"
 
 namespace qs {
 
@@ -46,10 +47,13 @@ StateFileContents readStateFile(const std::filesystem::path& path) {
   return contents;
 }
 
-void writeStateFile(const std::filesystem::path& path, const Evaluator& evaluator) {
+void writeStateFile(const std::filesystem::path& path, const Evaluator& evaluator,
+                    const std::string& pageJson) {
   std::vector<NpzMember> members;
   for (const auto& [name, t] : evaluator.stateTensors()) members.push_back({name, npyBytes(t)});
   members.push_back({kStepKey, npyInt64Bytes(evaluator.stepCount())});
+  if (!pageJson.empty()) members.push_back({kNpzPageMember, pageJson});
+  members.push_back({kNpzVersionMember, std::string(quantSpaceVersion()) + "\n"});
   writeNpz(path, members);
 }
 

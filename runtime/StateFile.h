@@ -26,8 +26,11 @@ bool pageHasState(const Page& page, const BlockRegistry& registry);
 // Throws qs::Error naming the file and, where there is one, the member.
 StateFileContents readStateFile(const std::filesystem::path& path);
 
-// Writes the evaluator's held values and step count. Throws qs::Error.
-void writeStateFile(const std::filesystem::path& path, const Evaluator& evaluator);
+// Writes the evaluator's held values and step count, and the Quant Space version; with
+// `pageJson` (pageToText of the page), the page too (runtime/Provenance.h). Readers skip both.
+// Throws qs::Error.
+void writeStateFile(const std::filesystem::path& path, const Evaluator& evaluator,
+                    const std::string& pageJson = {});
 
 // Reads `path` and makes it the evaluator's state for `page`. Throws qs::Error whose message
 // starts with the path; the state is unchanged then. Notes on the members read go to `notes`

@@ -17,6 +17,7 @@
 #include "runtime/Json.h"
 #include "runtime/Npy.h"
 #include "runtime/PageJson.h"
+#include "runtime/Provenance.h"
 #include "runtime/ResultNames.h"
 #include "runtime/TensorStats.h"
 
@@ -285,12 +286,20 @@ std::vector<std::pair<std::string, Tensor>> collectResults(const Args& args, con
   return results;
 }
 
-// Writes each result to DIR/NAME.npy; false if any could not be written (after its message).
+// Writes each result to DIR/NAME.npy, and the page they came from beside them (Provenance.h);
+// false if any could not be written (after its message).
 bool saveNpyFiles(const std::string& dir,
-                  const std::vector<std::pair<std::string, Tensor>>& results, std::ostream& err) {
+                  const std::vector<std::pair<std::string, Tensor>>& results,
+                  const std::string& pageJson, std::ostream& err) {
   bool ok = true;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
+  try {
+    writeNpyFolderProvenance(dir, pageJson);
+  } catch (const Error& e) {
+    err << "error: " << e.what() << "\n";
+    ok = false;
+  }
   for (const auto& [name, t] : results) {
     try {
       writeNpy(std::filesystem::path(dir) / (name + ".npy"), t);
@@ -335,14 +344,14 @@ void reportSteps(const StepArgs& args, const StepsOutcome& steps, const Evaluato
 
 // Writes --save-state unless the run failed; with no step taken and nothing loaded there is no
 // state to write. False after the message.
-bool saveState(const StepArgs& args, const StepsOutcome& steps, const Evaluator& evaluator,
-               std::ostream& err) {
+bool saveState(const StepArgs& args, const StepsOutcome& steps, const Page& page,
+               const Evaluator& evaluator, std::ostream& err) {
   if (args.saveState.empty()) return true;
   if (steps.done == 0 && args.loadState.empty()) {
     err << "note: --save-state " << args.saveState << " not written: no step was taken\n";
     return true;
   }
-  return saveStateFile(args.saveState, evaluator, err);
+  return saveStateFile(args.saveState, evaluator, pageToText(page), err);
 }
 
 // Prints (or writes as JSON and .npy) the results of the last evaluation and its errors, and
@@ -365,8 +374,9 @@ int reportRun(const Args& args, const Page& page, const BlockRegistry& registry,
   if (pageHasState(page, registry)) reportSteps(args.steps, steps, evaluator, err);
   int status = errors.empty() ? 0 : 1;
 
-  if (!args.saveNpy.empty() && !saveNpyFiles(args.saveNpy, results, err)) status = 1;
-  if (status == 0 && !saveState(args.steps, steps, evaluator, err)) status = 1;
+  if (!args.saveNpy.empty() && !saveNpyFiles(args.saveNpy, results, pageToText(page), err))
+    status = 1;
+  if (status == 0 && !saveState(args.steps, steps, page, evaluator, err)) status = 1;
 
   if (args.json) {
     writeJsonReport(out, results, errors);

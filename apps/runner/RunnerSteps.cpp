@@ -123,9 +123,9 @@ int prepareSteps(const StepArgs& args, const std::vector<std::string>& fetch, co
 }
 
 bool saveStateFile(const std::filesystem::path& path, const Evaluator& evaluator,
-                   std::ostream& err) {
+                   const std::string& pageJson, std::ostream& err) {
   try {
-    writeStateFile(path, evaluator);
+    writeStateFile(path, evaluator, pageJson);
   } catch (const Error& e) {
     err << "error: --save-state: " << e.what() << "\n";
     return false;

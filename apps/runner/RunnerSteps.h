@@ -46,9 +46,10 @@ struct StepsOutcome {
 StepsOutcome runSteps(const StepArgs& args, const Page& page, Evaluator& evaluator,
                       EvalOptions options, std::ostream& err);
 
-// Writes --save-state: each held value as "<name>.npy" and "__step__.npy". False after the message.
+// Writes --save-state: each held value as "<name>.npy", "__step__.npy", and the page (its JSON)
+// the state belongs to. False after the message.
 bool saveStateFile(const std::filesystem::path& path, const Evaluator& evaluator,
-                   std::ostream& err);
+                   const std::string& pageJson, std::ostream& err);
 
 // While alive, the first SIGINT (Ctrl-C) only sets interrupted(); the handler then resets itself,
 // so that a second Ctrl-C ends the process as usual. Does nothing where SIGINT is ignored (a job

@@ -485,7 +485,8 @@ TEST_CASE("runner steps: numpy.load reads a state file", "[runner][steps][numpy]
   INFO(np.err);
   CHECK(np.status == 0);
   CHECK(np.out ==
-        "['__step__', 's', 'w']\n<i8 () 6\n<f4 (2,) [1.0, -2.0]\n<f4 () 0.10000000149011612\n");
+        "['__quantspace__/page.json', '__quantspace__/version.txt', '__step__', 's', 'w']\n"
+        "<i8 () 6\n<f4 (2,) [1.0, -2.0]\n<f4 () 0.10000000149011612\n");
 }
 
 namespace {
