@@ -15,10 +15,10 @@
 #include <cmath>
 #include <limits>
 
+#include "editor_bridge/viewer/BakeOffPanel.h"
 #include "editor_bridge/viewer/PlotWidget.h"
 #include "editor_bridge/viewer/QuantInspector.h"
 #include "editor_bridge/viewer/QuantPlots.h"
-#include "editor_bridge/viewer/BakeOffPanel.h"
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "runtime/Npy.h"
 #include "test_viewer_helpers.h"
@@ -234,8 +234,7 @@ TEST_CASE("viewer shows the tab --view names", "[viewer]") {
       testing::perChannelBlock(Tensor::fromValues({2, 2}, {-1, 0.5f, 2, 3}), {-1, 0}, {1, 2}, 8));
   REQUIRE(testing::waitIdle(viewer));
   const QStringList names = TensorViewer::viewNames();
-  REQUIRE(names ==
-          QStringList{"quantization", "values", "heatmap", "histogram", "calibrators"});
+  REQUIRE(names == QStringList{"quantization", "values", "heatmap", "histogram", "calibrators"});
   QWidget* const expected[] = {viewer.inspector(), viewer.valueTable()->parentWidget(),
                                viewer.heatmap(), viewer.histogram(), viewer.bakeOff()};
   // Backwards, so that no step can pass by staying on the tab that was already current.
