@@ -7,11 +7,8 @@
 #include "onnx/OnnxEmit.h"
 #include "runtime/AttrJson.h"
 #include "runtime/OnnxModel.h"
+#include "runtime/Provenance.h"
 #include "runtime/ResultNames.h"
-
-#ifndef QS_VERSION
-#define QS_VERSION "unknown"
-#endif
 
 namespace qs {
 
@@ -267,14 +264,14 @@ void addOutputs(Graph& g, const std::vector<std::pair<PortRef, std::string>>& ou
 void setModelHeader(onnx::ModelProto& model, const Page& page, const OnnxExportOptions& options) {
   model.set_ir_version(7);
   model.set_producer_name("Quant Space");
-  model.set_producer_version(QS_VERSION);
+  model.set_producer_version(quantSpaceVersion());
   auto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(13);
   model.mutable_graph()->set_name(page.name.empty() ? "page" : page.name);
   auto* version = model.add_metadata_props();
   version->set_key("quantspace.version");
-  version->set_value(QS_VERSION);
+  version->set_value(quantSpaceVersion());
   if (!options.pageJson.empty()) {
     auto* p = model.add_metadata_props();
     p->set_key("quantspace.page");
