@@ -13,14 +13,12 @@ namespace qs::calib {
 
 // ---- Histograms -------------------------------------------------------------------------------
 
-Histograms::Histograms(int64_t n, bool sym)
-    : symmetric(sym),
-      channels(n),
-      counts(static_cast<size_t>(n) * kBins, 0.0f),
-      lo(n, 0.0f),
-      hi(n, 0.0f),
-      min(n, 0.0f),
-      max(n, 0.0f) {}
+void Histograms::reset(int64_t n, bool sym) {
+  symmetric = sym;
+  channels = n;
+  counts.assign(static_cast<size_t>(n) * kBins, 0.0f);
+  for (std::vector<float>* v : {&lo, &hi, &min, &max}) v->assign(static_cast<size_t>(n), 0.0f);
+}
 
 double Histograms::total(int64_t c) const {
   double n = 0;
@@ -415,7 +413,12 @@ std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t ch
       r[c] = {std::min(e.min[c], 0.0f), std::max(e.max[c], 0.0f)};
     return r;
   }
-  Histograms h(channels, true);
+  // Kept by the calling thread between calls, like the binning pass's buffers (1 MB at 128
+  // channels), unless a call made it large.
+  // (A reference: the search below runs on the pool's threads, which name their own instance.)
+  thread_local Histograms kept;
+  Histograms& h = kept;
+  h.reset(channels, true);
   accumulate(h, x, outer, false, exec);
   const fq::QuantRange q = fq::quantRange(numBits, narrowRange);
   // The channels' searches are independent: split across the threads.
@@ -442,6 +445,7 @@ std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t ch
     exec.pool->parallelFor(channels, 1, exec.threads, search);
   else
     search(0, channels);
+  if (h.counts.capacity() * sizeof(float) > (size_t{16} << 20)) h = Histograms();
   return r;
 }
 

@@ -42,7 +42,9 @@ struct Histograms {
   std::vector<float> min, max;  // the smallest and largest value seen (signed)
 
   Histograms() = default;
-  Histograms(int64_t channels, bool symmetric);
+  Histograms(int64_t channels, bool symmetric) { reset(channels, symmetric); }
+  // Empty again, for `channels` channels, keeping the memory the vectors hold.
+  void reset(int64_t channels, bool symmetric);
   const float* channelCounts(int64_t c) const { return counts.data() + c * kBins; }
   double total(int64_t c) const;
 };

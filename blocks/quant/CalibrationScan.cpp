@@ -186,13 +186,29 @@ struct PartCounts {
   std::vector<uint16_t> idx;
   int64_t recentRows = 0;
 
-  PartCounts(size_t size, size_t tile) : total(size, 0), recent(size, 0), idx(tile) {}
+  // Zeroed counts for `size` bins and room for a tile of `tile` indices. assign() keeps the
+  // capacity an earlier call left, so a kept buffer costs a memset, not fresh pages.
+  void reset(size_t size, size_t tile) {
+    total.assign(size, 0);
+    recent.assign(size, 0);
+    idx.resize(tile);
+    recentRows = 0;
+  }
+  size_t bytes() const {
+    return total.capacity() * sizeof(uint32_t) + (recent.capacity() + idx.capacity()) * 2;
+  }
   void flush() {
     for (size_t i = 0; i < recent.size(); ++i) total[i] += recent[i];
     std::fill(recent.begin(), recent.end(), uint16_t{0});
     recentRows = 0;
   }
 };
+
+// The binning pass's buffers, kept by the calling thread between calls: at 128 channels a part
+// holds 1.75 MB, which the allocator would otherwise map and the kernel fault in on every call
+// (a third of the pass's time on a virtual machine). Buffers past kKeepBinBytes are let go.
+constexpr size_t kKeepBinBytes = size_t{16} << 20;
+thread_local std::vector<PartCounts> binScratch;
 
 }  // namespace
 
@@ -208,10 +224,9 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
   const size_t size = static_cast<size_t>(channels) * kBins;
   const int64_t tileRows =
       std::clamp<int64_t>(kTileElements / std::max<int64_t>(channels, 1), 1, kMaxRowsPerFlush);
-  std::vector<PartCounts> counts;
-  counts.reserve(parts);
-  for (int p = 0; p < parts; ++p)
-    counts.emplace_back(size, static_cast<size_t>(tileRows * channels));
+  std::vector<PartCounts>& counts = binScratch;
+  if (counts.size() < static_cast<size_t>(parts)) counts.resize(parts);
+  for (int p = 0; p < parts; ++p) counts[p].reset(size, static_cast<size_t>(tileRows * channels));
   const bool sym = h.symmetric;
   forParts(parts, outer, channels, exec, tileRows * channels, [&](int p, int64_t b, int64_t e) {
     PartCounts& pc = counts[p];
@@ -226,12 +241,15 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
     countTile(pc.idx.data(), e - b, channels, pc.recent.data());
     pc.recentRows += e - b;
   });
-  for (PartCounts& pc : counts) pc.flush();
+  for (int p = 0; p < parts; ++p) counts[p].flush();
   for (size_t i = 0; i < size; ++i) {
     uint32_t sum = 0;
     for (int p = 0; p < parts; ++p) sum += counts[p].total[i];
     if (sum) h.counts[i] += static_cast<float>(sum);
   }
+  size_t held = 0;
+  for (const PartCounts& pc : counts) held += pc.bytes();
+  if (held > kKeepBinBytes) std::vector<PartCounts>().swap(counts);
 }
 
 namespace {
