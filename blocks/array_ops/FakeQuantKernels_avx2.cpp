@@ -1,6 +1,7 @@
 // Built with -mavx2 (blocks/CMakeLists.txt); only called when the CPU has it. No FMA: the build
 // keeps every multiply and add separately rounded, as TensorFlow's kernel does.
 #include "blocks/array_ops/FakeQuantLanes.h"
+#include "blocks/array_ops/FakeQuantLanes_avx2.h"
 
 #ifdef QS_FQ_HAVE_X86
 #include <immintrin.h>
@@ -16,20 +17,6 @@ namespace {
 inline __m256i tailMask(int64_t n) {
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), idx);
-}
-
-// See the AVX-512 file: vminps/vmaxps return the second operand when unordered, which keeps a
-// NaN input exactly as std::min(x, hi) / std::max(c, lo) do.
-inline __m256 forward8(__m256 x, __m256 lo, __m256 hi, __m256 mul, __m256 scale, __m256 qz,
-                       __m256 keep, bool divide) {
-  __m256 c = _mm256_min_ps(hi, x);
-  c = _mm256_max_ps(lo, c);
-  const __m256 shifted = _mm256_sub_ps(c, lo);
-  __m256 t = divide ? _mm256_div_ps(shifted, scale) : _mm256_mul_ps(shifted, mul);
-  t = _mm256_add_ps(_mm256_sub_ps(t, qz), _mm256_set1_ps(0.5f));
-  const __m256 r =
-      _mm256_mul_ps(_mm256_round_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), scale);
-  return _mm256_and_ps(r, keep);
 }
 
 // One full output vector at p, 32-byte aligned unless M is Cached.

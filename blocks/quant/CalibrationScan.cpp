@@ -257,15 +257,11 @@ namespace {
 // The terms of sqnrNoise(), in kLanes running sums: bin i's term goes to sum i % kLanes, except
 // for the last n % kLanes bins, which go to sum 0. kNonZero: the range is not [0, 0]. The terms
 // are computed a block at a time by a loop with no sum in it, then summed in the same order as one
-// bin at a time. GCC 12 still does not vectorize the term loop ("control flow in loop").
+// bin at a time. GCC 12 does not vectorize the term loop ("control flow in loop"): on AVX2 the
+// hand-written loop of CalibrationScan_avx2.cpp runs instead.
 template <bool kNonZero>
-// Clang clones no templates: its builds (the sanitizer one) run the default code.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-[[gnu::target_clones("avx2", "default")]]
-#endif
-double
-noiseSum(const float* __restrict c, const float* __restrict k, size_t n, const fq::Nudged& range,
-         bool both, float wp, float wNeg, float clippingWeight) {
+double noiseSum(const float* __restrict c, const float* __restrict k, size_t n,
+                const fq::Nudged& range, bool both, float wp, float wNeg, float clippingWeight) {
   constexpr size_t kLanes = 8, kBlock = 256;
   float acc[kLanes] = {};
   // A local copy whose zeroRange the compiler knows: quantizeMul's branch folds away.
@@ -298,15 +294,27 @@ noiseSum(const float* __restrict c, const float* __restrict k, size_t n, const f
 
 }  // namespace
 
+namespace detail {
+double sqnrNoiseSumPortable(const float* centre, const float* count, size_t n, const fq::Nudged& nd,
+                            bool both, float wp, float wNeg, float clippingWeight) {
+  return nd.zeroRange ? noiseSum<false>(centre, count, n, nd, both, wp, wNeg, clippingWeight)
+                      : noiseSum<true>(centre, count, n, nd, both, wp, wNeg, clippingWeight);
+}
+}  // namespace detail
+
 double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& count,
                  const fq::Nudged& nd, bool symmetric, float wPos, float wNeg,
                  float clippingWeight) {
   const bool both = symmetric && wNeg > 0;
   const float wp = symmetric ? wPos : 1.0f;
-  return nd.zeroRange ? noiseSum<false>(centre.data(), count.data(), centre.size(), nd, both, wp,
-                                        wNeg, clippingWeight)
-                      : noiseSum<true>(centre.data(), count.data(), centre.size(), nd, both, wp,
-                                       wNeg, clippingWeight);
+#ifdef QS_FQ_HAVE_X86
+  // The FakeQuant kernels' choice of path, so that tests can force the portable one.
+  if (fq::activeSimdLevel() != fq::SimdLevel::Portable)
+    return detail::sqnrNoiseSumAvx2(centre.data(), count.data(), centre.size(), nd, both, wp, wNeg,
+                                    clippingWeight);
+#endif
+  return detail::sqnrNoiseSumPortable(centre.data(), count.data(), centre.size(), nd, both, wp,
+                                      wNeg, clippingWeight);
 }
 
 }  // namespace qs::calib

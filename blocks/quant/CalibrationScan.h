@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "blocks/array_ops/FakeQuantLanes.h"  // QS_FQ_HAVE_X86
 #include "blocks/quant/CalibrationMath.h"
 
 namespace qs::calib {
@@ -21,5 +22,16 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec);
 double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& count,
                  const fq::Nudged& nd, bool symmetric, float wPos, float wNeg,
                  float clippingWeight);
+
+namespace detail {
+// sqnrNoise()'s sum over n bins for a symmetric-or-not histogram already resolved to `both` (count
+// each centre as negative too) and the positive share wp: the portable loop and the AVX2 one.
+double sqnrNoiseSumPortable(const float* centre, const float* count, size_t n, const fq::Nudged& nd,
+                            bool both, float wp, float wNeg, float clippingWeight);
+#ifdef QS_FQ_HAVE_X86
+double sqnrNoiseSumAvx2(const float* centre, const float* count, size_t n, const fq::Nudged& nd,
+                        bool both, float wp, float wNeg, float clippingWeight);
+#endif
+}  // namespace detail
 
 }  // namespace qs::calib

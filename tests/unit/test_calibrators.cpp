@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "blocks/RegisterBlocks.h"
+#include "blocks/array_ops/FakeQuantKernels.h"
 #include "blocks/quant/CalibrationMath.h"
+#include "blocks/quant/CalibrationScan.h"
 #include "runtime/Evaluator.h"
 #include "runtime/Page.h"
 #include "runtime/ThreadPool.h"
@@ -558,6 +560,44 @@ TEST_CASE("Calibration gives the same bits with one thread and with two", "[cali
       differ += std::memcmp(&one[c], &two[c], sizeof(calib::Range)) != 0;
     CHECK(differ == 0);
   }
+}
+
+TEST_CASE("The SQNR scoring gives the same bits on the portable path and on AVX2", "[calibrate]") {
+#ifdef QS_FQ_HAVE_X86
+  if (!fq::simdLevelSupported(fq::SimdLevel::Avx2)) {
+    WARN("AVX2 is not available on this CPU: only the portable path runs");
+    return;
+  }
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> value(-3.0f, 3.0f);
+  std::uniform_int_distribution<int> count(1, 60);
+  // Bin counts around a multiple of eight, so that the one-at-a-time tail runs with every length.
+  for (size_t n : {size_t{1}, size_t{7}, size_t{8}, size_t{13}, size_t{2040}, size_t{2047}}) {
+    std::vector<float> centre(n), counts(n);
+    for (size_t i = 0; i < n; ++i) {
+      centre[i] = value(rng);
+      counts[i] = static_cast<float>(count(rng));
+    }
+    const std::pair<float, float> ranges[] = {
+        {-1.0f, 1.0f}, {0.0f, 2.5f}, {-0.3f, 0.0f}, {-2.9f, 0.4f}, {0.0f, 0.0f}};
+    for (auto [lo, hi] : ranges)
+      for (bool both : {false, true})
+        for (float weight : {1.0f, 4.0f}) {
+          INFO(n << " bins, range [" << lo << ", " << hi << "], both " << both << ", weight "
+                 << weight);
+          const fq::Nudged nd = fq::nudge(lo, hi, fq::quantRange(8, false));
+          const float wp = both ? 0.5f : 1.0f, wn = both ? 0.5f : 0.0f;
+          const double portable = calib::detail::sqnrNoiseSumPortable(centre.data(), counts.data(),
+                                                                      n, nd, both, wp, wn, weight);
+          const double avx2 = calib::detail::sqnrNoiseSumAvx2(centre.data(), counts.data(), n, nd,
+                                                              both, wp, wn, weight);
+          CHECK(std::memcmp(&portable, &avx2, sizeof(double)) == 0);
+          CHECK(portable > 0);
+        }
+  }
+#else
+  WARN("not an x86-64 build: only the portable path exists");
+#endif
 }
 
 TEST_CASE("Calibrators refuse bad input with a message", "[calibrate]") {
