@@ -1,7 +1,9 @@
 #include "blocks/quant/CalibrationScan.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -167,8 +169,15 @@ void countTile(const uint16_t* __restrict idx, int64_t rows, int64_t channels,
       const int64_t lines = g + 2 * kGroupChannels <= channels ? kGroupBytes / 64 : 0;
       for (int64_t r = 0; r < rows; ++r) {
         if (r < lines) __builtin_prefetch(next + r * 64, 1, 3);
-        const uint16_t* i = idx + r * channels + g;
-        for (int64_t c = 0; c < kGroupChannels; ++c) ++base[c * kBins + i[c]];
+        // The four indices in one load, channel g in the low bits: fewer loads a row, which
+        // with the increments' own loads and stores were what bounded the loop.
+        static_assert(std::endian::native == std::endian::little);
+        uint64_t four;
+        std::memcpy(&four, idx + r * channels + g, sizeof four);
+        ++base[four & 0xFFFF];
+        ++base[kBins + ((four >> 16) & 0xFFFF)];
+        ++base[2 * kBins + ((four >> 32) & 0xFFFF)];
+        ++base[3 * kBins + (four >> 48)];
       }
     } else {
       for (int64_t r = 0; r < rows; ++r) {
