@@ -121,13 +121,8 @@ struct Channel {
   double amax() const { return std::max(-static_cast<double>(seenMin), double{seenMax}); }
 };
 
-// Candidate k (1..kBins): threshold edge k of a symmetric histogram with the sign rule, or the
-// histogram's two-tailed range scaled by k / kBins.
 Range candidate(const Channel& ch, int k) {
-  if (ch.symmetric) return signedRange(k * ch.w, ch.seenMin, ch.seenMax);
-  const double s = static_cast<double>(k) / kBins;
-  const double hi = ch.lo + kBins * ch.w;
-  return {static_cast<float>(s * ch.lo), static_cast<float>(s * hi)};
+  return detail::candidateRange(ch.symmetric, ch.lo, ch.w, ch.seenMin, ch.seenMax, k);
 }
 
 }  // namespace
@@ -135,6 +130,14 @@ Range candidate(const Channel& ch, int k) {
 Range signedRange(double t, float seenMin, float seenMax) {
   const float tf = static_cast<float>(t);
   return {seenMin < 0 ? -tf : 0.0f, seenMax > 0 ? tf : 0.0f};
+}
+
+Range detail::candidateRange(bool symmetric, double lo, double w, float seenMin, float seenMax,
+                             int k) {
+  if (symmetric) return signedRange(k * w, seenMin, seenMax);
+  const double s = static_cast<double>(k) / kBins;
+  const double hi = lo + kBins * w;
+  return {static_cast<float>(s * lo), static_cast<float>(s * hi)};
 }
 
 // ---- Percentile -------------------------------------------------------------------------------
@@ -160,27 +163,43 @@ Range percentileRange(const Histograms& hist, int64_t c, double percentile) {
   return {std::min(static_cast<float>(a), 0.0f), std::max(static_cast<float>(b), 0.0f)};
 }
 
-// ---- MSE: the expected noise of a range, from prefix sums
-// ----------------------------------------
+// ---- MSE: the expected noise of a range, from prefix sums ------------------------------------
+
+namespace detail {
+
+MseChannel::MseChannel(const double* counts, double lo_, double w_, double n_, float seenMin_,
+                       float seenMax_, bool symmetric_, double wPos_, double wNeg_,
+                       fq::QuantRange q_)
+    : h(counts),
+      p0(kBins + 1),
+      p1(kBins + 1),
+      p2(kBins + 1),
+      lo(lo_),
+      w(w_),
+      n(n_),
+      seenMin(seenMin_),
+      seenMax(seenMax_),
+      symmetric(symmetric_),
+      wPos(wPos_),
+      wNeg(wNeg_),
+      q(q_) {
+  for (int i = 0; i < kBins; ++i) {
+    const double c = h[i], u = i + 0.5;
+    p0[i + 1] = p0[i] + c;
+    p1[i + 1] = p1[i] + c * u;
+    p2[i + 1] = p2[i] + c * (u * u + 1.0 / 12.0);
+  }
+}
 
 namespace {
 
-// Sums over bins 0..k-1 of count, count * centre and count * (centre^2 + 1/12) in bin units: the
-// last is the integral of u^2 over the bin for values spread evenly in it.
+// The expected squared error of a range over one channel, one candidate at a time.
 class NoiseModel {
  public:
-  explicit NoiseModel(const Channel& ch) : ch_(ch), p0_(kBins + 1), p1_(kBins + 1), p2_(kBins + 1) {
-    for (int i = 0; i < kBins; ++i) {
-      const double h = ch.h[i], u = i + 0.5;
-      p0_[i + 1] = p0_[i] + h;
-      p1_[i + 1] = p1_[i] + h * u;
-      p2_[i + 1] = p2_[i] + h * (u * u + 1.0 / 12.0);
-    }
-  }
+  explicit NoiseModel(const MseChannel& ch) : ch_(ch) {}
 
-  // The expected squared error of range r, summed over the channel.
-  double noise(Range r, fq::QuantRange q) const {
-    const fq::Nudged nd = fq::nudge(r.min, r.max, q);
+  double noise(Range r) const {
+    const fq::Nudged nd = fq::nudge(r.min, r.max, ch_.q);
     const double step2 = static_cast<double>(nd.scale) * nd.scale / 12.0;
     const double w2 = ch_.w * ch_.w;
     if (ch_.symmetric) {
@@ -201,11 +220,12 @@ class NoiseModel {
     if (u <= 0) return 0;
     if (u >= kBins) return ch_.n;
     const int m = static_cast<int>(u);
-    return p0_[m] + ch_.h[m] * (u - m);
+    return ch_.p0[m] + ch_.h[m] * (u - m);
   }
   // Sum over bins [a, b) of count * ((centre - u)^2 + 1/12).
   double squares(int a, int b, double u) const {
-    const double s0 = p0_[b] - p0_[a], s1 = p1_[b] - p1_[a], s2 = p2_[b] - p2_[a];
+    const double s0 = ch_.p0[b] - ch_.p0[a], s1 = ch_.p1[b] - ch_.p1[a];
+    const double s2 = ch_.p2[b] - ch_.p2[a];
     return s2 - 2 * u * s1 + u * u * s0;
   }
   // Integral of (x - u)^2 over the values below u.
@@ -225,32 +245,42 @@ class NoiseModel {
     return squares(m + 1, kBins, u) + ch_.h[m] * f * f * f / 3.0;
   }
 
-  const Channel& ch_;
-  std::vector<double> p0_, p1_, p2_;
+  const MseChannel& ch_;
 };
 
 }  // namespace
 
-// Built for AVX2 as well where the compiler can (floor is then one instruction, not a sequence);
-// the same operations in the same order, so both builds give the same bits.
-#if defined(__x86_64__) && defined(__GNUC__)
-[[gnu::target_clones("avx2", "default")]]
-#endif
+void mseNoisesPortable(const MseChannel& ch, double* noise) {
+  const NoiseModel model(ch);
+  for (int k = 1; k <= kBins; ++k)
+    noise[k - 1] =
+        model.noise(candidateRange(ch.symmetric, ch.lo, ch.w, ch.seenMin, ch.seenMax, k));
+}
+
+}  // namespace detail
+
 Range mseRange(const Histograms& hist, int64_t c, fq::QuantRange q) {
   const Channel ch(hist, c);
   if (ch.degenerate()) return ch.trivial();
-  const NoiseModel model(ch);
-  Range best = candidate(ch, kBins);
+  const detail::MseChannel m(ch.h.data(), ch.lo, ch.w, ch.n, ch.seenMin, ch.seenMax, ch.symmetric,
+                             ch.wPos, ch.wNeg, q);
+  std::vector<double> noise(kBins);
+#ifdef QS_FQ_HAVE_X86
+  // The FakeQuant kernels' choice of path, so that tests can force the portable one.
+  if (fq::activeSimdLevel() != fq::SimdLevel::Portable)
+    detail::mseNoisesAvx2(m, noise.data());
+  else
+#endif
+    detail::mseNoisesPortable(m, noise.data());
+  // The first candidate of least noise.
+  int best = kBins;
   double bestNoise = std::numeric_limits<double>::infinity();
-  for (int k = 1; k <= kBins; ++k) {
-    const Range r = candidate(ch, k);
-    const double noise = model.noise(r, q);
-    if (noise < bestNoise) {
-      bestNoise = noise;
-      best = r;
+  for (int k = 1; k <= kBins; ++k)
+    if (noise[k - 1] < bestNoise) {
+      bestNoise = noise[k - 1];
+      best = k;
     }
-  }
-  return best;
+  return candidate(ch, best);
 }
 
 // ---- Entropy: TensorRT's KL-divergence threshold ----------------------------------------------

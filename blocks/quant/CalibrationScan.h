@@ -24,6 +24,30 @@ double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& cou
                  float clippingWeight);
 
 namespace detail {
+
+// One channel's histogram for the MSE search, in bin units (u = (x - lo) / w), with the prefix
+// sums of count, count * centre and count * (centre^2 + 1/12) over bins [0, i).
+struct MseChannel {
+  const double* h;  // the counts, kBins of them
+  std::vector<double> p0, p1, p2;
+  double lo, w, n;
+  float seenMin, seenMax;
+  bool symmetric;
+  double wPos, wNeg;  // a symmetric histogram's shares of positive and negative values
+  fq::QuantRange q;
+  MseChannel(const double* counts, double lo, double w, double n, float seenMin, float seenMax,
+             bool symmetric, double wPos, double wNeg, fq::QuantRange q);
+};
+// Candidate k (1..kBins) of the searches on a histogram with edges lo + i * w: threshold edge k
+// of a symmetric histogram with the sign rule, or the two-tailed range scaled by k / kBins.
+Range candidateRange(bool symmetric, double lo, double w, float seenMin, float seenMax, int k);
+// noise[k - 1] = the expected squared error of candidate k, for k = 1..kBins: one candidate at a
+// time, and eight at a time on AVX2, with the same bits.
+void mseNoisesPortable(const MseChannel& ch, double* noise);
+#ifdef QS_FQ_HAVE_X86
+void mseNoisesAvx2(const MseChannel& ch, double* noise);
+#endif
+
 // sqnrNoise()'s sum over n bins for a symmetric-or-not histogram already resolved to `both` (count
 // each centre as negative too) and the positive share wp: the portable loop and the AVX2 one.
 double sqnrNoiseSumPortable(const float* centre, const float* count, size_t n, const fq::Nudged& nd,

@@ -25,7 +25,180 @@ inline __m256 term8(__m256 v, const TermConstants& k) {
   return _mm256_mul_ps(_mm256_mul_ps(e, e), weight);
 }
 
+// ---- The MSE search, four candidates a vector of doubles ----------------------------------------
+
+// std::round of eight floats (half away from zero): the truncation, one further out where the
+// part it drops is at least a half (v - trunc(v) is exact).
+inline __m256 roundHalfAway(__m256 v) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 dropped = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+  const __m256 away = _mm256_cmp_ps(dropped, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign));
+  return _mm256_add_ps(t, _mm256_and_ps(away, one));
+}
+
+// fq::nudge()'s nudged ends and scale for eight ranges.
+struct Nudged8 {
+  __m256 nudgedMin, nudgedMax, scale;
+};
+
+inline Nudged8 nudge8(__m256 min, __m256 max, fq::QuantRange q) {
+  const __m256 qmin = _mm256_set1_ps(static_cast<float>(q.quantMin));
+  const __m256 qmax = _mm256_set1_ps(static_cast<float>(q.quantMax));
+  const __m256 span = _mm256_sub_ps(qmax, qmin);
+  const __m256 scale = _mm256_div_ps(_mm256_sub_ps(max, min), span);
+  const __m256 zpFromMin = _mm256_sub_ps(qmin, _mm256_div_ps(min, scale));
+  // Below qmin: qmin; above qmax: qmax; NaN: 0; else rounded.
+  __m256 zp = roundHalfAway(zpFromMin);
+  zp = _mm256_blendv_ps(zp, _mm256_setzero_ps(), _mm256_cmp_ps(zpFromMin, zpFromMin, _CMP_UNORD_Q));
+  zp = _mm256_blendv_ps(zp, qmax, _mm256_cmp_ps(zpFromMin, qmax, _CMP_GT_OQ));
+  zp = _mm256_blendv_ps(zp, qmin, _mm256_cmp_ps(zpFromMin, qmin, _CMP_LT_OQ));
+  return {_mm256_mul_ps(_mm256_sub_ps(qmin, zp), scale),
+          _mm256_mul_ps(_mm256_sub_ps(qmax, zp), scale), scale};
+}
+
+// NoiseModel (CalibrationMath.cpp) for four positions u at a time; its branches become selects,
+// in the same order, and every lane computes what the scalar code computes for it.
+class NoiseModel4 {
+ public:
+  explicit NoiseModel4(const MseChannel& ch)
+      : ch_(ch),
+        bins_(_mm256_set1_pd(kBins)),
+        n_(_mm256_set1_pd(ch.n)),
+        s0_(_mm256_set1_pd(ch.p0[kBins] - ch.p0[0])),
+        s1_(_mm256_set1_pd(ch.p1[kBins] - ch.p1[0])),
+        s2_(_mm256_set1_pd(ch.p2[kBins] - ch.p2[0])) {}
+
+  __m256d countBelow(__m256d u) const {
+    const Bin b = bin(u);
+    const __m256d in = _mm256_add_pd(gather(ch_.p0.data(), b.m),
+                                     _mm256_mul_pd(gather(ch_.h, b.m), _mm256_sub_pd(u, b.md)));
+    __m256d r = _mm256_blendv_pd(in, n_, _mm256_cmp_pd(u, bins_, _CMP_GE_OQ));
+    return _mm256_blendv_pd(r, _mm256_setzero_pd(), _mm256_cmp_pd(u, zero(), _CMP_LE_OQ));
+  }
+  __m256d sqBelow(__m256d u) const {
+    const Bin b = bin(u);
+    const __m256d f = _mm256_sub_pd(u, b.md);
+    const __m256d in = _mm256_add_pd(squaresFromZero(b.m, u), cubeThird(b.m, f));
+    __m256d r = _mm256_blendv_pd(in, squaresAll(u), _mm256_cmp_pd(u, bins_, _CMP_GE_OQ));
+    return _mm256_blendv_pd(r, _mm256_setzero_pd(), _mm256_cmp_pd(u, zero(), _CMP_LE_OQ));
+  }
+  __m256d sqAbove(__m256d u) const {
+    const Bin b = bin(u);
+    const __m256d f = _mm256_sub_pd(_mm256_set1_pd(1.0), _mm256_sub_pd(u, b.md));
+    const __m128i next = _mm_add_epi32(b.m, _mm_set1_epi32(1));
+    const __m256d in = _mm256_add_pd(squaresToEnd(next, u), cubeThird(b.m, f));
+    __m256d r = _mm256_blendv_pd(in, squaresAll(u), _mm256_cmp_pd(u, zero(), _CMP_LE_OQ));
+    return _mm256_blendv_pd(r, _mm256_setzero_pd(), _mm256_cmp_pd(u, bins_, _CMP_GE_OQ));
+  }
+
+ private:
+  struct Bin {
+    __m128i m;   // static_cast<int>(u), kept within the bins so that the gathers stay inside
+    __m256d md;  // m as a double
+  };
+  static __m256d zero() { return _mm256_setzero_pd(); }
+  static Bin bin(__m256d u) {
+    __m128i m = _mm256_cvttpd_epi32(u);
+    m = _mm_min_epi32(_mm_max_epi32(m, _mm_setzero_si128()), _mm_set1_epi32(kBins - 1));
+    return {m, _mm256_cvtepi32_pd(m)};
+  }
+  static __m256d gather(const double* p, __m128i i) { return _mm256_i32gather_pd(p, i, 8); }
+  // s2 - 2 * u * s1 + u * u * s0, grouped as the scalar squares() groups it.
+  static __m256d squares(__m256d s0, __m256d s1, __m256d s2, __m256d u) {
+    const __m256d twoU = _mm256_mul_pd(_mm256_set1_pd(2.0), u);
+    return _mm256_add_pd(_mm256_sub_pd(s2, _mm256_mul_pd(twoU, s1)),
+                         _mm256_mul_pd(_mm256_mul_pd(u, u), s0));
+  }
+  __m256d squaresAll(__m256d u) const { return squares(s0_, s1_, s2_, u); }
+  // Bins [0, m), and [a, kBins) below.
+  __m256d squaresFromZero(__m128i m, __m256d u) const {
+    const __m256d z0 = _mm256_set1_pd(ch_.p0[0]), z1 = _mm256_set1_pd(ch_.p1[0]);
+    const __m256d z2 = _mm256_set1_pd(ch_.p2[0]);
+    return squares(_mm256_sub_pd(gather(ch_.p0.data(), m), z0),
+                   _mm256_sub_pd(gather(ch_.p1.data(), m), z1),
+                   _mm256_sub_pd(gather(ch_.p2.data(), m), z2), u);
+  }
+  __m256d squaresToEnd(__m128i a, __m256d u) const {
+    return squares(_mm256_sub_pd(_mm256_set1_pd(ch_.p0[kBins]), gather(ch_.p0.data(), a)),
+                   _mm256_sub_pd(_mm256_set1_pd(ch_.p1[kBins]), gather(ch_.p1.data(), a)),
+                   _mm256_sub_pd(_mm256_set1_pd(ch_.p2[kBins]), gather(ch_.p2.data(), a)), u);
+  }
+  // h[m] * f * f * f / 3.0
+  __m256d cubeThird(__m128i m, __m256d f) const {
+    const __m256d hf = _mm256_mul_pd(gather(ch_.h, m), f);
+    return _mm256_div_pd(_mm256_mul_pd(_mm256_mul_pd(hf, f), f), _mm256_set1_pd(3.0));
+  }
+
+  const MseChannel& ch_;
+  __m256d bins_, n_, s0_, s1_, s2_;
+};
+
+// The noise of four candidates whose nudged ends (as doubles) and scale are given.
+__m256d mseNoise4(const MseChannel& ch, const NoiseModel4& model, __m256d nMin, __m256d nMax,
+                  __m256d scale) {
+  const __m256d step2 = _mm256_div_pd(_mm256_mul_pd(scale, scale), _mm256_set1_pd(12.0));
+  const __m256d w = _mm256_set1_pd(ch.w), w2 = _mm256_set1_pd(ch.w * ch.w);
+  if (ch.symmetric) {
+    auto side = [&](__m256d t) {
+      const __m256d u = _mm256_div_pd(t, w);
+      return _mm256_add_pd(_mm256_mul_pd(w2, model.sqAbove(u)),
+                           _mm256_mul_pd(model.countBelow(u), step2));
+    };
+    const __m256d negMin = _mm256_xor_pd(nMin, _mm256_set1_pd(-0.0));
+    return _mm256_add_pd(_mm256_mul_pd(_mm256_set1_pd(ch.wPos), side(nMax)),
+                         _mm256_mul_pd(_mm256_set1_pd(ch.wNeg), side(negMin)));
+  }
+  const __m256d lo = _mm256_set1_pd(ch.lo);
+  const __m256d uLo = _mm256_div_pd(_mm256_sub_pd(nMin, lo), w);
+  const __m256d uHi = _mm256_div_pd(_mm256_sub_pd(nMax, lo), w);
+  const __m256d clipped = _mm256_add_pd(model.sqBelow(uLo), model.sqAbove(uHi));
+  const __m256d inside = _mm256_sub_pd(model.countBelow(uHi), model.countBelow(uLo));
+  return _mm256_add_pd(_mm256_mul_pd(w2, clipped), _mm256_mul_pd(inside, step2));
+}
+
+// Float lanes [4h, 4h + 4) of v as doubles.
+inline __m256d half(__m256 v, int h) {
+  return _mm256_cvtps_pd(h == 0 ? _mm256_castps256_ps128(v) : _mm256_extractf128_ps(v, 1));
+}
+
+// Candidates k .. k + 7 as ranges (candidateRange(), eight at a time).
+void candidates8(const MseChannel& ch, int k, __m256& min, __m256& max) {
+  const __m128i k4 = _mm_add_epi32(_mm_set1_epi32(k), _mm_setr_epi32(0, 1, 2, 3));
+  const __m256d ka = _mm256_cvtepi32_pd(k4);
+  const __m256d kb = _mm256_cvtepi32_pd(_mm_add_epi32(k4, _mm_set1_epi32(4)));
+  auto toFloat = [](__m256d a, __m256d b) {
+    return _mm256_set_m128(_mm256_cvtpd_ps(b), _mm256_cvtpd_ps(a));
+  };
+  if (ch.symmetric) {
+    const __m256d w = _mm256_set1_pd(ch.w);
+    const __m256 t = toFloat(_mm256_mul_pd(ka, w), _mm256_mul_pd(kb, w));
+    min = ch.seenMin < 0 ? _mm256_xor_ps(t, _mm256_set1_ps(-0.0f)) : _mm256_setzero_ps();
+    max = ch.seenMax > 0 ? t : _mm256_setzero_ps();
+    return;
+  }
+  const __m256d bins = _mm256_set1_pd(kBins);
+  const __m256d sa = _mm256_div_pd(ka, bins), sb = _mm256_div_pd(kb, bins);
+  const __m256d lo = _mm256_set1_pd(ch.lo), hi = _mm256_set1_pd(ch.lo + kBins * ch.w);
+  min = toFloat(_mm256_mul_pd(sa, lo), _mm256_mul_pd(sb, lo));
+  max = toFloat(_mm256_mul_pd(sa, hi), _mm256_mul_pd(sb, hi));
+}
+
 }  // namespace
+
+void mseNoisesAvx2(const MseChannel& ch, double* noise) {
+  const NoiseModel4 model(ch);
+  for (int k = 1; k <= kBins; k += 8) {
+    __m256 min, max;
+    candidates8(ch, k, min, max);
+    const Nudged8 nd = nudge8(min, max, ch.q);
+    for (int h = 0; h < 2; ++h)
+      _mm256_storeu_pd(
+          noise + (k - 1) + 4 * h,
+          mseNoise4(ch, model, half(nd.nudgedMin, h), half(nd.nudgedMax, h), half(nd.scale, h)));
+  }
+}
 
 double sqnrNoiseSumAvx2(const float* c, const float* count, size_t n, const fq::Nudged& nd,
                         bool both, float wp, float wNeg, float clippingWeight) {

@@ -600,6 +600,50 @@ TEST_CASE("The SQNR scoring gives the same bits on the portable path and on AVX2
 #endif
 }
 
+TEST_CASE("The MSE search gives the same bits on the portable path and on AVX2", "[calibrate]") {
+#ifdef QS_FQ_HAVE_X86
+  if (!fq::simdLevelSupported(fq::SimdLevel::Avx2)) {
+    WARN("AVX2 is not available on this CPU: only the portable path runs");
+    return;
+  }
+  std::mt19937 rng(23);
+  std::uniform_int_distribution<int> count(0, 40);
+  for (bool symmetric : {true, false})
+    // [-6.5, 8.5] at 4 bits puts the unrounded zero point of the two-tailed candidates at 6.5,
+    // where rounding half away from zero and half to even differ.
+    for (auto [seenMin, seenMax] : {std::pair{-3.0f, 2.5f}, std::pair{0.0f, 1.7f},
+                                    std::pair{-0.6f, 0.0f}, std::pair{-6.5f, 8.5f}})
+      for (auto [bits, narrow] : {std::pair{8, false}, std::pair{4, true}, std::pair{16, false}}) {
+        INFO("symmetric " << symmetric << ", seen [" << seenMin << ", " << seenMax << "], " << bits
+                          << " bits, narrow " << narrow);
+        // Sparse and dense stretches, so that the candidates clip both empty and full bins.
+        std::vector<double> h(kBins);
+        for (int i = 0; i < kBins; ++i) h[i] = i % 300 < 40 ? 0 : count(rng);
+        double n = 0;
+        for (double v : h) n += v;
+        const double lo = symmetric ? 0.0 : seenMin;
+        const double hi = symmetric ? std::max(-seenMin, seenMax) : seenMax;
+        const bool both = seenMin < 0 && seenMax > 0;
+        const double wPos = both ? 0.5 : seenMax > 0 ? 1.0 : 0.0, wNeg = both ? 0.5 : 1.0 - wPos;
+        const calib::detail::MseChannel ch(h.data(), lo, (hi - lo) / kBins, n, seenMin, seenMax,
+                                           symmetric, wPos, wNeg, fq::quantRange(bits, narrow));
+        std::vector<double> portable(kBins), avx2(kBins);
+        calib::detail::mseNoisesPortable(ch, portable.data());
+        calib::detail::mseNoisesAvx2(ch, avx2.data());
+        int differ = 0, first = -1;
+        for (int k = 0; k < kBins; ++k)
+          if (std::memcmp(&portable[k], &avx2[k], sizeof(double)) != 0) {
+            ++differ;
+            if (first < 0) first = k;
+          }
+        INFO("first differing candidate " << first + 1);
+        CHECK(differ == 0);
+      }
+#else
+  WARN("not an x86-64 build: only the portable path exists");
+#endif
+}
+
 TEST_CASE("Calibrators refuse bad input with a message", "[calibrate]") {
   struct Case {
     std::string type;
