@@ -91,12 +91,16 @@ Extremes channelExtremes(const float* x, int64_t outer, int64_t channels, bool p
   const int64_t width = fold ? kFoldLanes : channels;
   const int64_t rows = fold ? n / kFoldLanes : outer;
   const int parts = partsFor(rows, width, exec);
-  const size_t lanes = static_cast<size_t>(width) * parts;
+  // Each part's running values start a cache line or more after the previous part's end: parts
+  // that shared a line would pass it between their cores at every row (2 threads took 3 times as
+  // long as one).
+  const size_t stride = (static_cast<size_t>(width) + 15) / 16 * 16 + 16;
+  const size_t lanes = stride * parts;
   std::vector<float> mn(lanes, std::numeric_limits<float>::infinity());
   std::vector<float> mx(lanes, -std::numeric_limits<float>::infinity());
   std::vector<float> bad(lanes, 0.0f);
   forParts(parts, rows, width, exec, kChunkElements, [&](int p, int64_t b, int64_t e) {
-    const size_t o = static_cast<size_t>(p) * width;
+    const size_t o = static_cast<size_t>(p) * stride;
     scanExtremes(x, b, e, width, mn.data() + o, mx.data() + o, bad.data() + o);
   });
   // The elements a folded view leaves over go to its first lane.
@@ -105,11 +109,15 @@ Extremes channelExtremes(const float* x, int64_t outer, int64_t channels, bool p
   Extremes r{std::vector<float>(channels), std::vector<float>(channels)};
   for (int64_t c = 0; c < channels; ++c) {
     float lo = std::numeric_limits<float>::infinity(), hi = -lo, b = 0;
-    for (size_t l = c; l < lanes; l += channels) {
-      lo = std::min(lo, mn[l]);
-      hi = std::max(hi, mx[l]);
-      b += bad[l];
-    }
+    // Part by part, each part's lanes of channel c in order (a folded view's 64 lanes are all
+    // channel 0).
+    for (int p = 0; p < parts; ++p)
+      for (int64_t j = c; j < width; j += channels) {
+        const size_t l = static_cast<size_t>(p) * stride + static_cast<size_t>(j);
+        lo = std::min(lo, mn[l]);
+        hi = std::max(hi, mx[l]);
+        b += bad[l];
+      }
     if (std::isnan(b))
       throw Error(std::string("inputs hold a NaN or an infinity") +
                   (perTensor ? "" : " in channel " + std::to_string(c)) +
