@@ -287,67 +287,112 @@ Range mseRange(const Histograms& hist, int64_t c, fq::QuantRange q) {
 
 namespace {
 
-double xlogx(double v) {
-  return v > 0 ? v * std::log(v) : 0.0;
-}
-
-// Counts up to this value take their logarithm from a table filled as they come: a channel's
-// 2048 counts are mostly a few dozen distinct whole numbers, and std::log gives the same bits for
-// the same argument, so the table changes nothing but the time.
-constexpr double kLogTable = 4096;
-
 // Prefix sums over bins of count, count * log(count) and the number of non-empty bins.
 struct KlSums {
   std::vector<double> h0, hl;
   std::vector<int> nz;
   explicit KlSums(const std::vector<double>& h) : h0(kBins + 1), hl(kBins + 1), nz(kBins + 1) {
-    std::vector<double> logs(static_cast<size_t>(kLogTable), 0.0);
-    std::vector<char> known(static_cast<size_t>(kLogTable), 0);
+    std::vector<double> arg(kBins), lg(kBins);
+    for (int i = 0; i < kBins; ++i) arg[i] = h[i] > 0 ? h[i] : 1.0;
+    detail::logs(arg.data(), lg.data(), kBins);
     for (int i = 0; i < kBins; ++i) {
       const double v = h[i];
-      double vlogv;
-      if (v > 0 && v < kLogTable && v == std::floor(v)) {
-        const size_t j = static_cast<size_t>(v);
-        if (!known[j]) {
-          logs[j] = std::log(v);
-          known[j] = 1;
-        }
-        vlogv = v * logs[j];
-      } else {
-        vlogv = xlogx(v);
-      }
       h0[i + 1] = h0[i] + v;
-      hl[i + 1] = hl[i] + vlogv;
+      hl[i + 1] = hl[i] + (v > 0 ? v * lg[i] : 0.0);
       nz[i + 1] = nz[i] + (v > 0);
     }
   }
-  // Sum over a group [a, b) of P log P - S log(S / n): its share of N * KL, before normalisation.
-  double group(int a, int b) const {
-    const double s = h0[b] - h0[a];
-    const int n = nz[b] - nz[a];
-    return s > 0 ? (hl[b] - hl[a]) - s * std::log(s / n) : 0.0;
-  }
 };
 
-// KL(P || Q) for i kept bins, merged into `levels` groups of m = i / levels bins (the last group
-// runs to i), with the groups before the last already summed in `head`; logN = log(ch.n).
-double klOf(const Channel& ch, const KlSums& s, int i, int levels, double head, double logN) {
-  const int m = i / levels;
-  const int first = (levels - 1) * m;  // the last group: bins [first, i)
-  const double outliers = ch.n - s.h0[i];
-  const double sum = s.h0[i] - s.h0[first];  // Q's share, without the outliers
-  const double lastP = ch.h[i - 1] + outliers;
-  const double pGroup = sum + outliers;
-  const double tq = s.h0[i];
-  // P has mass where Q has none: the divergence is infinite.
-  if (tq == 0 || (sum == 0 && pGroup > 0)) return std::numeric_limits<double>::infinity();
-  double tail = 0;
-  if (pGroup > 0) {
-    const int n = (s.nz[i - 1] - s.nz[first]) + (lastP > 0);
-    tail = (s.hl[i - 1] - s.hl[first]) + xlogx(lastP) - pGroup * std::log(sum / n);
+// For m = 1 .. kBins / levels, the sum over the groups [g m, (g + 1) m), g < levels - 1, of
+// P log P - S log(S / n): their share of N * KL before normalisation, which depends on m only
+// (heads[m]; heads[0] is unused).
+std::vector<double> headSums(const KlSums& s, int levels) {
+  const int mMax = kBins / levels, groups = levels - 1;
+  std::vector<double> arg(static_cast<size_t>(mMax) * groups, 1.0), lg(arg.size());
+  for (int m = 1; m <= mMax; ++m)
+    for (int g = 0; g < groups; ++g) {
+      const double sum = s.h0[(g + 1) * m] - s.h0[g * m];
+      if (sum > 0) arg[(m - 1) * groups + g] = sum / (s.nz[(g + 1) * m] - s.nz[g * m]);
+    }
+  detail::logs(arg.data(), lg.data(), arg.size());
+  std::vector<double> heads(mMax + 1, 0.0);
+  for (int m = 1; m <= mMax; ++m) {
+    double head = 0;
+    for (int g = 0; g < groups; ++g) {
+      const int a = g * m, b = (g + 1) * m;
+      const double sum = s.h0[b] - s.h0[a];
+      head += sum > 0 ? (s.hl[b] - s.hl[a]) - sum * lg[(m - 1) * groups + g] : 0.0;
+    }
+    heads[m] = head;
   }
-  return (head + tail) / ch.n - logN + std::log(tq);
+  return heads;
 }
+
+// KL(P || Q) for each candidate i = levels .. kBins kept bins, merged into `levels` groups of
+// m = i / levels bins (the last group runs to i). Their logarithms are taken together first.
+class KlCandidates {
+ public:
+  KlCandidates(const Channel& ch, const KlSums& s, int levels)
+      : ch_(ch), s_(s), levels_(levels), heads_(headSums(s, levels)), logN_(detail::logOf(ch.n)) {
+    const int count = kBins - levels + 1;
+    // Kept by each thread between channels: 100 KB allocated and freed per channel made the heap
+    // give its top back to the system and fault it in again every time.
+    thread_local std::vector<double> arg;
+    arg.assign(3 * static_cast<size_t>(count), 1.0);
+    for (int i = levels; i <= kBins; ++i) {
+      const Terms t = terms(i);
+      double* a = arg.data() + 3 * static_cast<size_t>(i - levels);
+      if (t.lastP > 0) a[0] = t.lastP;
+      if (t.sum > 0) a[1] = t.sum / t.n;
+      if (t.tq > 0) a[2] = t.tq;
+    }
+    thread_local std::vector<double> lg;
+    lg.resize(arg.size());
+    detail::logs(arg.data(), lg.data(), arg.size());
+    lg_ = lg.data();
+  }
+
+  double kl(int i) const {
+    const Terms t = terms(i);
+    // P has mass where Q has none: the divergence is infinite.
+    if (t.tq == 0 || (t.sum == 0 && t.pGroup > 0)) return std::numeric_limits<double>::infinity();
+    const double* lg = lg_ + 3 * static_cast<size_t>(i - levels_);
+    double tail = 0;
+    if (t.pGroup > 0) {
+      const double xlogx = t.lastP > 0 ? t.lastP * lg[0] : 0.0;
+      tail = (s_.hl[i - 1] - s_.hl[t.first]) + xlogx - t.pGroup * lg[1];
+    }
+    return (heads_[i / levels_] + tail) / ch_.n - logN_ + lg[2];
+  }
+
+ private:
+  struct Terms {
+    int first;          // the last group: bins [first, i)
+    double sum;         // Q's share of it, without the outliers
+    double lastP;       // the last kept bin with the outliers
+    double pGroup, tq;  // P's share of the last group; Q's total
+    int n;              // the last group's non-empty bins of P
+  };
+  Terms terms(int i) const {
+    Terms t;
+    t.first = (levels_ - 1) * (i / levels_);
+    const double outliers = ch_.n - s_.h0[i];
+    t.sum = s_.h0[i] - s_.h0[t.first];
+    t.lastP = ch_.h[i - 1] + outliers;
+    t.pGroup = t.sum + outliers;
+    t.tq = s_.h0[i];
+    t.n = (s_.nz[i - 1] - s_.nz[t.first]) + (t.lastP > 0);
+    return t;
+  }
+
+  const Channel& ch_;
+  const KlSums& s_;
+  int levels_;
+  std::vector<double> heads_;
+  double logN_;
+  const double* lg_;  // the three logarithms of each candidate, in a buffer of the thread's
+};
 
 }  // namespace
 
@@ -356,19 +401,11 @@ Range entropyRange(const Histograms& hist, int64_t c, int numBits) {
   if (ch.degenerate()) return ch.trivial();
   const int levels = numBits - 1 >= 11 ? kBins : 1 << (numBits - 1);
   const KlSums sums(ch.h);
-  const double logN = std::log(ch.n);
+  const KlCandidates candidates(ch, sums, levels);
   int bestI = kBins;
   double bestKl = std::numeric_limits<double>::infinity();
-  int headM = -1;
-  double head = 0;
   for (int i = levels; i <= kBins; ++i) {
-    const int m = i / levels;
-    if (m != headM) {  // the groups before the last depend on m only
-      head = 0;
-      for (int g = 0; g + 1 < levels; ++g) head += sums.group(g * m, (g + 1) * m);
-      headM = m;
-    }
-    const double kl = klOf(ch, sums, i, levels, head, logN);
+    const double kl = candidates.kl(i);
     if (kl < bestKl) {
       bestKl = kl;
       bestI = i;

@@ -13,6 +13,52 @@
 
 namespace qs::calib {
 
+// ---- Logarithms ---------------------------------------------------------------------------------
+
+namespace detail {
+
+namespace {
+
+constexpr uint64_t kMantissaBits = (uint64_t{1} << 52) - 1;
+constexpr uint64_t kOneBits = uint64_t{1023} << 52;
+
+// log(2^k (1 + f)) for f in [sqrt(1/2) - 1, sqrt(2) - 1).
+double logReduced(double k, double f) {
+  const double s = f / (2.0 + f);
+  const double z = s * s, w = z * z;
+  const double t1 = w * (kLg[1] + w * (kLg[3] + w * kLg[5]));
+  const double t2 = z * (kLg[0] + w * (kLg[2] + w * (kLg[4] + w * kLg[6])));
+  const double r = t2 + t1;
+  const double hfsq = 0.5 * f * f;
+  return k * kLn2Hi - ((hfsq - (s * (hfsq + r) + k * kLn2Lo)) - f);
+}
+
+}  // namespace
+
+double logOf(double x) {
+  if (!(x >= std::numeric_limits<double>::min() && x <= std::numeric_limits<double>::max()))
+    return std::log(x);
+  const uint64_t bits = std::bit_cast<uint64_t>(x);
+  const double e = static_cast<double>(bits >> 52);  // the biased exponent (x > 0)
+  double m = std::bit_cast<double>((bits & kMantissaBits) | kOneBits);  // in [1, 2)
+  const bool high = m >= kSqrt2;
+  m = high ? m * 0.5 : m;
+  return logReduced((e - 1023.0) + (high ? 1.0 : 0.0), m - 1.0);
+}
+
+void logsPortable(const double* x, double* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = logOf(x[i]);
+}
+
+void logs(const double* x, double* out, size_t n) {
+#ifdef QS_FQ_HAVE_X86
+  if (fq::activeSimdLevel() != fq::SimdLevel::Portable) return logsAvx2(x, out, n);
+#endif
+  logsPortable(x, out, n);
+}
+
+}  // namespace detail
+
 namespace {
 
 // Tensors from this many elements on are split across the op's threads.

@@ -25,6 +25,28 @@ double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& cou
 
 namespace detail {
 
+// Natural logarithms by our own reduction and polynomial: x = 2^k (1 + f) with 1 + f in
+// [sqrt(1/2), sqrt(2)), then log(1 + f) from a rational approximation in s = f / (2 + f). Within an
+// ulp of std::log, and the same bits one at a time and four at a time on AVX2. Values that are not
+// positive, finite and normal get std::log's.
+double logOf(double x);
+void logsPortable(const double* x, double* out, size_t n);
+#ifdef QS_FQ_HAVE_X86
+void logsAvx2(const double* x, double* out, size_t n);
+#endif
+// On the path the FakeQuant kernels use.
+void logs(const double* x, double* out, size_t n);
+
+// The reduction's constants: log 2 in two parts (the high one exact in few bits, so that k * it is
+// exact) and the polynomial's coefficients.
+inline constexpr double kLn2Hi = 6.93147180369123816490e-01;
+inline constexpr double kLn2Lo = 1.90821492927058770002e-10;
+inline constexpr double kLg[7] = {6.666666666666735130e-01, 3.999999999940941908e-01,
+                                  2.857142874366239149e-01, 2.222219843214978396e-01,
+                                  1.818357216161805012e-01, 1.531383769920937332e-01,
+                                  1.479819860511658591e-01};
+inline constexpr double kSqrt2 = 1.41421356237309504880;
+
 // One channel's histogram for the MSE search, in bin units (u = (x - lo) / w), with the prefix
 // sums of count, count * centre and count * (centre^2 + 1/12) over bins [0, i).
 struct MseChannel {

@@ -7,6 +7,8 @@
 #ifdef QS_FQ_HAVE_X86
 #include <immintrin.h>
 
+#include <limits>
+
 namespace qs::calib::detail {
 
 namespace {
@@ -185,7 +187,57 @@ void candidates8(const MseChannel& ch, int k, __m256& min, __m256& max) {
   max = toFloat(_mm256_mul_pd(sa, hi), _mm256_mul_pd(sb, hi));
 }
 
+// ---- Logarithms, four at a time (logOf() in CalibrationScan.cpp, operation for operation) -------
+
+inline __m256d logReduced4(__m256d k, __m256d f) {
+  auto c = [](double v) { return _mm256_set1_pd(v); };
+  const __m256d s = _mm256_div_pd(f, _mm256_add_pd(c(2.0), f));
+  const __m256d z = _mm256_mul_pd(s, s), w = _mm256_mul_pd(z, z);
+  auto mul = _mm256_mul_pd;
+  auto add = _mm256_add_pd;
+  const __m256d t1 = mul(w, add(c(kLg[1]), mul(w, add(c(kLg[3]), mul(w, c(kLg[5]))))));
+  const __m256d t2 =
+      mul(z, add(c(kLg[0]), mul(w, add(c(kLg[2]), mul(w, add(c(kLg[4]), mul(w, c(kLg[6]))))))));
+  const __m256d r = add(t2, t1);
+  const __m256d hfsq = mul(mul(c(0.5), f), f);
+  const __m256d inner = _mm256_sub_pd(hfsq, add(mul(s, add(hfsq, r)), mul(k, c(kLn2Lo))));
+  return _mm256_sub_pd(mul(k, c(kLn2Hi)), _mm256_sub_pd(inner, f));
+}
+
+inline __m256d log4(__m256d x) {
+  const __m256i bits = _mm256_castpd_si256(x);
+  // The biased exponent as a double: its bits under 2^52's, less 2^52.
+  const __m256i magic = _mm256_set1_epi64x(0x4330000000000000);
+  const __m256d e =
+      _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52), magic)),
+                    _mm256_set1_pd(4503599627370496.0));
+  __m256d m = _mm256_castsi256_pd(
+      _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi64x((int64_t{1} << 52) - 1)),
+                      _mm256_set1_epi64x(int64_t{1023} << 52)));
+  const __m256d high = _mm256_cmp_pd(m, _mm256_set1_pd(kSqrt2), _CMP_GE_OQ);
+  m = _mm256_blendv_pd(m, _mm256_mul_pd(m, _mm256_set1_pd(0.5)), high);
+  const __m256d k = _mm256_add_pd(_mm256_sub_pd(e, _mm256_set1_pd(1023.0)),
+                                  _mm256_and_pd(high, _mm256_set1_pd(1.0)));
+  return logReduced4(k, _mm256_sub_pd(m, _mm256_set1_pd(1.0)));
+}
+
 }  // namespace
+
+void logsAvx2(const double* x, double* out, size_t n) {
+  const __m256d lowest = _mm256_set1_pd(std::numeric_limits<double>::min());
+  const __m256d highest = _mm256_set1_pd(std::numeric_limits<double>::max());
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d v = _mm256_loadu_pd(x + i);
+    _mm256_storeu_pd(out + i, log4(v));
+    // Lanes outside the positive normal numbers (NaN included) take logOf()'s way out.
+    const __m256d ok =
+        _mm256_and_pd(_mm256_cmp_pd(v, lowest, _CMP_GE_OQ), _mm256_cmp_pd(v, highest, _CMP_LE_OQ));
+    if (_mm256_movemask_pd(ok) != 0xF)
+      for (size_t j = i; j < i + 4; ++j) out[j] = logOf(x[j]);
+  }
+  for (; i < n; ++i) out[i] = logOf(x[i]);
+}
 
 void mseNoisesAvx2(const MseChannel& ch, double* noise) {
   const NoiseModel4 model(ch);

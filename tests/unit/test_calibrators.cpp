@@ -3,6 +3,7 @@
 // explicit P and Q arrays, the expected error by integrating each bin. Also their state across
 // steps and resets, and their messages for bad input.
 #include <algorithm>
+#include <bit>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
@@ -639,6 +640,98 @@ TEST_CASE("The MSE search gives the same bits on the portable path and on AVX2",
         INFO("first differing candidate " << first + 1);
         CHECK(differ == 0);
       }
+#else
+  WARN("not an x86-64 build: only the portable path exists");
+#endif
+}
+
+TEST_CASE("The calibrators' logarithm is within an ulp of std::log, the same on both paths",
+          "[calibrate]") {
+  std::vector<double> x;
+  for (int i = 1; i <= 200000; ++i) x.push_back(i);  // the counts and sums it mostly takes
+  std::mt19937_64 rng(29);
+  std::uniform_real_distribution<double> exponent(-1000.0, 1000.0), near(-1e-6, 1e-6);
+  for (int i = 0; i < 200000; ++i) x.push_back(std::exp2(exponent(rng)));
+  for (int i = 0; i < 20000; ++i) {
+    x.push_back(1.0 + near(rng));
+    x.push_back(std::sqrt(2.0) + near(rng));
+    x.push_back(std::sqrt(0.5) + near(rng));
+  }
+  for (double v :
+       {1.0, 2.0, 0.5, std::numeric_limits<double>::min(), std::numeric_limits<double>::max(),
+        std::nextafter(1.0, 2.0), std::nextafter(1.0, 0.0)})
+    x.push_back(v);
+  // Outside the positive normal numbers it answers as std::log does.
+  const std::vector<double> special = {0.0, -1.0, std::numeric_limits<double>::denorm_min(),
+                                       std::numeric_limits<double>::infinity(),
+                                       std::numeric_limits<double>::quiet_NaN()};
+  std::vector<double> portable(x.size());
+  calib::detail::logsPortable(x.data(), portable.data(), x.size());
+  int64_t worst = 0;
+  double worstAt = 0;
+  int signs = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    // Ulps apart: both results are finite and have the same sign here (x = 1 gives 0 and 0).
+    const double ref = std::log(x[i]);
+    signs += std::signbit(ref) != std::signbit(portable[i]);
+    const int64_t ulps = std::abs(
+        static_cast<int64_t>(std::bit_cast<uint64_t>(ref) - std::bit_cast<uint64_t>(portable[i])));
+    if (ulps > worst) {
+      worst = ulps;
+      worstAt = x[i];
+    }
+  }
+  INFO("worst at x = " << worstAt);
+  CHECK(signs == 0);
+  CHECK(worst <= 1);
+  for (double v : special) {
+    const double got = calib::detail::logOf(v), ref = std::log(v);
+    CHECK(std::memcmp(&got, &ref, sizeof(double)) == 0);
+  }
+#ifdef QS_FQ_HAVE_X86
+  if (fq::simdLevelSupported(fq::SimdLevel::Avx2)) {
+    x.insert(x.end(), special.begin(), special.end());
+    x.push_back(3.0);  // a tail of one after the vectors
+    portable.resize(x.size());
+    calib::detail::logsPortable(x.data(), portable.data(), x.size());
+    std::vector<double> avx2(x.size());
+    calib::detail::logsAvx2(x.data(), avx2.data(), x.size());
+    int differ = 0;
+    for (size_t i = 0; i < x.size(); ++i)
+      differ += std::memcmp(&portable[i], &avx2[i], sizeof(double)) != 0;
+    CHECK(differ == 0);
+  }
+#endif
+}
+
+TEST_CASE("Calibration gives the same bits on the portable path and on AVX2", "[calibrate]") {
+#ifdef QS_FQ_HAVE_X86
+  if (!fq::simdLevelSupported(fq::SimdLevel::Avx2)) {
+    WARN("AVX2 is not available on this CPU: only the portable path runs");
+    return;
+  }
+  constexpr int kRows = 3000, kChannels = 6;
+  std::mt19937 rng(31);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(kRows) * kChannels);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = normal(rng) * static_cast<float>(1 + i % 5) + (i % 6 == 5 ? 3.0f : 0.0f);
+  struct Restore {
+    ~Restore() { fq::setKernelOverride({}); }
+  } restore;
+  for (int bits : {8, 4}) {
+    for (calib::Method m : calib::allMethods()) {
+      INFO(calib::methodName(m) << ", " << bits << " bits");
+      fq::setKernelOverride({fq::SimdLevel::Portable});
+      const auto portable = calib::calibrate(m, x.data(), kRows, kChannels, bits, false, {});
+      fq::setKernelOverride({});
+      const auto avx2 = calib::calibrate(m, x.data(), kRows, kChannels, bits, false, {});
+      int differ = 0;
+      for (size_t c = 0; c < portable.size(); ++c)
+        differ += std::memcmp(&portable[c], &avx2[c], sizeof(calib::Range)) != 0;
+      CHECK(differ == 0);
+    }
+  }
 #else
   WARN("not an x86-64 build: only the portable path exists");
 #endif
