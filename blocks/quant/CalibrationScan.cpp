@@ -244,27 +244,36 @@ void countTile(const uint16_t* __restrict idx, int64_t rows, int64_t channels,
 
 // Per part of the binning pass: 16-bit counts, moved into 32-bit ones before they can overflow.
 struct PartCounts {
-  std::vector<uint32_t> total;
+  std::vector<uint32_t> total;  // valid once `flushed`
   std::vector<uint16_t> recent;
   std::vector<uint16_t> idx;
   int64_t recentRows = 0;
+  bool flushed = false;
 
   // Zeroed counts for `size` bins and room for a tile of `tile` indices. assign() keeps the
-  // capacity an earlier call left, so a kept buffer costs a memset, not fresh pages.
+  // capacity an earlier call left, so a kept buffer costs a memset, not fresh pages; the 32-bit
+  // counts are written whole by the first flush instead.
   void reset(size_t size, size_t tile) {
-    total.assign(size, 0);
+    total.resize(size);
     recent.assign(size, 0);
     idx.resize(tile);
     recentRows = 0;
+    flushed = false;
   }
   size_t bytes() const {
     return total.capacity() * sizeof(uint32_t) + (recent.capacity() + idx.capacity()) * 2;
   }
   void flush() {
-    for (size_t i = 0; i < recent.size(); ++i) total[i] += recent[i];
+    if (flushed)
+      for (size_t i = 0; i < recent.size(); ++i) total[i] += recent[i];
+    else
+      std::copy(recent.begin(), recent.end(), total.begin());
+    flushed = true;
     std::fill(recent.begin(), recent.end(), uint16_t{0});
     recentRows = 0;
   }
+  // Bin i's count so far.
+  uint32_t count(size_t i) const { return (flushed ? total[i] : 0) + recent[i]; }
 };
 
 // The binning pass's buffers, kept by the calling thread between calls: at 128 channels a part
@@ -304,10 +313,9 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
     countTile(pc.idx.data(), e - b, channels, pc.recent.data());
     pc.recentRows += e - b;
   });
-  for (int p = 0; p < parts; ++p) counts[p].flush();
   for (size_t i = 0; i < size; ++i) {
     uint32_t sum = 0;
-    for (int p = 0; p < parts; ++p) sum += counts[p].total[i];
+    for (int p = 0; p < parts; ++p) sum += counts[p].count(i);
     if (sum) h.counts[i] += static_cast<float>(sum);
   }
   size_t held = 0;
