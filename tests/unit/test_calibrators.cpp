@@ -563,12 +563,20 @@ TEST_CASE("Calibration gives the same bits with one thread and with two", "[cali
   }
 }
 
+#ifdef QS_FQ_HAVE_X86
+namespace {
+// Whether this CPU runs the AVX2 path, so that a test comparing it with the portable one can.
+bool avx2Here() {
+  if (fq::simdLevelSupported(fq::SimdLevel::Avx2)) return true;
+  WARN("AVX2 is not available on this CPU: only the portable path runs");
+  return false;
+}
+}  // namespace
+#endif
+
 TEST_CASE("The SQNR scoring gives the same bits on the portable path and on AVX2", "[calibrate]") {
 #ifdef QS_FQ_HAVE_X86
-  if (!fq::simdLevelSupported(fq::SimdLevel::Avx2)) {
-    WARN("AVX2 is not available on this CPU: only the portable path runs");
-    return;
-  }
+  if (!avx2Here()) return;
   std::mt19937 rng(17);
   std::uniform_real_distribution<float> value(-3.0f, 3.0f);
   std::uniform_int_distribution<int> count(1, 60);
@@ -603,10 +611,7 @@ TEST_CASE("The SQNR scoring gives the same bits on the portable path and on AVX2
 
 TEST_CASE("The MSE search gives the same bits on the portable path and on AVX2", "[calibrate]") {
 #ifdef QS_FQ_HAVE_X86
-  if (!fq::simdLevelSupported(fq::SimdLevel::Avx2)) {
-    WARN("AVX2 is not available on this CPU: only the portable path runs");
-    return;
-  }
+  if (!avx2Here()) return;
   std::mt19937 rng(23);
   std::uniform_int_distribution<int> count(0, 40);
   for (bool symmetric : {true, false})
@@ -706,10 +711,7 @@ TEST_CASE("The calibrators' logarithm is within an ulp of std::log, the same on 
 
 TEST_CASE("Calibration gives the same bits on the portable path and on AVX2", "[calibrate]") {
 #ifdef QS_FQ_HAVE_X86
-  if (!fq::simdLevelSupported(fq::SimdLevel::Avx2)) {
-    WARN("AVX2 is not available on this CPU: only the portable path runs");
-    return;
-  }
+  if (!avx2Here()) return;
   constexpr int kRows = 3000, kChannels = 6;
   std::mt19937 rng(31);
   std::normal_distribution<float> normal(0.0f, 1.0f);
