@@ -20,11 +20,13 @@ void Histograms::reset(int64_t n, bool sym) {
   for (std::vector<float>* v : {&lo, &hi, &min, &max}) v->assign(static_cast<size_t>(n), 0.0f);
 }
 
-double Histograms::total(int64_t c) const {
-  double n = 0;
+bool Histograms::empty(int64_t c) const {
+  // An OR over the bins rather than a sum, which the compiler would have to add up in order: this
+  // runs for every channel of every batch.
   const float* h = channelCounts(c);
-  for (int i = 0; i < kBins; ++i) n += h[i];
-  return n;
+  bool any = false;
+  for (int i = 0; i < kBins; ++i) any |= h[i] != 0.0f;
+  return !any;
 }
 
 namespace {
@@ -74,7 +76,7 @@ void accumulate(Histograms& h, const float* x, int64_t outer, bool perTensor, fq
     const double bMin = std::min(e.min[c], 0.0f), bMax = std::max(e.max[c], 0.0f);
     const double bLo = h.symmetric ? 0.0 : bMin;
     const double bHi = h.symmetric ? std::max(-bMin, bMax) : bMax;
-    if (h.total(c) == 0) {
+    if (h.empty(c)) {
       h.lo[c] = static_cast<float>(bLo);
       h.hi[c] = static_cast<float>(bHi);
       h.min[c] = e.min[c];
@@ -183,11 +185,14 @@ MseChannel::MseChannel(const double* counts, double lo_, double w_, double n_, f
       wPos(wPos_),
       wNeg(wNeg_),
       q(q_) {
+  // Running sums in locals: stored through three vectors that might alias, they were reloaded
+  // from memory every bin.
+  double s0 = 0, s1 = 0, s2 = 0;
   for (int i = 0; i < kBins; ++i) {
     const double c = h[i], u = i + 0.5;
-    p0[i + 1] = p0[i] + c;
-    p1[i + 1] = p1[i] + c * u;
-    p2[i + 1] = p2[i] + c * (u * u + 1.0 / 12.0);
+    p0[i + 1] = s0 += c;
+    p1[i + 1] = s1 += c * u;
+    p2[i + 1] = s2 += c * (u * u + 1.0 / 12.0);
   }
 }
 
@@ -295,11 +300,13 @@ struct KlSums {
     std::vector<double> arg(kBins), lg(kBins);
     for (int i = 0; i < kBins; ++i) arg[i] = h[i] > 0 ? h[i] : 1.0;
     detail::logs(arg.data(), lg.data(), kBins);
+    double s0 = 0, sl = 0;  // running sums in locals, as in MseChannel
+    int n = 0;
     for (int i = 0; i < kBins; ++i) {
       const double v = h[i];
-      h0[i + 1] = h0[i] + v;
-      hl[i + 1] = hl[i] + (v > 0 ? v * lg[i] : 0.0);
-      nz[i + 1] = nz[i] + (v > 0);
+      h0[i + 1] = s0 += v;
+      hl[i + 1] = sl += v > 0 ? v * lg[i] : 0.0;
+      nz[i + 1] = n += v > 0;
     }
   }
 };

@@ -46,7 +46,8 @@ struct Histograms {
   // Empty again, for `channels` channels, keeping the memory the vectors hold.
   void reset(int64_t channels, bool symmetric);
   const float* channelCounts(int64_t c) const { return counts.data() + c * kBins; }
-  double total(int64_t c) const;
+  // No value counted in channel c yet.
+  bool empty(int64_t c) const;
 };
 
 // Adds a batch (row-major [outer, h.channels]) to the histograms. A channel that has seen nothing

@@ -195,17 +195,11 @@ template <bool kSym>
 void binIndices(const float* __restrict x, int64_t rows, int64_t channels,
                 const float* __restrict lo, const float* __restrict inv,
                 uint16_t* __restrict idx) {
-  constexpr float kLast = static_cast<float>(kBins - 1);
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * channels;
     uint16_t* out = idx + r * channels;
-    for (int64_t c = 0; c < channels; ++c) {
-      const float v = kSym ? std::fabs(row[c]) : row[c];
-      float f = (v - lo[c]) * inv[c];
-      f = f > 0.0f ? f : 0.0f;
-      f = f < kLast ? f : kLast;
-      out[c] = static_cast<uint16_t>(static_cast<int>(f));
-    }
+    for (int64_t c = 0; c < channels; ++c)
+      out[c] = detail::binOf(kSym ? std::fabs(row[c]) : row[c], lo[c], inv[c]);
   }
 }
 
@@ -300,13 +294,22 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
   if (counts.size() < static_cast<size_t>(parts)) counts.resize(parts);
   for (int p = 0; p < parts; ++p) counts[p].reset(size, static_cast<size_t>(tileRows * channels));
   const bool sym = h.symmetric;
+#ifdef QS_FQ_HAVE_X86
+  // The FakeQuant kernels' choice of path, so that tests can force the portable one.
+  const bool avx2 = fq::activeSimdLevel() != fq::SimdLevel::Portable;
+#endif
   forParts(parts, outer, channels, exec, tileRows * channels, [&](int p, int64_t b, int64_t e) {
     PartCounts& pc = counts[p];
     if (pc.recentRows + (e - b) > kMaxRowsPerFlush) pc.flush();
     // Tiles back to front: the extremes pass has just read the tensor front to back, so the
     // tensor's end is still in L3 (the counts do not depend on the order).
     const float* rows = x + (outer - e) * channels;
-    if (sym)
+#ifdef QS_FQ_HAVE_X86
+    if (avx2)
+      detail::binIndicesAvx2(rows, e - b, channels, lo.data(), inv.data(), sym, pc.idx.data());
+    else
+#endif
+        if (sym)
       binIndices<true>(rows, e - b, channels, lo.data(), inv.data(), pc.idx.data());
     else
       binIndices<false>(rows, e - b, channels, lo.data(), inv.data(), pc.idx.data());

@@ -1,8 +1,10 @@
 #pragma once
 
-// The calibrators' passes over whole tensors and their one hot search loop: internal to
-// CalibrationMath.cpp and the benchmarks. Each pass reads the tensor once in memory order and
-// splits it across the op's threads; every thread count gives the same result.
+// The calibrators' passes over whole tensors and the hot loops of their searches: internal to
+// CalibrationMath.cpp, the benchmarks and the tests. Each pass reads the tensor once in memory
+// order and splits it across the op's threads; every thread count gives the same result. The
+// loops in detail:: have a portable form and an AVX2 one (CalibrationScan_avx2.cpp) that give the
+// same bits; the FakeQuant kernels' choice of path (fq::activeSimdLevel()) picks between them.
 
 #include <cstdint>
 #include <vector>
@@ -36,6 +38,25 @@ void logsAvx2(const double* x, double* out, size_t n);
 #endif
 // On the path the FakeQuant kernels use.
 void logs(const double* x, double* out, size_t n);
+
+// An unnamed namespace: each file compiles its own copy, for its own instruction set.
+namespace {
+// The bin of value v (|x| for a symmetric histogram) for a channel whose edges are lo and
+// lo + kBins / inv: floor((v - lo) * inv), clamped to the bins.
+inline uint16_t binOf(float v, float lo, float inv) {
+  constexpr float kLast = static_cast<float>(kBins - 1);
+  float f = (v - lo) * inv;
+  f = f > 0.0f ? f : 0.0f;
+  f = f < kLast ? f : kLast;
+  return static_cast<uint16_t>(static_cast<int>(f));
+}
+}  // namespace
+
+#ifdef QS_FQ_HAVE_X86
+// binOf() of every value of `rows` rows of `channels` values into idx, sixteen at a time.
+void binIndicesAvx2(const float* x, int64_t rows, int64_t channels, const float* lo,
+                    const float* inv, bool symmetric, uint16_t* idx);
+#endif
 
 // The reduction's constants: log 2 in two parts (the high one exact in few bits, so that k * it is
 // exact) and the polynomial's coefficients.

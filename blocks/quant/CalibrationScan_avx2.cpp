@@ -7,6 +7,7 @@
 #ifdef QS_FQ_HAVE_X86
 #include <immintrin.h>
 
+#include <cmath>
 #include <limits>
 
 namespace qs::calib::detail {
@@ -106,7 +107,12 @@ class NoiseModel4 {
     m = _mm_min_epi32(_mm_max_epi32(m, _mm_setzero_si128()), _mm_set1_epi32(kBins - 1));
     return {m, _mm256_cvtepi32_pd(m)};
   }
-  static __m256d gather(const double* p, __m128i i) { return _mm256_i32gather_pd(p, i, 8); }
+  // The masked form with every lane on: the plain one leaves GCC 12 warning of an undefined
+  // source vector.
+  static __m256d gather(const double* p, __m128i i) {
+    const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    return _mm256_mask_i32gather_pd(_mm256_setzero_pd(), p, i, all, 8);
+  }
   // s2 - 2 * u * s1 + u * u * s0, grouped as the scalar squares() groups it.
   static __m256d squares(__m256d s0, __m256d s1, __m256d s2, __m256d u) {
     const __m256d twoU = _mm256_mul_pd(_mm256_set1_pd(2.0), u);
@@ -221,7 +227,46 @@ inline __m256d log4(__m256d x) {
   return logReduced4(k, _mm256_sub_pd(m, _mm256_set1_pd(1.0)));
 }
 
+// binOf() of eight values.
+template <bool kSym>
+inline __m256i bin8(const float* x, const float* lo, const float* inv) {
+  __m256 v = _mm256_loadu_ps(x);
+  if (kSym) v = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+  __m256 f = _mm256_mul_ps(_mm256_sub_ps(v, _mm256_loadu_ps(lo)), _mm256_loadu_ps(inv));
+  // binOf()'s selects: max and min return their second operand for NaN, as the selects do.
+  f = _mm256_max_ps(f, _mm256_setzero_ps());
+  f = _mm256_min_ps(f, _mm256_set1_ps(static_cast<float>(kBins - 1)));
+  return _mm256_cvttps_epi32(f);
+}
+
+template <bool kSym>
+void binRows(const float* x, int64_t rows, int64_t channels, const float* lo, const float* inv,
+             uint16_t* idx) {
+  const int64_t sixteens = channels - channels % 16;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * channels;
+    uint16_t* out = idx + r * channels;
+    for (int64_t c = 0; c < sixteens; c += 16) {
+      // packus interleaves the halves of its two operands: permute them back into order.
+      const __m256i packed = _mm256_packus_epi32(bin8<kSym>(row + c, lo + c, inv + c),
+                                                 bin8<kSym>(row + c + 8, lo + c + 8, inv + c + 8));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c),
+                          _mm256_permute4x64_epi64(packed, 0xD8));
+    }
+    for (int64_t c = sixteens; c < channels; ++c)
+      out[c] = binOf(kSym ? std::fabs(row[c]) : row[c], lo[c], inv[c]);
+  }
+}
+
 }  // namespace
+
+void binIndicesAvx2(const float* x, int64_t rows, int64_t channels, const float* lo,
+                    const float* inv, bool symmetric, uint16_t* idx) {
+  if (symmetric)
+    binRows<true>(x, rows, channels, lo, inv, idx);
+  else
+    binRows<false>(x, rows, channels, lo, inv, idx);
+}
 
 void logsAvx2(const double* x, double* out, size_t n) {
   const __m256d lowest = _mm256_set1_pd(std::numeric_limits<double>::min());

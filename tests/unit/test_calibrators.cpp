@@ -721,6 +721,24 @@ TEST_CASE("Calibration gives the same bits on the portable path and on AVX2", "[
   struct Restore {
     ~Restore() { fq::setKernelOverride({}); }
   } restore;
+  // Binning: 37 channels (two vectors of sixteen and a tail of five), both kinds of histogram.
+  {
+    constexpr int kWide = 37, kWideRows = 500;
+    std::vector<float> wide(static_cast<size_t>(kWideRows) * kWide);
+    for (size_t i = 0; i < wide.size(); ++i)
+      wide[i] = normal(rng) * static_cast<float>(1 + i % 7) - (i % 3 == 0 ? 1.0f : 0.0f);
+    for (bool symmetric : {true, false}) {
+      INFO("binning, symmetric " << symmetric);
+      calib::Histograms portable(kWide, symmetric), avx2(kWide, symmetric);
+      fq::setKernelOverride({fq::SimdLevel::Portable});
+      calib::accumulate(portable, wide.data(), kWideRows, false, {});
+      fq::setKernelOverride({});
+      calib::accumulate(avx2, wide.data(), kWideRows, false, {});
+      CHECK(portable.counts == avx2.counts);
+      CHECK(portable.lo == avx2.lo);
+      CHECK(portable.hi == avx2.hi);
+    }
+  }
   for (int bits : {8, 4}) {
     for (calib::Method m : calib::allMethods()) {
       INFO(calib::methodName(m) << ", " << bits << " bits");
