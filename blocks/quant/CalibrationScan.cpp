@@ -67,6 +67,9 @@ constexpr int64_t kMinParallelElements = int64_t{1} << 18;
 constexpr int64_t kChunkElements = int64_t{1} << 16;
 // A per-tensor reduction reads the tensor as rows of this many lanes, so that it vectorizes.
 constexpr int64_t kFoldLanes = 64;
+// How far ahead of its reads the extremes pass asks for the tensor: 8 KB measured best of 1 to 16
+// KB (4 KB within 10%). A prefetch past the end of the tensor is harmless.
+constexpr int64_t kPrefetchAhead = 8192;
 
 int partsFor(int64_t rows, int64_t rowElements, const fq::Exec& exec) {
   if (!exec.pool || exec.threads <= 1 || rows * rowElements < kMinParallelElements) return 1;
@@ -103,6 +106,11 @@ void scanExtremes(const float* __restrict x, int64_t r0, int64_t r1, int64_t wid
   int64_t r = r0;
   for (; r + 4 <= r1; r += 4) {
     const float* a = x + r * width;
+    // The four rows kPrefetchAhead bytes on: the hardware prefetcher alone kept one core at
+    // about half the read rate that this gives (MinMax 2.6 -> 1.0 ms on the benchmark tensor).
+    const char* ahead = reinterpret_cast<const char*>(a) + kPrefetchAhead;
+    for (int64_t byte = 0; byte < 4 * width * static_cast<int64_t>(sizeof(float)); byte += 64)
+      __builtin_prefetch(ahead + byte, 0, 3);
     const float* b = a + width;
     const float* c2 = b + width;
     const float* d = c2 + width;
