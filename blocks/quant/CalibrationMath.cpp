@@ -271,8 +271,7 @@ Range mseRange(const Histograms& hist, int64_t c, fq::QuantRange q) {
                              ch.wPos, ch.wNeg, q);
   std::vector<double> noise(kBins);
 #ifdef QS_FQ_HAVE_X86
-  // The FakeQuant kernels' choice of path, so that tests can force the portable one.
-  if (fq::activeSimdLevel() != fq::SimdLevel::Portable)
+  if (detail::avx2Path())
     detail::mseNoisesAvx2(m, noise.data());
   else
 #endif
@@ -354,6 +353,7 @@ class KlCandidates {
       if (t.sum > 0) a[1] = t.sum / t.n;
       if (t.tq > 0) a[2] = t.tq;
     }
+    // (So one KlCandidates per thread at a time: entropyRange() makes one per channel.)
     thread_local std::vector<double> lg;
     lg.resize(arg.size());
     detail::logs(arg.data(), lg.data(), arg.size());
@@ -519,7 +519,7 @@ std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t ch
     exec.pool->parallelFor(channels, 1, exec.threads, search);
   else
     search(0, channels);
-  if (h.counts.capacity() * sizeof(float) > (size_t{16} << 20)) h = Histograms();
+  if (h.counts.capacity() * sizeof(float) > detail::kKeepScratchBytes) h = Histograms();
   return r;
 }
 

@@ -50,9 +50,17 @@ void logsPortable(const double* x, double* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = logOf(x[i]);
 }
 
+bool avx2Path() {
+#ifdef QS_FQ_HAVE_X86
+  return fq::activeSimdLevel() != fq::SimdLevel::Portable;
+#else
+  return false;
+#endif
+}
+
 void logs(const double* x, double* out, size_t n) {
 #ifdef QS_FQ_HAVE_X86
-  if (fq::activeSimdLevel() != fq::SimdLevel::Portable) return logsAvx2(x, out, n);
+  if (avx2Path()) return logsAvx2(x, out, n);
 #endif
   logsPortable(x, out, n);
 }
@@ -193,16 +201,12 @@ constexpr int64_t kGroupBytes = kGroupChannels * kBins * sizeof(uint16_t);
 // Rows whose counts a uint16 bin can take without overflowing.
 constexpr int64_t kMaxRowsPerFlush = 65535;
 
-// The bin of each value of rows [r0, r1): floor((v - lo) * inv), clamped to the bins (v is |x|
-// for a symmetric histogram). Written per lane so that the loop runs across channels in vectors.
+// The bin of each value of `rows` rows (binOf()), portable: AVX2 processors run
+// detail::binIndicesAvx2() instead.
 template <bool kSym>
-// Clang clones no templates: its builds (the sanitizer one) run the default code.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-[[gnu::target_clones("avx2", "default")]]
-#endif
-void binIndices(const float* __restrict x, int64_t rows, int64_t channels,
-                const float* __restrict lo, const float* __restrict inv,
-                uint16_t* __restrict idx) {
+void binIndicesPortable(const float* __restrict x, int64_t rows, int64_t channels,
+                        const float* __restrict lo, const float* __restrict inv,
+                        uint16_t* __restrict idx) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * channels;
     uint16_t* out = idx + r * channels;
@@ -210,6 +214,21 @@ void binIndices(const float* __restrict x, int64_t rows, int64_t channels,
       out[c] = detail::binOf(kSym ? std::fabs(row[c]) : row[c], lo[c], inv[c]);
   }
 }
+
+// The bins of a tile of rows, on the path detail::avx2Path() names.
+void binIndices(const float* x, int64_t rows, int64_t channels, const float* lo, const float* inv,
+                bool symmetric, uint16_t* idx) {
+#ifdef QS_FQ_HAVE_X86
+  if (detail::avx2Path()) return detail::binIndicesAvx2(x, rows, channels, lo, inv, symmetric, idx);
+#endif
+  if (symmetric)
+    binIndicesPortable<true>(x, rows, channels, lo, inv, idx);
+  else
+    binIndicesPortable<false>(x, rows, channels, lo, inv, idx);
+}
+
+// countTile() reads a group's four 16-bit indices as one 64-bit word, channel g in the low bits.
+static_assert(std::endian::native == std::endian::little);
 
 // Counts a tile of bin indices ([rows, channels]) into cnt ([channels, kBins]), a few channels
 // at a time so that their counts stay in L1 (a whole row's counts are 512 KB at 128 channels).
@@ -225,9 +244,8 @@ void countTile(const uint16_t* __restrict idx, int64_t rows, int64_t channels,
       const int64_t lines = g + 2 * kGroupChannels <= channels ? kGroupBytes / 64 : 0;
       for (int64_t r = 0; r < rows; ++r) {
         if (r < lines) __builtin_prefetch(next + r * 64, 1, 3);
-        // The four indices in one load, channel g in the low bits: fewer loads a row, which
-        // with the increments' own loads and stores were what bounded the loop.
-        static_assert(std::endian::native == std::endian::little);
+        // The four indices in one load: fewer loads a row, which with the increments' own loads
+        // and stores were what bounded the loop.
         uint64_t four;
         std::memcpy(&four, idx + r * channels + g, sizeof four);
         ++base[four & 0xFFFF];
@@ -263,7 +281,8 @@ struct PartCounts {
     flushed = false;
   }
   size_t bytes() const {
-    return total.capacity() * sizeof(uint32_t) + (recent.capacity() + idx.capacity()) * 2;
+    return total.capacity() * sizeof(uint32_t) +
+           (recent.capacity() + idx.capacity()) * sizeof(uint16_t);
   }
   void flush() {
     if (flushed)
@@ -280,8 +299,7 @@ struct PartCounts {
 
 // The binning pass's buffers, kept by the calling thread between calls: at 128 channels a part
 // holds 1.75 MB, which the allocator would otherwise map and the kernel fault in on every call
-// (a third of the pass's time on a virtual machine). Buffers past kKeepBinBytes are let go.
-constexpr size_t kKeepBinBytes = size_t{16} << 20;
+// (a third of the pass's time on a virtual machine).
 thread_local std::vector<PartCounts> binScratch;
 
 }  // namespace
@@ -301,26 +319,13 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
   std::vector<PartCounts>& counts = binScratch;
   if (counts.size() < static_cast<size_t>(parts)) counts.resize(parts);
   for (int p = 0; p < parts; ++p) counts[p].reset(size, static_cast<size_t>(tileRows * channels));
-  const bool sym = h.symmetric;
-#ifdef QS_FQ_HAVE_X86
-  // The FakeQuant kernels' choice of path, so that tests can force the portable one.
-  const bool avx2 = fq::activeSimdLevel() != fq::SimdLevel::Portable;
-#endif
   forParts(parts, outer, channels, exec, tileRows * channels, [&](int p, int64_t b, int64_t e) {
     PartCounts& pc = counts[p];
     if (pc.recentRows + (e - b) > kMaxRowsPerFlush) pc.flush();
     // Tiles back to front: the extremes pass has just read the tensor front to back, so the
     // tensor's end is still in L3 (the counts do not depend on the order).
     const float* rows = x + (outer - e) * channels;
-#ifdef QS_FQ_HAVE_X86
-    if (avx2)
-      detail::binIndicesAvx2(rows, e - b, channels, lo.data(), inv.data(), sym, pc.idx.data());
-    else
-#endif
-        if (sym)
-      binIndices<true>(rows, e - b, channels, lo.data(), inv.data(), pc.idx.data());
-    else
-      binIndices<false>(rows, e - b, channels, lo.data(), inv.data(), pc.idx.data());
+    binIndices(rows, e - b, channels, lo.data(), inv.data(), h.symmetric, pc.idx.data());
     countTile(pc.idx.data(), e - b, channels, pc.recent.data());
     pc.recentRows += e - b;
   });
@@ -331,7 +336,7 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
   }
   size_t held = 0;
   for (const PartCounts& pc : counts) held += pc.bytes();
-  if (held > kKeepBinBytes) std::vector<PartCounts>().swap(counts);
+  if (held > detail::kKeepScratchBytes) std::vector<PartCounts>().swap(counts);
 }
 
 namespace {
@@ -390,8 +395,7 @@ double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& cou
   const bool both = symmetric && wNeg > 0;
   const float wp = symmetric ? wPos : 1.0f;
 #ifdef QS_FQ_HAVE_X86
-  // The FakeQuant kernels' choice of path, so that tests can force the portable one.
-  if (fq::activeSimdLevel() != fq::SimdLevel::Portable)
+  if (detail::avx2Path())
     return detail::sqnrNoiseSumAvx2(centre.data(), count.data(), centre.size(), nd, both, wp, wNeg,
                                     clippingWeight);
 #endif

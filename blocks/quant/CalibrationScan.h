@@ -27,6 +27,14 @@ double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& cou
 
 namespace detail {
 
+// Whether the loops below take their AVX2 form: on the FakeQuant kernels' path
+// (fq::activeSimdLevel()), so that tests can force the portable one. False off x86-64.
+bool avx2Path();
+
+// Scratch memory the calibrators keep per thread between calls (the histogram, the binning
+// pass's counts) up to this size; beyond it a call lets its buffers go.
+inline constexpr size_t kKeepScratchBytes = size_t{16} << 20;
+
 // Natural logarithms by our own reduction and polynomial: x = 2^k (1 + f) with 1 + f in
 // [sqrt(1/2), sqrt(2)), then log(1 + f) from a rational approximation in s = f / (2 + f). Within an
 // ulp of std::log, and the same bits one at a time and four at a time on AVX2. Values that are not

@@ -1,6 +1,6 @@
-// Built with -mavx2 (blocks/CMakeLists.txt); only called when the CPU has it. The same operations
-// in the same order as the portable noise sum (CalibrationScan.cpp), eight bins a vector, so both
-// give the same bits.
+// Built with -mavx2 (blocks/CMakeLists.txt); only called when the CPU has it (detail::avx2Path()).
+// The AVX2 forms of the calibrators' hot loops (CalibrationScan.h): each does the portable form's
+// operations in the same order, several values a vector, so that both give the same bits.
 #include "blocks/array_ops/FakeQuantLanes_avx2.h"
 #include "blocks/quant/CalibrationScan.h"
 
