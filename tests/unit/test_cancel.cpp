@@ -2,10 +2,12 @@
 // large block computes, and the evaluator must return within 50 ms, report the run cancelled and
 // keep no result of the interrupted block. Without checks inside the kernels, the block would run
 // to its end and come out with a result.
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -171,27 +173,35 @@ Attempt cancelInside(const std::function<Page(Evaluator&)>& makePage, int thread
   return a;
 }
 
-// How long b2 takes when nobody cancels.
+// How long b2 takes when nobody cancels: the fastest of three runs, since a first run can be
+// several times slower (cold memory) and a cancel timed from it would land after b2's end.
 double uncancelledMs(const std::function<Page(Evaluator&)>& makePage, int threads) {
-  Evaluator ev(builtinRegistry());
-  const Page page = makePage(ev);
-  EvalOptions opts;
-  opts.threads = threads;
-  const EvalReport r = ev.evaluate(page, opts);
-  REQUIRE(r.failed.empty());
-  return ev.state(BlockId("b2"))->milliseconds;
+  double fastest = std::numeric_limits<double>::infinity();
+  for (int run = 0; run < 3; ++run) {
+    Evaluator ev(builtinRegistry());
+    const Page page = makePage(ev);
+    EvalOptions opts;
+    opts.threads = threads;
+    const EvalReport r = ev.evaluate(page, opts);
+    REQUIRE(r.failed.empty());
+    fastest = std::min(fastest, ev.state(BlockId("b2"))->milliseconds);
+  }
+  return fastest;
 }
 
 void checkCancelReachesBlock(const std::function<Page(Evaluator&)>& makePage, int threads) {
   const double full = uncancelledMs(makePage, threads);
   INFO("b2 takes " << full << " ms uncancelled on " << threads << " thread(s)");
   // The flag is set a third of the way into b2. On a loaded machine the sleep can overshoot past
-  // b2's end; such attempts say nothing about the kernel and are repeated.
+  // b2's end, or b2 can run faster than measured; such attempts say nothing about the kernel
+  // and are repeated.
   bool landed = false;
   for (int attempt = 0; attempt < 6 && !landed; ++attempt) {
     const auto delay = std::chrono::microseconds(static_cast<int64_t>(full * 1000 / 3));
     const Attempt a = cancelInside(makePage, threads, delay);
     INFO("attempt " << attempt << ": returned " << a.cancelToReturnMs << " ms after the cancel");
+    // Returned before the flag was set: the evaluation had nothing to cancel.
+    if (a.cancelToReturnMs < 0) continue;
     CHECK(a.report.cancelled);
     CHECK(a.cancelToReturnMs < 50.0);
     if (!a.landedInside) continue;
