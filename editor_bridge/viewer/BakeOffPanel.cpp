@@ -176,13 +176,19 @@ BakeOffPanel::BakeOffPanel(QuantInspector* inspector, QWidget* parent)
   connect(inspector_, &QuantInspector::channelShown, this, &BakeOffPanel::refresh);
 }
 
+void BakeOffPanel::setShown(bool shown) {
+  shown_ = shown;
+  if (shown_ && stale_) refresh(channel_);
+}
+
 void BakeOffPanel::refresh(int channel) {
-  const uint64_t gen = ++generation_;
+  const uint64_t gen = ++generation_;  // drops a computation still on its way
   const auto& in = inspector_->input();
   channel_ = channel;
   data_ = {};
   best_ = -1;
-  if (!in || channel < 0) {
+  stale_ = !shown_;
+  if (!in || channel < 0 || stale_) {
     pending_ = false;
     plot_->clearPlot({});
     fillTable();
@@ -290,6 +296,10 @@ void BakeOffPanel::fillTable() {
                            : refusal);
   }
   table_->resizeColumnsToContents();
+  // On a shown table that leaves the last column at its contents' width, short of the edge:
+  // stretching it again takes the rest of the width, as when the table is filled hidden.
+  table_->horizontalHeader()->setStretchLastSection(false);
+  table_->horizontalHeader()->setStretchLastSection(true);
   note_->setText(refusal.isEmpty()
                      ? tr("Apply inserts the calibrator block (on the last batch, at this "
                           "block's num_bits and narrow_range) and wires it into min and max.")

@@ -39,6 +39,10 @@ class BakeOffPanel : public QWidget {
   // The page that "Apply" edits; without one the buttons are off.
   void setPageModel(PageModel* model) { model_ = model; }
 
+  // Whether the panel is the viewer's current tab. Hidden, it computes nothing (a training run
+  // would otherwise score five calibrators at every step nobody looks at) and catches up on the
+  // channel it was last asked for when it is shown again.
+  void setShown(bool shown);
   bool busy() const { return pending_; }
   int channel() const { return channel_; }
   // The scored calibrators of the shown channel, allMethods() order (empty while computing).
@@ -62,6 +66,8 @@ class BakeOffPanel : public QWidget {
   PageModel* model_ = nullptr;
   uint64_t generation_ = 0;
   bool pending_ = false;
+  bool shown_ = false;
+  bool stale_ = false;  // asked for a channel while hidden
   int channel_ = -1;
   int best_ = -1;
   BakeOffData data_;

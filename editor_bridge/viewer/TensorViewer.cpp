@@ -121,6 +121,8 @@ TensorViewer::TensorViewer(QWidget* parent) : QWidget(parent) {
   inspector_->hide();
   bakeOff_ = new BakeOffPanel(inspector_, tabs_);
   bakeOff_->hide();
+  connect(tabs_, &QTabWidget::currentChanged, this,
+          [this] { bakeOff_->setShown(tabs_->currentWidget() == bakeOff_); });
 
   valuesTab_ = new QWidget(tabs_);
   auto* vl = new QVBoxLayout(valuesTab_);

@@ -204,6 +204,37 @@ TEST_CASE("calibrators tab: Apply inserts and wires the calibrator in one undo s
   CHECK(pageToJson(model->page()).dump() == after);
 }
 
+TEST_CASE("calibrators tab: scores nothing while hidden and catches up on the channel shown",
+          "[gui][viewer][calibrators]") {
+  QTemporaryDir dir;
+  EditorFixture f;
+  REQUIRE(f.w().openPage(writePage(dir)));
+  REQUIRE(f.w().waitForEvaluation(20000));
+  REQUIRE(f.w().inspect(QStringLiteral("fq.result_output")));
+  TensorViewer* viewer = f.w().viewer();
+  REQUIRE(viewer->waitForIdle(20000));
+  BakeOffPanel* panel = viewer->bakeOff();
+  // The Quantization tab is in front: choosing a channel there leaves the bake-off unscored.
+  showChannel(viewer->inspector(), 1);
+  CHECK(!panel->busy());
+  CHECK(panel->rows().empty());
+  // Shown, it scores the channel chosen meanwhile: MinMax of channel 1 is [0, 6].
+  REQUIRE(viewer->showView(QStringLiteral("calibrators")));
+  REQUIRE(viewer->waitForIdle(20000));
+  REQUIRE(panel->rows().size() == 5);
+  CHECK(panel->channel() == 1);
+  CHECK(cell(panel->table(), 0, BakeOffPanel::Min) == 0.0);
+  CHECK(cell(panel->table(), 0, BakeOffPanel::Max) == 6.0);
+  // Hidden again, a new channel clears the table instead of scoring it.
+  REQUIRE(viewer->showView(QStringLiteral("quantization")));
+  showChannel(viewer->inspector(), 0);
+  CHECK(panel->rows().empty());
+  REQUIRE(viewer->showView(QStringLiteral("calibrators")));
+  REQUIRE(viewer->waitForIdle(20000));
+  REQUIRE(panel->rows().size() == 5);
+  CHECK(cell(panel->table(), 0, BakeOffPanel::Min) == -1.25);
+}
+
 TEST_CASE("calibrators tab: Apply is off, and says why, for a block whose range is attributes",
           "[gui][viewer][calibrators]") {
   QTemporaryDir dir;
