@@ -48,7 +48,8 @@ class MainWindow : public QMainWindow {
   bool savePageAs(const QString& path, QString* error = nullptr);
   // Files dropped on the window (MainWindowDrop.cpp): opens the page the first one carries (a
   // page, an exported .onnx, a state file, a --save-npy folder or one of its .npy files), after
-  // asking to save changes; says so in the status bar when it carries none. True if opened.
+  // asking to save changes; says so in the status bar when it carries none, and names the other
+  // files dropped with it, which are not opened. True if opened.
   bool openDroppedFiles(const QList<QUrl>& urls);
   bool save();
   // File > Import weights: lists the tensors of `path` in a dialog and adds a Const block for each
@@ -121,6 +122,8 @@ class MainWindow : public QMainWindow {
   void addTrainingBlockMenu();
   void updateTitle();
   bool maybeSave();
+  // One dropped file or folder: openDroppedFiles() without the others.
+  bool openDroppedFile(const QString& path);
   // Replaces the page with `loaded`; `filePath` is where Save writes (empty: a new, unsaved page).
   void showLoadedPage(LoadedPage loaded, const QString& filePath);
   void onContentChanged();

@@ -37,15 +37,31 @@ void MainWindow::dropEvent(QDropEvent* event) {
 
 bool MainWindow::openDroppedFiles(const QList<QUrl>& urls) {
   QString path;
-  for (const QUrl& url : urls)
-    if (url.isLocalFile()) {
+  QStringList others;  // the window holds one page: the rest are named, not dropped silently
+  for (const QUrl& url : urls) {
+    if (path.isEmpty() && url.isLocalFile())
       path = url.toLocalFile();
-      break;
-    }
+    else
+      others << (url.isLocalFile() ? QFileInfo(url.toLocalFile()).fileName()
+                                   : url.toDisplayString());
+  }
   if (path.isEmpty()) {
     statusBar()->showMessage(tr("Nothing to open: only local files can be dropped"), kMessageMs);
     return false;
   }
+  statusBar()->clearMessage();
+  const bool opened = openDroppedFile(path);
+  if (others.isEmpty()) return opened;
+  QString lead = statusBar()->currentMessage();
+  if (lead.isEmpty())
+    lead = (opened ? tr("Opened %1") : tr("%1 not opened")).arg(QFileInfo(path).fileName());
+  statusBar()->showMessage(tr("%1 · Not opened: %2 (one page at a time: drop them one by one)")
+                               .arg(lead, others.join(QStringLiteral(", "))),
+                           kMessageMs);
+  return opened;
+}
+
+bool MainWindow::openDroppedFile(const QString& path) {
   const QString name = QFileInfo(path).fileName();
   if (opensAsPageFile(path)) {
     if (!maybeSave()) return false;

@@ -226,3 +226,26 @@ TEST_CASE("editor: a dropped page asks to save unsaved changes first, as File > 
   CHECK(asked == 2);
   CHECK(blockIds(f.w().model()->page()) == kDescentIds);
 }
+
+TEST_CASE("editor: of several dropped files the first opens and the others are named, not lost",
+          "[editor][drop][open]") {
+  EditorFixture f;
+  QTemporaryDir dir;
+  const QString page = writeFile(dir, "descent.page.json", kDescentPage);
+  const QString text = writeFile(dir, "notes.txt", "hello");
+  const QString other = QString(QS_SOURCE_DIR) + "/assets/examples/using_method.page.json";
+  openOther(f);
+  REQUIRE(dropFiles(f.viewport(), {page, text, other}));
+  CHECK(blockIds(f.w().model()->page()) == kDescentIds);
+  CHECK(f.w().filePath() == QFileInfo(page).absoluteFilePath());
+  const QString said = status(f);
+  INFO(said.toStdString());
+  CHECK(said.contains("descent.page.json"));
+  CHECK(said.contains("Not opened: notes.txt, using_method.page.json"));
+
+  // The first carries no page: that is said, and so are the others.
+  dropFiles(f.viewport(), {text, page});
+  CHECK(blockIds(f.w().model()->page()) == kDescentIds);
+  CHECK(status(f).contains("notes.txt carries no page"));
+  CHECK(status(f).contains("Not opened: descent.page.json"));
+}
