@@ -1,8 +1,10 @@
 #include "editor_bridge/ApplyCalibrator.h"
 
 #include <QObject>
+#include <cmath>
 
 #include "blocks/quant/CalibrationBakeOff.h"
+#include "editor_bridge/LayoutTools.h"
 #include "editor_bridge/PageCommands.h"
 
 namespace qs::editor {
@@ -52,8 +54,13 @@ QString applyCalibrator(PageModel& model, const BlockId& fq, calib::Method m, Bl
   cal.id = BlockId(model.freshIdLike(calib::methodName(m)));
   cal.type = type;
   cal.attrs = calibratorAttrs(*d, target, target.attrs);
-  if (target.position)
-    cal.position = std::array<double, 2>{(*target.position)[0] - 220, (*target.position)[1] + 140};
+  // Left of the FakeQuant block and a little below, where the wires from its input and to its
+  // min and max stay short; lower down if blocks are there.
+  if (target.position) {
+    const QPointF at = clearSpotBelow(
+        model, type, QPointF((*target.position)[0] - 220, (*target.position)[1] + 140));
+    cal.position = std::array<double, 2>{std::round(at.x()), std::round(at.y())};
+  }
   const PortRef source = model.linkInto(PortRef{fq, PortName("inputs")})->from;
   std::vector<Link> old;
   for (const char* port : {"min", "max"})

@@ -100,23 +100,35 @@ QString wrappableTitle(const std::string& type) {
 }
 }  // namespace
 
+namespace {
+const QStaticText& titleOf(const std::string& type, const BlockDescriptor* desc) {
+  return sharedText(desc ? type : type + " (unknown type)", true);
+}
+// Ports start below the title, which wraps to two or three lines for long op names.
+qreal portTopBelow(const QStaticText& title) {
+  return std::max(kPortTop, 5 + title.size().height() + 14 + 16);
+}
+}  // namespace
+
+qreal BlockItem::heightFor(const std::string& type, const BlockDescriptor* desc) {
+  int left = 0, right = 0;
+  if (desc)
+    for (const PortDescriptor& p : desc->ports)
+      (p.direction == PortDirection::Input ? left : right)++;
+  return std::max(kMinHeight,
+                  portTopBelow(titleOf(type, desc)) + std::max(left, right) * kPortStep + 30);
+}
+
 BlockItem::BlockItem(const BlockId& id, const std::string& type, const BlockDescriptor* desc)
     : id_(id), type_(type), desc_(desc) {
   setFlags(ItemIsSelectable | ItemIsMovable | ItemSendsGeometryChanges);
   setZValue(1);
-  title_ = sharedText(desc_ ? type_ : type_ + " (unknown type)", true);
+  title_ = titleOf(type_, desc_);
   idText_.setText(elidedId(QString::fromStdString(id_.str()), QFontMetrics(labelFont()),
                            static_cast<int>(kWidth - 16)));
   idText_.setTextFormat(Qt::PlainText);
-  // Ports start below the title, which wraps to two or three lines for long op names.
-  portTop_ = std::max(kPortTop, 5 + title_.size().height() + 14 + 16);
-  int left = 0, right = 0, bottom = 0;
-  if (desc_) {
-    for (const PortDescriptor& p : desc_->ports)
-      (p.direction == PortDirection::Input ? left : right)++;
-    bottom = right;
-  }
-  height_ = std::max(kMinHeight, portTop_ + std::max(left, right) * kPortStep + 30);
+  portTop_ = portTopBelow(title_);
+  height_ = heightFor(type_, desc_);
   if (desc_) {
     int li = 0, ri = 0;
     for (const PortDescriptor& p : desc_->ports) {
@@ -128,7 +140,7 @@ BlockItem::BlockItem(const BlockId& id, const std::string& type, const BlockDesc
     int bi = 0;
     for (const PortDescriptor& p : desc_->ports)
       if (p.direction == PortDirection::Output)
-        ports_.push_back({&p, QPointF(kWidth * (bi++ + 1) / (bottom + 1), height_), true});
+        ports_.push_back({&p, QPointF(kWidth * (bi++ + 1) / (ri + 1), height_), true});
   }
 }
 

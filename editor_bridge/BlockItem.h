@@ -31,6 +31,8 @@ class BlockItem : public QGraphicsItem {
   static constexpr qreal kLabelLod = 0.18;
   // Below this zoom a block is a plain box filled with its status colour (no pins, no badge).
   static constexpr qreal kPlainLod = 0.3;
+  // The height of a block of `type` (desc: its descriptor, null for an unknown type), as drawn.
+  static qreal heightFor(const std::string& type, const BlockDescriptor* desc);
 
   struct Port {
     const PortDescriptor* desc;

@@ -79,6 +79,27 @@ std::vector<PageModel::Move> distributeMoves(const std::vector<const BlockItem*>
   return moves;
 }
 
+QPointF clearSpotBelow(const PageModel& model, const std::string& type, QPointF want) {
+  constexpr qreal kGap = 20;  // between the new block and its neighbours
+  const BlockRegistry& registry = model.registry();
+  std::vector<QRectF> taken;
+  for (const Block& b : model.page().blocks())
+    if (b.position)
+      taken.emplace_back((*b.position)[0] - kGap, (*b.position)[1] - kGap,
+                         BlockItem::kWidth + 2 * kGap,
+                         BlockItem::heightFor(b.type, registry.find(b.type)) + 2 * kGap);
+  QRectF box(want, QSizeF(BlockItem::kWidth, BlockItem::heightFor(type, registry.find(type))));
+  // Each move passes the bottom of a block in the way, so there are at most as many as blocks.
+  for (size_t moves = 0; moves <= taken.size(); ++moves) {
+    qreal below = box.top();
+    for (const QRectF& r : taken)
+      if (r.intersects(box)) below = std::max(below, r.bottom());
+    if (below == box.top()) break;
+    box.moveTop(below);
+  }
+  return box.topLeft();
+}
+
 const PortDescriptor* inputTaking(const BlockDescriptor& type, std::optional<DType> dtype) {
   for (const PortDescriptor& p : type.ports)
     if (p.direction == PortDirection::Input && p.kind == PortKind::Tensor &&

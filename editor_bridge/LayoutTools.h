@@ -25,6 +25,10 @@ std::vector<PageModel::Move> alignMoves(const std::vector<const BlockItem*>& ite
 std::vector<PageModel::Move> distributeMoves(const std::vector<const BlockItem*>& items,
                                              Qt::Orientation direction);
 
+// Where a block of `type` goes near `want` (its top-left corner) without covering a block of the
+// page: `want` itself if that is clear, else straight below the blocks in the way.
+QPointF clearSpotBelow(const PageModel& model, const std::string& type, QPointF want);
+
 // The first tensor input of `type` that takes `dtype` (any tensor input when it is not known).
 const PortDescriptor* inputTaking(const BlockDescriptor& type, std::optional<DType> dtype);
 const PortDescriptor* firstTensorOutput(const BlockDescriptor& type);

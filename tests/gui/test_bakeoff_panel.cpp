@@ -293,3 +293,39 @@ TEST_CASE("calibrators tab: Apply on a per-tensor FakeQuant block gives one rang
   CHECK(inspector->currentStats()->min() == -1.0f);
   CHECK(inspector->currentStats()->max() == 3.0f);
 }
+
+TEST_CASE("calibrators tab: Apply puts the calibrator where it covers no block",
+          "[gui][viewer][calibrators]") {
+  // In the example the spot left of and below fq holds the mse and entropy calibrators.
+  EditorFixture e;
+  REQUIRE(
+      e.w().openPage(QString(QS_SOURCE_DIR) + "/assets/examples/calibration_bakeoff.page.json"));
+  REQUIRE(e.w().waitForEvaluation(20000));
+  REQUIRE(e.w().inspect(QStringLiteral("fq.result_output")));
+  REQUIRE(e.w().viewer()->showView(QStringLiteral("calibrators")));
+  REQUIRE(e.w().viewer()->waitForIdle(20000));
+  for (const char* method : {"mse", "entropy"}) {
+    INFO(method);
+    const std::vector<BlockId> before = [&] {
+      std::vector<BlockId> ids;
+      for (const Block& b : e.w().model()->page().blocks()) ids.push_back(b.id);
+      return ids;
+    }();
+    auto* button = e.w().viewer()->bakeOff()->findChild<QPushButton*>(
+        QStringLiteral("apply_%1").arg(QLatin1String(method)));
+    REQUIRE(button != nullptr);
+    REQUIRE(button->isEnabled());
+    QTest::mouseClick(button, Qt::LeftButton);
+    REQUIRE(e.w().model()->page().blockCount() == before.size() + 1);
+    const Block& added = e.w().model()->page().blocks().back();
+    const QRectF box = e.w().scene()->blockItem(added.id)->sceneBodyRect();
+    for (const BlockId& id : before) {
+      INFO(id.str());
+      CHECK(!box.intersects(e.w().scene()->blockItem(id)->sceneBodyRect()));
+    }
+    // Still beside the FakeQuant block: to its left.
+    CHECK(box.right() < e.w().scene()->blockItem(BlockId("fq"))->sceneBodyRect().left());
+    REQUIRE(e.w().waitForEvaluation(20000));
+    REQUIRE(e.w().viewer()->waitForIdle(20000));
+  }
+}
