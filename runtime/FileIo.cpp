@@ -85,4 +85,11 @@ void writeFileAtomically(const std::filesystem::path& path, const std::string& d
   }
 }
 
+std::string lowerExtension(const std::filesystem::path& path) {
+  std::string e = path.extension().string();
+  for (char& c : e)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return e;
+}
+
 }  // namespace qs

@@ -14,13 +14,6 @@ namespace {
 // A page file is a few megabytes at most; this bounds what a hostile folder can make us read.
 constexpr uint64_t kMaxPageBytes = 256u << 20;
 
-bool hasExtension(const std::filesystem::path& path, const std::string& ext) {
-  std::string e = path.extension().string();
-  for (char& c : e)  // ASCII only: the locale must not change which files are recognised
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return e == ext;
-}
-
 LoadedPage pageFrom(const std::string& text, const std::string& source,
                     const std::filesystem::path& dir) {
   LoadedPage loaded = parsePage(text, source, {.keepDanglingLinks = true});
@@ -41,14 +34,14 @@ void writeNpyFolderProvenance(const std::filesystem::path& dir, const std::strin
 std::optional<LoadedPage> carriedPage(const std::filesystem::path& path) {
   const std::filesystem::path abs = std::filesystem::absolute(path);
   std::error_code ec;
-  if (std::filesystem::is_directory(abs, ec) || hasExtension(abs, ".npy")) {
+  if (std::filesystem::is_directory(abs, ec) || lowerExtension(abs) == ".npy") {
     const std::filesystem::path dir =
         std::filesystem::is_directory(abs, ec) ? abs : abs.parent_path();
     const std::filesystem::path file = dir / kNpyFolderPageFile;
     if (!std::filesystem::is_regular_file(file, ec)) return std::nullopt;
     return pageFrom(readFile(file, kMaxPageBytes), file.string(), dir);
   }
-  if (hasExtension(abs, ".npz")) {
+  if (lowerExtension(abs) == ".npz") {
     for (const NpzMember& m : readNpz(abs, NpzLimits::defaults(), /*ownMembers=*/true))
       if (m.key == kNpzPageMember)
         return pageFrom(m.bytes, path.string() + ": member '" + m.key + "'", abs.parent_path());

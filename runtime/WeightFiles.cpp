@@ -338,9 +338,7 @@ std::vector<NamedTensor> readTfjsWeights(const std::filesystem::path& manifest) 
 }
 
 std::vector<NamedTensor> readWeightFile(const std::filesystem::path& path) {
-  std::string ext = path.extension().string();
-  for (char& c : ext)  // ASCII only: the locale must not change which reader is picked
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  const std::string ext = lowerExtension(path);
   if (ext == ".npy") return {{path.stem().string(), readNpy(path)}};
   if (ext == ".npz") {
     std::vector<NamedTensor> out;

@@ -5,6 +5,7 @@
 
 #include "blocks/RegisterBlocks.h"
 #include "runtime/Error.h"
+#include "runtime/FileIo.h"
 #include "runtime/Json.h"
 #include "runtime/Npy.h"
 #include "runtime/WeightFiles.h"
@@ -112,7 +113,7 @@ Tensor weightsTensor(const BlockContext& ctx) {
   const std::string file = a.getString("weights");
   if (file.empty()) throw Error("attribute 'weights' is an empty path");
   std::filesystem::path p(file);
-  const std::string ext = p.extension().string();
+  const std::string ext = lowerExtension(p);
   if (ext == ".npy")
     throw Error("attribute 'weights': '" + file +
                 "' is an .npy file, which holds one tensor: give it as \"npy\" instead");
