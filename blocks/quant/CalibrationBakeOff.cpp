@@ -33,20 +33,4 @@ size_t bestOf(const std::vector<Scored>& all, int64_t c) {
   return best;
 }
 
-const char* blockType(Method m) {
-  switch (m) {
-    case Method::MinMax:
-      return "MinMaxCalibrator";
-    case Method::Percentile:
-      return "PercentileCalibrator";
-    case Method::Mse:
-      return "MseCalibrator";
-    case Method::Entropy:
-      return "EntropyCalibrator";
-    case Method::Sqnr:
-      return "SqnrCalibrator";
-  }
-  return "";
-}
-
 }  // namespace qs::calib

@@ -31,7 +31,4 @@ double clippedPercent(const fq::QuantChannelStats& s);
 // NaN never wins over a number.
 size_t bestOf(const std::vector<Scored>& all, int64_t c);
 
-// The block type that computes method m ("MinMaxCalibrator", ...).
-const char* blockType(Method m);
-
 }  // namespace qs::calib

@@ -464,26 +464,39 @@ Range sqnrRange(const Histograms& hist, int64_t c, fq::QuantRange q, double clip
 
 // ---- The five with their defaults --------------------------------------------------------------
 
+namespace {
+struct MethodNames {
+  Method method;
+  const char* name;
+  const char* blockType;
+};
+constexpr MethodNames kMethodNames[] = {{Method::MinMax, "minmax", "MinMaxCalibrator"},
+                                        {Method::Percentile, "percentile", "PercentileCalibrator"},
+                                        {Method::Mse, "mse", "MseCalibrator"},
+                                        {Method::Entropy, "entropy", "EntropyCalibrator"},
+                                        {Method::Sqnr, "sqnr", "SqnrCalibrator"}};
+const MethodNames& namesOf(Method m) {
+  for (const MethodNames& n : kMethodNames)
+    if (n.method == m) return n;
+  throw Error("unknown calibration method " + std::to_string(static_cast<int>(m)));
+}
+}  // namespace
+
 const std::vector<Method>& allMethods() {
-  static const std::vector<Method> all = {Method::MinMax, Method::Percentile, Method::Mse,
-                                          Method::Entropy, Method::Sqnr};
+  static const std::vector<Method> all = [] {
+    std::vector<Method> v;
+    for (const MethodNames& n : kMethodNames) v.push_back(n.method);
+    return v;
+  }();
   return all;
 }
 
 const char* methodName(Method m) {
-  switch (m) {
-    case Method::MinMax:
-      return "minmax";
-    case Method::Percentile:
-      return "percentile";
-    case Method::Mse:
-      return "mse";
-    case Method::Entropy:
-      return "entropy";
-    case Method::Sqnr:
-      return "sqnr";
-  }
-  return "?";
+  return namesOf(m).name;
+}
+
+const char* blockType(Method m) {
+  return namesOf(m).blockType;
 }
 
 std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t channels, int numBits,

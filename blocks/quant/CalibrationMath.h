@@ -78,6 +78,7 @@ constexpr double kDefaultClippingWeight = 1.0;
 enum class Method { MinMax, Percentile, Mse, Entropy, Sqnr };
 const std::vector<Method>& allMethods();
 const char* methodName(Method m);  // "minmax", "percentile", "mse", "entropy", "sqnr"
+const char* blockType(Method m);   // the block that computes it: "MinMaxCalibrator", ...
 
 // Every channel's range by `m` with its defaults (MinMax: the batch's extremes; the others on a
 // symmetric histogram: Percentile 99.99, Sqnr with clipping weight 1), from one batch.

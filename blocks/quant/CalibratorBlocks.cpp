@@ -21,6 +21,7 @@ namespace {
 
 using calib::Histograms;
 using calib::kBins;
+using calib::Method;
 using calib::Range;
 
 // Columns of the histogram_bounds slot.
@@ -188,7 +189,7 @@ void minMaxCompute(BlockContext& ctx) {
 
 void registerMinMax(BlockRegistry& registry) {
   BlockDescriptor d;
-  d.type = "MinMaxCalibrator";
+  d.type = calib::blockType(Method::MinMax);
   d.category = "Quantization";
   d.summary =
       "A range from the data's minimum and maximum: of this batch, of every step, or "
@@ -232,17 +233,15 @@ void registerMinMax(BlockRegistry& registry) {
 
 // ---- The histogram calibrators ----------------------------------------------------------------
 
-enum class Search { Percentile, Mse, Entropy, Sqnr };
-
 // Entropy is defined on |x| only; the others take the `symmetric` attribute.
-bool symmetricOf(const BlockContext& ctx, Search s) {
-  return s == Search::Entropy || ctx.attrs().getBool("symmetric");
+bool symmetricOf(const BlockContext& ctx, Method s) {
+  return s == Method::Entropy || ctx.attrs().getBool("symmetric");
 }
 
-void histogramCheck(BlockContext& ctx, Search s) {
+void histogramCheck(BlockContext& ctx, Method s) {
   requireChannelAxis(ctx);
-  if (s == Search::Percentile) openAttr(ctx, "percentile", 0, 100, true);
-  if (s == Search::Sqnr) {
+  if (s == Method::Percentile) openAttr(ctx, "percentile", 0, 100, true);
+  if (s == Method::Sqnr) {
     const double w = ctx.attrs().getFloat("clipping_weight");
     if (!(w > 0) || !std::isfinite(w))
       throw Error("clipping_weight must be a positive number, not " +
@@ -286,25 +285,27 @@ Histograms startingHistograms(const BlockContext& ctx, int64_t channels, bool sy
   return h;
 }
 
-Range searchOne(const BlockContext& ctx, Search s, const Histograms& h, int64_t c) {
+Range searchOne(const BlockContext& ctx, Method s, const Histograms& h, int64_t c) {
   const AttrValues& a = ctx.attrs();
   auto q = [&] {
     return fq::quantRange(static_cast<int>(a.getInt("num_bits")), a.getBool("narrow_range"));
   };
   switch (s) {
-    case Search::Percentile:
+    case Method::Percentile:
       return calib::percentileRange(h, c, a.getFloat("percentile"));
-    case Search::Mse:
+    case Method::Mse:
       return calib::mseRange(h, c, q());
-    case Search::Entropy:
+    case Method::Entropy:
       return calib::entropyRange(h, c, static_cast<int>(a.getInt("num_bits")));
-    case Search::Sqnr:
+    case Method::Sqnr:
       return calib::sqnrRange(h, c, q(), a.getFloat("clipping_weight"));
+    case Method::MinMax:
+      break;  // registered by registerMinMax(), without a histogram
   }
-  return {};
+  throw Error(std::string("no histogram search for ") + calib::methodName(s));
 }
 
-void histogramCompute(BlockContext& ctx, Search s) {
+void histogramCompute(BlockContext& ctx, Method s) {
   const Tensor& x = ctx.input("inputs");
   const int64_t d = channelsOf(ctx);
   const int64_t outer = d == 0 ? 0 : x.size() / d;
@@ -339,11 +340,10 @@ const char* kHistogramStateDoc =
     "two, merging old bins exactly. Inputs must be finite. docs/calibration.md gives the exact "
     "definition.";
 
-void registerHistogramCalibrator(BlockRegistry& registry, const std::string& type, Search s,
-                                 const std::string& summary, const std::string& doc,
-                                 std::vector<AttrDescriptor> attrs) {
+void registerHistogramCalibrator(BlockRegistry& registry, Method s, const std::string& summary,
+                                 const std::string& doc, std::vector<AttrDescriptor> attrs) {
   BlockDescriptor d;
-  d.type = type;
+  d.type = calib::blockType(s);
   d.category = "Quantization";
   d.summary = summary;
   d.doc = doc + kHistogramStateDoc;
@@ -378,7 +378,7 @@ const char* kSignRule =
 void registerCalibratorBlocks(BlockRegistry& registry) {
   registerMinMax(registry);
   registerHistogramCalibrator(
-      registry, "PercentileCalibrator", Search::Percentile,
+      registry, Method::Percentile,
       "A range that leaves out the given share of the values: the percentile of |x|, or of "
       "each tail.",
       std::string("Symmetric: the threshold is the right edge of the first bin of the |x| "
@@ -393,7 +393,7 @@ void registerCalibratorBlocks(BlockRegistry& registry) {
                "not symmetric. 100 gives the extremes."},
        symmetricAttr("Percentile of |x| (true), or of each tail of x (false).")});
   registerHistogramCalibrator(
-      registry, "MseCalibrator", Search::Mse,
+      registry, Method::Mse,
       "The range with the least expected quantization error, searched on the histogram.",
       std::string("Scores each of 2048 candidate ranges (threshold = each bin edge when "
                   "symmetric; [k/2048 min, k/2048 max] otherwise) by the expected squared "
@@ -407,7 +407,7 @@ void registerCalibratorBlocks(BlockRegistry& registry) {
        narrowRangeAttr(),
        symmetricAttr("Thresholds on |x| (true), or the data's range scaled down (false).")});
   registerHistogramCalibrator(
-      registry, "EntropyCalibrator", Search::Entropy,
+      registry, Method::Entropy,
       "TensorRT's entropy calibration: the |x| threshold whose quantized histogram diverges "
       "least (KL) from the data's.",
       std::string("On the |x| histogram of 2048 bins, for each number i of bins kept from "
@@ -421,7 +421,7 @@ void registerCalibratorBlocks(BlockRegistry& registry) {
       {fq::numBitsAttr("Sets the 2^(num_bits-1) quantized bins (128 at 8 bits); from 12 bits on "
                        "there is one candidate, the whole histogram.")});
   registerHistogramCalibrator(
-      registry, "SqnrCalibrator", Search::Sqnr,
+      registry, Method::Sqnr,
       "The range with the best signal-to-quantization-noise ratio of the fake-quantized "
       "histogram, clipping noise weighted.",
       std::string("Scores candidates of the MseCalibrator's kind, every 128th of the 2048 and "
