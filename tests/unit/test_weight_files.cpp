@@ -95,23 +95,20 @@ TEST_CASE("safetensors: a file from disk, and no tensors at all", "[weights]") {
   const auto t = qs::readSafetensors(p);
   REQUIRE(t.size() == 1);
   CHECK(t[0].tensor.toVector() == std::vector<float>{1.0f});
+  // The general reader picks the format by the extension in any case.
+  std::filesystem::copy_file(p, dir / "W.SAFETENSORS");
+  const auto upper = qs::readWeightFile(dir / "W.SAFETENSORS");
+  REQUIRE(upper.size() == 1);
+  CHECK(upper[0].tensor.toVector() == std::vector<float>{1.0f});
   CHECK(qs::parseSafetensors(safetensors("{}", ""), "e.safetensors").empty());
   CHECK_THAT(safetensorsError(safetensors("{}", "x")), Contains("1 bytes after the last tensor"));
 }
 
-TEST_CASE("weight files: the reader goes by the extension in any ASCII case, nothing else",
-          "[weights]") {
+TEST_CASE("weight files: extensions are lower-cased in ASCII only", "[weights]") {
   CHECK(qs::lowerExtension("a/W.SafeTensors") == ".safetensors");
   CHECK(qs::lowerExtension("w.NPZ") == ".npz");
   CHECK(qs::lowerExtension("noext").empty());
   CHECK(qs::lowerExtension("x.\xC3\x91PZ") == ".\xC3\x91pz");  // non-ASCII bytes stay as they are
-  TempDir dir;
-  const auto p =
-      dir.write("W.SAFETENSORS", oneTensor(R"({"dtype":"F32","shape":[1],"data_offsets":[0,4]})",
-                                           bytesOf({0, 0, 0x80, 0x3f})));
-  const auto t = qs::readWeightFile(p);
-  REQUIRE(t.size() == 1);
-  CHECK(t[0].tensor.toVector() == std::vector<float>{1.0f});
 }
 
 TEST_CASE("safetensors: truncated and hostile headers", "[weights]") {
