@@ -5,11 +5,13 @@
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QHelpEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QRegularExpression>
 #include <QSignalBlocker>
+#include <QToolTip>
 #include <QVBoxLayout>
 #include <climits>
 
@@ -210,6 +212,7 @@ void AttributeEditor::rebuild() {
     }
     w->setObjectName("attr_" + name);
     w->setToolTip(tip);
+    if (qobject_cast<QLineEdit*>(w)) w->installEventFilter(this);
     QString label = name;
     if (!rangeText(a).isEmpty()) label += " (" + rangeText(a) + ")";
     form->addRow(label, w);
@@ -258,6 +261,17 @@ void AttributeEditor::refreshValues() {
       edit->setModified(false);
     }
   }
+}
+
+bool AttributeEditor::eventFilter(QObject* watched, QEvent* event) {
+  auto* edit = qobject_cast<QLineEdit*>(watched);
+  if (!edit || event->type() != QEvent::ToolTip) return QWidget::eventFilter(watched, event);
+  // The text's room: the field less its frame and text margins (a few pixels each side).
+  const int room = edit->contentsRect().width() - 8;
+  const bool cut = edit->fontMetrics().horizontalAdvance(edit->text()) > room;
+  QToolTip::showText(static_cast<QHelpEvent*>(event)->globalPos(),
+                     cut ? edit->toolTip() + "\n\n" + edit->text() : edit->toolTip(), edit);
+  return true;
 }
 
 std::optional<Json> AttributeEditor::parseField(const AttrDescriptor& a, const QString& text,

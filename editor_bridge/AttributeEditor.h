@@ -56,6 +56,11 @@ class AttributeEditor : public QWidget {
   // Loads a .npy file as the value of the shown block's shape + values.
   bool loadNpy(const QString& path);
 
+ protected:
+  // A text field's tooltip: the attribute's description, and the whole value when it is wider
+  // than the field (a weights path shows only its end).
+  bool eventFilter(QObject* watched, QEvent* event) override;
+
  private:
   void rebuild();
   void refreshValues();

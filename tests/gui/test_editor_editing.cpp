@@ -1,10 +1,13 @@
 // Editing gestures: move (one undo step per drag), delete, copy/paste/duplicate, quick add,
 // and the --screenshot command line.
 
+#include <QHelpEvent>
 #include <QImage>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QProcess>
 #include <QTemporaryDir>
+#include <QToolTip>
 #include <QWheelEvent>
 #include <cmath>
 
@@ -167,6 +170,29 @@ TEST_CASE("editor: Load .npy sets a Const's shape and values in one undo step", 
   CHECK_FALSE(f.w().attributeEditor()->loadNpy(bad));
   CHECK_FALSE(f.w().attributeEditor()->message().isEmpty());
   CHECK(f.w().model()->undoStack()->count() == 1);
+}
+
+TEST_CASE("editor: a text field's tooltip shows its whole value when the field cuts it",
+          "[gui][editor]") {
+  EditorFixture f;
+  openUsingMethod(f);
+  clickBlock(f, "x");
+  auto* npy = qobject_cast<QLineEdit*>(f.w().attributeEditor()->field("npy"));
+  REQUIRE(npy != nullptr);
+  REQUIRE(QTest::qWaitFor([&] { return npy->isVisible(); }, 5000));  // the form shows next loop
+  auto tip = [&] {
+    QHelpEvent help(QEvent::ToolTip, npy->rect().center(), npy->mapToGlobal(npy->rect().center()));
+    QApplication::sendEvent(npy, &help);
+    return QToolTip::text();
+  };
+  const QString doc = npy->toolTip();
+  REQUIRE(!doc.isEmpty());
+  npy->setText(QStringLiteral("w.npy"));
+  CHECK(tip() == doc);  // fits: the description alone
+  const QString path = QStringLiteral("../../data/some/long/folder/of/weights/") +
+                       QString(npy->width() / 4, QLatin1Char('x')) + QStringLiteral(".npy");
+  npy->setText(path);
+  CHECK(tip() == doc + QStringLiteral("\n\n") + path);
 }
 
 TEST_CASE("editor: a block of an unknown type stays on the page as a visible placeholder",
