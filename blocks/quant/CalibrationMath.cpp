@@ -499,10 +499,43 @@ const char* blockType(Method m) {
   return namesOf(m).blockType;
 }
 
+std::vector<Range> searchChannels(Method m, const Histograms& h, const SearchSettings& s,
+                                  fq::Exec exec) {
+  const fq::QuantRange q = fq::quantRange(s.numBits, s.narrowRange);
+  auto one = [&](int64_t c) {
+    switch (m) {
+      case Method::Percentile:
+        return percentileRange(h, c, s.percentile);
+      case Method::Mse:
+        return mseRange(h, c, q);
+      case Method::Entropy:
+        return entropyRange(h, c, s.numBits);
+      case Method::Sqnr:
+        return sqnrRange(h, c, q, s.clippingWeight);
+      case Method::MinMax:
+        break;
+    }
+    throw Error(std::string("no histogram search for ") + methodName(m));
+  };
+  std::vector<Range> r(static_cast<size_t>(h.channels));
+  // The channels' searches are independent: split across the threads.
+  auto search = [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      if (exec.ctx && exec.ctx->cancelled()) throw Cancelled();
+      r[c] = one(c);
+    }
+  };
+  if (exec.pool && exec.threads > 1 && h.channels > 1)
+    exec.pool->parallelFor(h.channels, 1, exec.threads, search);
+  else
+    search(0, h.channels);
+  return r;
+}
+
 std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t channels, int numBits,
                              bool narrowRange, fq::Exec exec) {
-  std::vector<Range> r(static_cast<size_t>(channels));
   if (m == Method::MinMax) {
+    std::vector<Range> r(static_cast<size_t>(channels));
     const Extremes e = channelExtremes(x, outer, channels, false, exec);
     for (int64_t c = 0; c < channels; ++c)
       r[c] = {std::min(e.min[c], 0.0f), std::max(e.max[c], 0.0f)};
@@ -515,31 +548,8 @@ std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t ch
   Histograms& h = kept;
   h.reset(channels, true);
   accumulate(h, x, outer, false, exec);
-  const fq::QuantRange q = fq::quantRange(numBits, narrowRange);
-  // The channels' searches are independent: split across the threads.
-  auto search = [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) {
-      if (exec.ctx && exec.ctx->cancelled()) throw Cancelled();
-      switch (m) {
-        case Method::Percentile:
-          r[c] = percentileRange(h, c, kDefaultPercentile);
-          break;
-        case Method::Mse:
-          r[c] = mseRange(h, c, q);
-          break;
-        case Method::Entropy:
-          r[c] = entropyRange(h, c, numBits);
-          break;
-        default:
-          r[c] = sqnrRange(h, c, q, kDefaultClippingWeight);
-          break;
-      }
-    }
-  };
-  if (exec.pool && exec.threads > 1 && channels > 1)
-    exec.pool->parallelFor(channels, 1, exec.threads, search);
-  else
-    search(0, channels);
+  std::vector<Range> r =
+      searchChannels(m, h, {.numBits = numBits, .narrowRange = narrowRange}, exec);
   if (h.counts.capacity() * sizeof(float) > detail::kKeepScratchBytes) h = Histograms();
   return r;
 }

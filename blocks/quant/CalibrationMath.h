@@ -80,6 +80,18 @@ const std::vector<Method>& allMethods();
 const char* methodName(Method m);  // "minmax", "percentile", "mse", "entropy", "sqnr"
 const char* blockType(Method m);   // the block that computes it: "MinMaxCalibrator", ...
 
+// What a histogram search is judged at: the FakeQuant op's width and the methods' own settings.
+struct SearchSettings {
+  int numBits = 8;
+  bool narrowRange = false;
+  double percentile = kDefaultPercentile;
+  double clippingWeight = kDefaultClippingWeight;
+};
+// Every channel's range by histogram method m (not MinMax), the channels split across exec's
+// threads; throws Cancelled when exec's context is cancelled.
+std::vector<Range> searchChannels(Method m, const Histograms& h, const SearchSettings& s,
+                                  fq::Exec exec);
+
 // Every channel's range by `m` with its defaults (MinMax: the batch's extremes; the others on a
 // symmetric histogram: Percentile 99.99, Sqnr with clipping weight 1), from one batch.
 std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t channels, int numBits,

@@ -285,45 +285,20 @@ Histograms startingHistograms(const BlockContext& ctx, int64_t channels, bool sy
   return h;
 }
 
-Range searchOne(const BlockContext& ctx, Method s, const Histograms& h, int64_t c) {
-  const AttrValues& a = ctx.attrs();
-  auto q = [&] {
-    return fq::quantRange(static_cast<int>(a.getInt("num_bits")), a.getBool("narrow_range"));
-  };
-  switch (s) {
-    case Method::Percentile:
-      return calib::percentileRange(h, c, a.getFloat("percentile"));
-    case Method::Mse:
-      return calib::mseRange(h, c, q());
-    case Method::Entropy:
-      return calib::entropyRange(h, c, static_cast<int>(a.getInt("num_bits")));
-    case Method::Sqnr:
-      return calib::sqnrRange(h, c, q(), a.getFloat("clipping_weight"));
-    case Method::MinMax:
-      break;  // registered by registerMinMax(), without a histogram
-  }
-  throw Error(std::string("no histogram search for ") + calib::methodName(s));
-}
-
 void histogramCompute(BlockContext& ctx, Method s) {
   const Tensor& x = ctx.input("inputs");
   const int64_t d = channelsOf(ctx);
   const int64_t outer = d == 0 ? 0 : x.size() / d;
   Histograms h = startingHistograms(ctx, d, symmetricOf(ctx, s));
   calib::accumulate(h, x.data(), outer, !perChannel(ctx), execOf(ctx));
-  // The channels' searches are independent: split across the op's threads.
-  std::vector<Range> r(static_cast<size_t>(d));
-  auto searchRange = [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) {
-      if (ctx.cancelled()) throw Cancelled();
-      r[c] = searchOne(ctx, s, h, c);
-    }
-  };
-  if (ctx.pool() && ctx.threads() > 1 && d > 1)
-    ctx.pool()->parallelFor(d, 1, ctx.threads(), searchRange);
-  else
-    searchRange(0, d);
-  setRangeOutputs(ctx, r);
+  const AttrValues& a = ctx.attrs();
+  // Each block has the attributes its method reads (defaults filled in), and only those.
+  calib::SearchSettings settings;
+  if (a.has("num_bits")) settings.numBits = static_cast<int>(a.getInt("num_bits"));
+  if (a.has("narrow_range")) settings.narrowRange = a.getBool("narrow_range");
+  if (a.has("percentile")) settings.percentile = a.getFloat("percentile");
+  if (a.has("clipping_weight")) settings.clippingWeight = a.getFloat("clipping_weight");
+  setRangeOutputs(ctx, calib::searchChannels(s, h, settings, execOf(ctx)));
   ctx.setOutput("histogram", rangeTensor({d, kBins}, h.counts));
   std::vector<float> bounds;
   for (int64_t c = 0; c < d; ++c)
