@@ -94,7 +94,6 @@ void accumulate(Histograms& h, const float* x, int64_t outer, bool perTensor, fq
 
 namespace {
 
-// Channel c of a histogram, in bin units: position u = (x - lo) / w, bin i spans [i, i + 1).
 // Copies a channel's counts into h and returns their sum. Not inlined: inside the searches GCC kept
 // the running sum on the stack, and the loop waited on a store and a load at every bin (a third
 // of the entropy search).
@@ -104,6 +103,7 @@ namespace {
   return sum;
 }
 
+// Channel c of a histogram, in bin units: position u = (x - lo) / w, bin i spans [i, i + 1).
 struct Channel {
   std::vector<double> h;  // counts
   double lo = 0, w = 0, n = 0;
