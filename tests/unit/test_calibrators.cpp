@@ -16,6 +16,7 @@
 #include "blocks/array_ops/FakeQuantKernels.h"
 #include "blocks/quant/CalibrationMath.h"
 #include "blocks/quant/CalibrationScan.h"
+#include "kernel_override_guard.h"
 #include "runtime/Evaluator.h"
 #include "runtime/Page.h"
 #include "runtime/ThreadPool.h"
@@ -718,9 +719,7 @@ TEST_CASE("Calibration gives the same bits on the portable path and on AVX2", "[
   std::vector<float> x(static_cast<size_t>(kRows) * kChannels);
   for (size_t i = 0; i < x.size(); ++i)
     x[i] = normal(rng) * static_cast<float>(1 + i % 5) + (i % 6 == 5 ? 3.0f : 0.0f);
-  struct Restore {
-    ~Restore() { fq::setKernelOverride({}); }
-  } restore;
+  const qs::testing::KernelOverrideGuard restore;
   // Binning: 37 channels (two vectors of sixteen and a tail of five), both kinds of histogram.
   {
     constexpr int kWide = 37, kWideRows = 500;

@@ -23,6 +23,7 @@
 
 #include "blocks/RegisterBlocks.h"
 #include "blocks/array_ops/FakeQuantKernels.h"
+#include "kernel_override_guard.h"
 #include "runtime/Evaluator.h"
 #include "runtime/Json.h"
 #include "runtime/Page.h"
@@ -373,10 +374,6 @@ std::string runAndCompare(qs::Evaluator& ev, int threads, const CasePage& p, con
   return "";
 }
 
-struct OverrideGuard {
-  ~OverrideGuard() { qs::fq::setKernelOverride({}); }
-};
-
 // A gradient case on a larger tensor whose NaN and infinite values are rare (about one element in
 // 2,000), as in real data: most vectors then take the AVX-512 path's short route and some fall back
 // to TensorFlow's multiplies, next to and among short-route vectors of the same channels.
@@ -433,7 +430,7 @@ Case makeSparseGradientCase(uint64_t seed, int64_t channels) {
 
 TEST_CASE("the gradient matches the reference on large tensors with rare special values",
           "[properties]") {
-  OverrideGuard guard;
+  qs::testing::KernelOverrideGuard guard;
   qs::Evaluator one(qs::builtinRegistry());
   qs::Evaluator two(qs::builtinRegistry());
   // Channel counts for each layout of the AVX-512 gradient: 1 (one vector), 3 and 7 (patterns of
@@ -474,7 +471,7 @@ TEST_CASE("FakeQuant kernels match the independent reference on random cases, ev
           "[properties]") {
   const int64_t cases = envInt("QS_PROPERTY_CASES", kDefaultCases);
   const uint64_t seed0 = static_cast<uint64_t>(envInt("QS_PROPERTY_SEED", 20240601));
-  OverrideGuard guard;
+  qs::testing::KernelOverrideGuard guard;
   const auto levels = qs::fq::supportedSimdLevels();
   qs::Evaluator one(qs::builtinRegistry());
   qs::Evaluator two(qs::builtinRegistry());

@@ -10,6 +10,7 @@
 
 #include "blocks/RegisterBlocks.h"
 #include "blocks/array_ops/FakeQuantKernels.h"
+#include "kernel_override_guard.h"
 #include "runtime/Evaluator.h"
 #include "runtime/Page.h"
 #include "runtime/ThreadPool.h"
@@ -18,10 +19,6 @@
 using namespace qs;
 
 namespace {
-
-struct OverrideGuard {
-  ~OverrideGuard() { fq::setKernelOverride({}); }
-};
 
 struct WideCase {
   int64_t outer, channels;
@@ -87,7 +84,7 @@ std::string runAndCompare(const WideCase& c, int threads) {
 
 TEST_CASE("kernel scratch: a wide, short tensor under a small limit matches the reference",
           "[kernels][scratch]") {
-  OverrideGuard guard;
+  qs::testing::KernelOverrideGuard guard;
   // 40009 channels (a prime: the last block of columns is ragged): the per-lane tables of one
   // pattern alone would take about 2 MB, eight times the limit.
   const WideCase c = wideCase(3, 40009);
@@ -110,7 +107,7 @@ TEST_CASE("kernel scratch: a wide, short tensor under a small limit matches the 
 
 TEST_CASE("kernel scratch: the default limit holds for a tensor whose tables would pass it",
           "[kernels][scratch]") {
-  OverrideGuard guard;
+  qs::testing::KernelOverrideGuard guard;
   // [2, 3000000] on 2 threads: one pattern of 3M lanes is 12 MB per table; the gradient's seven
   // tables (two bounds, the masks, two sums per part) and the nudged ranges (72 MB) would take
   // about 156 MB, more than twice the limit.
@@ -125,7 +122,7 @@ TEST_CASE("kernel scratch: the default limit holds for a tensor whose tables wou
 
 TEST_CASE("kernel scratch: below what one channel needs, the block fails with a clear message",
           "[kernels][scratch]") {
-  OverrideGuard guard;
+  qs::testing::KernelOverrideGuard guard;
   fq::KernelOverride o;
   o.scratchBytes = 4096;
   fq::setKernelOverride(o);

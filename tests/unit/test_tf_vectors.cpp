@@ -12,6 +12,7 @@
 
 #include "blocks/RegisterBlocks.h"
 #include "blocks/array_ops/FakeQuantKernels.h"
+#include "kernel_override_guard.h"
 #include "runtime/Evaluator.h"
 #include "runtime/FileIo.h"
 #include "runtime/Json.h"
@@ -193,10 +194,6 @@ std::string runCase(const Case& c, int threads) {
   return "";
 }
 
-struct OverrideGuard {
-  ~OverrideGuard() { qs::fq::setKernelOverride({}); }
-};
-
 }  // namespace
 
 TEST_CASE("tf_kernel_tests.json has the 168 cases of all six ops", "[vectors]") {
@@ -210,7 +207,7 @@ TEST_CASE("tf_kernel_tests.json has the 168 cases of all six ops", "[vectors]") 
 
 TEST_CASE("every TF vector passes through the page runtime on every kernel path", "[vectors]") {
   const auto cases = loadCases();
-  OverrideGuard guard;
+  qs::testing::KernelOverrideGuard guard;
   for (qs::fq::SimdLevel level : qs::fq::supportedSimdLevels()) {
     for (int threads : {1, 2}) {
       // Split even the smallest tensors across the threads, so that the threaded path runs too.
