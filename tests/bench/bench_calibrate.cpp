@@ -28,6 +28,19 @@ void BM_Calibrate(benchmark::State& state, qs::calib::Method method, qs::Shape s
                           static_cast<int64_t>(x.bytes()));
 }
 
+// BM_CalibrateSearch/<method>/32x56x56x128: the searches alone, on the histograms of the same
+// tensor (built once), with one thread: what a calibrator spends after its two passes.
+void BM_CalibrateSearch(benchmark::State& state, qs::calib::Method method, qs::Shape shape) {
+  const qs::Tensor& x = qs::bench::benchTensors(shape).x;
+  const int64_t d = shape.back();
+  qs::calib::Histograms h(d, true);
+  qs::calib::accumulate(h, x.data(), x.size() / d, false, qs::fq::Exec{});
+  for (auto _ : state) {
+    auto r = qs::calib::searchChannels(method, h, {}, qs::fq::Exec{});
+    benchmark::DoNotOptimize(r.data());
+  }
+}
+
 const bool registered = [] {
   const qs::bench::BenchShape& s = qs::bench::benchShapes().front();  // 32x56x56x128
   for (int threads : {1, 2})
@@ -38,6 +51,12 @@ const bool registered = [] {
           ->Unit(s.unit)
           ->UseRealTime();
     }
+  for (qs::calib::Method m : qs::calib::allMethods())
+    if (m != qs::calib::Method::MinMax)
+      benchmark::RegisterBenchmark(
+          (std::string("BM_CalibrateSearch/") + qs::calib::methodName(m) + "/" + s.name).c_str(),
+          BM_CalibrateSearch, m, s.shape)
+          ->Unit(benchmark::kMillisecond);
   return true;
 }();
 
