@@ -1,6 +1,7 @@
 #include "blocks/quant/CalibrationMath.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -348,7 +349,14 @@ std::vector<double> headSums(const KlSums& s, int levels) {
 class KlCandidates {
  public:
   KlCandidates(const Channel& ch, const KlSums& s, int levels)
-      : ch_(ch), s_(s), levels_(levels), heads_(headSums(s, levels)), logN_(detail::logOf(ch.n)) {
+      : ch_(ch),
+        s_(s),
+        levels_(levels),
+        shift_(std::countr_zero(static_cast<unsigned>(levels))),
+        heads_(headSums(s, levels)),
+        logN_(detail::logOf(ch.n)) {
+    // i / levels as a shift: an integer division at every use cost 4% of the search.
+    if (levels != 1 << shift_) throw Error("KL levels must be a power of two");
     const int count = kBins - levels + 1;
     // Kept by each thread between channels: 100 KB allocated and freed per channel made the heap
     // give its top back to the system and fault it in again every time.
@@ -378,7 +386,7 @@ class KlCandidates {
       const double xlogx = t.lastP > 0 ? t.lastP * lg[0] : 0.0;
       tail = (s_.hl[i - 1] - s_.hl[t.first]) + xlogx - t.pGroup * lg[1];
     }
-    return (heads_[i / levels_] + tail) / ch_.n - logN_ + lg[2];
+    return (heads_[i >> shift_] + tail) / ch_.n - logN_ + lg[2];
   }
 
  private:
@@ -391,7 +399,7 @@ class KlCandidates {
   };
   Terms terms(int i) const {
     Terms t;
-    t.first = (levels_ - 1) * (i / levels_);
+    t.first = (levels_ - 1) * (i >> shift_);
     const double outliers = ch_.n - s_.h0[i];
     t.sum = s_.h0[i] - s_.h0[t.first];
     t.lastP = ch_.h[i - 1] + outliers;
@@ -404,6 +412,7 @@ class KlCandidates {
   const Channel& ch_;
   const KlSums& s_;
   int levels_;
+  int shift_;  // log2 of levels_
   std::vector<double> heads_;
   double logN_;
   const double* lg_;  // the three logarithms of each candidate, in a buffer of the thread's
