@@ -92,11 +92,12 @@ struct MseChannel {
 // Candidate k (1..kBins) of the searches on a histogram with edges lo + i * w: threshold edge k
 // of a symmetric histogram with the sign rule, or the two-tailed range scaled by k / kBins.
 Range candidateRange(bool symmetric, double lo, double w, float seenMin, float seenMax, int k);
-// noise[k - 1] = the expected squared error of candidate k, for k = 1..kBins: one candidate at a
-// time, and eight at a time on AVX2, with the same bits.
-void mseNoisesPortable(const MseChannel& ch, double* noise);
+// noise[j] = the expected squared error of candidate first + j, for j < count (first >= 1,
+// first + count - 1 <= kBins, count a multiple of 8): one candidate at a time, and eight at a time
+// on AVX2, with the same bits.
+void mseNoisesPortable(const MseChannel& ch, int first, int count, double* noise);
 #ifdef QS_FQ_HAVE_X86
-void mseNoisesAvx2(const MseChannel& ch, double* noise);
+void mseNoisesAvx2(const MseChannel& ch, int first, int count, double* noise);
 #endif
 
 // sqnrNoise()'s sum over n bins for a symmetric-or-not histogram already resolved to `both` (count

@@ -284,15 +284,15 @@ void logsAvx2(const double* x, double* out, size_t n) {
   for (; i < n; ++i) out[i] = logOf(x[i]);
 }
 
-void mseNoisesAvx2(const MseChannel& ch, double* noise) {
+void mseNoisesAvx2(const MseChannel& ch, int first, int count, double* noise) {
   const NoiseModel4 model(ch);
-  for (int k = 1; k <= kBins; k += 8) {
+  for (int k = first; k < first + count; k += 8) {
     __m256 min, max;
     candidates8(ch, k, min, max);
     const Nudged8 nd = nudge8(min, max, ch.q);
     for (int h = 0; h < 2; ++h)
       _mm256_storeu_pd(
-          noise + (k - 1) + 4 * h,
+          noise + (k - first) + 4 * h,
           mseNoise4(ch, model, half(nd.nudgedMin, h), half(nd.nudgedMax, h), half(nd.scale, h)));
   }
 }

@@ -635,8 +635,8 @@ TEST_CASE("The MSE search gives the same bits on the portable path and on AVX2",
         const calib::detail::MseChannel ch(h.data(), lo, (hi - lo) / kBins, n, seenMin, seenMax,
                                            symmetric, wPos, wNeg, fq::quantRange(bits, narrow));
         std::vector<double> portable(kBins), avx2(kBins);
-        calib::detail::mseNoisesPortable(ch, portable.data());
-        calib::detail::mseNoisesAvx2(ch, avx2.data());
+        calib::detail::mseNoisesPortable(ch, 1, kBins, portable.data());
+        calib::detail::mseNoisesAvx2(ch, 1, kBins, avx2.data());
         int differ = 0, first = -1;
         for (int k = 0; k < kBins; ++k)
           if (std::memcmp(&portable[k], &avx2[k], sizeof(double)) != 0) {
@@ -649,6 +649,81 @@ TEST_CASE("The MSE search gives the same bits on the portable path and on AVX2",
 #else
   WARN("not an x86-64 build: only the portable path exists");
 #endif
+}
+
+namespace {
+// Histogram shapes for the MSE search: smooth, spiky, sparse, heavy-tailed and degenerate.
+std::vector<float> mseShape(int shape, std::mt19937& rng) {
+  std::vector<float> h(kBins, 0.0f);
+  std::uniform_int_distribution<int> small(0, 40), bin(0, kBins - 1);
+  for (int i = 0; i < kBins; ++i) {
+    const double x = (i + 0.5) / kBins;
+    const int kind = shape % 7;
+    if (kind == 0) h[i] = static_cast<float>(small(rng));                        // noise
+    if (kind == 1) h[i] = std::floor(1e5 * std::exp(-x * x * 60));               // bell
+    if (kind == 2) h[i] = std::floor(5e4 * std::exp(-x * 25)) + (i > 2000);      // tail
+    if (kind == 3) h[i] = i % 300 < 40 ? 0.0f : static_cast<float>(small(rng));  // gaps
+    if (kind == 5) h[i] = i < 64 ? 1000.0f : 0.0f;                               // one end
+    if (kind == 6) h[i] = 1.0f;                                                  // flat
+  }
+  if (shape % 7 == 4)  // spikes
+    for (int k = 0; k < 3; ++k) h[bin(rng)] += 7000.0f;
+  if (shape % 7 == 5 && shape % 2) h[kBins - 1] = 1.0f;  // one outlier at the far end
+  return h;
+}
+}  // namespace
+
+TEST_CASE("The MSE search's bounds skip only candidates that cannot win", "[calibrate]") {
+  // mseRange() scores blocks of candidates in the order of a bound below their noise; the answer
+  // must be the exhaustive one: the first of all kBins candidates of least noise, on either path.
+  std::mt19937 rng(31);
+  int checked = 0, inner = 0;
+  for (int shape = 0; shape < 14; ++shape)
+    for (bool symmetric : {true, false})
+      for (auto [seenMin, seenMax] :
+           {std::pair{-3.0f, 2.5f}, std::pair{0.0f, 1.7f}, std::pair{-0.6f, 0.0f},
+            std::pair{-6.5f, 8.5f}, std::pair{-1e-3f, 4e4f}})
+        for (auto [bits, narrow] : {std::pair{8, false}, std::pair{4, true}, std::pair{2, false},
+                                    std::pair{16, false}, std::pair{7, true}}) {
+          INFO("shape " << shape << ", symmetric " << symmetric << ", seen [" << seenMin << ", "
+                        << seenMax << "], " << bits << " bits, narrow " << narrow);
+          calib::Histograms h(1, symmetric);
+          h.counts = mseShape(shape, rng);
+          h.lo[0] = symmetric ? 0.0f : seenMin;
+          h.hi[0] = symmetric ? std::max(-seenMin, seenMax) : seenMax;
+          h.min[0] = seenMin;
+          h.max[0] = seenMax;
+          // The exhaustive search, from the histogram as mseRange() reads it.
+          std::vector<double> counts(h.counts.begin(), h.counts.end());
+          double n = 0;
+          for (double v : counts) n += v;
+          const double lo = h.lo[0], w = (double{h.hi[0]} - lo) / kBins;
+          const bool both = seenMin < 0 && seenMax > 0;
+          const double wPos = both ? 0.5 : seenMax > 0 ? 1.0 : 0.0;
+          const double wNeg = both ? 0.5 : seenMin < 0 ? 1.0 : 0.0;
+          const fq::QuantRange q = fq::quantRange(bits, narrow);
+          const calib::detail::MseChannel ch(counts.data(), lo, w, n, seenMin, seenMax, symmetric,
+                                             wPos, wNeg, q);
+          std::vector<double> noise(kBins);
+          calib::detail::mseNoisesPortable(ch, 1, kBins, noise.data());
+          int best = kBins;
+          for (int k = kBins; k >= 1; --k)
+            if (!(noise[k - 1] > noise[best - 1])) best = k;
+          const calib::Range want =
+              calib::detail::candidateRange(symmetric, lo, w, seenMin, seenMax, best);
+          INFO("exhaustive candidate " << best);
+          for (bool portable : {true, false}) {
+            const qs::testing::KernelOverrideGuard guard;
+            if (portable) fq::setKernelOverride({fq::SimdLevel::Portable});
+            const calib::Range got = calib::mseRange(h, 0, q);
+            CHECK(got.min == want.min);
+            CHECK(got.max == want.max);
+          }
+          ++checked;
+          inner += best < kBins;
+        }
+  CHECK(checked == 14 * 2 * 5 * 5);
+  CHECK(inner > checked / 2);  // most answers clip: the search is not trivially the last block
 }
 
 TEST_CASE("The calibrators' logarithm is within an ulp of std::log, the same on both paths",
