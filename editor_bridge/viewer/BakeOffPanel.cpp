@@ -150,9 +150,9 @@ BakeOffPanel::BakeOffPanel(QuantInspector* inspector, QWidget* parent)
   table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   table_->setSelectionMode(QAbstractItemView::NoSelection);
   table_->horizontalHeader()->setStretchLastSection(true);
-  // The button beside the name and the deciding numbers next, so that a narrow dock scrolls
-  // only the ranges out of view.
-  const int shown[] = {Name, Apply, SqnrDb, Clipped, Mse, Min, Max};
+  // The button beside the name, the deciding numbers and the range next, so that a narrow dock
+  // scrolls only the MSE out of view (SQNR ranks the rows by the same error).
+  const int shown[] = {Name, Apply, SqnrDb, Clipped, Min, Max, Mse};
   for (int i = 0; i < ColumnCount; ++i)
     table_->horizontalHeader()->moveSection(table_->horizontalHeader()->visualIndex(shown[i]), i);
   table_->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
@@ -252,11 +252,17 @@ void BakeOffPanel::fillTable() {
     table_->cellWidget(r, Apply)->setEnabled(false);
   }
   const QString refusal = applyRefusal();
-  auto item = [](const QString& text, double value) {
+  // Four significant digits keep the whole table in a dock of 500 pixels; the tooltip has the
+  // number in full (and --calibrate prints every digit).
+  auto item = [](const QString& text, double value, const QString& full = QString()) {
     auto* it = new QTableWidgetItem(text);
     it->setData(Qt::UserRole, value);
     it->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    if (!full.isEmpty() && full != text) it->setToolTip(full);
     return it;
+  };
+  auto bound = [&](float v) {
+    return item(formatNumber(v, 4), v, QString::fromStdString(formatFloat(v)));
   };
   for (size_t k = 0; k < rows.size(); ++k) {
     const int r = static_cast<int>(k);
@@ -270,11 +276,12 @@ void BakeOffPanel::fillTable() {
     swatch.fill(bakeOffColour(k));
     nameItem->setIcon(QIcon(swatch));
     table_->setItem(r, Name, nameItem);
-    table_->setItem(r, Min, item(QString::fromStdString(formatFloat(range.min)), range.min));
-    table_->setItem(r, Max, item(QString::fromStdString(formatFloat(range.max)), range.max));
-    table_->setItem(
-        r, Mse,
-        item(std::isfinite(s.mse) ? QString::number(s.mse, 'e', 4) : formatNumber(s.mse), s.mse));
+    table_->setItem(r, Min, bound(range.min));
+    table_->setItem(r, Max, bound(range.max));
+    table_->setItem(r, Mse,
+                    std::isfinite(s.mse) ? item(QString::number(s.mse, 'e', 2), s.mse,
+                                                QString::number(s.mse, 'g', 9))
+                                         : item(formatNumber(s.mse), s.mse));
     table_->setItem(
         r, SqnrDb,
         item(std::isfinite(s.sqnrDb) ? QString::number(s.sqnrDb, 'f', 2) : formatNumber(s.sqnrDb),

@@ -3,7 +3,9 @@
 // undo step.
 
 #include <QFile>
+#include <QHeaderView>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QTableView>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -16,6 +18,7 @@
 #include "editor_bridge/viewer/BakeOffPanel.h"
 #include "editor_bridge/viewer/QuantInspector.h"
 #include "editor_bridge/viewer/TensorViewer.h"
+#include "runtime/Json.h"
 #include "runtime/PageJson.h"
 
 using namespace qs;
@@ -328,4 +331,42 @@ TEST_CASE("calibrators tab: Apply puts the calibrator where it covers no block",
     REQUIRE(e.w().waitForEvaluation(20000));
     REQUIRE(e.w().viewer()->waitForIdle(20000));
   }
+}
+
+TEST_CASE("calibrators tab: the table fits the dock at 1600x1000, the ranges at 1280x800",
+          "[gui][viewer][calibrators]") {
+  EditorFixture f;
+  REQUIRE(f.w().openPage(QS_SOURCE_DIR "/assets/examples/calibration_bakeoff.page.json"));
+  REQUIRE(f.w().waitForEvaluation(20000));
+  REQUIRE(f.w().inspect(QStringLiteral("fq.result_output")));
+  TensorViewer* viewer = f.w().viewer();
+  REQUIRE(viewer->showView(QStringLiteral("calibrators")));
+  showChannel(viewer->inspector(), 3);  // the outlier channel: ranges of five digits
+  REQUIRE(QTest::qWaitFor([&] { return !viewer->bakeOff()->busy(); }, 20000));
+  QTableWidget* t = viewer->bakeOff()->table();
+  auto rightEdge = [&](int column) {
+    return t->horizontalHeader()->sectionViewportPosition(column) +
+           t->horizontalHeader()->sectionSize(column);
+  };
+  QTest::qWait(50);
+  CHECK(t->horizontalScrollBar()->maximum() == 0);
+  f.w().resize(1280, 800);
+  QTest::qWait(50);
+  CHECK(rightEdge(BakeOffPanel::Max) <= t->viewport()->width());
+
+  // A shortened number keeps every digit in its tooltip.
+  int shortened = 0;
+  for (int row = 0; row < t->rowCount(); ++row)
+    for (int column : {BakeOffPanel::Min, BakeOffPanel::Max}) {
+      const QTableWidgetItem* it = t->item(row, column);
+      const float v = static_cast<float>(cell(t, row, column));
+      const QString full = QString::fromStdString(formatFloat(v));
+      INFO("row " << row << ", column " << column << ": " << it->text().toStdString());
+      CHECK(it->text().toDouble() == Approx(v).epsilon(1e-3));
+      if (it->text() != full) {
+        ++shortened;
+        CHECK(it->toolTip() == full);
+      }
+    }
+  CHECK(shortened > 0);
 }
