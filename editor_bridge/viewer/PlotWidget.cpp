@@ -227,11 +227,15 @@ void PlotAxes::drawForeground(QPainter& p) const {
     }
   }
   if (!yLabel_.isEmpty()) {
+    // Beside the plot area, or where a short plot leaves it too little room, beside the area and
+    // the space under the title (elided only if that is still too short).
+    double top = area_.top(), bottom = area_.bottom();
+    if (fm.horizontalAdvance(yLabel_) > area_.height()) top = std::min(top, outer_.top() + 24);
+    const double h = bottom - top;
     p.save();
-    p.translate(outer_.left() + fm.height() * 0.2, area_.center().y());
+    p.translate(outer_.left() + fm.height() * 0.2, (top + bottom) / 2);
     p.rotate(-90);
-    p.drawText(QRectF(-area_.height() / 2, 0, area_.height(), fm.height()), Qt::AlignCenter,
-               yLabel_);
+    p.drawText(QRectF(-h / 2, 0, h, fm.height()), Qt::AlignCenter, elidedPlotText(yLabel_, fm, h));
     p.restore();
   }
   if (!title_.isEmpty()) {

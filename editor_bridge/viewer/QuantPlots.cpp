@@ -253,23 +253,23 @@ void drawOutputColumns(QPainter& p, const PlotAxes& ax, const std::vector<double
   QFont f = p.font();
   f.setPointSizeF(8);
   p.setFont(f);
+  auto centre = [&](size_t i) { return a.left() + (static_cast<double>(i) + 0.5) * colW; };
   for (size_t i = 0; i < columns.size(); ++i) {
     if (columns[i] <= 0) continue;
-    const double x = a.left() + (static_cast<double>(i) + 0.5) * colW;
-    const bool offTop = columns[i] > ax.y1();
     // At least two pixels tall: a level holding one clipped outlier must stay visible.
-    const double top = offTop ? a.top() : std::min(ax.py(columns[i]), a.bottom() - 2);
-    p.drawRect(QRectF(x - w / 2, top, w, a.bottom() - top));
-    if (offTop) {
-      // A clipped pile-up taller than the scale: say how tall.
-      p.save();
-      p.setRenderHint(QPainter::Antialiasing, true);
-      boxedText(p, QPointF(x, a.center().y()),
+    const double top = columns[i] > ax.y1() ? a.top() : std::min(ax.py(columns[i]), a.bottom() - 2);
+    p.drawRect(QRectF(centre(i) - w / 2, top, w, a.bottom() - top));
+  }
+  // A clipped pile-up taller than the scale says how tall, over the bars: drawn with its column,
+  // the next columns covered part of it.
+  p.save();
+  p.setRenderHint(QPainter::Antialiasing, true);
+  for (size_t i = 0; i < columns.size(); ++i)
+    if (columns[i] > ax.y1())
+      boxedText(p, QPointF(centre(i), a.center().y()),
                 QStringLiteral("%1 ↑").arg(static_cast<int64_t>(columns[i])), Qt::AlignHCenter,
                 kOutputBars.darker(140), a);
-      p.restore();
-    }
-  }
+  p.restore();
 }
 
 // The input's histogram bars.
@@ -521,7 +521,7 @@ SweepLayout layoutSweep(const QRectF& rect, const SweepData& d) {
   const auto [lo, hi] = sqnrRange(d);
   const double pad = std::max(1.0, (hi - lo) * 0.08);
   PlotAxes ax(rect, 1.5, 16.5, lo - pad, hi + pad);
-  ax.setLabels(d.title, QStringLiteral("num_bits"), QStringLiteral("SQNR (dB)"));
+  ax.setLabels(d.title, QStringLiteral("num_bits"), QStringLiteral("SQNR dB"));
   out.area = ax.area();
   for (const auto* curve : {&d.wide, &d.narrow}) {
     bool started = false;
@@ -578,7 +578,7 @@ void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
   const auto [lo, hi] = sqnrRange(d);
   const double pad = std::max(1.0, (hi - lo) * 0.08);
   PlotAxes ax(rect, 1.5, 16.5, lo - pad, hi + pad);
-  ax.setLabels(d.title, QStringLiteral("num_bits"), QStringLiteral("SQNR (dB)"));
+  ax.setLabels(d.title, QStringLiteral("num_bits"), QStringLiteral("SQNR dB"));
   ax.drawBackground(p);
   const QRectF a = ax.area();
   const SweepLayout layout = layoutSweep(rect, d);
