@@ -172,6 +172,25 @@ TEST_CASE("viewer: no text of the viewer or the inspector is cut, on any example
   }
 }
 
+TEST_CASE("viewer: a per-channel inspector of 64 channels at 1280x800 cuts no text",
+          "[gui][viewer]") {
+  // The test above shows each page's first FakeQuant block, here per tensor; per channel, the
+  // table of 64 channels leaves the four plots short, and their axis labels little room.
+  EditorFixture f;
+  REQUIRE(f.w().openPage(QS_SOURCE_DIR "/assets/examples/pretrained_depthwise.page.json"));
+  f.w().runNow();
+  REQUIRE(f.w().evaluation()->waitIdle(120000));
+  REQUIRE(f.w().inspect(QStringLiteral("fq_channel_4.result_output")));
+  f.w().resize(QSize(1280, 800));
+  TensorViewer* viewer = f.w().viewer();
+  REQUIRE(viewer->showView(QStringLiteral("quantization")));
+  REQUIRE(viewer->waitForIdle(60000));
+  QApplication::processEvents();
+  const QStringList cuts = cutsUnder(viewer);
+  CAPTURE(cuts.join("\n").toStdString());
+  CHECK(cuts.isEmpty());
+}
+
 TEST_CASE("viewer: every axis gets at least three labelled ticks", "[gui][viewer]") {
   // Ranges worked out by hand: the ticks are multiples of a 1-2-5 step inside the range.
   const struct {
