@@ -7,9 +7,12 @@ namespace qs::calib {
 std::vector<Scored> bakeOff(const float* x, int64_t outer, int64_t channels, int numBits,
                             bool narrowRange) {
   const fq::QuantRange q = fq::quantRange(numBits, narrowRange);
+  // One histogram for every method: each calibrate() call would read the batch twice again.
+  Histograms h(channels, true);
+  accumulate(h, x, outer, false, {});
   std::vector<Scored> all;
   for (Method m : allMethods()) {
-    Scored s{m, calibrate(m, x, outer, channels, numBits, narrowRange, {}), {}};
+    Scored s{m, calibrate(m, h, numBits, narrowRange, {}), {}};
     std::vector<float> lo, hi;
     for (const Range& r : s.ranges) {
       lo.push_back(r.min);

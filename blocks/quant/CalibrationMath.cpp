@@ -604,14 +604,26 @@ std::vector<Range> searchChannels(Method m, const Histograms& h, const SearchSet
   return r;
 }
 
+namespace {
+// MinMax's range: the extremes widened to hold 0.
+std::vector<Range> minMaxRanges(const std::vector<float>& min, const std::vector<float>& max) {
+  std::vector<Range> r(min.size());
+  for (size_t c = 0; c < r.size(); ++c) r[c] = {std::min(min[c], 0.0f), std::max(max[c], 0.0f)};
+  return r;
+}
+}  // namespace
+
+std::vector<Range> calibrate(Method m, const Histograms& h, int numBits, bool narrowRange,
+                             fq::Exec exec) {
+  if (m == Method::MinMax) return minMaxRanges(h.min, h.max);
+  return searchChannels(m, h, {.numBits = numBits, .narrowRange = narrowRange}, exec);
+}
+
 std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t channels, int numBits,
                              bool narrowRange, fq::Exec exec) {
   if (m == Method::MinMax) {
-    std::vector<Range> r(static_cast<size_t>(channels));
     const Extremes e = channelExtremes(x, outer, channels, false, exec);
-    for (int64_t c = 0; c < channels; ++c)
-      r[c] = {std::min(e.min[c], 0.0f), std::max(e.max[c], 0.0f)};
-    return r;
+    return minMaxRanges(e.min, e.max);
   }
   // Kept by the calling thread between calls, like the binning pass's buffers (1 MB at 128
   // channels), unless a call made it large.
@@ -620,8 +632,7 @@ std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t ch
   Histograms& h = kept;
   h.reset(channels, true);
   accumulate(h, x, outer, false, exec);
-  std::vector<Range> r =
-      searchChannels(m, h, {.numBits = numBits, .narrowRange = narrowRange}, exec);
+  std::vector<Range> r = calibrate(m, h, numBits, narrowRange, exec);
   if (h.counts.capacity() * sizeof(float) > detail::kKeepScratchBytes) h = Histograms();
   return r;
 }

@@ -96,5 +96,9 @@ std::vector<Range> searchChannels(Method m, const Histograms& h, const SearchSet
 // symmetric histogram: Percentile 99.99, Sqnr with clipping weight 1), from one batch.
 std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t channels, int numBits,
                              bool narrowRange, fq::Exec exec);
+// The same from the symmetric histogram h of that batch (MinMax from the extremes it keeps):
+// what calibrate() gives, for several methods from one histogram.
+std::vector<Range> calibrate(Method m, const Histograms& h, int numBits, bool narrowRange,
+                             fq::Exec exec);
 
 }  // namespace qs::calib

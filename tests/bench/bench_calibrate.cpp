@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "blocks/quant/CalibrationBakeOff.h"
 #include "blocks/quant/CalibrationMath.h"
 #include "runtime/ThreadPool.h"
 #include "tests/bench/BenchShapes.h"
@@ -41,6 +42,17 @@ void BM_CalibrateSearch(benchmark::State& state, qs::calib::Method method, qs::S
   }
 }
 
+// BM_BakeOff/32x56x56x128: the runner's --calibrate table over the tensor (every calibrator's
+// ranges and their costs), with one thread.
+void BM_BakeOff(benchmark::State& state, qs::Shape shape) {
+  const qs::Tensor& x = qs::bench::benchTensors(shape).x;
+  const int64_t d = shape.back();
+  for (auto _ : state) {
+    auto r = qs::calib::bakeOff(x.data(), x.size() / d, d, 8, false);
+    benchmark::DoNotOptimize(r.data());
+  }
+}
+
 const bool registered = [] {
   const qs::bench::BenchShape& s = qs::bench::benchShapes().front();  // 32x56x56x128
   for (int threads : {1, 2})
@@ -57,6 +69,8 @@ const bool registered = [] {
           (std::string("BM_CalibrateSearch/") + qs::calib::methodName(m) + "/" + s.name).c_str(),
           BM_CalibrateSearch, m, s.shape)
           ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark((std::string("BM_BakeOff/") + s.name).c_str(), BM_BakeOff, s.shape)
+      ->Unit(benchmark::kMillisecond);
   return true;
 }();
 

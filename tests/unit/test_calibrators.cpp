@@ -14,6 +14,7 @@
 
 #include "blocks/RegisterBlocks.h"
 #include "blocks/array_ops/FakeQuantKernels.h"
+#include "blocks/quant/CalibrationBakeOff.h"
 #include "blocks/quant/CalibrationMath.h"
 #include "blocks/quant/CalibrationScan.h"
 #include "kernel_override_guard.h"
@@ -724,6 +725,38 @@ TEST_CASE("The MSE search's bounds skip only candidates that cannot win", "[cali
         }
   CHECK(checked == 14 * 2 * 5 * 5);
   CHECK(inner > checked / 2);  // most answers clip: the search is not trivially the last block
+}
+
+TEST_CASE("The bake-off's ranges, from one histogram, are each calibrator's own", "[calibrate]") {
+  // Channels: normal, one outlier, only positive, only negative, all zero.
+  constexpr int kRows = 700, kChannels = 5;
+  std::mt19937 rng(37);
+  std::normal_distribution<float> normal(0.0f, 1.5f);
+  std::vector<float> x(static_cast<size_t>(kRows) * kChannels);
+  for (int r = 0; r < kRows; ++r) {
+    const float v = normal(rng);
+    float* row = x.data() + static_cast<size_t>(r) * kChannels;
+    row[0] = v;
+    row[1] = r == 99 ? 60.0f : v * 0.5f;
+    row[2] = std::fabs(v) + 0.25f;
+    row[3] = -std::fabs(v);
+    row[4] = 0.0f;
+  }
+  for (auto [bits, narrow] : {std::pair{8, false}, std::pair{5, true}}) {
+    const std::vector<calib::Scored> all = calib::bakeOff(x.data(), kRows, kChannels, bits, narrow);
+    REQUIRE(all.size() == calib::allMethods().size());
+    for (const calib::Scored& s : all) {
+      INFO(calib::methodName(s.method) << ", " << bits << " bits, narrow " << narrow);
+      const std::vector<calib::Range> own =
+          calib::calibrate(s.method, x.data(), kRows, kChannels, bits, narrow, {});
+      REQUIRE(s.ranges.size() == own.size());
+      for (int c = 0; c < kChannels; ++c) {
+        INFO("channel " << c);
+        CHECK(s.ranges[c].min == own[c].min);
+        CHECK(s.ranges[c].max == own[c].max);
+      }
+    }
+  }
 }
 
 TEST_CASE("The calibrators' logarithm is within an ulp of std::log, the same on both paths",
