@@ -536,6 +536,14 @@ SimdLevel activeSimdLevel() {
   return forced >= 0 ? static_cast<SimdLevel>(forced) : bestSimdLevel();
 }
 
+bool avx2Active() {
+#ifdef QS_FQ_HAVE_X86
+  return activeSimdLevel() != SimdLevel::Portable;
+#else
+  return false;
+#endif
+}
+
 namespace {
 
 // The whole tensor in one pattern of lanes, its elements split in `parts`.

@@ -46,6 +46,10 @@ void setKernelOverride(const KernelOverride& o);
 KernelOverride kernelOverride();
 // The level the kernels use now.
 SimdLevel activeSimdLevel();
+// Whether code with only a portable and an AVX2 form (the calibrators' loops, the quantization
+// report) takes the AVX2 one: on the kernels' path, so that tests can force the portable one.
+// False off x86-64.
+bool avx2Active();
 
 // Besides the tensors, a call holds scratch memory: the channels' nudged constants laid out per
 // lane and, in the gradient, running sums per lane and part. It grows with the channel count (and

@@ -345,7 +345,7 @@ Range mseRange(const Histograms& hist, int64_t c, fq::QuantRange q) {
   for (const auto& [bound, first] : blocks) {
     if (bound > bestNoise) break;
 #ifdef QS_FQ_HAVE_X86
-    if (detail::avx2Path())
+    if (fq::avx2Active())
       detail::mseNoisesAvx2(m, first, kMseBlock, noise);
     else
 #endif

@@ -50,17 +50,9 @@ void logsPortable(const double* x, double* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = logOf(x[i]);
 }
 
-bool avx2Path() {
-#ifdef QS_FQ_HAVE_X86
-  return fq::activeSimdLevel() != fq::SimdLevel::Portable;
-#else
-  return false;
-#endif
-}
-
 void logs(const double* x, double* out, size_t n) {
 #ifdef QS_FQ_HAVE_X86
-  if (avx2Path()) return logsAvx2(x, out, n);
+  if (fq::avx2Active()) return logsAvx2(x, out, n);
 #endif
   logsPortable(x, out, n);
 }
@@ -215,11 +207,11 @@ void binIndicesPortable(const float* __restrict x, int64_t rows, int64_t channel
   }
 }
 
-// The bins of a tile of rows, on the path detail::avx2Path() names.
+// The bins of a tile of rows, on the path fq::avx2Active() names.
 void binIndices(const float* x, int64_t rows, int64_t channels, const float* lo, const float* inv,
                 bool symmetric, uint16_t* idx) {
 #ifdef QS_FQ_HAVE_X86
-  if (detail::avx2Path()) return detail::binIndicesAvx2(x, rows, channels, lo, inv, symmetric, idx);
+  if (fq::avx2Active()) return detail::binIndicesAvx2(x, rows, channels, lo, inv, symmetric, idx);
 #endif
   if (symmetric)
     binIndicesPortable<true>(x, rows, channels, lo, inv, idx);
@@ -395,7 +387,7 @@ double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& cou
   const bool both = symmetric && wNeg > 0;
   const float wp = symmetric ? wPos : 1.0f;
 #ifdef QS_FQ_HAVE_X86
-  if (detail::avx2Path())
+  if (fq::avx2Active())
     return detail::sqnrNoiseSumAvx2(centre.data(), count.data(), centre.size(), nd, both, wp, wNeg,
                                     clippingWeight);
 #endif

@@ -27,10 +27,6 @@ double sqnrNoise(const std::vector<float>& centre, const std::vector<float>& cou
 
 namespace detail {
 
-// Whether the loops below take their AVX2 form: on the FakeQuant kernels' path
-// (fq::activeSimdLevel()), so that tests can force the portable one. False off x86-64.
-bool avx2Path();
-
 // Scratch memory the calibrators keep per thread between calls (the histogram, the binning
 // pass's counts) up to this size; beyond it a call lets its buffers go.
 inline constexpr size_t kKeepScratchBytes = size_t{16} << 20;

@@ -1,4 +1,4 @@
-// Built with -mavx2 (blocks/CMakeLists.txt); only called when the CPU has it (detail::avx2Path()).
+// Built with -mavx2 (blocks/CMakeLists.txt); only called when the CPU has it (fq::avx2Active()).
 // The AVX2 forms of the calibrators' hot loops (CalibrationScan.h): each does the portable form's
 // operations in the same order, several values a vector, so that both give the same bits.
 #include "blocks/array_ops/FakeQuantLanes_avx2.h"
