@@ -1,10 +1,12 @@
 #include "blocks/array_ops/QuantizationReport.h"
 
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "blocks/RegisterBlocks.h"
+#include "blocks/array_ops/FakeQuantKernels.h"  // avx2Active()
 #include "runtime/Error.h"
 
 namespace qs {
@@ -60,13 +62,53 @@ QuantChannelStats finish(const Acc& a, float min, float max, int64_t count) {
   return s;
 }
 
+// Channels [first, channels) of every row.
 template <Quantize op>
-void accumulateRows(const float* inputs, int64_t outer, int64_t channels, std::vector<Acc>& acc) {
+void accumulateRows(const float* inputs, int64_t outer, int64_t channels, int64_t first,
+                    std::vector<Acc>& acc) {
   // Row by row, so that memory is read in order.
   for (int64_t r = 0; r < outer; ++r) {
     const float* row = inputs + r * channels;
-    for (int64_t c = 0; c < channels; ++c) acc[c].template add<op>(row[c]);
+    for (int64_t c = first; c < channels; ++c) acc[c].template add<op>(row[c]);
   }
+}
+
+// The channels of whole groups of eight on AVX2; returns how many that was (0 on the portable
+// path, or with fewer than eight channels).
+int64_t accumulateLanes(const float* inputs, int64_t outer, int64_t channels, bool divide,
+                        std::vector<Acc>& acc) {
+#ifdef QS_FQ_HAVE_X86
+  const int64_t lanes = avx2Active() ? channels / 8 * 8 : 0;
+  if (lanes == 0) return 0;
+  std::vector<float> k(6 * static_cast<size_t>(lanes));
+  float* lo = k.data();
+  float *hi = lo + lanes, *mul = hi + lanes, *scale = mul + lanes, *qz = scale + lanes;
+  float* keep = qz + lanes;
+  std::vector<double> signal(lanes, 0.0), noise(lanes, 0.0);
+  std::vector<int64_t> below(lanes, 0), above(lanes, 0);
+  for (int64_t c = 0; c < lanes; ++c) {
+    const Nudged& n = acc[c].n;
+    lo[c] = n.nudgedMin;
+    hi[c] = n.nudgedMax;
+    mul[c] = n.invScale;
+    scale[c] = n.scale;
+    qz[c] = n.quantZero;
+    keep[c] = std::bit_cast<float>(n.zeroRange ? 0u : ~0u);
+  }
+  detail::ReportSums sums{signal.data(), noise.data(), below.data(), above.data()};
+  detail::reportRowsAvx2(inputs, outer, channels, lanes, {lo, hi, mul, scale, qz, keep}, divide,
+                         sums);
+  for (int64_t c = 0; c < lanes; ++c) {
+    acc[c].signal = signal[c];
+    acc[c].noise = noise[c];
+    acc[c].below = below[c];
+    acc[c].above = above[c];
+  }
+  return lanes;
+#else
+  (void)inputs, (void)outer, (void)channels, (void)divide, (void)acc;
+  return 0;
+#endif
 }
 
 template <Quantize op>
@@ -81,10 +123,11 @@ std::vector<QuantChannelStats> computeChannelReport(const float* inputs, int64_t
                                                     const float* max, QuantRange q, Quantize op) {
   std::vector<Acc> acc(static_cast<size_t>(channels));
   for (int64_t c = 0; c < channels; ++c) acc[c].n = nudge(min[c], max[c], q);
+  const int64_t first = accumulateLanes(inputs, outer, channels, op == Quantize::Div, acc);
   if (op == Quantize::Mul)
-    accumulateRows<Quantize::Mul>(inputs, outer, channels, acc);
+    accumulateRows<Quantize::Mul>(inputs, outer, channels, first, acc);
   else
-    accumulateRows<Quantize::Div>(inputs, outer, channels, acc);
+    accumulateRows<Quantize::Div>(inputs, outer, channels, first, acc);
   std::vector<QuantChannelStats> out;
   out.reserve(acc.size());
   for (int64_t c = 0; c < channels; ++c) out.push_back(finish(acc[c], min[c], max[c], outer));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "blocks/array_ops/FakeQuantChecks.h"  // checkPerChannelShapes()
+#include "blocks/array_ops/FakeQuantLanes.h"   // QS_FQ_HAVE_X86
 #include "blocks/array_ops/FakeQuantMath.h"
 #include "runtime/Tensor.h"
 
@@ -54,6 +55,26 @@ std::vector<QuantChannelStats> computeChannelReport(const float* inputs, int64_t
 QuantChannelStats computeOneChannel(const float* inputs, int64_t outer, int64_t channels, int64_t c,
                                     float min, float max, QuantRange q,
                                     Quantize op = Quantize::Mul);
+
+namespace detail {
+#ifdef QS_FQ_HAVE_X86
+// The nudged constants of each channel, as the FakeQuant kernels' lanes take them (keep: all one
+// bits, or zero for a [0, 0] range).
+struct ReportLanes {
+  const float *lo, *hi, *mul, *scale, *qz, *keep;
+};
+// Each channel's running sums: sum of x^2 and of (forward(x) - x)^2 in double, counts below and
+// above the nudged range.
+struct ReportSums {
+  double *signal, *noise;
+  int64_t *below, *above;
+};
+// Adds rows [0, outer) of channels [0, lanes) (lanes a multiple of 8) to their sums, eight
+// channels at a time: each channel's sums in row order, as one value at a time, so the same bits.
+void reportRowsAvx2(const float* inputs, int64_t outer, int64_t channels, int64_t lanes,
+                    const ReportLanes& p, bool divide, ReportSums& s);
+#endif
+}  // namespace detail
 
 // Over tensors, with the PerChannel op's arithmetic: inputs [..., d], min [d], max [d]. Throws
 // qs::Error with the op's message when the shapes do not fit (checkPerChannelShapes()).

@@ -3,8 +3,12 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <random>
+#include <vector>
 
+#include "blocks/array_ops/FakeQuantKernels.h"
 #include "blocks/array_ops/QuantizationReport.h"
 #include "test_math_helpers.h"
 
@@ -220,4 +224,60 @@ TEST_CASE("computeChannelReport with Quantize::Div describes the Vars op", "[rep
   CHECK(one.mse == stats[0].mse);
   CHECK(one.below > 0);
   CHECK(one.above > 0);
+}
+
+TEST_CASE("QuantizationReport gives the same bits on the portable path and on AVX2", "[report]") {
+  if (!fq::simdLevelSupported(fq::SimdLevel::Avx2)) {
+    WARN("AVX2 is not available: only the portable path runs");
+    return;
+  }
+  // Channel counts around the groups of eight; ranges ordinary, [0, 0], min == max, reversed,
+  // one-sided; values with NaN, infinities and exact nudged ends among them.
+  std::mt19937 rng(43);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  for (int64_t channels : {1, 7, 8, 9, 16, 29, 128}) {
+    const int64_t outer = 300;
+    std::vector<float> x(static_cast<size_t>(outer * channels)), lo(channels), hi(channels);
+    for (float& v : x) v = normal(rng);
+    for (int64_t c = 0; c < channels; ++c) {
+      const int kind = static_cast<int>(c % 6);
+      lo[c] = kind == 1 ? 0.0f : kind == 4 ? 0.5f : -1.0f - static_cast<float>(c % 3);
+      hi[c] = kind == 1 ? 0.0f : kind == 2 ? lo[c] : kind == 3 ? -3.0f : 2.5f + 0.1f * c;
+    }
+    x[3] = std::nanf("");
+    x[static_cast<size_t>(channels) + 1] = std::numeric_limits<float>::infinity();
+    x[2 * static_cast<size_t>(channels)] = -std::numeric_limits<float>::infinity();
+    x[5 % x.size()] = lo[5 % channels];
+    for (auto [bits, narrow] : {std::pair{8, false}, std::pair{3, true}})
+      for (fq::Quantize op : {fq::Quantize::Mul, fq::Quantize::Div}) {
+        INFO(channels << " channels, " << bits << " bits, narrow " << narrow << ", divide "
+                      << (op == fq::Quantize::Div));
+        const fq::QuantRange q = fq::quantRange(bits, narrow);
+        // Rows 10 to 69 on the midpoints between levels, where multiplying by the inverse scale
+        // and dividing by the scale can round apart.
+        for (int64_t c = 0; c < channels; ++c) {
+          const fq::Nudged n = fq::nudge(lo[c], hi[c], q);
+          for (int64_t r = 10; r < 70; ++r)
+            x[static_cast<size_t>(r * channels + c)] =
+                n.nudgedMin + (static_cast<float>(r % q.quantMax) + 0.5f) * n.scale;
+        }
+        fq::setKernelOverride({fq::SimdLevel::Portable});
+        const auto portable =
+            fq::computeChannelReport(x.data(), outer, channels, lo.data(), hi.data(), q, op);
+        fq::setKernelOverride({fq::SimdLevel::Avx2});
+        const auto avx2 =
+            fq::computeChannelReport(x.data(), outer, channels, lo.data(), hi.data(), q, op);
+        fq::setKernelOverride({});
+        REQUIRE(portable.size() == avx2.size());
+        for (int64_t c = 0; c < channels; ++c) {
+          INFO("channel " << c);
+          const fq::QuantChannelStats &a = portable[c], &b = avx2[c];
+          CHECK(a.below == b.below);
+          CHECK(a.above == b.above);
+          CHECK(std::memcmp(&a.signalPower, &b.signalPower, sizeof(double)) == 0);
+          CHECK(std::memcmp(&a.mse, &b.mse, sizeof(double)) == 0);
+          CHECK(std::memcmp(&a.sqnrDb, &b.sqnrDb, sizeof(double)) == 0);
+        }
+      }
+  }
 }
