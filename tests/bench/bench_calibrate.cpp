@@ -53,6 +53,22 @@ void BM_BakeOff(benchmark::State& state, qs::Shape shape) {
   }
 }
 
+// BM_QuantizationReport/32x56x56x128: the per-channel report (clipped counts, MSE, SQNR) of the
+// tensor at MinMax ranges, with one thread: what the inspector's table and the QuantizationReport
+// block compute, and five times over the bake-off.
+void BM_QuantizationReport(benchmark::State& state, qs::Shape shape) {
+  const qs::Tensor& x = qs::bench::benchTensors(shape).x;
+  const int64_t d = shape.back();
+  const qs::calib::Extremes e = qs::calib::channelExtremes(x.data(), x.size() / d, d, false, {});
+  for (auto _ : state) {
+    auto r = qs::fq::computeChannelReport(x.data(), x.size() / d, d, e.min.data(), e.max.data(),
+                                          qs::fq::quantRange(8, false));
+    benchmark::DoNotOptimize(r.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(x.bytes()));
+}
+
 const bool registered = [] {
   const qs::bench::BenchShape& s = qs::bench::benchShapes().front();  // 32x56x56x128
   for (int threads : {1, 2})
@@ -70,6 +86,9 @@ const bool registered = [] {
           BM_CalibrateSearch, m, s.shape)
           ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark((std::string("BM_BakeOff/") + s.name).c_str(), BM_BakeOff, s.shape)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark((std::string("BM_QuantizationReport/") + s.name).c_str(),
+                               BM_QuantizationReport, s.shape)
       ->Unit(benchmark::kMillisecond);
   return true;
 }();
