@@ -727,6 +727,73 @@ TEST_CASE("The MSE search's bounds skip only candidates that cannot win", "[cali
   CHECK(inner > checked / 2);  // most answers clip: the search is not trivially the last block
 }
 
+TEST_CASE("The SQNR search's bounds skip only candidates that cannot win", "[calibrate]") {
+  // sqnrRange() scores each stage's candidates in the order of a bound below their noise; the
+  // answer must be that of scoring them all, on either path.
+  std::mt19937 rng(41);
+  int checked = 0, inner = 0;
+  for (int shape = 0; shape < 14; ++shape)
+    for (bool symmetric : {true, false})
+      for (auto [seenMin, seenMax] :
+           {std::pair{-3.0f, 2.5f}, std::pair{0.0f, 1.7f}, std::pair{-0.6f, 0.0f},
+            std::pair{-6.5f, 8.5f}, std::pair{-1e-3f, 4e4f}})
+        for (auto [bits, weight] : {std::pair{8, 1.0}, std::pair{4, 4.0}, std::pair{16, 1.0},
+                                    std::pair{3, 0.0}, std::pair{7, 0.25}}) {
+          INFO("shape " << shape << ", symmetric " << symmetric << ", seen [" << seenMin << ", "
+                        << seenMax << "], " << bits << " bits, clipping weight " << weight);
+          calib::Histograms h(1, symmetric);
+          h.counts = mseShape(shape, rng);
+          h.lo[0] = symmetric ? 0.0f : seenMin;
+          h.hi[0] = symmetric ? std::max(-seenMin, seenMax) : seenMax;
+          h.min[0] = seenMin;
+          h.max[0] = seenMax;
+          // Every candidate of both stages scored, as the definition reads.
+          const double lo = h.lo[0], w = (double{h.hi[0]} - lo) / kBins;
+          const bool both = seenMin < 0 && seenMax > 0;
+          const float wPos = both ? 0.5f : seenMax > 0 ? 1.0f : 0.0f;
+          const float wNeg = both ? 0.5f : seenMin < 0 ? 1.0f : 0.0f;
+          std::vector<float> centre, count;
+          for (int i = 0; i < kBins; ++i)
+            if (h.counts[i] > 0) {
+              centre.push_back(static_cast<float>(lo + (i + 0.5) * w));
+              count.push_back(h.counts[i]);
+            }
+          const fq::QuantRange q = fq::quantRange(bits, false);
+          int best = 0;
+          double bestNoise = std::numeric_limits<double>::infinity();
+          auto score = [&](int k) {
+            const calib::Range r =
+                calib::detail::candidateRange(symmetric, lo, w, seenMin, seenMax, k);
+            const double noise =
+                calib::sqnrNoise(centre, count, fq::nudge(r.min, r.max, q), symmetric, wPos, wNeg,
+                                 static_cast<float>(weight));
+            if (noise < bestNoise || (noise == bestNoise && k < best)) {
+              bestNoise = noise;
+              best = k;
+            }
+          };
+          for (int k = calib::kSqnrCoarse; k <= kBins; k += calib::kSqnrCoarse) score(k);
+          const int coarse = best;
+          for (int k = coarse - calib::kSqnrCoarse + calib::kSqnrFine;
+               k < coarse + calib::kSqnrCoarse; k += calib::kSqnrFine)
+            if (k >= 1 && k <= kBins && k != coarse) score(k);
+          const calib::Range want =
+              calib::detail::candidateRange(symmetric, lo, w, seenMin, seenMax, best);
+          INFO("exhaustive candidate " << best);
+          for (bool portable : {true, false}) {
+            const qs::testing::KernelOverrideGuard guard;
+            if (portable) fq::setKernelOverride({fq::SimdLevel::Portable});
+            const calib::Range got = calib::sqnrRange(h, 0, q, weight);
+            CHECK(got.min == want.min);
+            CHECK(got.max == want.max);
+          }
+          ++checked;
+          inner += best < kBins;
+        }
+  CHECK(checked == 14 * 2 * 5 * 5);
+  CHECK(inner > checked / 3);  // many answers clip: the bounds had something to skip
+}
+
 TEST_CASE("The bake-off's ranges, from one histogram, are each calibrator's own", "[calibrate]") {
   // Channels: normal, one outlier, only positive, only negative, all zero.
   constexpr int kRows = 700, kChannels = 5;
