@@ -672,57 +672,84 @@ std::vector<float> mseShape(int shape, std::mt19937& rng) {
   if (shape % 7 == 5 && shape % 2) h[kBins - 1] = 1.0f;  // one outlier at the far end
   return h;
 }
+
+// One channel's histogram for the search tests, with what the searches derive from it.
+struct SearchCase {
+  calib::Histograms h;
+  bool symmetric = true;
+  float seenMin = 0, seenMax = 0;
+  double lo = 0, w = 0;
+  double wPos = 0, wNeg = 0;  // the shares of a symmetric histogram counted as + and as -
+};
+
+// Every shape of mseShape() (twice, other draws), both kinds of histogram and five seen ranges:
+// both signs, one sign only, a zero-width side, a far outlier.
+template <typename Fn>
+void forEachSearchCase(unsigned seed, Fn&& fn) {
+  std::mt19937 rng(seed);
+  for (int shape = 0; shape < 14; ++shape)
+    for (bool symmetric : {true, false})
+      for (auto [seenMin, seenMax] :
+           {std::pair{-3.0f, 2.5f}, std::pair{0.0f, 1.7f}, std::pair{-0.6f, 0.0f},
+            std::pair{-6.5f, 8.5f}, std::pair{-1e-3f, 4e4f}}) {
+        INFO("shape " << shape << ", symmetric " << symmetric << ", seen [" << seenMin << ", "
+                      << seenMax << "]");
+        SearchCase s{calib::Histograms(1, symmetric), symmetric, seenMin, seenMax};
+        s.h.counts = mseShape(shape, rng);
+        s.h.lo[0] = symmetric ? 0.0f : seenMin;
+        s.h.hi[0] = symmetric ? std::max(-seenMin, seenMax) : seenMax;
+        s.h.min[0] = seenMin;
+        s.h.max[0] = seenMax;
+        s.lo = s.h.lo[0];
+        s.w = (double{s.h.hi[0]} - s.lo) / kBins;
+        const bool both = seenMin < 0 && seenMax > 0;
+        s.wPos = both ? 0.5 : seenMax > 0 ? 1.0 : 0.0;
+        s.wNeg = both ? 0.5 : seenMin < 0 ? 1.0 : 0.0;
+        fn(static_cast<const SearchCase&>(s));
+      }
+}
+
+// The search's range, on the portable path and on the automatic one, is candidate `best`.
+template <typename Search>
+void checkBothPaths(const SearchCase& s, int best, Search search) {
+  const calib::Range want =
+      calib::detail::candidateRange(s.symmetric, s.lo, s.w, s.seenMin, s.seenMax, best);
+  INFO("exhaustive candidate " << best);
+  for (bool portable : {true, false}) {
+    const qs::testing::KernelOverrideGuard guard;
+    if (portable) fq::setKernelOverride({fq::SimdLevel::Portable});
+    const calib::Range got = search();
+    CHECK(got.min == want.min);
+    CHECK(got.max == want.max);
+  }
+}
 }  // namespace
 
 TEST_CASE("The MSE search's bounds skip only candidates that cannot win", "[calibrate]") {
   // mseRange() scores blocks of candidates in the order of a bound below their noise; the answer
   // must be the exhaustive one: the first of all kBins candidates of least noise, on either path.
-  std::mt19937 rng(31);
   int checked = 0, inner = 0;
-  for (int shape = 0; shape < 14; ++shape)
-    for (bool symmetric : {true, false})
-      for (auto [seenMin, seenMax] :
-           {std::pair{-3.0f, 2.5f}, std::pair{0.0f, 1.7f}, std::pair{-0.6f, 0.0f},
-            std::pair{-6.5f, 8.5f}, std::pair{-1e-3f, 4e4f}})
-        for (auto [bits, narrow] : {std::pair{8, false}, std::pair{4, true}, std::pair{2, false},
-                                    std::pair{16, false}, std::pair{7, true}}) {
-          INFO("shape " << shape << ", symmetric " << symmetric << ", seen [" << seenMin << ", "
-                        << seenMax << "], " << bits << " bits, narrow " << narrow);
-          calib::Histograms h(1, symmetric);
-          h.counts = mseShape(shape, rng);
-          h.lo[0] = symmetric ? 0.0f : seenMin;
-          h.hi[0] = symmetric ? std::max(-seenMin, seenMax) : seenMax;
-          h.min[0] = seenMin;
-          h.max[0] = seenMax;
-          // The exhaustive search, from the histogram as mseRange() reads it.
-          std::vector<double> counts(h.counts.begin(), h.counts.end());
-          double n = 0;
-          for (double v : counts) n += v;
-          const double lo = h.lo[0], w = (double{h.hi[0]} - lo) / kBins;
-          const bool both = seenMin < 0 && seenMax > 0;
-          const double wPos = both ? 0.5 : seenMax > 0 ? 1.0 : 0.0;
-          const double wNeg = both ? 0.5 : seenMin < 0 ? 1.0 : 0.0;
-          const fq::QuantRange q = fq::quantRange(bits, narrow);
-          const calib::detail::MseChannel ch(counts.data(), lo, w, n, seenMin, seenMax, symmetric,
-                                             wPos, wNeg, q);
-          std::vector<double> noise(kBins);
-          calib::detail::mseNoisesPortable(ch, 1, kBins, noise.data());
-          int best = kBins;
-          for (int k = kBins; k >= 1; --k)
-            if (!(noise[k - 1] > noise[best - 1])) best = k;
-          const calib::Range want =
-              calib::detail::candidateRange(symmetric, lo, w, seenMin, seenMax, best);
-          INFO("exhaustive candidate " << best);
-          for (bool portable : {true, false}) {
-            const qs::testing::KernelOverrideGuard guard;
-            if (portable) fq::setKernelOverride({fq::SimdLevel::Portable});
-            const calib::Range got = calib::mseRange(h, 0, q);
-            CHECK(got.min == want.min);
-            CHECK(got.max == want.max);
-          }
-          ++checked;
-          inner += best < kBins;
-        }
+  forEachSearchCase(31, [&](const SearchCase& s) {
+    for (auto [bits, narrow] : {std::pair{8, false}, std::pair{4, true}, std::pair{2, false},
+                                std::pair{16, false}, std::pair{7, true}}) {
+      INFO(bits << " bits, narrow " << narrow);
+      // The exhaustive search, from the histogram as mseRange() reads it.
+      std::vector<double> counts(s.h.counts.begin(), s.h.counts.end());
+      double n = 0;
+      for (double v : counts) n += v;
+      const fq::QuantRange q = fq::quantRange(bits, narrow);
+      const calib::detail::MseChannel ch(counts.data(), s.lo, s.w, n, s.seenMin, s.seenMax,
+                                         s.symmetric, s.wPos, s.wNeg, q);
+      std::vector<double> noise(kBins);
+      calib::detail::mseNoisesPortable(ch, 1, kBins, noise.data());
+      int best = kBins;
+      for (int k = kBins; k >= 1; --k)
+        if (!(noise[k - 1] > noise[best - 1])) best = k;
+      checkBothPaths(s, best, [&] { return calib::mseRange(s.h, 0, q); });
+      ++checked;
+      inner += best < kBins;
+    }
+  });
   CHECK(checked == 14 * 2 * 5 * 5);
   CHECK(inner > checked / 2);  // most answers clip: the search is not trivially the last block
 }
@@ -730,66 +757,42 @@ TEST_CASE("The MSE search's bounds skip only candidates that cannot win", "[cali
 TEST_CASE("The SQNR search's bounds skip only candidates that cannot win", "[calibrate]") {
   // sqnrRange() scores each stage's candidates in the order of a bound below their noise; the
   // answer must be that of scoring them all, on either path.
-  std::mt19937 rng(41);
   int checked = 0, inner = 0;
-  for (int shape = 0; shape < 14; ++shape)
-    for (bool symmetric : {true, false})
-      for (auto [seenMin, seenMax] :
-           {std::pair{-3.0f, 2.5f}, std::pair{0.0f, 1.7f}, std::pair{-0.6f, 0.0f},
-            std::pair{-6.5f, 8.5f}, std::pair{-1e-3f, 4e4f}})
-        for (auto [bits, weight] : {std::pair{8, 1.0}, std::pair{4, 4.0}, std::pair{16, 1.0},
-                                    std::pair{3, 0.0}, std::pair{7, 0.25}}) {
-          INFO("shape " << shape << ", symmetric " << symmetric << ", seen [" << seenMin << ", "
-                        << seenMax << "], " << bits << " bits, clipping weight " << weight);
-          calib::Histograms h(1, symmetric);
-          h.counts = mseShape(shape, rng);
-          h.lo[0] = symmetric ? 0.0f : seenMin;
-          h.hi[0] = symmetric ? std::max(-seenMin, seenMax) : seenMax;
-          h.min[0] = seenMin;
-          h.max[0] = seenMax;
-          // Every candidate of both stages scored, as the definition reads.
-          const double lo = h.lo[0], w = (double{h.hi[0]} - lo) / kBins;
-          const bool both = seenMin < 0 && seenMax > 0;
-          const float wPos = both ? 0.5f : seenMax > 0 ? 1.0f : 0.0f;
-          const float wNeg = both ? 0.5f : seenMin < 0 ? 1.0f : 0.0f;
-          std::vector<float> centre, count;
-          for (int i = 0; i < kBins; ++i)
-            if (h.counts[i] > 0) {
-              centre.push_back(static_cast<float>(lo + (i + 0.5) * w));
-              count.push_back(h.counts[i]);
-            }
-          const fq::QuantRange q = fq::quantRange(bits, false);
-          int best = 0;
-          double bestNoise = std::numeric_limits<double>::infinity();
-          auto score = [&](int k) {
-            const calib::Range r =
-                calib::detail::candidateRange(symmetric, lo, w, seenMin, seenMax, k);
-            const double noise =
-                calib::sqnrNoise(centre, count, fq::nudge(r.min, r.max, q), symmetric, wPos, wNeg,
-                                 static_cast<float>(weight));
-            if (noise < bestNoise || (noise == bestNoise && k < best)) {
-              bestNoise = noise;
-              best = k;
-            }
-          };
-          for (int k = calib::kSqnrCoarse; k <= kBins; k += calib::kSqnrCoarse) score(k);
-          const int coarse = best;
-          for (int k = coarse - calib::kSqnrCoarse + calib::kSqnrFine;
-               k < coarse + calib::kSqnrCoarse; k += calib::kSqnrFine)
-            if (k >= 1 && k <= kBins && k != coarse) score(k);
-          const calib::Range want =
-              calib::detail::candidateRange(symmetric, lo, w, seenMin, seenMax, best);
-          INFO("exhaustive candidate " << best);
-          for (bool portable : {true, false}) {
-            const qs::testing::KernelOverrideGuard guard;
-            if (portable) fq::setKernelOverride({fq::SimdLevel::Portable});
-            const calib::Range got = calib::sqnrRange(h, 0, q, weight);
-            CHECK(got.min == want.min);
-            CHECK(got.max == want.max);
-          }
-          ++checked;
-          inner += best < kBins;
+  forEachSearchCase(41, [&](const SearchCase& s) {
+    std::vector<float> centre, count;
+    for (int i = 0; i < kBins; ++i)
+      if (s.h.counts[i] > 0) {
+        centre.push_back(static_cast<float>(s.lo + (i + 0.5) * s.w));
+        count.push_back(s.h.counts[i]);
+      }
+    for (auto [bits, weight] : {std::pair{8, 1.0}, std::pair{4, 4.0}, std::pair{16, 1.0},
+                                std::pair{3, 0.0}, std::pair{7, 0.25}}) {
+      INFO(bits << " bits, clipping weight " << weight);
+      // Every candidate of both stages scored, as the definition reads.
+      const fq::QuantRange q = fq::quantRange(bits, false);
+      int best = 0;
+      double bestNoise = std::numeric_limits<double>::infinity();
+      auto score = [&](int k) {
+        const calib::Range r =
+            calib::detail::candidateRange(s.symmetric, s.lo, s.w, s.seenMin, s.seenMax, k);
+        const double noise = calib::sqnrNoise(
+            centre, count, fq::nudge(r.min, r.max, q), s.symmetric, static_cast<float>(s.wPos),
+            static_cast<float>(s.wNeg), static_cast<float>(weight));
+        if (noise < bestNoise || (noise == bestNoise && k < best)) {
+          bestNoise = noise;
+          best = k;
         }
+      };
+      for (int k = calib::kSqnrCoarse; k <= kBins; k += calib::kSqnrCoarse) score(k);
+      const int coarse = best;
+      for (int k = coarse - calib::kSqnrCoarse + calib::kSqnrFine; k < coarse + calib::kSqnrCoarse;
+           k += calib::kSqnrFine)
+        if (k >= 1 && k <= kBins && k != coarse) score(k);
+      checkBothPaths(s, best, [&] { return calib::sqnrRange(s.h, 0, q, weight); });
+      ++checked;
+      inner += best < kBins;
+    }
+  });
   CHECK(checked == 14 * 2 * 5 * 5);
   CHECK(inner > checked / 3);  // many answers clip: the bounds had something to skip
 }
