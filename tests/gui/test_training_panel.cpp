@@ -285,8 +285,10 @@ TEST_CASE("training panel: at most ten refreshes a second while steps pour in", 
   // Until a few refreshes were seen, not for a fixed time: on a loaded machine the throttle's
   // timer fires late, and fewer refreshes are right.
   while (panel.refreshCount() < 4 && clock.elapsed() < 20000) {
-    for (int i = 0; i < 50; ++i)
-      series.appendStep(++step, std::map<std::string, double>{{"loss.result_output", 1.0 / step}});
+    for (int i = 0; i < 50; ++i) {
+      ++step;
+      series.appendStep(step, std::map<std::string, double>{{"loss.result_output", 1.0 / step}});
+    }
     QApplication::processEvents();
   }
   const double seconds = static_cast<double>(clock.elapsed()) / 1000;

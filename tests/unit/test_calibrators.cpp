@@ -765,8 +765,9 @@ TEST_CASE("The SQNR search's bounds skip only candidates that cannot win", "[cal
         centre.push_back(static_cast<float>(s.lo + (i + 0.5) * s.w));
         count.push_back(s.h.counts[i]);
       }
-    for (auto [bits, weight] : {std::pair{8, 1.0}, std::pair{4, 4.0}, std::pair{16, 1.0},
-                                std::pair{3, 0.0}, std::pair{7, 0.25}}) {
+    for (auto [bits, w] : {std::pair{8, 1.0}, std::pair{4, 4.0}, std::pair{16, 1.0},
+                           std::pair{3, 0.0}, std::pair{7, 0.25}}) {
+      const double weight = w;  // clang 14's lambdas cannot capture a structured binding
       INFO(bits << " bits, clipping weight " << weight);
       // Every candidate of both stages scored, as the definition reads.
       const fq::QuantRange q = fq::quantRange(bits, false);
