@@ -227,10 +227,17 @@ void PlotAxes::drawForeground(QPainter& p) const {
     }
   }
   if (!yLabel_.isEmpty()) {
-    // Beside the plot area, or where a short plot leaves it too little room, beside the area and
-    // the space under the title (elided only if that is still too short).
+    // Beside the plot area; where a short plot leaves it too little room, as near the area's
+    // middle as the left edge allows from under the title to the bottom (the tick labels stand to
+    // its right), elided only if even that is too short.
     double top = area_.top(), bottom = area_.bottom();
-    if (fm.horizontalAdvance(yLabel_) > area_.height()) top = std::min(top, outer_.top() + 24);
+    const double want = fm.horizontalAdvance(yLabel_) + 4;
+    if (want > area_.height()) {
+      const double minTop = outer_.top() + 24, maxBottom = outer_.bottom() - 4;
+      top = std::max(minTop, area_.center().y() - want / 2);
+      bottom = std::min(maxBottom, top + want);
+      top = std::max(minTop, bottom - want);
+    }
     const double h = bottom - top;
     p.save();
     p.translate(outer_.left() + fm.height() * 0.2, (top + bottom) / 2);
