@@ -625,8 +625,8 @@ void QuantInspector::startSweep(int channel) {
     updateStatus();
     emit sweepFinished();
   });
-  const QString title = tr("SQNR vs num_bits, %1")
-                            .arg(channels == 1 ? tr("all values") : tr("channel %1").arg(channel));
+  const QString title =
+      tr("SQNR vs bits, %1").arg(channels == 1 ? tr("all values") : tr("channel %1").arg(channel));
   watcher->setFuture(QtConcurrent::run([t, channel, channels, s, op, bits, narrow, title] {
     QElapsedTimer clock;
     clock.start();

@@ -226,7 +226,7 @@ QString histogramAxisLabel(const QuantHistogramData& d, double spacing, bool eac
                        .arg(formatNumber(s.nudged.scale, 4))
                        .arg(s.nudged.zeroPoint);
   if (!eachLevel) {
-    xLabel += QStringLiteral(" · %1 levels/px · drawn as a band")
+    xLabel += QStringLiteral(" · %1 levels/px (a band)")
                   .arg(formatNumber(1.0 / std::max(spacing, 1e-12), 3));
   }
   if (d.output) {
@@ -349,7 +349,7 @@ void paintTransferCurve(QPainter& p, const QRectF& rect, const TransferCurveData
               s.nudged.nudgedMax + 0.08 * ySpan);
   // The sample count goes in the caption: a box inside the plot covered the staircase.
   ax.setLabels(d.title,
-               QStringLiteral("input · %1 drawn on the staircase")
+               QStringLiteral("input · %1 (dots)")
                    .arg(counted(static_cast<int64_t>(d.samples.size()), QStringLiteral("sample"),
                                 QStringLiteral("samples"))),
                QStringLiteral("output"));

@@ -318,7 +318,7 @@ TEST_CASE("a sweep without a finite SQNR says why instead of drawing empty axes"
   const double inf = std::numeric_limits<double>::infinity();
   const double nan = std::numeric_limits<double>::quiet_NaN();
   SweepData d;
-  d.title = "SQNR vs num_bits, channel 0";
+  d.title = "SQNR vs bits, channel 0";
   for (int bits = 2; bits <= 16; ++bits) {
     d.wide.push_back({bits, inf});
     d.narrow.push_back({bits, inf});

@@ -158,6 +158,7 @@ TEST_CASE("viewer: no text of the viewer or the inspector is cut, on any example
     TensorViewer* viewer = f.w().viewer();
     for (const QSize size : {QSize(1280, 800), QSize(1600, 1000)}) {
       f.w().resize(size);
+      f.w().arrangeDocks();  // as a window opened at that size (and --screenshot) has them
       for (const QString& view : TensorViewer::viewNames()) {
         if (!viewer->showView(view)) continue;
         REQUIRE(viewer->waitForIdle(60000));
@@ -182,6 +183,7 @@ TEST_CASE("viewer: a per-channel inspector of 64 channels at 1280x800 cuts no te
   REQUIRE(f.w().evaluation()->waitIdle(120000));
   REQUIRE(f.w().inspect(QStringLiteral("fq_channel_4.result_output")));
   f.w().resize(QSize(1280, 800));
+  f.w().arrangeDocks();
   TensorViewer* viewer = f.w().viewer();
   REQUIRE(viewer->showView(QStringLiteral("quantization")));
   REQUIRE(viewer->waitForIdle(60000));
