@@ -581,19 +581,26 @@ Range sqnrRange(const Histograms& hist, int64_t c, fq::QuantRange q, double clip
   double bestNoise = std::numeric_limits<double>::infinity();
   // Scores candidates in the order of their bounds, keeping the first of least noise; once a
   // bound passes the best noise, no candidate left can win (docs/calibration.md).
+  struct Scored {
+    double below;
+    int k;
+    fq::Nudged nd;
+  };
   auto consider = [&](const std::vector<int>& ks) {
-    std::vector<std::pair<double, int>> order;
+    std::vector<Scored> order;
     for (int k : ks) {
       const Range r = candidate(ch, k);
-      order.push_back({bound.below(fq::nudge(r.min, r.max, q)), k});
+      const fq::Nudged nd = fq::nudge(r.min, r.max, q);
+      order.push_back({bound.below(nd), k, nd});
     }
-    std::sort(order.begin(), order.end());
-    for (const auto& [below, k] : order) {
+    std::sort(order.begin(), order.end(), [](const Scored& a, const Scored& b) {
+      return a.below < b.below || (a.below == b.below && a.k < b.k);
+    });
+    for (const auto& [below, k, nd] : order) {
       if (below > bestNoise) break;
-      const Range r = candidate(ch, k);
-      const double noise = sqnrNoise(centre, count, fq::nudge(r.min, r.max, q), ch.symmetric,
-                                     static_cast<float>(ch.wPos), static_cast<float>(ch.wNeg),
-                                     static_cast<float>(clippingWeight));
+      const double noise =
+          sqnrNoise(centre, count, nd, ch.symmetric, static_cast<float>(ch.wPos),
+                    static_cast<float>(ch.wNeg), static_cast<float>(clippingWeight));
       if (noise < bestNoise || (noise == bestNoise && k < bestK)) {
         bestNoise = noise;
         bestK = k;
