@@ -516,12 +516,20 @@ void drawSweepLegend(QPainter& p, const QRectF& box, std::span<const SweepCurve>
 
 }  // namespace
 
-SweepLayout layoutSweep(const QRectF& rect, const SweepData& d) {
-  SweepLayout out;
+namespace {
+// The sweep's axes: num_bits 2 to 16 across, the curves' SQNR up the side.
+PlotAxes sweepAxes(const QRectF& rect, const SweepData& d) {
   const auto [lo, hi] = sqnrRange(d);
   const double pad = std::max(1.0, (hi - lo) * 0.08);
   PlotAxes ax(rect, 1.5, 16.5, lo - pad, hi + pad);
   ax.setLabels(d.title, QStringLiteral("num_bits"), QStringLiteral("SQNR dB"));
+  return ax;
+}
+}  // namespace
+
+SweepLayout layoutSweep(const QRectF& rect, const SweepData& d) {
+  SweepLayout out;
+  const PlotAxes ax = sweepAxes(rect, d);
   out.area = ax.area();
   for (const auto* curve : {&d.wide, &d.narrow}) {
     bool started = false;
@@ -575,10 +583,7 @@ QString sweepWithoutPoints(const SweepData& d) {
 }
 
 void paintSweep(QPainter& p, const QRectF& rect, const SweepData& d) {
-  const auto [lo, hi] = sqnrRange(d);
-  const double pad = std::max(1.0, (hi - lo) * 0.08);
-  PlotAxes ax(rect, 1.5, 16.5, lo - pad, hi + pad);
-  ax.setLabels(d.title, QStringLiteral("num_bits"), QStringLiteral("SQNR dB"));
+  const PlotAxes ax = sweepAxes(rect, d);
   ax.drawBackground(p);
   const QRectF a = ax.area();
   const SweepLayout layout = layoutSweep(rect, d);
