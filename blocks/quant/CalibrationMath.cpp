@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "blocks/quant/CalibrationScan.h"
 #include "runtime/BlockDescriptor.h"
@@ -98,11 +99,14 @@ namespace {
 
 // Copies a channel's counts into h and returns their sum. Not inlined: inside the searches GCC kept
 // the running sum on the stack, and the loop waited on a store and a load at every bin (a third
-// of the entropy search).
+// of the entropy search). Four running sums, so that the adds do not wait on each other: counts
+// are whole numbers, whose sum in double is exact in any order.
 [[gnu::noinline]] double widen(const float* counts, double* h) {
-  double sum = 0;
-  for (int i = 0; i < kBins; ++i) sum += (h[i] = counts[i]);
-  return sum;
+  static_assert(kBins % 4 == 0);
+  double s[4] = {};
+  for (int i = 0; i < kBins; i += 4)
+    for (int l = 0; l < 4; ++l) s[l] += (h[i + l] = counts[i + l]);
+  return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 // Channel c of a histogram, in bin units: position u = (x - lo) / w, bin i spans [i, i + 1).
@@ -363,52 +367,100 @@ Range mseRange(const Histograms& hist, int64_t c, fq::QuantRange q) {
 
 namespace {
 
-// Prefix sums over bins of count, count * log(count) and the number of non-empty bins.
+// logOf(k) for the whole numbers k below kWholeLogs: counts are whole numbers, mostly small, and
+// a load costs less than the logarithm.
+constexpr int kWholeLogs = 4096;
+const double* wholeLogs() {
+  static const std::vector<double> table = [] {
+    std::vector<double> t(kWholeLogs, 0.0);
+    for (int k = 1; k < kWholeLogs; ++k) t[k] = detail::logOf(k);
+    return t;
+  }();
+  return table.data();
+}
+
+// lg[i] = log(h[i]) for the non-empty bins and 0 for the empty ones: from wholeLogs() where it
+// has the count, the others together by detail::logs().
+void countLogs(const double* h, double* lg) {
+  const double* whole = wholeLogs();
+  thread_local std::vector<double> arg, out;
+  thread_local std::vector<int> at;
+  arg.clear();
+  at.clear();
+  for (int i = 0; i < kBins; ++i) {
+    const double v = h[i];
+    const int k = v >= 0 && v < kWholeLogs ? static_cast<int>(v) : -1;
+    if (k == v) {
+      lg[i] = whole[k];  // 0 for an empty bin
+    } else {
+      at.push_back(i);
+      arg.push_back(v > 0 ? v : 1.0);
+    }
+  }
+  out.resize(arg.size());
+  detail::logs(arg.data(), out.data(), arg.size());
+  for (size_t j = 0; j < at.size(); ++j) lg[at[j]] = out[j];
+}
+
+// Prefix sums over bins of count, count * log(count) and the number of non-empty bins; and the
+// scale of their rounding, for the search's bounds. Left uninitialised until written.
 struct KlSums {
-  std::vector<double> h0, hl;
-  std::vector<int> nz;
-  explicit KlSums(const std::vector<double>& h) : h0(kBins + 1), hl(kBins + 1), nz(kBins + 1) {
-    std::vector<double> arg(kBins), lg(kBins);
-    for (int i = 0; i < kBins; ++i) arg[i] = h[i] > 0 ? h[i] : 1.0;
-    detail::logs(arg.data(), lg.data(), kBins);
-    double s0 = 0, sl = 0;  // running sums in locals, as in MseChannel
+  std::unique_ptr<double[]> h0, hl;
+  std::unique_ptr<int[]> nz;
+  double hlAbs = 0;      // sum of |count * log(count)|
+  double maxAbsLog = 0;  // the largest |log(count)| of a non-empty bin
+  explicit KlSums(const std::vector<double>& h)
+      : h0(std::make_unique_for_overwrite<double[]>(kBins + 1)),
+        hl(std::make_unique_for_overwrite<double[]>(kBins + 1)),
+        nz(std::make_unique_for_overwrite<int[]>(kBins + 1)) {
+    double lg[kBins];
+    countLogs(h.data(), lg);
+    double s0 = 0, sl = 0, sa = 0, ml = 0;  // running sums in locals, as in MseChannel
     int n = 0;
+    h0[0] = hl[0] = 0;
+    nz[0] = 0;
     for (int i = 0; i < kBins; ++i) {
-      const double v = h[i];
+      const double v = h[i], t = v > 0 ? v * lg[i] : 0.0;
       h0[i + 1] = s0 += v;
-      hl[i + 1] = sl += v > 0 ? v * lg[i] : 0.0;
+      hl[i + 1] = sl += t;
+      sa += std::fabs(t);
+      ml = std::max(ml, std::fabs(lg[i]));
       nz[i + 1] = n += v > 0;
     }
+    hlAbs = sa;
+    maxAbsLog = ml;
   }
 };
 
-// For m = 1 .. kBins / levels, the sum over the groups [g m, (g + 1) m), g < levels - 1, of
-// P log P - S log(S / n): their share of N * KL before normalisation, which depends on m only
-// (heads[m]; heads[0] is unused).
-std::vector<double> headSums(const KlSums& s, int levels) {
-  const int mMax = kBins / levels, groups = levels - 1;
-  std::vector<double> arg(static_cast<size_t>(mMax) * groups, 1.0), lg(arg.size());
-  for (int m = 1; m <= mMax; ++m)
-    for (int g = 0; g < groups; ++g) {
-      const double sum = s.h0[(g + 1) * m] - s.h0[g * m];
-      if (sum > 0) arg[(m - 1) * groups + g] = sum / (s.nz[(g + 1) * m] - s.nz[g * m]);
-    }
-  detail::logs(arg.data(), lg.data(), arg.size());
-  std::vector<double> heads(mMax + 1, 0.0);
-  for (int m = 1; m <= mMax; ++m) {
-    double head = 0;
-    for (int g = 0; g < groups; ++g) {
-      const int a = g * m, b = (g + 1) * m;
-      const double sum = s.h0[b] - s.h0[a];
-      head += sum > 0 ? (s.hl[b] - s.hl[a]) - sum * lg[(m - 1) * groups + g] : 0.0;
-    }
-    heads[m] = head;
+// For group size m, the sum over the groups [g m, (g + 1) m), g < levels - 1, of
+// P log P - S log(S / n): their share of N * KL before normalisation, which depends on m only.
+double headSum(const KlSums& s, int levels, int m) {
+  const int groups = levels - 1;
+  // Kept by each thread between calls, as countLogs()'s.
+  thread_local std::vector<double> arg, lg;
+  arg.assign(static_cast<size_t>(groups), 1.0);
+  lg.resize(arg.size());
+  for (int g = 0; g < groups; ++g) {
+    const double sum = s.h0[(g + 1) * m] - s.h0[g * m];
+    if (sum > 0) arg[g] = sum / (s.nz[(g + 1) * m] - s.nz[g * m]);
   }
-  return heads;
+  detail::logs(arg.data(), lg.data(), arg.size());
+  double head = 0;
+  for (int g = 0; g < groups; ++g) {
+    const int a = g * m, b = (g + 1) * m;
+    const double sum = s.h0[b] - s.h0[a];
+    head += sum > 0 ? (s.hl[b] - s.hl[a]) - sum * lg[g] : 0.0;
+  }
+  return head;
 }
 
-// KL(P || Q) for each candidate i = levels .. kBins kept bins, merged into `levels` groups of
-// m = i / levels bins (the last group runs to i). Their logarithms are taken together first.
+// Candidates scored together, and bounded together (docs/calibration.md): all of a block share
+// their group size m = i / levels, as levels is a power of two at least the block's size.
+constexpr int kKlBlock = 16;
+
+// KL(P || Q) for candidates i = levels .. kBins kept bins, merged into `levels` groups of
+// m = i / levels bins (the last group runs to i); a block of them at a time, their logarithms
+// taken together first.
 class KlCandidates {
  public:
   KlCandidates(const Channel& ch, const KlSums& s, int levels)
@@ -416,40 +468,61 @@ class KlCandidates {
         s_(s),
         levels_(levels),
         shift_(std::countr_zero(static_cast<unsigned>(levels))),
-        heads_(headSums(s, levels)),
+        heads_(kBins / levels + 1, std::numeric_limits<double>::quiet_NaN()),
         logN_(detail::logOf(ch.n)) {
     // i / levels as a shift: an integer division at every use cost 4% of the search.
     if (levels != 1 << shift_) throw Error("KL levels must be a power of two");
-    const int count = kBins - levels + 1;
-    // Kept by each thread between channels: 100 KB allocated and freed per channel made the heap
-    // give its top back to the system and fault it in again every time.
-    thread_local std::vector<double> arg;
-    arg.assign(3 * static_cast<size_t>(count), 1.0);
-    for (int i = levels; i <= kBins; ++i) {
-      const Terms t = terms(i);
-      double* a = arg.data() + 3 * static_cast<size_t>(i - levels);
-      if (t.lastP > 0) a[0] = t.lastP;
-      if (t.sum > 0) a[1] = t.sum / t.n;
-      if (t.tq > 0) a[2] = t.tq;
-    }
-    // (So one KlCandidates per thread at a time: entropyRange() makes one per channel.)
-    thread_local std::vector<double> lg;
-    lg.resize(arg.size());
-    detail::logs(arg.data(), lg.data(), arg.size());
-    lg_ = lg.data();
   }
 
-  double kl(int i) const {
-    const Terms t = terms(i);
-    // P has mass where Q has none: the divergence is infinite.
-    if (t.tq == 0 || (t.sum == 0 && t.pGroup > 0)) return std::numeric_limits<double>::infinity();
-    const double* lg = lg_ + 3 * static_cast<size_t>(i - levels_);
-    double tail = 0;
-    if (t.pGroup > 0) {
-      const double xlogx = t.lastP > 0 ? t.lastP * lg[0] : 0.0;
-      tail = (s_.hl[i - 1] - s_.hl[t.first]) + xlogx - t.pGroup * lg[1];
+  // The size of a block: kKlBlock, or levels if fewer, so that a block never spans two m.
+  int block() const { return std::min(kKlBlock, levels_); }
+
+  // kl(i) into out[i - a] for i in [a, e), a block or part of one.
+  void score(int a, int e, double* out) {
+    double arg[3 * kKlBlock], lg[3 * kKlBlock];
+    for (int i = a; i < e; ++i) {
+      const Terms t = terms(i);
+      double* x = arg + 3 * (i - a);
+      x[0] = t.lastP > 0 ? t.lastP : 1.0;
+      x[1] = t.sum > 0 ? t.sum / t.n : 1.0;
+      x[2] = t.tq > 0 ? t.tq : 1.0;
     }
-    return (heads_[i >> shift_] + tail) / ch_.n - logN_ + lg[2];
+    detail::logs(arg, lg, 3 * static_cast<size_t>(e - a));
+    const double head = headOf(a);
+    for (int i = a; i < e; ++i) out[i - a] = kl(terms(i), lg + 3 * (i - a), i, head);
+  }
+
+  // The head sum of candidate i's group size, computed the first time it is asked for: blocks
+  // that the bound without it rules out never need theirs.
+  double headOf(int i) {
+    const int m = i >> shift_;
+    if (std::isnan(heads_[m])) heads_[m] = headSum(s_, levels_, m);
+    return heads_[m];
+  }
+
+  // Below the kl() of every candidate of block [a, e), from two logarithms given by the caller:
+  // lgTq = log(h0[a]) and lgRatio = log(pGroup / (h0[e - 1] - h0[first])) (ratioArg() gives the
+  // argument). Over a block, m and so heads[m], first and P's share of the last group are fixed
+  // while h0[i] and Q's share of the last group only grow. By the log sum inequality the last
+  // group's term is at least pGroup * log(pGroup / sum), so
+  //   kl(i) >= (heads[m] + pGroup * log(pGroup / sum(e - 1))) / n - log n + log h0[a],
+  // less a margin far beyond the rounding of either side. `head` is heads[m], or 0 (each group's
+  // term is at least 0, by the same inequality) for a bound that does not need it.
+  double lowerBound(int a, int e, double lgTq, double lgRatio, double head) const {
+    const int first = (levels_ - 1) * (a >> shift_);
+    const double pGroup = ch_.n - s_.h0[first], sumMax = s_.h0[e - 1] - s_.h0[first];
+    // P has mass where Q has none, at every candidate of the block.
+    if (pGroup > 0 && sumMax == 0) return std::numeric_limits<double>::infinity();
+    const double tail = pGroup > 0 ? std::max(0.0, pGroup * lgRatio) : 0.0;
+    const double margin = 1e-9 * (1 + logN_ + std::fabs(lgTq) + s_.maxAbsLog +
+                                  (std::fabs(head) + tail + s_.hlAbs) / ch_.n);
+    return (head + tail) / ch_.n - logN_ + lgTq - margin;
+  }
+  // lowerBound()'s argument of lgRatio for block [a, e) (1 where the term is not used).
+  double ratioArg(int a, int e) const {
+    const int first = (levels_ - 1) * (a >> shift_);
+    const double pGroup = ch_.n - s_.h0[first], sumMax = s_.h0[e - 1] - s_.h0[first];
+    return pGroup > 0 && sumMax > 0 ? pGroup / sumMax : 1.0;
   }
 
  private:
@@ -471,32 +544,96 @@ class KlCandidates {
     t.n = (s_.nz[i - 1] - s_.nz[t.first]) + (t.lastP > 0);
     return t;
   }
+  // lg: the logarithms of lastP, sum / n and tq (of 1 where they are not used).
+  double kl(const Terms& t, const double* lg, int i, double head) const {
+    // P has mass where Q has none: the divergence is infinite.
+    if (t.tq == 0 || (t.sum == 0 && t.pGroup > 0)) return std::numeric_limits<double>::infinity();
+    double tail = 0;
+    if (t.pGroup > 0) {
+      const double xlogx = t.lastP > 0 ? t.lastP * lg[0] : 0.0;
+      tail = (s_.hl[i - 1] - s_.hl[t.first]) + xlogx - t.pGroup * lg[1];
+    }
+    return (head + tail) / ch_.n - logN_ + lg[2];
+  }
 
   const Channel& ch_;
   const KlSums& s_;
   int levels_;
-  int shift_;  // log2 of levels_
-  std::vector<double> heads_;
+  int shift_;                  // log2 of levels_
+  std::vector<double> heads_;  // by m; NaN until computed
   double logN_;
-  const double* lg_;  // the three logarithms of each candidate, in a buffer of the thread's
 };
 
+int klLevels(int numBits) {
+  return numBits - 1 >= 11 ? kBins : 1 << (numBits - 1);
+}
+
 }  // namespace
+
+namespace detail {
+std::vector<double> klDivergences(const Histograms& hist, int64_t c, int numBits) {
+  const Channel ch(hist, c);
+  if (ch.degenerate()) return {};
+  const int levels = klLevels(numBits);
+  const KlSums sums(ch.h);
+  KlCandidates candidates(ch, sums, levels);
+  std::vector<double> kl(kBins - levels + 1);
+  for (int a = levels; a <= kBins; a += candidates.block())
+    candidates.score(a, std::min(a + candidates.block(), kBins + 1), kl.data() + (a - levels));
+  return kl;
+}
+}  // namespace detail
 
 Range entropyRange(const Histograms& hist, int64_t c, int numBits) {
   Channel ch(hist, c);
   if (ch.degenerate()) return ch.trivial();
-  const int levels = numBits - 1 >= 11 ? kBins : 1 << (numBits - 1);
+  const int levels = klLevels(numBits);
   const KlSums sums(ch.h);
-  const KlCandidates candidates(ch, sums, levels);
+  KlCandidates candidates(ch, sums, levels);
+  // Every block's bound without its head sum, the logarithms of all of them taken together.
+  struct Block {
+    double below;
+    int a, e;
+    double lgTq, lgRatio;
+  };
+  const int size = candidates.block();
+  thread_local std::vector<Block> blocks;
+  thread_local std::vector<double> arg, lg;
+  blocks.clear();
+  arg.clear();
+  for (int a = levels; a <= kBins; a += size) {
+    const int e = std::min(a + size, kBins + 1);
+    blocks.push_back({0.0, a, e, 0.0, 0.0});
+    arg.push_back(sums.h0[a]);
+    arg.push_back(candidates.ratioArg(a, e));
+  }
+  lg.resize(arg.size());
+  detail::logs(arg.data(), lg.data(), arg.size());
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    Block& k = blocks[b];
+    k.lgTq = lg[2 * b];
+    k.lgRatio = lg[2 * b + 1];
+    k.below = candidates.lowerBound(k.a, k.e, k.lgTq, k.lgRatio, 0.0);
+  }
+  std::sort(blocks.begin(), blocks.end(), [](const Block& x, const Block& y) {
+    return x.below < y.below || (x.below == y.below && x.a < y.a);
+  });
+  // Blocks in the order of their bounds until a bound passes the best, each bounded again with its
+  // head sum before it is scored: the first candidate of least divergence, as scoring all of them
+  // in order finds.
   int bestI = kBins;
   double bestKl = std::numeric_limits<double>::infinity();
-  for (int i = levels; i <= kBins; ++i) {
-    const double kl = candidates.kl(i);
-    if (kl < bestKl) {
-      bestKl = kl;
-      bestI = i;
-    }
+  double kl[kKlBlock];
+  for (const Block& b : blocks) {
+    if (b.below > bestKl) break;
+    if (candidates.lowerBound(b.a, b.e, b.lgTq, b.lgRatio, candidates.headOf(b.a)) > bestKl)
+      continue;
+    candidates.score(b.a, b.e, kl);
+    for (int i = b.a; i < b.e; ++i)
+      if (kl[i - b.a] < bestKl || (kl[i - b.a] == bestKl && i < bestI)) {
+        bestKl = kl[i - b.a];
+        bestI = i;
+      }
   }
   return signedRange(std::min(ch.edge(bestI), ch.amax()), ch.seenMin, ch.seenMax);
 }
@@ -521,11 +658,14 @@ class SqnrBound {
     p0_.assign(n + 1, 0.0);
     p1_.assign(n + 1, 0.0);
     p2_.assign(n + 1, 0.0);
+    // Running sums in locals: read back from the arrays, each bin waited on its store (half of
+    // the search's own time).
+    double s0 = 0, s1 = 0, s2 = 0;
     for (size_t i = 0; i < n; ++i) {
       const double k = count[i], v = centre[i];
-      p0_[i + 1] = p0_[i] + k;
-      p1_[i + 1] = p1_[i] + k * v;
-      p2_[i + 1] = p2_[i] + k * v * v;
+      p0_[i + 1] = s0 += k;
+      p1_[i + 1] = s1 += k * v;
+      p2_[i + 1] = s2 += k * v * v;
     }
   }
 
@@ -569,12 +709,17 @@ Range sqnrRange(const Histograms& hist, int64_t c, fq::QuantRange q, double clip
   const Channel ch(hist, c);
   if (ch.degenerate()) return ch.trivial();
   // The non-empty bins, each taken to hold its values at its centre.
-  std::vector<float> centre, count;
-  for (int i = 0; i < kBins; ++i)
-    if (ch.h[i] > 0) {
-      centre.push_back(static_cast<float>(ch.lo + (i + 0.5) * ch.w));
-      count.push_back(static_cast<float>(ch.h[i]));
-    }
+  // Written at every bin and kept by advancing past the non-empty ones: a branch per bin
+  // mispredicted where counts thin out.
+  std::vector<float> centre(kBins), count(kBins);
+  size_t kept = 0;
+  for (int i = 0; i < kBins; ++i) {
+    centre[kept] = static_cast<float>(ch.lo + (i + 0.5) * ch.w);
+    count[kept] = static_cast<float>(ch.h[i]);
+    kept += ch.h[i] > 0;
+  }
+  centre.resize(kept);
+  count.resize(kept);
   const SqnrBound bound(centre, count, ch.symmetric, static_cast<float>(ch.wPos),
                         static_cast<float>(ch.wNeg), static_cast<float>(clippingWeight));
   int bestK = 0;

@@ -85,6 +85,11 @@ struct MseChannel {
   MseChannel(const double* counts, double lo, double w, double n, float seenMin, float seenMax,
              bool symmetric, double wPos, double wNeg, fq::QuantRange q);
 };
+// The entropy calibrator's KL divergence of every candidate i = levels .. kBins (element
+// i - levels), as its search would score them one by one; empty for a channel with nothing to
+// search. What the search's bounds must agree with (the tests).
+std::vector<double> klDivergences(const Histograms& hist, int64_t c, int numBits);
+
 // Candidate k (1..kBins) of the searches on a histogram with edges lo + i * w: threshold edge k
 // of a symmetric histogram with the sign rule, or the two-tailed range scaled by k / kBins.
 Range candidateRange(bool symmetric, double lo, double w, float seenMin, float seenMax, int k);

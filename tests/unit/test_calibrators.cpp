@@ -754,6 +754,48 @@ TEST_CASE("The MSE search's bounds skip only candidates that cannot win", "[cali
   CHECK(inner > checked / 2);  // most answers clip: the search is not trivially the last block
 }
 
+TEST_CASE("The entropy search's bounds skip only candidates that cannot win", "[calibrate]") {
+  // entropyRange() scores blocks of candidates in the order of a bound below their divergence;
+  // the answer must be the first candidate of least divergence of all of them, on either path.
+  int checked = 0, inner = 0;
+  forEachSearchCase(53, [&](const SearchCase& s) {
+    if (!s.symmetric) return;  // the calibrator histograms |x| only
+    for (int bits : {8, 4, 2, 3, 16, 7}) {
+      INFO(bits << " bits");
+      const int levels = bits - 1 >= 11 ? kBins : 1 << (bits - 1);
+      std::vector<double> kl;
+      {
+        const qs::testing::KernelOverrideGuard guard;
+        fq::setKernelOverride({fq::SimdLevel::Portable});
+        kl = calib::detail::klDivergences(s.h, 0, bits);
+      }
+      REQUIRE(kl.size() == static_cast<size_t>(kBins - levels + 1));
+      int best = kBins;
+      double least = std::numeric_limits<double>::infinity();
+      for (int i = levels; i <= kBins; ++i)
+        if (kl[i - levels] < least) {
+          least = kl[i - levels];
+          best = i;
+        }
+      const double amax = std::max(-double{s.seenMin}, double{s.seenMax});
+      const calib::Range want =
+          calib::signedRange(std::min(s.lo + best * s.w, amax), s.seenMin, s.seenMax);
+      INFO("exhaustive candidate " << best);
+      for (bool portable : {true, false}) {
+        const qs::testing::KernelOverrideGuard guard;
+        if (portable) fq::setKernelOverride({fq::SimdLevel::Portable});
+        const calib::Range got = calib::entropyRange(s.h, 0, bits);
+        CHECK(got.min == want.min);
+        CHECK(got.max == want.max);
+      }
+      ++checked;
+      inner += best < kBins;
+    }
+  });
+  CHECK(checked == 14 * 5 * 6);
+  CHECK(inner > checked / 2);  // most answers clip: the search is not trivially the last block
+}
+
 TEST_CASE("The SQNR search's bounds skip only candidates that cannot win", "[calibrate]") {
   // sqnrRange() scores each stage's candidates in the order of a bound below their noise; the
   // answer must be that of scoring them all, on either path.
