@@ -289,6 +289,26 @@ struct PartCounts {
   uint32_t count(size_t i) const { return (flushed ? total[i] : 0) + recent[i]; }
 };
 
+// out[i] += the part's count of bin i, for the bins it counted: one part's merge, in a loop
+// without branches that vectorizes (the bin-by-bin loop below took about 0.3 ms at 128 channels).
+// A count stays far below 2^31, so it converts to float as an int32.
+void addCounts(const PartCounts& pc, float* __restrict out) {
+  const size_t n = pc.recent.size();
+  const uint16_t* __restrict recent = pc.recent.data();
+  if (pc.flushed) {
+    const uint32_t* __restrict total = pc.total.data();
+    for (size_t i = 0; i < n; ++i) {
+      const int32_t k = static_cast<int32_t>(total[i] + recent[i]);
+      out[i] = k != 0 ? out[i] + static_cast<float>(k) : out[i];
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      const int32_t k = recent[i];
+      out[i] = k != 0 ? out[i] + static_cast<float>(k) : out[i];
+    }
+  }
+}
+
 // The binning pass's buffers, kept by the calling thread between calls: at 128 channels a part
 // holds 1.75 MB, which the allocator would otherwise map and the kernel fault in on every call
 // (a third of the pass's time on a virtual machine).
@@ -321,10 +341,14 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
     countTile(pc.idx.data(), e - b, channels, pc.recent.data());
     pc.recentRows += e - b;
   });
-  for (size_t i = 0; i < size; ++i) {
-    uint32_t sum = 0;
-    for (int p = 0; p < parts; ++p) sum += counts[p].count(i);
-    if (sum) h.counts[i] += static_cast<float>(sum);
+  if (parts == 1) {
+    addCounts(counts[0], h.counts.data());
+  } else {
+    for (size_t i = 0; i < size; ++i) {
+      uint32_t sum = 0;
+      for (int p = 0; p < parts; ++p) sum += counts[p].count(i);
+      if (sum) h.counts[i] += static_cast<float>(sum);
+    }
   }
   size_t held = 0;
   for (const PartCounts& pc : counts) held += pc.bytes();

@@ -545,6 +545,34 @@ TEST_CASE("A large batch is binned and its extremes found as in plain loops", "[
   }
 }
 
+TEST_CASE("One thread bins a large batch and adds more to it, as plain loops do", "[calibrate]") {
+  // One part of the binning pass, past a 16-bit count's rows, merged into counts that already hold
+  // values: the batch twice (the edges stay, every count doubles), then one row of zeros.
+  constexpr int kRows = 70001, kChannels = 3;
+  for (bool symmetric : {true, false}) {
+    INFO("symmetric " << symmetric);
+    std::mt19937 rng(17);
+    std::vector<std::vector<float>> cols;
+    for (int c = 0; c < kChannels; ++c)
+      cols.push_back(channelData(rng, kRows, 0.5 + c, -3.0 - c, 4.0 + 2 * c, symmetric));
+    const std::vector<float> x = interleave(cols);
+    const std::vector<float> zeros(kChannels, 0.0f);
+    calib::Histograms h(kChannels, symmetric);
+    calib::accumulate(h, x.data(), kRows, false, fq::Exec{});
+    calib::accumulate(h, x.data(), kRows, false, fq::Exec{});
+    calib::accumulate(h, zeros.data(), 1, false, fq::Exec{});
+    for (int c = 0; c < kChannels; ++c) {
+      INFO("channel " << c);
+      const RefHist ref = refHistogram(cols[c], symmetric);
+      const int zeroBin = static_cast<int>(std::floor((0.0 - ref.lo) / ref.w));
+      int wrong = 0;
+      for (int i = 0; i < kBins; ++i)
+        wrong += h.counts[c * kBins + i] != 2 * ref.h[i] + (i == zeroBin ? 1 : 0);
+      CHECK(wrong == 0);
+    }
+  }
+}
+
 TEST_CASE("Calibration gives the same bits with one thread and with two", "[calibrate]") {
   // Large enough to be split between the threads (passes and searches).
   constexpr int kRows = 4096, kChannels = 64;
