@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
-  qt6-base-dev qt6-base-dev-tools libqt6svg6-dev libgl-dev
+  qt6-base-dev qt6-base-dev-tools qt6-svg-dev libgl-dev
   nlohmann-json3-dev libeigen3-dev catch2 libbenchmark-dev libzip-dev
   libopenblas-dev libopenblas0-pthread
   python3 python3-numpy locales
