@@ -15,8 +15,9 @@ forward and memcpy, 12 for the gradient.
 import argparse
 import json
 import statistics
-import subprocess
 import sys
+
+from bench_medians import medians
 
 # The kernels' targets, as a fraction of memcpy's bytes per second.
 def target(name):
@@ -26,17 +27,11 @@ def target(name):
 
 
 def run_once(binary, shape, repetitions):
-    out = subprocess.run(
-        [binary, f"--benchmark_filter=(BM_FakeQuantPerChannel[A-Za-z]*|BM_Memcpy)/{shape}(/|$)",
-         f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=true",
-         "--benchmark_format=json"],
-        capture_output=True, text=True, check=True).stdout
-    medians = {}
-    for b in json.loads(out)["benchmarks"]:
-        if b.get("aggregate_name") == "median":
-            medians[b["run_name"].replace("/real_time", "")] = b["bytes_per_second"]
-    memcpy = medians.pop(f"BM_Memcpy/{shape}")
-    return {name: bps / memcpy for name, bps in medians.items()}
+    found = medians(binary, f"(BM_FakeQuantPerChannel[A-Za-z]*|BM_Memcpy)/{shape}(/|$)",
+                    repetitions)
+    bps = {name.replace("/real_time", ""): b["bytes_per_second"] for name, b in found.items()}
+    memcpy = bps.pop(f"BM_Memcpy/{shape}")
+    return {name: v / memcpy for name, v in bps.items()}
 
 
 def main():

@@ -14,8 +14,9 @@ of --repetitions, and prints per method every run's ratio and their median, with
 import argparse
 import json
 import statistics
-import subprocess
 import sys
+
+from bench_medians import medians, milliseconds
 
 SHAPE = "32x56x56x128"
 FORWARD = f"BM_FakeQuantPerChannel/{SHAPE}/threads:1/real_time"
@@ -23,19 +24,11 @@ TARGET = 3.0
 
 
 def run_once(binary, repetitions):
-    out = subprocess.run(
-        [binary,
-         f"--benchmark_filter=^(BM_FakeQuantPerChannel/{SHAPE}/threads:1|BM_Calibrate/[a-z]+/{SHAPE})/real_time$",
-         f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=true",
-         "--benchmark_format=json"],
-        check=True, capture_output=True, text=True).stdout
-    medians = {}
-    for b in json.loads(out)["benchmarks"]:
-        if b.get("aggregate_name") == "median":
-            medians[b["run_name"]] = b["real_time"] * {"ns": 1e-6, "us": 1e-3, "ms": 1.0}[b["time_unit"]]
-    if FORWARD not in medians:
+    found = medians(binary, f"^(BM_FakeQuantPerChannel/{SHAPE}/threads:1|BM_Calibrate/[a-z]+/{SHAPE})"
+                    "/real_time$", repetitions)
+    if FORWARD not in found:
         sys.exit(f"{binary}: no {FORWARD} in its output")
-    return medians
+    return {name: milliseconds(b) for name, b in found.items()}
 
 
 def method_of(name):
