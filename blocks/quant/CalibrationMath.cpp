@@ -509,23 +509,30 @@ class KlCandidates {
   // less a margin far beyond the rounding of either side. `head` is heads[m], or 0 (each group's
   // term is at least 0, by the same inequality) for a bound that does not need it.
   double lowerBound(int a, int e, double lgTq, double lgRatio, double head) const {
-    const int first = (levels_ - 1) * (a >> shift_);
-    const double pGroup = ch_.n - s_.h0[first], sumMax = s_.h0[e - 1] - s_.h0[first];
+    const LastGroup g = lastGroup(a, e);
     // P has mass where Q has none, at every candidate of the block.
-    if (pGroup > 0 && sumMax == 0) return std::numeric_limits<double>::infinity();
-    const double tail = pGroup > 0 ? std::max(0.0, pGroup * lgRatio) : 0.0;
+    if (g.p > 0 && g.qMax == 0) return std::numeric_limits<double>::infinity();
+    const double tail = g.p > 0 ? std::max(0.0, g.p * lgRatio) : 0.0;
     const double margin = 1e-9 * (1 + logN_ + std::fabs(lgTq) + s_.maxAbsLog +
                                   (std::fabs(head) + tail + s_.hlAbs) / ch_.n);
     return (head + tail) / ch_.n - logN_ + lgTq - margin;
   }
   // lowerBound()'s argument of lgRatio for block [a, e) (1 where the term is not used).
   double ratioArg(int a, int e) const {
-    const int first = (levels_ - 1) * (a >> shift_);
-    const double pGroup = ch_.n - s_.h0[first], sumMax = s_.h0[e - 1] - s_.h0[first];
-    return pGroup > 0 && sumMax > 0 ? pGroup / sumMax : 1.0;
+    const LastGroup g = lastGroup(a, e);
+    return g.p > 0 && g.qMax > 0 ? g.p / g.qMax : 1.0;
   }
 
  private:
+  // The last group over block [a, e): P's share (fixed over the block) and Q's at its last
+  // candidate (its largest).
+  struct LastGroup {
+    double p, qMax;
+  };
+  LastGroup lastGroup(int a, int e) const {
+    const int first = (levels_ - 1) * (a >> shift_);
+    return {ch_.n - s_.h0[first], s_.h0[e - 1] - s_.h0[first]};
+  }
   struct Terms {
     int first;          // the last group: bins [first, i)
     double sum;         // Q's share of it, without the outliers

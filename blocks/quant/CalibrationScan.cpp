@@ -285,27 +285,27 @@ struct PartCounts {
     std::fill(recent.begin(), recent.end(), uint16_t{0});
     recentRows = 0;
   }
-  // Bin i's count so far.
-  uint32_t count(size_t i) const { return (flushed ? total[i] : 0) + recent[i]; }
 };
 
-// out[i] += the part's count of bin i, for the bins it counted: one part's merge, in a loop
-// without branches that vectorizes (the bin-by-bin loop below took about 0.3 ms at 128 channels).
-// A count stays far below 2^31, so it converts to float as an int32.
-void addCounts(const PartCounts& pc, float* __restrict out) {
-  const size_t n = pc.recent.size();
-  const uint16_t* __restrict recent = pc.recent.data();
-  if (pc.flushed) {
-    const uint32_t* __restrict total = pc.total.data();
-    for (size_t i = 0; i < n; ++i) {
-      const int32_t k = static_cast<int32_t>(total[i] + recent[i]);
-      out[i] = k != 0 ? out[i] + static_cast<float>(k) : out[i];
+// out[i] += the parts' count of bin i, for every bin some part counted. A block of bins at a
+// time, each step a loop without branches that vectorizes: bin by bin, with a test of each part's
+// flush and of the sum, it took about 0.3 ms at 128 channels.
+void mergeCounts(const std::vector<PartCounts>& parts, int n, float* __restrict out) {
+  constexpr size_t kBlock = 1024;
+  const size_t size = parts[0].recent.size();
+  uint32_t sum[kBlock];
+  for (size_t b = 0; b < size; b += kBlock) {
+    const size_t len = std::min(kBlock, size - b);
+    std::fill_n(sum, len, 0u);
+    for (int p = 0; p < n; ++p) {
+      const uint16_t* __restrict recent = parts[p].recent.data() + b;
+      for (size_t i = 0; i < len; ++i) sum[i] += recent[i];
+      if (!parts[p].flushed) continue;
+      const uint32_t* __restrict total = parts[p].total.data() + b;
+      for (size_t i = 0; i < len; ++i) sum[i] += total[i];
     }
-  } else {
-    for (size_t i = 0; i < n; ++i) {
-      const int32_t k = recent[i];
-      out[i] = k != 0 ? out[i] + static_cast<float>(k) : out[i];
-    }
+    float* __restrict o = out + b;
+    for (size_t i = 0; i < len; ++i) o[i] = sum[i] != 0 ? o[i] + static_cast<float>(sum[i]) : o[i];
   }
 }
 
@@ -341,15 +341,7 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
     countTile(pc.idx.data(), e - b, channels, pc.recent.data());
     pc.recentRows += e - b;
   });
-  if (parts == 1) {
-    addCounts(counts[0], h.counts.data());
-  } else {
-    for (size_t i = 0; i < size; ++i) {
-      uint32_t sum = 0;
-      for (int p = 0; p < parts; ++p) sum += counts[p].count(i);
-      if (sum) h.counts[i] += static_cast<float>(sum);
-    }
-  }
+  mergeCounts(counts, parts, h.counts.data());
   size_t held = 0;
   for (const PartCounts& pc : counts) held += pc.bytes();
   if (held > detail::kKeepScratchBytes) std::vector<PartCounts>().swap(counts);
