@@ -56,8 +56,23 @@ inline uint16_t binOf(float v, float lo, float inv) {
 }
 }  // namespace
 
+// The binning pass's tile of bin indices holds them by groups of this many channels: group j's
+// rows one after another from idx + j * groupStride(rows), kGroupChannels indices a row (a last
+// group of fewer channels keeps the stride). The counting then reads each group's indices in
+// order, not one cache line a row (a fifth less time than a row-major tile). The 64 bytes after
+// each group keep the groups' starts off one L1 set: the binning writes to all of them at once,
+// and at a power-of-two stride they evicted each other (the pass took three times as long).
+inline constexpr int64_t kGroupChannels = 4;
+inline constexpr int64_t groupStride(int64_t rows) {
+  return rows * kGroupChannels + 32;
+}
+inline uint16_t* groupedIndex(uint16_t* idx, int64_t rows, int64_t r, int64_t c) {
+  return idx + c / kGroupChannels * groupStride(rows) + r * kGroupChannels + c % kGroupChannels;
+}
+
 #ifdef QS_FQ_HAVE_X86
-// binOf() of every value of `rows` rows of `channels` values into idx, sixteen at a time.
+// binOf() of every value of `rows` rows of `channels` values into idx (grouped as above), sixteen
+// at a time.
 void binIndicesAvx2(const float* x, int64_t rows, int64_t channels, const float* lo,
                     const float* inv, bool symmetric, uint16_t* idx);
 #endif

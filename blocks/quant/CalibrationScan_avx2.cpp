@@ -239,23 +239,63 @@ inline __m256i bin8(const float* x, const float* lo, const float* inv) {
   return _mm256_cvttps_epi32(f);
 }
 
+// The bins of sixteen channels of one row, as packus leaves them: four indices of channels
+// c .. c + 3 in 64-bit lane 0, of c + 8 .. c + 11 in lane 1, c + 4 .. c + 7 in 2, c + 12 .. c + 15
+// in 3.
+template <bool kSym>
+inline __m256i bin16(const float* row, const float* lo, const float* inv) {
+  return _mm256_packus_epi32(bin8<kSym>(row, lo, inv), bin8<kSym>(row + 8, lo + 8, inv + 8));
+}
+
+// Rows [r, r + 4) of channels [c, c + 16): each group's four rows are 32 bytes in a row of the
+// grouped tile, so the rows' bins are transposed as 64-bit lanes and stored a group at a time.
+template <bool kSym>
+inline void binFourRows(const float* row, int64_t channels, const float* lo, const float* inv,
+                        uint16_t* out, int64_t step) {
+  const __m256i p0 = bin16<kSym>(row, lo, inv), p1 = bin16<kSym>(row + channels, lo, inv);
+  const __m256i p2 = bin16<kSym>(row + 2 * channels, lo, inv);
+  const __m256i p3 = bin16<kSym>(row + 3 * channels, lo, inv);
+  const __m256i t0 = _mm256_unpacklo_epi64(p0, p1), t1 = _mm256_unpackhi_epi64(p0, p1);
+  const __m256i t2 = _mm256_unpacklo_epi64(p2, p3), t3 = _mm256_unpackhi_epi64(p2, p3);
+  auto store = [&](int group, __m256i v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + group * step), v);
+  };
+  store(0, _mm256_permute2x128_si256(t0, t2, 0x20));
+  store(2, _mm256_permute2x128_si256(t1, t3, 0x20));
+  store(1, _mm256_permute2x128_si256(t0, t2, 0x31));
+  store(3, _mm256_permute2x128_si256(t1, t3, 0x31));
+}
+
 template <bool kSym>
 void binRows(const float* x, int64_t rows, int64_t channels, const float* lo, const float* inv,
              uint16_t* idx) {
+  static_assert(kGroupChannels == 4, "a quarter of sixteen indices is one group's row");
   const int64_t sixteens = channels - channels % 16;
-  for (int64_t r = 0; r < rows; ++r) {
+  // Consecutive groups' rows lie `step` indices apart.
+  const int64_t step = groupStride(rows);
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4)
+    for (int64_t c = 0; c < sixteens; c += 16)
+      binFourRows<kSym>(x + r * channels + c, channels, lo + c, inv + c,
+                        groupedIndex(idx, rows, r, c), step);
+  for (; r < rows; ++r) {
     const float* row = x + r * channels;
-    uint16_t* out = idx + r * channels;
     for (int64_t c = 0; c < sixteens; c += 16) {
-      // packus interleaves the halves of its two operands: permute them back into order.
-      const __m256i packed = _mm256_packus_epi32(bin8<kSym>(row + c, lo + c, inv + c),
-                                                 bin8<kSym>(row + c + 8, lo + c + 8, inv + c + 8));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c),
-                          _mm256_permute4x64_epi64(packed, 0xD8));
+      const __m256i packed = bin16<kSym>(row + c, lo + c, inv + c);
+      uint16_t* out = groupedIndex(idx, rows, r, c);
+      const __m128i low = _mm256_castsi256_si128(packed),
+                    high = _mm256_extracti128_si256(packed, 1);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out), low);
+      _mm_storeh_pd(reinterpret_cast<double*>(out + 2 * step), _mm_castsi128_pd(low));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + step), high);
+      _mm_storeh_pd(reinterpret_cast<double*>(out + 3 * step), _mm_castsi128_pd(high));
     }
-    for (int64_t c = sixteens; c < channels; ++c)
-      out[c] = binOf(kSym ? std::fabs(row[c]) : row[c], lo[c], inv[c]);
   }
+  for (r = 0; r < rows; ++r)
+    for (int64_t c = sixteens; c < channels; ++c) {
+      const float v = x[r * channels + c];
+      *groupedIndex(idx, rows, r, c) = binOf(kSym ? std::fabs(v) : v, lo[c], inv[c]);
+    }
 }
 
 }  // namespace

@@ -969,17 +969,28 @@ TEST_CASE("Calibration gives the same bits on the portable path and on AVX2", "[
   for (size_t i = 0; i < x.size(); ++i)
     x[i] = normal(rng) * static_cast<float>(1 + i % 5) + (i % 6 == 5 ? 3.0f : 0.0f);
   const qs::testing::KernelOverrideGuard restore;
-  // Binning: 37 channels (two vectors of sixteen and a tail of five), both kinds of histogram.
+  // Binning: 37 channels (two vectors of sixteen and a tail of five) and rows in fours and two
+  // more, both kinds of histogram.
   {
-    constexpr int kWide = 37, kWideRows = 500;
+    constexpr int kWide = 37, kWideRows = 502;
     std::vector<float> wide(static_cast<size_t>(kWideRows) * kWide);
     for (size_t i = 0; i < wide.size(); ++i)
       wide[i] = normal(rng) * static_cast<float>(1 + i % 7) - (i % 3 == 0 ? 1.0f : 0.0f);
+    // Other values of the same shape binned on the portable path before each path, so that an
+    // index the path fails to write is not left right from the previous call.
+    std::vector<float> other(wide.size());
+    for (size_t i = 0; i < other.size(); ++i) other[i] = static_cast<float>((i * 7919) % 1000);
+    auto binOther = [&](bool symmetric) {
+      calib::Histograms dirty(kWide, symmetric);
+      fq::setKernelOverride({fq::SimdLevel::Portable});
+      calib::accumulate(dirty, other.data(), kWideRows, false, {});
+    };
     for (bool symmetric : {true, false}) {
       INFO("binning, symmetric " << symmetric);
       calib::Histograms portable(kWide, symmetric), avx2(kWide, symmetric);
-      fq::setKernelOverride({fq::SimdLevel::Portable});
+      binOther(symmetric);
       calib::accumulate(portable, wide.data(), kWideRows, false, {});
+      binOther(symmetric);
       fq::setKernelOverride({});
       calib::accumulate(avx2, wide.data(), kWideRows, false, {});
       CHECK(portable.counts == avx2.counts);
