@@ -194,10 +194,24 @@ QString BlockItem::elidedId(const QString& id, const QFontMetrics& metrics, int 
   return metrics.elidedText(id, Qt::ElideMiddle, width);
 }
 
+namespace {
+// Whether an id may break before character i without splitting a word: after a separator, or
+// where a lower-case letter or digit meets an upper-case one.
+bool wordBreakBefore(const QString& id, qsizetype i) {
+  const QChar a = id[i - 1], b = id[i];
+  return a == '_' || a == '.' || a == '-' || (a.isLower() && b.isUpper()) ||
+         (a.isDigit() != b.isDigit());
+}
+}  // namespace
+
 QStringList BlockItem::idLines(const QString& id, const QFontMetrics& metrics, int width) {
   if (metrics.horizontalAdvance(id) <= width) return {id};
   qsizetype n = id.size() - 1;
   while (n > 1 && metrics.horizontalAdvance(id.left(n)) > width) --n;
+  // Between words where both lines then show whole ("spike_|row", not "spike_ro|w").
+  for (qsizetype b = n; b > 1; --b)
+    if (wordBreakBefore(id, b) && metrics.horizontalAdvance(id.mid(b)) <= width)
+      return {id.left(b), id.mid(b)};
   // The second line keeps the end: where ids that share a start differ.
   return {id.left(n), metrics.elidedText(id.mid(n), Qt::ElideLeft, width)};
 }

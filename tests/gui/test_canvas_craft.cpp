@@ -75,6 +75,21 @@ TEST_CASE("canvas: ids that share a prefix stay apart when shortened, whole in t
     INFO("width " << width);
     CHECK(seen.size() == ids.size());
   }
+  // Two lines break between words when both words then show whole, and inside a word otherwise.
+  const QStringList splits = {"spike_|row", "channel_|scale", "learned|Min", "conv|2",
+                              "fq.|result"};
+  for (const QString& split : splits) {
+    const QStringList words = split.split('|');
+    const QString id = words.join(QString());
+    // A pixel short of the whole id: a split by width alone would move only its last letter.
+    const int width = m.horizontalAdvance(id) - 1;
+    INFO(id.toStdString() << " in " << width << " pixels");
+    CHECK(BlockItem::idLines(id, m, width) == words);
+  }
+  const int narrow = m.horizontalAdvance("percent");
+  const QStringList word = BlockItem::idLines("percentile", m, narrow);
+  REQUIRE(word.size() == 2);
+  CHECK(word.join(QString()) == "percentile");
 
   // On the example pages fitted into the window, as a new user first sees them.
   EditorFixture f;
