@@ -8,8 +8,8 @@ std::vector<Scored> bakeOff(const float* x, int64_t outer, int64_t channels, int
                             bool narrowRange) {
   const fq::QuantRange q = fq::quantRange(numBits, narrowRange);
   // One histogram for every method: each calibrate() call would read the batch twice again.
-  Histograms h(channels, true);
-  accumulate(h, x, outer, false, {});
+  Histograms h;
+  fromBatch(h, channels, true, x, outer, false, {});
   std::vector<Scored> all;
   for (Method m : allMethods()) {
     Scored s{m, calibrate(m, h, numBits, narrowRange, {}), {}};

@@ -71,14 +71,23 @@ void widen(Histograms& h, int64_t c, double bLo, double bHi) {
 
 }  // namespace
 
+namespace {
+// The range a channel takes from its first batch: its extremes, with 0 inside; of |x| for a
+// symmetric histogram.
+void batchRange(bool symmetric, float min, float max, double& lo, double& hi) {
+  const double bMin = std::min(min, 0.0f), bMax = std::max(max, 0.0f);
+  lo = symmetric ? 0.0 : bMin;
+  hi = symmetric ? std::max(-bMin, bMax) : bMax;
+}
+}  // namespace
+
 void accumulate(Histograms& h, const float* x, int64_t outer, bool perTensor, fq::Exec exec) {
   const int64_t channels = h.channels;
   if (outer == 0 || channels == 0) return;
   const Extremes e = channelExtremes(x, outer, channels, perTensor, exec);
   for (int64_t c = 0; c < channels; ++c) {
-    const double bMin = std::min(e.min[c], 0.0f), bMax = std::max(e.max[c], 0.0f);
-    const double bLo = h.symmetric ? 0.0 : bMin;
-    const double bHi = h.symmetric ? std::max(-bMin, bMax) : bMax;
+    double bLo, bHi;
+    batchRange(h.symmetric, e.min[c], e.max[c], bLo, bHi);
     if (h.empty(c)) {
       h.lo[c] = static_cast<float>(bLo);
       h.hi[c] = static_cast<float>(bHi);
@@ -90,7 +99,27 @@ void accumulate(Histograms& h, const float* x, int64_t outer, bool perTensor, fq
     h.min[c] = std::min(h.min[c], e.min[c]);
     h.max[c] = std::max(h.max[c], e.max[c]);
   }
-  binValues(h, x, outer, exec);
+  binValues(h, x, outer, exec, false);
+}
+
+void fromBatch(Histograms& h, int64_t channels, bool symmetric, const float* x, int64_t outer,
+               bool perTensor, fq::Exec exec) {
+  if (outer == 0 || channels == 0) return h.reset(channels, symmetric);
+  const Extremes e = channelExtremes(x, outer, channels, perTensor, exec);
+  h.symmetric = symmetric;
+  h.channels = channels;
+  h.counts.resize(static_cast<size_t>(channels) * kBins);  // written whole by binValues()
+  h.lo.resize(static_cast<size_t>(channels));
+  h.hi.resize(h.lo.size());
+  h.min = e.min;
+  h.max = e.max;
+  for (int64_t c = 0; c < channels; ++c) {
+    double bLo, bHi;
+    batchRange(symmetric, e.min[c], e.max[c], bLo, bHi);
+    h.lo[c] = static_cast<float>(bLo);
+    h.hi[c] = static_cast<float>(bHi);
+  }
+  binValues(h, x, outer, exec, true);
 }
 
 // ---- One channel's histogram in double, with the sums the searches need -------------------------
@@ -868,8 +897,7 @@ std::vector<Range> calibrate(Method m, const float* x, int64_t outer, int64_t ch
   // (A reference: the search below runs on the pool's threads, which name their own instance.)
   thread_local Histograms kept;
   Histograms& h = kept;
-  h.reset(channels, true);
-  accumulate(h, x, outer, false, exec);
+  fromBatch(h, channels, true, x, outer, false, exec);
   std::vector<Range> r = calibrate(m, h, numBits, narrowRange, exec);
   if (h.counts.capacity() * sizeof(float) > detail::kKeepScratchBytes) h = Histograms();
   return r;

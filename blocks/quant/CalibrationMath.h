@@ -54,6 +54,11 @@ struct Histograms {
 // takes the batch's range; one whose range the batch exceeds widens it by a power of two times,
 // merging 2^k old bins into each new one exactly. Throws like channelExtremes().
 void accumulate(Histograms& h, const float* x, int64_t outer, bool perTensor, fq::Exec exec);
+// The histograms of one batch alone, as h.reset(channels, symmetric) then accumulate() give them,
+// without first zeroing and scanning counts the batch overwrites. If it throws, h holds no
+// meaningful counts until reset.
+void fromBatch(Histograms& h, int64_t channels, bool symmetric, const float* x, int64_t outer,
+               bool perTensor, fq::Exec exec);
 
 // The sign rule of the symmetric calibrators: threshold t becomes [-t, t] when the channel has
 // seen values of both signs, [0, t] when none below 0, [-t, 0] when none above 0, [0, 0] for an

@@ -239,8 +239,8 @@ void countTile(const uint16_t* __restrict idx, int64_t rows, int64_t channels,
     }
     static_assert(kGroupChannels == 4);
     uint16_t *b1 = b0 + kBins, *b2 = b1 + kBins, *b3 = b2 + kBins;
-    // With each block of four rows, one line of the next group's counts (last touched a tile ago,
-    // out of L1 and L2) and one of this group's share of the next tile's values.
+    // With each block of four rows, two lines of the next group's counts (last touched a tile ago,
+    // out of L1) and one of this group's share of the next tile's values.
     const char* next = reinterpret_cast<const char*>(b0 + kGroupChannels * kBins);
     const int64_t nextBytes = (j + 2) * kGroupChannels <= channels ? kGroupBytes : 0;
     const char* far = ahead + aheadBytes * j / groups;
@@ -301,10 +301,10 @@ struct PartCounts {
   }
 };
 
-// out[i] += the parts' count of bin i, for every bin some part counted. A block of bins at a
-// time, each step a loop without branches that vectorizes: bin by bin, with a test of each part's
-// flush and of the sum, it took about 0.3 ms at 128 channels.
-void mergeCounts(const std::vector<PartCounts>& parts, int n, float* __restrict out) {
+// out[i] += the parts' count of bin i, for every bin some part counted (out[i] = the count, with
+// `replace`). A block of bins at a time, each step a loop without branches that vectorizes: bin by
+// bin, with a test of each part's flush and of the sum, it took about 0.3 ms at 128 channels.
+void mergeCounts(const std::vector<PartCounts>& parts, int n, float* __restrict out, bool replace) {
   constexpr size_t kBlock = 1024;
   const size_t size = parts[0].recent.size();
   uint32_t sum[kBlock];
@@ -319,7 +319,11 @@ void mergeCounts(const std::vector<PartCounts>& parts, int n, float* __restrict 
       for (size_t i = 0; i < len; ++i) sum[i] += total[i];
     }
     float* __restrict o = out + b;
-    for (size_t i = 0; i < len; ++i) o[i] = sum[i] != 0 ? o[i] + static_cast<float>(sum[i]) : o[i];
+    if (replace)
+      for (size_t i = 0; i < len; ++i) o[i] = static_cast<float>(sum[i]);
+    else
+      for (size_t i = 0; i < len; ++i)
+        o[i] = sum[i] != 0 ? o[i] + static_cast<float>(sum[i]) : o[i];
   }
 }
 
@@ -330,7 +334,7 @@ thread_local std::vector<PartCounts> binScratch;
 
 }  // namespace
 
-void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
+void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec, bool replace) {
   const int64_t channels = h.channels;
   std::vector<float> lo(channels), inv(channels);
   for (int64_t c = 0; c < channels; ++c) {
@@ -362,7 +366,7 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec) {
               nextRows * channels * static_cast<int64_t>(sizeof(float)));
     pc.recentRows += e - b;
   });
-  mergeCounts(counts, parts, h.counts.data());
+  mergeCounts(counts, parts, h.counts.data(), replace);
   size_t held = 0;
   for (const PartCounts& pc : counts) held += pc.bytes();
   if (held > detail::kKeepScratchBytes) std::vector<PartCounts>().swap(counts);

@@ -15,8 +15,9 @@
 namespace qs::calib {
 
 // Adds every value of a row-major [outer, h.channels] view to its channel's counts, with the
-// channels' current edges (accumulate() has widened them to take the batch).
-void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec);
+// channels' current edges (accumulate() has widened them to take the batch); `replace`: the counts
+// become the batch's, whatever they held.
+void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec, bool replace);
 
 // Sum over the non-empty bins of count * (quantizeMul(centre) - centre)^2 with range nd, each
 // term whose centre the range clips weighted by clippingWeight. A symmetric histogram's centres

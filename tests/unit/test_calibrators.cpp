@@ -573,6 +573,31 @@ TEST_CASE("One thread bins a large batch and adds more to it, as plain loops do"
   }
 }
 
+TEST_CASE("A histogram made from one batch equals one reset and accumulated", "[calibrate]") {
+  // fromBatch() overwrites counts instead of zeroing them first: start it from a histogram full of
+  // other counts and another channel count.
+  constexpr int kRows = 3001, kChannels = 7;
+  std::mt19937 rng(23);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> x(static_cast<size_t>(kRows) * kChannels), other(x.size() * 2);
+  for (float& v : x) v = normal(rng);
+  for (float& v : other) v = 5.0f + normal(rng);
+  for (bool symmetric : {true, false}) {
+    INFO("symmetric " << symmetric);
+    calib::Histograms want(kChannels, symmetric), got(kChannels + 3, !symmetric);
+    calib::accumulate(want, x.data(), kRows, false, {});
+    calib::accumulate(got, other.data(), kRows * kChannels / (kChannels + 3), false, {});
+    calib::fromBatch(got, kChannels, symmetric, x.data(), kRows, false, {});
+    CHECK(got.symmetric == symmetric);
+    CHECK(got.channels == kChannels);
+    CHECK(got.counts == want.counts);
+    CHECK(got.lo == want.lo);
+    CHECK(got.hi == want.hi);
+    CHECK(got.min == want.min);
+    CHECK(got.max == want.max);
+  }
+}
+
 TEST_CASE("Calibration gives the same bits with one thread and with two", "[calibrate]") {
   // Large enough to be split between the threads (passes and searches).
   constexpr int kRows = 4096, kChannels = 64;
