@@ -411,24 +411,13 @@ const double* wholeLogs() {
 // lg[i] = log(h[i]) for the non-empty bins and 0 for the empty ones: from wholeLogs() where it
 // has the count, the others together by detail::logs().
 void countLogs(const double* h, double* lg) {
-  const double* whole = wholeLogs();
-  thread_local std::vector<double> arg, out;
-  thread_local std::vector<int> at;
-  arg.clear();
-  at.clear();
-  for (int i = 0; i < kBins; ++i) {
-    const double v = h[i];
-    const int k = v >= 0 && v < kWholeLogs ? static_cast<int>(v) : -1;
-    if (k == v) {
-      lg[i] = whole[k];  // 0 for an empty bin
-    } else {
-      at.push_back(i);
-      arg.push_back(v > 0 ? v : 1.0);
-    }
-  }
-  out.resize(arg.size());
-  detail::logs(arg.data(), out.data(), arg.size());
-  for (size_t j = 0; j < at.size(); ++j) lg[at[j]] = out[j];
+  thread_local std::vector<double> arg(kBins), out(kBins);
+  thread_local std::vector<int> at(kBins);
+  // An empty bin is the whole number 0, whose entry is 0.
+  const int rest = detail::tableLogs(h, kBins, wholeLogs(), kWholeLogs, lg, at.data());
+  for (int j = 0; j < rest; ++j) arg[j] = h[at[j]] > 0 ? h[at[j]] : 1.0;
+  detail::logs(arg.data(), out.data(), static_cast<size_t>(rest));
+  for (int j = 0; j < rest; ++j) lg[at[j]] = out[j];
 }
 
 // Prefix sums over bins of count, count * log(count) and the number of non-empty bins; and the

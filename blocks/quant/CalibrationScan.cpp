@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <string>
 
@@ -55,6 +54,28 @@ void logs(const double* x, double* out, size_t n) {
   if (fq::avx2Active()) return logsAvx2(x, out, n);
 #endif
   logsPortable(x, out, n);
+}
+
+int tableLogsPortable(const double* h, int n, const double* table, int size, double* lg,
+                      int* rest) {
+  int m = 0;
+  for (int i = 0; i < n; ++i) {
+    const double v = h[i];
+    const bool inRange = v >= 0 && v < size;
+    const int k = inRange ? static_cast<int>(v) : 0;
+    if (inRange && k == v)
+      lg[i] = table[k];
+    else
+      rest[m++] = i;
+  }
+  return m;
+}
+
+int tableLogs(const double* h, int n, const double* table, int size, double* lg, int* rest) {
+#ifdef QS_FQ_HAVE_X86
+  if (fq::avx2Active()) return tableLogsAvx2(h, n, table, size, lg, rest);
+#endif
+  return tableLogsPortable(h, n, table, size, lg, rest);
 }
 
 }  // namespace detail

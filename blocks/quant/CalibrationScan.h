@@ -44,6 +44,15 @@ void logsAvx2(const double* x, double* out, size_t n);
 // On the path the FakeQuant kernels use.
 void logs(const double* x, double* out, size_t n);
 
+// lg[i] = table[h[i]] for each h[i] that is a whole number in [0, size); the indices of the
+// others go to rest, in order, and their number is returned (their lg[i] is left to the caller).
+// One at a time, four at a time on AVX2, and on the path the FakeQuant kernels use.
+int tableLogsPortable(const double* h, int n, const double* table, int size, double* lg, int* rest);
+#ifdef QS_FQ_HAVE_X86
+int tableLogsAvx2(const double* h, int n, const double* table, int size, double* lg, int* rest);
+#endif
+int tableLogs(const double* h, int n, const double* table, int size, double* lg, int* rest);
+
 // An unnamed namespace: each file compiles its own copy, for its own instruction set.
 namespace {
 // The bin of value v (|x| for a symmetric histogram) for a channel whose edges are lo and

@@ -324,6 +324,28 @@ void logsAvx2(const double* x, double* out, size_t n) {
   for (; i < n; ++i) out[i] = logOf(x[i]);
 }
 
+int tableLogsAvx2(const double* h, int n, const double* table, int size, double* lg, int* rest) {
+  const __m256d zero = _mm256_setzero_pd(), limit = _mm256_set1_pd(size);
+  int m = 0, i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d v = _mm256_loadu_pd(h + i);
+    const __m256d inRange =
+        _mm256_and_pd(_mm256_cmp_pd(v, zero, _CMP_GE_OQ), _mm256_cmp_pd(v, limit, _CMP_LT_OQ));
+    // Lanes out of range (NaN included) convert 0 instead, and fail the test below.
+    const __m128i k = _mm256_cvttpd_epi32(_mm256_and_pd(v, inRange));
+    const __m256d whole =
+        _mm256_and_pd(inRange, _mm256_cmp_pd(_mm256_cvtepi32_pd(k), v, _CMP_EQ_OQ));
+    _mm256_storeu_pd(lg + i, _mm256_mask_i32gather_pd(zero, table, k, whole, 8));
+    const int mask = _mm256_movemask_pd(whole);
+    if (mask != 0xF)
+      for (int l = 0; l < 4; ++l)
+        if (!(mask >> l & 1)) rest[m++] = i + l;
+  }
+  const int tail = tableLogsPortable(h + i, n - i, table, size, lg + i, rest + m);
+  for (int j = m; j < m + tail; ++j) rest[j] += i;
+  return m + tail;
+}
+
 void mseNoisesAvx2(const MseChannel& ch, int first, int count, double* noise) {
   const NoiseModel4 model(ch);
   for (int k = first; k < first + count; k += 8) {

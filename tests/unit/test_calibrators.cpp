@@ -925,6 +925,40 @@ TEST_CASE("The bake-off's ranges, from one histogram, are each calibrator's own"
   }
 }
 
+TEST_CASE("Counts' logarithms come from the table exactly for whole counts in it, on both paths",
+          "[calibrate]") {
+  // A table of distinct values (its index plus a half), and counts that are whole and in range,
+  // whole and out of it, not whole, negative and NaN, in runs that are no multiple of four.
+  constexpr int kSize = 100;
+  std::vector<double> table(kSize);
+  for (int k = 0; k < kSize; ++k) table[k] = k + 0.5;
+  std::vector<double> h;
+  for (int i = 0; i < 7; ++i)
+    for (double v : {0.0, 1.0, 99.0, 100.0, 1e9, 2.5, 99.5, -1.0, -0.0, 42.0,
+                     std::numeric_limits<double>::quiet_NaN(), 7.0 + i})
+      h.push_back(v);
+  h.push_back(3.0);
+  std::vector<int> wantRest;
+  for (size_t i = 0; i < h.size(); ++i)
+    if (!(h[i] >= 0 && h[i] < kSize && std::floor(h[i]) == h[i])) wantRest.push_back(int(i));
+  auto check = [&](auto tableLogs) {
+    std::vector<double> lg(h.size(), -7.0);
+    std::vector<int> rest(h.size(), -1);
+    const int n = tableLogs(h.data(), int(h.size()), table.data(), kSize, lg.data(), rest.data());
+    rest.resize(static_cast<size_t>(std::max(n, 0)));
+    CHECK(rest == wantRest);
+    int wrong = 0;
+    for (size_t i = 0; i < h.size(); ++i)
+      if (std::find(wantRest.begin(), wantRest.end(), int(i)) == wantRest.end())
+        wrong += lg[i] != static_cast<double>(static_cast<int>(h[i])) + 0.5;
+    CHECK(wrong == 0);
+  };
+  check(calib::detail::tableLogsPortable);
+#ifdef QS_FQ_HAVE_X86
+  if (fq::simdLevelSupported(fq::SimdLevel::Avx2)) check(calib::detail::tableLogsAvx2);
+#endif
+}
+
 TEST_CASE("The calibrators' logarithm is within an ulp of std::log, the same on both paths",
           "[calibrate]") {
   std::vector<double> x;
