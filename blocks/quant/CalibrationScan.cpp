@@ -294,8 +294,19 @@ struct PartCounts {
   std::vector<uint32_t> total;  // valid once `flushed`
   std::vector<uint16_t> recent;
   std::vector<uint16_t> idx;
-  int64_t recentRows = 0;
+  int64_t recentRows = 0;  // no count in `recent` exceeds it
   bool flushed = false;
+
+  // Makes room for `rows` more rows in `recent`. Rows alone would call for a flush every 65535
+  // rows; the largest count is usually far below that (a few dozen when values spread over the
+  // bins), and reading it costs less than moving every count to `total` and zeroing it.
+  void makeRoom(int64_t rows) {
+    if (recentRows + rows <= kMaxRowsPerFlush) return;
+    uint16_t largest = 0;
+    for (const uint16_t c : recent) largest = std::max(largest, c);  // vectorizes
+    recentRows = largest;
+    if (recentRows + rows > kMaxRowsPerFlush) flush();
+  }
 
   // Zeroed counts for `size` bins and room for a tile of `tile` indices. assign() keeps the
   // capacity an earlier call left, so a kept buffer costs a memset, not fresh pages; the 32-bit
@@ -375,7 +386,7 @@ void binValues(Histograms& h, const float* x, int64_t outer, fq::Exec exec, bool
   for (int p = 0; p < parts; ++p) counts[p].reset(size, static_cast<size_t>(tileIndices));
   forParts(parts, outer, channels, exec, tileRows * channels, [&](int p, int64_t b, int64_t e) {
     PartCounts& pc = counts[p];
-    if (pc.recentRows + (e - b) > kMaxRowsPerFlush) pc.flush();
+    pc.makeRoom(e - b);
     // Tiles back to front: the extremes pass has just read the tensor front to back, so the
     // tensor's end is still in L3 (the counts do not depend on the order).
     const float* rows = x + (outer - e) * channels;
