@@ -253,9 +253,13 @@ void countTile(const uint16_t* __restrict idx, int64_t rows, int64_t channels,
     const int64_t n = std::min(kGroupChannels, channels - j * kGroupChannels);
     uint16_t* b0 = cnt + j * kGroupChannels * kBins;
     const uint16_t* q = idx + j * detail::groupStride(rows);
-    if (n < kGroupChannels) {
-      for (int64_t r = 0; r < rows; ++r)
+    // Rows [r0, r1) of the group's first n channels, one index at a time.
+    auto countRows = [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
         for (int64_t c = 0; c < n; ++c) ++b0[c * kBins + q[r * kGroupChannels + c]];
+    };
+    if (n < kGroupChannels) {
+      countRows(0, rows);
       continue;
     }
     static_assert(kGroupChannels == 4);
@@ -266,26 +270,22 @@ void countTile(const uint16_t* __restrict idx, int64_t rows, int64_t channels,
     const int64_t nextBytes = (j + 2) * kGroupChannels <= channels ? kGroupBytes : 0;
     const char* far = ahead + aheadBytes * j / groups;
     const int64_t farBytes = aheadBytes * (j + 1) / groups - aheadBytes * j / groups;
-    const uint16_t* blocksEnd = q + rows / 4 * 16;
-    for (int64_t line = 0; q < blocksEnd; q += 16, line += 64) {
+    const int64_t fours = rows - rows % 4;
+    for (int64_t r = 0, line = 0; r < fours; r += 4, line += 64) {
+      const uint16_t* p = q + r * kGroupChannels;
       if (2 * line < nextBytes) {
         __builtin_prefetch(next + 2 * line, 1, 3);
         __builtin_prefetch(next + 2 * line + 64, 1, 3);
       }
       if (line < farBytes) __builtin_prefetch(far + line, 0, 3);
-      for (int r = 0; r < 16; r += 4) {
-        ++b0[q[r]];
-        ++b1[q[r + 1]];
-        ++b2[q[r + 2]];
-        ++b3[q[r + 3]];
+      for (int i = 0; i < 16; i += 4) {
+        ++b0[p[i]];
+        ++b1[p[i + 1]];
+        ++b2[p[i + 2]];
+        ++b3[p[i + 3]];
       }
     }
-    for (int64_t r = 0; r < rows % 4; ++r, q += 4) {
-      ++b0[q[0]];
-      ++b1[q[1]];
-      ++b2[q[2]];
-      ++b3[q[3]];
-    }
+    countRows(fours, rows);
   }
 }
 

@@ -273,26 +273,14 @@ void binRows(const float* x, int64_t rows, int64_t channels, const float* lo, co
   const int64_t sixteens = channels - channels % 16;
   // Consecutive groups' rows lie `step` indices apart.
   const int64_t step = groupStride(rows);
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4)
+  const int64_t fours = rows - rows % 4;
+  for (int64_t r = 0; r < fours; r += 4)
     for (int64_t c = 0; c < sixteens; c += 16)
       binFourRows<kSym>(x + r * channels + c, channels, lo + c, inv + c,
                         groupedIndex(idx, rows, r, c), step);
-  for (; r < rows; ++r) {
-    const float* row = x + r * channels;
-    for (int64_t c = 0; c < sixteens; c += 16) {
-      const __m256i packed = bin16<kSym>(row + c, lo + c, inv + c);
-      uint16_t* out = groupedIndex(idx, rows, r, c);
-      const __m128i low = _mm256_castsi256_si128(packed),
-                    high = _mm256_extracti128_si256(packed, 1);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(out), low);
-      _mm_storeh_pd(reinterpret_cast<double*>(out + 2 * step), _mm_castsi128_pd(low));
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + step), high);
-      _mm_storeh_pd(reinterpret_cast<double*>(out + 3 * step), _mm_castsi128_pd(high));
-    }
-  }
-  for (r = 0; r < rows; ++r)
-    for (int64_t c = sixteens; c < channels; ++c) {
+  // The last rows % 4 rows whole, and the channels past the sixteens of the others, one by one.
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = r < fours ? sixteens : 0; c < channels; ++c) {
       const float v = x[r * channels + c];
       *groupedIndex(idx, rows, r, c) = binOf(kSym ? std::fabs(v) : v, lo[c], inv[c]);
     }
