@@ -21,6 +21,8 @@
 #include "runtime/Json.h"
 #include "runtime/PageJson.h"
 
+namespace test_bakeoff_panel {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -370,3 +372,5 @@ TEST_CASE("calibrators tab: the table fits the dock at 1600x1000, the ranges at 
     }
   CHECK(shortened > 0);
 }
+
+}  // namespace test_bakeoff_panel

@@ -17,6 +17,8 @@
 #include "editor_bridge/viewer/QuantInspector.h"
 #include "test_viewer_helpers.h"
 
+namespace test_canvas_craft {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -363,3 +365,5 @@ TEST_CASE("canvas: the user guide's zoom levels are the code's", "[gui][canvas]"
   CHECK(guide.contains("| " + line + " to " + detail + " |"));
   CHECK(guide.contains("| " + detail + " and above | full detail"));
 }
+
+}  // namespace test_canvas_craft

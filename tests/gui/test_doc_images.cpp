@@ -13,6 +13,8 @@
 #include <sstream>
 #include <string>
 
+namespace test_doc_images {
+
 namespace {
 
 const QString kSourceDir = QStringLiteral(QS_SOURCE_DIR);
@@ -119,3 +121,5 @@ TEST_CASE("docs/images are what scripts/make_doc_images.sh renders", "[.doc-imag
   INFO(problems.str());
   CHECK(problems.str().empty());
 }
+
+}  // namespace test_doc_images

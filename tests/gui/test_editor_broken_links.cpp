@@ -9,6 +9,8 @@
 #include "editor_bridge/WireItem.h"
 #include "runtime/PageJson.h"
 
+namespace test_editor_broken_links {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -193,3 +195,5 @@ TEST_CASE("editor: a link to a port the block does not have is drawn broken and 
   REQUIRE(f.w().scene()->wireItem(kBadPort));
   CHECK(f.w().scene()->wireItem(kBadPort)->broken());
 }
+
+}  // namespace test_editor_broken_links

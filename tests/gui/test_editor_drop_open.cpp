@@ -24,6 +24,8 @@
 #include "runtime/Npz.h"
 #include "runtime/PageJson.h"
 
+namespace test_editor_drop_open {
+
 using namespace qs;
 using qs::editor::test::EditorFixture;
 
@@ -249,3 +251,5 @@ TEST_CASE("editor: of several dropped files the first opens and the others are n
   CHECK(status(f).contains("notes.txt carries no page"));
   CHECK(status(f).contains("Not opened: descent.page.json"));
 }
+
+}  // namespace test_editor_drop_open

@@ -14,6 +14,8 @@
 #include "runtime/Npy.h"
 #include "test_viewer_helpers.h"
 
+namespace test_editor_dtypes {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -146,3 +148,5 @@ TEST_CASE("inspector: a non-float32 input is named, not crashed on", "[gui][view
   CHECK(error == "the view 'quantization' is not available: " + why);
   CHECK(viewer.currentResultName() == "fq.result_output");  // the values are still shown
 }
+
+}  // namespace test_editor_dtypes

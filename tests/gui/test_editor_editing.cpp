@@ -17,6 +17,8 @@
 #include "runtime/Npy.h"
 #include "runtime/PageJson.h"
 
+namespace test_editor_editing {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -277,3 +279,5 @@ TEST_CASE("editor: a click selects a wire and Delete removes it (one undo step)"
   QTest::mouseClick(f.viewport(), Qt::LeftButton, {}, f.toViewport(QPointF(900, 700)));
   CHECK(f.w().scene()->selectedLinks().empty());
 }
+
+}  // namespace test_editor_editing

@@ -8,6 +8,8 @@
 #include "GuiTestUtil.h"
 #include "editor_bridge/EvalService.h"
 
+namespace test_editor_eval {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -172,3 +174,5 @@ TEST_CASE("editor: a job the worker posts for itself runs after the job that pos
   CHECK(order.front() == 500);
   CHECK(order.back() == 0);
 }
+
+}  // namespace test_editor_eval

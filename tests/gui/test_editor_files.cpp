@@ -7,6 +7,8 @@
 #include "GuiTestUtil.h"
 #include "runtime/PageJson.h"
 
+namespace test_editor_files {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -176,3 +178,5 @@ TEST_CASE("editor: Open Recent lists opened pages, most recent first, and a clic
   CHECK(f.w().filePath() == QFileInfo(first).absoluteFilePath());
   CHECK(f.w().model()->page().blockCount() == 5);
 }
+
+}  // namespace test_editor_files

@@ -6,6 +6,8 @@
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "runtime/PageJson.h"
 
+namespace test_editor_flow {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -99,3 +101,5 @@ TEST_CASE("editor: build the Using Method page by mouse, evaluate, inspect, undo
   REQUIRE(r != g.w().results().end());
   CHECK(r->second.outputs.at("output").toVector() == std::vector<float>{0, 0, 5, 5});
 }
+
+}  // namespace test_editor_flow

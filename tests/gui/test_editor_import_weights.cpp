@@ -13,6 +13,8 @@
 #include "runtime/Npy.h"
 #include "runtime/Npz.h"
 
+namespace test_editor_import_weights {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -189,3 +191,5 @@ TEST_CASE("editor: Import weights with Cancel, or from a broken file, adds nothi
   CHECK(f.w().model()->page().blockCount() == 0);
   CHECK(f.w().model()->undoStack()->count() == 0);
 }
+
+}  // namespace test_editor_import_weights

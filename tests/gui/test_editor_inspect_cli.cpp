@@ -6,6 +6,8 @@
 #include <QTemporaryDir>
 #include <catch2/catch.hpp>
 
+namespace test_editor_inspect_cli {
+
 TEST_CASE("quantspace --screenshot --inspect of a missing result exits 2 naming it", "[gui][cli]") {
   QTemporaryDir dir;
   const QString page = dir.filePath("p.page.json");
@@ -41,3 +43,5 @@ TEST_CASE("quantspace --screenshot --inspect of a missing result exits 2 naming 
   CHECK(shoot("fq.result_output") == 0);
   CHECK(QFile::exists(out));
 }
+
+}  // namespace test_editor_inspect_cli

@@ -9,6 +9,8 @@
 
 #include "GuiTestUtil.h"
 
+namespace test_editor_locale {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -108,3 +110,5 @@ TEST_CASE("editor: a page edited and saved under a comma locale has the same byt
   CHECK(underC.contains(R"("min": -0.25)"));
   CHECK(underC.contains(R"("position": [40.5, 60.25])"));
 }
+
+}  // namespace test_editor_locale

@@ -12,6 +12,8 @@
 #include "runtime/PageJson.h"
 #include "runtime/WeightFiles.h"
 
+namespace test_editor_onnx {
+
 using namespace qs;
 using qs::editor::test::EditorFixture;
 
@@ -55,3 +57,5 @@ TEST_CASE("editor: opening an exported .onnx opens the page it came from, as a n
   CHECK(opened.find(BlockId("lo")) != nullptr);  // the page's own blocks, not an import's
   CHECK(f.w().filePath().isEmpty());  // Save asks for a name: the model is not overwritten
 }
+
+}  // namespace test_editor_onnx

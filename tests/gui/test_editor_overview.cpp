@@ -7,6 +7,8 @@
 #include "GuiTestUtil.h"
 #include "editor_bridge/Minimap.h"
 
+namespace test_editor_overview {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -111,3 +113,5 @@ TEST_CASE("editor: the minimap shows while the page does not fit, and a drag on 
   action->trigger();
   CHECK(map->isVisible());
 }
+
+}  // namespace test_editor_overview

@@ -10,6 +10,8 @@
 #include "GuiTestUtil.h"
 #include "runtime/PageJson.h"
 
+namespace test_editor_recovery {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -104,3 +106,5 @@ TEST_CASE("editor: edits survive SIGKILL and are restored at the next start", "[
   CHECK(loadPage(page.toStdString()).page.find(BlockId("fq"))->attrs.at("num_bits") == Json(4));
   CHECK(QFile::exists(page + ".bak"));
 }
+
+}  // namespace test_editor_recovery

@@ -5,6 +5,8 @@
 
 #include "GuiTestUtil.h"
 
+namespace test_editor_refusals {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -157,3 +159,5 @@ TEST_CASE("editor: a block in error shows its message on the badge, tooltip and 
   REQUIRE(f.w().waitForEvaluation());
   CHECK(f.w().scene()->blockItem(BlockId("fq"))->status() == BlockStatus::Ok);
 }
+
+}  // namespace test_editor_refusals

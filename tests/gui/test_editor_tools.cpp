@@ -21,6 +21,8 @@
 #include "editor_bridge/WireItem.h"
 #include "runtime/PageJson.h"
 
+namespace test_editor_tools {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -504,8 +506,6 @@ TEST_CASE("tools: a block dropped on a wire from the palette, or dragged onto it
   CHECK(page.hasLink(kLoToMin));
 }
 
-#include "test_editor_tools.moc"
-
 TEST_CASE("tools: palette entries stay distinct however narrow the dock", "[gui][editor][tools]") {
   EditorFixture f;
   QTreeWidget* tree = f.w().palette()->tree();
@@ -527,3 +527,7 @@ TEST_CASE("tools: palette entries stay distinct however narrow the dock", "[gui]
     }
   }
 }
+
+}  // namespace test_editor_tools
+
+#include "test_editor_tools.moc"

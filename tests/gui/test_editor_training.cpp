@@ -25,6 +25,8 @@
 #include "editor_bridge/TrainingController.h"
 #include "runtime/StateFile.h"
 
+namespace test_editor_training {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -481,3 +483,5 @@ TEST_CASE("training: the window can go while a run is under way", "[gui][editor]
   f.window.reset();
   CHECK(clock.elapsed() < 5000);
 }
+
+}  // namespace test_editor_training

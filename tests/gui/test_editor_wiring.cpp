@@ -2,6 +2,8 @@
 
 #include "GuiTestUtil.h"
 
+namespace test_editor_wiring {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -98,3 +100,5 @@ TEST_CASE("editor: a rubber band selects the wires between the blocks it selects
   CHECK(f.w().scene()->selectedBlocks() == std::vector<BlockId>{BlockId("x"), BlockId("lo")});
   CHECK(f.w().scene()->selectedLinks().empty());
 }
+
+}  // namespace test_editor_wiring

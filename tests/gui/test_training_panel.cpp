@@ -29,6 +29,8 @@
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "runtime/Evaluator.h"
 
+namespace test_training_panel {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -341,3 +343,5 @@ TEST_CASE("editor command line: --train-steps and --show-training", "[gui][train
   REQUIRE(p.waitForFinished(120000));
   CHECK(p.exitCode() == 2);
 }
+
+}  // namespace test_training_panel

@@ -23,6 +23,8 @@
 #include "runtime/Npy.h"
 #include "test_viewer_helpers.h"
 
+namespace test_viewer {
+
 using namespace qs;
 using namespace qs::editor;
 
@@ -322,3 +324,5 @@ TEST_CASE("quantspace --screenshot --view renders the named viewer tab", "[viewe
   CHECK(p.readAllStandardError().contains("--view is an option of --screenshot"));
   CHECK_FALSE(QFile::exists(none));
 }
+
+}  // namespace test_viewer

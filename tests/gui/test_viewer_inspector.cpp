@@ -22,6 +22,8 @@
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "test_viewer_helpers.h"
 
+namespace test_viewer_inspector {
+
 using namespace qs;
 using namespace qs::editor;
 
@@ -497,3 +499,5 @@ TEST_CASE("inspector survives the edge cases of docs/spec.md and paints them",
     CHECK(s.inspector->outputHistogram().offLevel == 0);
   }
 }
+
+}  // namespace test_viewer_inspector

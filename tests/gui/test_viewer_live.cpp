@@ -16,6 +16,8 @@
 #include "editor_bridge/viewer/QuantInspector.h"
 #include "editor_bridge/viewer/TensorViewer.h"
 
+namespace test_viewer_live {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -169,3 +171,5 @@ TEST_CASE("inspector on a [32, 56, 56, 128] input stays live in the editor",
   CHECK(meter.longestBusy < kMaxStallMs);
   CHECK(meter.longestGap < kMaxGapMs);
 }
+
+}  // namespace test_viewer_live

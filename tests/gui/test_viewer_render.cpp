@@ -17,6 +17,8 @@
 #include "editor_bridge/viewer/TensorViewer.h"
 #include "test_viewer_helpers.h"
 
+namespace test_viewer_render {
+
 using namespace qs;
 using namespace qs::editor;
 
@@ -144,3 +146,5 @@ TEST_CASE("inspector update times on a [32, 56, 56, 128] input", "[.perf]") {
        << sum / 8 << " ms (data " << compute / 8 << " ms), worst " << worst
        << " ms; sweep of one channel " << viewer.inspector()->lastSweepMs() << " ms");
 }
+
+}  // namespace test_viewer_render

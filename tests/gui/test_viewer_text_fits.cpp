@@ -21,6 +21,8 @@
 #include "editor_bridge/viewer/QuantPlots.h"
 #include "editor_bridge/viewer/TensorViewer.h"
 
+namespace test_viewer_text_fits {
+
 using namespace qs;
 using namespace qs::editor;
 using namespace qs::editor::test;
@@ -247,3 +249,5 @@ TEST_CASE("viewer: counts read as English", "[gui][viewer]") {
   CHECK(counted(0, "sample", "samples") == "0 samples");
   CHECK(counted(2500, "sample", "samples") == "2500 samples");
 }
+
+}  // namespace test_viewer_text_fits

@@ -11,6 +11,8 @@
 #include "runtime/Evaluator.h"
 #include "runtime/Page.h"
 
+namespace test_backprop_plan {
+
 namespace {
 
 using qs::testing::addBlock;
@@ -65,3 +67,5 @@ TEST_CASE("backprop plan: an attribute edit that puts an int32 tensor on the pat
   REQUIRE(ev.evaluate(page).failed.empty());
   CHECK(ev.result("grad.result_output")->toVector() == std::vector<float>{0.5f, 2, -6});
 }
+
+}  // namespace test_backprop_plan

@@ -22,6 +22,8 @@
 #include "runtime/Page.h"
 #include "runtime/ThreadPool.h"
 
+namespace test_calibrators {
+
 using namespace qs;
 using Json = nlohmann::json;
 
@@ -1120,3 +1122,5 @@ TEST_CASE("Calibrators refuse bad input with a message", "[calibrate]") {
     CHECK_THAT(t.error(), Catch::Contains("per_channel needs a channel axis"));
   }
 }
+
+}  // namespace test_calibrators

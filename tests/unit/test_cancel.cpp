@@ -16,6 +16,8 @@
 #include "runtime/Json.h"
 #include "runtime/Page.h"
 
+namespace test_cancel {
+
 using namespace qs;
 using Clock = std::chrono::steady_clock;
 
@@ -232,3 +234,5 @@ TEST_CASE("cancel: reductions, element-wise and random blocks stop within 50 ms"
   }
   checkCancelReachesBlock([](Evaluator& ev) { return otherBlock(ev, "RandomNormal"); }, 2);
 }
+
+}  // namespace test_cancel

@@ -8,6 +8,8 @@
 #include "test_math_helpers.h"
 #include "test_runner_support.h"
 
+namespace test_const_weights {
+
 using namespace qs;
 using Catch::Matchers::Contains;
 using qs::test::TempDir;
@@ -122,3 +124,5 @@ TEST_CASE("Const weights: missing tensors, files and attributes are refused by n
   CHECK_THAT(runConst(Json{{"weights", "m.json"}, {"tensor", "conv/w"}}, f.dir).error,
              Contains("attribute 'weights': ") && Contains("m.json"));
 }
+
+}  // namespace test_const_weights

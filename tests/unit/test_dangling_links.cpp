@@ -6,6 +6,8 @@
 #include "runtime/PageJson.h"
 #include "test_runner_support.h"
 
+namespace test_dangling_links {
+
 using namespace qs;
 
 namespace {
@@ -96,3 +98,5 @@ TEST_CASE("quantspace-run still exits 2 for a link naming a missing block", "[ru
   CHECK(r.err.find("links[0]: a link comes from block 'ghost', which does not exist") !=
         std::string::npos);
 }
+
+}  // namespace test_dangling_links

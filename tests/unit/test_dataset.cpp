@@ -12,6 +12,8 @@
 #include "runtime/Page.h"
 #include "test_runner_support.h"
 
+namespace test_dataset {
+
 using namespace qs;
 using Catch::Matchers::Contains;
 using qs::test::TempDir;
@@ -181,3 +183,5 @@ TEST_CASE("Dataset: missing files, mismatched counts and oversized batches", "[d
     CHECK_THAT(p.error(), Contains("must have a first dimension"));
   }
 }
+
+}  // namespace test_dataset

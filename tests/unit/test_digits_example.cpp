@@ -14,6 +14,8 @@
 
 #include "tests/unit/test_runner_support.h"
 
+namespace test_digits_example {
+
 using qs::test::RunResult;
 using qs::test::runRunner;
 using qs::test::slurp;
@@ -181,3 +183,5 @@ TEST_CASE("digits example: per-channel ranges learned with the rounding-noise te
   CHECK(std::abs(figure(tuned4, "accuracy_pc.result_output") - 0.9806) <= tol);
   CHECK(figure(tuned4, "accuracy_pc.result_output") >= accuracy - 0.01);
 }
+
+}  // namespace test_digits_example

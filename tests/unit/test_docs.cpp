@@ -19,6 +19,8 @@
 #include "runtime/PageJson.h"
 #include "test_runner_support.h"
 
+namespace test_docs {
+
 namespace {
 
 const std::filesystem::path kDocsDir = std::filesystem::path(QS_SOURCE_DIR) / "docs" / "blocks";
@@ -300,3 +302,5 @@ TEST_CASE("docs: every relative link in the docs and the README leads to a file 
   }
   CHECK(links > 50);
 }
+
+}  // namespace test_docs

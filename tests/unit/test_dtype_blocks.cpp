@@ -16,6 +16,8 @@
 #include "test_math_helpers.h"
 #include "test_runner_support.h"
 
+namespace test_dtype_blocks {
+
 using namespace qs;
 using qs::testing::runBlock;
 
@@ -236,3 +238,5 @@ TEST_CASE("evaluator: an int32 wire into a float32-only port fails naming both",
   REQUIRE(ev.result("ok.result_y"));
   CHECK(ev.result("ok.result_y")->toVector() == std::vector<float>{1, 2});
 }
+
+}  // namespace test_dtype_blocks

@@ -10,6 +10,8 @@
 #include "runtime/Evaluator.h"
 #include "runtime/Tensor.h"
 
+namespace test_dtypes {
+
 using namespace qs;
 
 namespace {
@@ -168,3 +170,5 @@ TEST_CASE("the evaluator refuses a dtype the port does not take, naming both", "
   CHECK(ev2.result("sink.result_n")->data()[0] == 2.0f);
   CHECK(ev2.result("src.result_y")->as<int32_t>()[1] == -7);
 }
+
+}  // namespace test_dtypes

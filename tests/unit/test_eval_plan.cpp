@@ -10,6 +10,8 @@
 #include "runtime/EvalWiring.h"
 #include "runtime/Page.h"
 
+namespace test_eval_plan {
+
 using namespace qs;
 
 namespace {
@@ -247,3 +249,5 @@ TEST_CASE("wiring: ranks are checked against the descriptor", "[evaluator][wirin
   ctx.setInputShape("a", rank0, DType::Float32);
   CHECK_THROWS_WITH(checkRanks(op.inputs(), ctx), "input 'a' must be rank 1 but is rank 0");
 }
+
+}  // namespace test_eval_plan

@@ -10,6 +10,8 @@
 #include "runtime/Evaluator.h"
 #include "runtime/Page.h"
 
+namespace test_evaluator {
+
 using namespace qs;
 
 namespace {
@@ -301,3 +303,5 @@ TEST_CASE("evaluator: results of deleted blocks are dropped", "[evaluator]") {
   link(page, "hi", "fq3", "max");
   CHECK(names(ev.evaluate(page).computed) == std::set<std::string>{"fq3"});
 }
+
+}  // namespace test_evaluator

@@ -8,6 +8,8 @@
 #include "runtime/Evaluator.h"
 #include "runtime/Page.h"
 
+namespace test_fakequant_blocks {
+
 namespace {
 
 using qs::Json;
@@ -220,3 +222,5 @@ TEST_CASE("empty tensors give empty results and zero min/max gradients", "[fakeq
   CHECK(ev.result("fq.result_backprop_wrt_min")->toVector() == std::vector<float>(3, 0.0f));
   CHECK(ev.result("fq.result_backprop_wrt_max")->toVector() == std::vector<float>(3, 0.0f));
 }
+
+}  // namespace test_fakequant_blocks

@@ -15,6 +15,8 @@
 #include "runtime/Json.h"
 #include "test_math_helpers.h"
 
+namespace test_fakequant_midpoints {
+
 namespace {
 
 using qs::Tensor;
@@ -342,3 +344,5 @@ TEST_CASE("the Args gradient masks with the nudged range, on every kernel path",
     CHECK(compare(run.out("backprops"), ws, xs) == "");
   });
 }
+
+}  // namespace test_fakequant_midpoints

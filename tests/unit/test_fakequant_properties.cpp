@@ -30,6 +30,8 @@
 #include "tests/reference/FakeQuantDoubleReference.h"
 #include "tests/reference/FakeQuantReference.h"
 
+namespace test_fakequant_properties {
+
 namespace {
 
 using qsref::Op;
@@ -561,3 +563,5 @@ TEST_CASE("the double-precision reference agrees with the spec's worked examples
   CHECK(qsref2::gradient(2.0f, 6.0f, s).dx == 0.0f);
   CHECK(qsref2::gradient(2.0f, 6.0f, s).toMax == 2.0f);
 }
+
+}  // namespace test_fakequant_properties

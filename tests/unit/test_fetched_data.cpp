@@ -15,6 +15,8 @@
 #include "runtime/WeightFiles.h"
 #include "test_math_helpers.h"
 
+namespace test_fetched_data {
+
 namespace {
 
 std::filesystem::path dataDir() {
@@ -215,3 +217,5 @@ TEST_CASE("fetched data: the pretrained depthwise example gives the figures its 
   CHECK(result("report_channel_4.result_clipped_below").data()[29] == Approx(5.0 / 9));
   CHECK(result("report_channel_4.result_nudged_max").data()[29] == 0.0f);
 }
+
+}  // namespace test_fetched_data

@@ -19,6 +19,8 @@
 #include "runtime/Gradient.h"
 #include "test_math_helpers.h"
 
+namespace test_gradients {
+
 using qs::Json;
 using qs::Shape;
 using qs::Tensor;
@@ -1094,3 +1096,5 @@ TEST_CASE("gradients: a small network of the layers matches finite differences e
   for (float e : g.values()) nonzero += e != 0;
   CHECK(nonzero > 5);  // the gradient reaches x through the windows' maxima
 }
+
+}  // namespace test_gradients

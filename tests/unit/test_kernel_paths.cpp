@@ -14,6 +14,8 @@
 #include "runtime/Error.h"
 #include "test_math_helpers.h"
 
+namespace test_kernel_paths {
+
 namespace {
 
 using qs::fq::SimdLevel;
@@ -90,3 +92,5 @@ TEST_CASE("one FakeQuant kernel path, named by QS_KERNEL_PATH", "[.][kernel-path
   }
   std::printf("the %s kernel path runs on this CPU, and the FakeQuant tests ran on it\n", name);
 }
+
+}  // namespace test_kernel_paths

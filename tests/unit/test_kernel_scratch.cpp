@@ -16,6 +16,8 @@
 #include "runtime/ThreadPool.h"
 #include "tests/reference/FakeQuantReference.h"
 
+namespace test_kernel_scratch {
+
 using namespace qs;
 
 namespace {
@@ -155,3 +157,5 @@ TEST_CASE("kernel scratch: below what one channel needs, the block fails with a 
         "time");
   CHECK(fq::scratchHighWater() <= 4096);
 }
+
+}  // namespace test_kernel_scratch

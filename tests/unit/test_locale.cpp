@@ -15,6 +15,8 @@
 #include "runtime/PageJson.h"
 #include "test_runner_support.h"
 
+namespace test_locale {
+
 namespace {
 
 constexpr const char* kCommaLocale = "de_DE.UTF-8";
@@ -200,3 +202,5 @@ TEST_CASE("the runner's step log is the same under a comma locale", "[locale][st
         "0\ns.result_output  []  [0.1]  min 0.1  max 0.1  mean 0.1\n\n");
   CHECK(qs::test::slurp(log) == "step,s.result_output\n2,0.1\n3,0.1\n");
 }
+
+}  // namespace test_locale

@@ -7,6 +7,8 @@
 
 #include "test_math_helpers.h"
 
+namespace test_math {
+
 using namespace qs;
 using namespace qs::testing;
 
@@ -267,3 +269,5 @@ TEST_CASE("Square and Abs by hand, including signed zero and non-finite values",
   CHECK(a[4] == INFINITY);
   CHECK(a[5] == 1.5f);
 }
+
+}  // namespace test_math

@@ -16,6 +16,8 @@
 #include "runtime/ThreadPool.h"
 #include "test_math_helpers.h"
 
+namespace test_nn_dense {
+
 using qs::Json;
 using qs::Shape;
 using qs::Tensor;
@@ -319,3 +321,5 @@ TEST_CASE("nn: the same bits on 1 and 2 threads, forward and gradients", "[nn][t
     }
   }
 }
+
+}  // namespace test_nn_dense

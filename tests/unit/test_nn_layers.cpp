@@ -13,6 +13,8 @@
 #include "runtime/Json.h"
 #include "test_math_helpers.h"
 
+namespace test_nn_layers {
+
 using qs::DType;
 using qs::Json;
 using qs::Shape;
@@ -457,3 +459,5 @@ TEST_CASE("nn: the layers give the same bits on 1 and 2 threads", "[nn]") {
     }
   }
 }
+
+}  // namespace test_nn_layers

@@ -9,6 +9,8 @@
 #include "runtime/Npy.h"
 #include "test_runner_support.h"
 
+namespace test_npy {
+
 using namespace qs;
 
 namespace {
@@ -316,3 +318,5 @@ TEST_CASE("npy: one int64, written as numpy.save(numpy.int64(v)) and read back e
     CHECK(errorOfInt(good.substr(0, n)) != "(no error)");
   }
 }
+
+}  // namespace test_npy

@@ -6,6 +6,8 @@
 #include "runtime/Npz.h"
 #include "test_runner_support.h"
 
+namespace test_npz {
+
 using qs::NpzMember;
 using qs::test::TempDir;
 
@@ -163,3 +165,5 @@ TEST_CASE("npz: numpy reads ours, and we read numpy.savez and savez_compressed",
           std::vector<float>{-0.0f, -0.25f, -0.5f});
   }
 }
+
+}  // namespace test_npz

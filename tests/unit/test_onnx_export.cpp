@@ -7,6 +7,8 @@
 #include "onnx/OnnxImport.h"
 #include "onnx_test_support.h"
 
+namespace test_onnx_export {
+
 using namespace qs;
 using namespace qs::test;
 namespace fs = std::filesystem;
@@ -160,3 +162,5 @@ TEST_CASE("ONNX export: what has no ONNX form is refused naming the block", "[on
     CHECK(pageFromOnnx(dir / "c.onnx").page.find(BlockId("report")) != nullptr);
   }
 }
+
+}  // namespace test_onnx_export

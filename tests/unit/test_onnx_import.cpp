@@ -9,6 +9,8 @@
 #include "runtime/OnnxModel.h"
 #include "runtime/WeightFiles.h"
 
+namespace test_onnx_import {
+
 using namespace qs;
 using namespace qs::test;
 namespace fs = std::filesystem;
@@ -265,3 +267,5 @@ TEST_CASE("ONNX import: an exported model carries its page; one without imports 
   CHECK(imported.page.find(BlockId("lo")) == nullptr);
   CHECK(imported.page.find(BlockId("fq_result_output")) != nullptr);
 }
+
+}  // namespace test_onnx_import

@@ -8,6 +8,8 @@
 
 #include "onnx_test_support.h"
 
+namespace test_onnx_runtime {
+
 using namespace qs;
 using namespace qs::test;
 namespace fs = std::filesystem;
@@ -167,3 +169,5 @@ TEST_CASE(
     }
   }
 }
+
+}  // namespace test_onnx_runtime

@@ -14,6 +14,8 @@
 #include "runtime/Evaluator.h"
 #include "runtime/Page.h"
 
+namespace test_optimizer_blocks {
+
 using namespace qs;
 
 namespace {
@@ -683,3 +685,5 @@ TEST_CASE("optimizer blocks: a step cancelled after an update was staged applies
   CHECK(ev.evaluate(page, o).applied);
   requireBits(ev.stateTensors().at("w"), caseFloats(c.at("steps")[0].at("var")), "w");
 }
+
+}  // namespace test_optimizer_blocks

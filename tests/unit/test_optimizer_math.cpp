@@ -8,6 +8,8 @@
 #include "blocks/state/OptimizerMath.h"
 #include "optimizer_cases.h"
 
+namespace test_optimizer_math {
+
 namespace {
 
 using Json = nlohmann::json;
@@ -132,3 +134,5 @@ TEST_CASE("optimizers: each rounding where TensorFlow rounds, on values that sho
     }
   }
 }
+
+}  // namespace test_optimizer_math

@@ -5,6 +5,8 @@
 #include "runtime/Error.h"
 #include "runtime/PageJson.h"
 
+namespace test_page_frames {
+
 using namespace qs;
 
 namespace {
@@ -103,3 +105,5 @@ TEST_CASE("an unknown top-level key, as a build without frames sees \"frames\", 
   CHECK(loaded.warnings[0] == "p.json: unknown top-level key \"frames2\" kept as it is");
   CHECK(pageToText(loaded.page).find(R"("frames2": [)") != std::string::npos);
 }
+
+}  // namespace test_page_frames

@@ -8,6 +8,8 @@
 #include "runtime/PageJson.h"
 #include "test_runner_support.h"
 
+namespace test_page_json {
+
 using namespace qs;
 
 namespace {
@@ -174,3 +176,5 @@ TEST_CASE("page json: nesting beyond the limit is refused, not a stack overflow"
       R"({"format": "quantspace-page", "version": 1, "blocks": [], "x": )" + ok + "}", "p");
   CHECK(parsePage(pageToText(p.page), "again").page.extra == p.page.extra);
 }
+
+}  // namespace test_page_json

@@ -10,6 +10,8 @@
 #include "runtime/ThreadPool.h"
 #include "test_runner_support.h"
 
+namespace test_page_scope {
+
 using namespace qs;
 
 namespace {
@@ -123,3 +125,5 @@ TEST_CASE("page scope: the runner refuses a bad thread count with exit status 2"
   CHECK(test::runRunner({good.string()}).status == 0);
   CHECK(test::runRunner({good.string(), "--threads", "1"}).status == 0);
 }
+
+}  // namespace test_page_scope

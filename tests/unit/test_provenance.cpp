@@ -15,6 +15,8 @@
 #include "runtime/WeightFiles.h"
 #include "test_runner_support.h"
 
+namespace test_provenance {
+
 using qs::test::RunResult;
 using qs::test::runRunner;
 using qs::test::slurp;
@@ -192,3 +194,5 @@ TEST_CASE("provenance: --save-npy writes the page and the version beside the arr
   CHECK_FALSE(qs::carriedPage(dir / "plain"));
   CHECK_FALSE(qs::carriedPage(dir / "plain" / "a.npy"));
 }
+
+}  // namespace test_provenance

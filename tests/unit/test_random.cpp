@@ -6,6 +6,8 @@
 #include "blocks/sources/RandomStream.h"
 #include "test_math_helpers.h"
 
+namespace test_random {
+
 using namespace qs;
 using namespace qs::testing;
 
@@ -178,3 +180,5 @@ TEST_CASE("Random tensors do not depend on the thread count", "[random]") {
     CHECK(bitwiseEqual(results[0], results[1]));
   }
 }
+
+}  // namespace test_random

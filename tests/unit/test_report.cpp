@@ -12,6 +12,8 @@
 #include "blocks/array_ops/QuantizationReport.h"
 #include "test_math_helpers.h"
 
+namespace test_report {
+
 using namespace qs;
 using namespace qs::testing;
 
@@ -281,3 +283,5 @@ TEST_CASE("QuantizationReport gives the same bits on the portable path and on AV
       }
   }
 }
+
+}  // namespace test_report

@@ -6,6 +6,8 @@
 #include "runtime/PageJson.h"
 #include "runtime/ResultNames.h"
 
+namespace test_result_names {
+
 using namespace qs;
 
 namespace {
@@ -31,3 +33,5 @@ TEST_CASE("resultNameProblem names the missing block or result", "[runner][resul
   CHECK(resultNameProblem(page, reg, "fq.output") ==
         "'fq.output' is not a result name (expected BLOCK.result_PORT)");
 }
+
+}  // namespace test_result_names

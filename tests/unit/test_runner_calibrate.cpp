@@ -7,6 +7,8 @@
 #include "runtime/Json.h"
 #include "test_runner_support.h"
 
+namespace test_runner_calibrate {
+
 using qs::test::runRunner;
 
 namespace {
@@ -72,3 +74,5 @@ TEST_CASE("runner: --calibrate prints a table and refuses bad flags", "[runner][
   CHECK(scalar.status == 1);
   CHECK_THAT(scalar.err, Catch::Contains("needs a float32 tensor of rank >= 1"));
 }
+
+}  // namespace test_runner_calibrate

@@ -9,6 +9,8 @@
 #include "runtime/Npy.h"
 #include "test_runner_support.h"
 
+namespace test_runner_cli {
+
 using qs::test::requireNoCrash;
 using qs::test::RunResult;
 using qs::test::runRunner;
@@ -553,3 +555,5 @@ TEST_CASE("runner: a wrong command line exits 2 with the usage", "[runner]") {
     CHECK(r.err.find("usage: quantspace-run") != std::string::npos);
   }
 }
+
+}  // namespace test_runner_cli

@@ -23,6 +23,8 @@
 #include "runtime/StateFile.h"
 #include "test_runner_support.h"
 
+namespace test_runner_steps {
+
 using qs::test::requireNoCrash;
 using qs::test::RunResult;
 using qs::test::runRunner;
@@ -715,3 +717,5 @@ TEST_CASE("runner steps: Assign and AssignAdd through the runner", "[runner][ste
   CHECK(s.values.at("a").toVector() == std::vector<float>{6});
   CHECK(s.values.at("b").toVector() == std::vector<float>{4});
 }
+
+}  // namespace test_runner_steps

@@ -9,6 +9,8 @@
 #include "runtime/Tensor.h"
 #include "test_runner_support.h"
 
+namespace test_runtime_basics {
+
 using namespace qs;
 
 namespace {
@@ -108,3 +110,5 @@ TEST_CASE("file io: reading stops at a limit, also for a device that never ends"
                     "cannot read '" + path.string() + "': it holds more than 200.0 kB");
   CHECK_THROWS_WITH(readFile("/dev/zero", 100000), Catch::Contains("it holds more than"));
 }
+
+}  // namespace test_runtime_basics

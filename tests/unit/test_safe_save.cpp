@@ -13,6 +13,8 @@
 #include "runtime/FileIo.h"
 #include "runtime/PageJson.h"
 
+namespace test_safe_save {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -108,3 +110,5 @@ TEST_CASE("a save killed half way leaves the previous page whole", "[filesave]")
   CHECK(qs::readFile(fs::path(page.string() + ".bak")) == before);
   fs::remove_all(dir);
 }
+
+}  // namespace test_safe_save

@@ -8,6 +8,8 @@
 #include "runtime/Evaluator.h"
 #include "runtime/Gradient.h"
 
+namespace test_steps_core {
+
 using namespace qs;
 
 namespace {
@@ -409,3 +411,5 @@ TEST_CASE("Steps: a Variable reruns after an update and is reused otherwise", "[
   r = t.ev.evaluate(t.page);
   CHECK(std::count(r.reused.begin(), r.reused.end(), BlockId("v")) == 1);
 }
+
+}  // namespace test_steps_core

@@ -18,6 +18,8 @@
 #include "runtime/Json.h"
 #include "runtime/Page.h"
 
+namespace test_tf_vectors {
+
 namespace {
 
 using qs::Json;
@@ -246,3 +248,5 @@ TEST_CASE("the vectors' expected nudged ranges match nudge()", "[vectors]") {
   }
   CHECK(checked > 0);
 }
+
+}  // namespace test_tf_vectors

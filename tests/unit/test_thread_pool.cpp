@@ -18,6 +18,8 @@
 #include "runtime/Page.h"
 #include "runtime/ThreadPool.h"
 
+namespace test_thread_pool {
+
 using namespace qs;
 
 namespace {
@@ -222,3 +224,5 @@ TEST_CASE("thread pool: an exception in any range becomes the block's error in t
     CHECK(st->outputs.empty());
   }
 }
+
+}  // namespace test_thread_pool

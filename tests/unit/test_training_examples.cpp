@@ -17,6 +17,8 @@
 #include "runtime/PageJson.h"
 #include "tests/reference/FakeQuantDoubleReference.h"
 
+namespace test_training_examples {
+
 using namespace qs;
 
 namespace {
@@ -215,3 +217,5 @@ TEST_CASE("Learned 4-bit ranges beat Min/Max and approach the best range", "[tra
     std::printf(" %zu:%.5g\n", t.losses.size(), t.losses.back());
   }
 }
+
+}  // namespace test_training_examples

@@ -10,6 +10,8 @@
 #include "runtime/WeightFiles.h"
 #include "test_runner_support.h"
 
+namespace test_weight_files {
+
 using Catch::Matchers::Contains;
 using qs::DType;
 using qs::NamedTensor;
@@ -310,3 +312,5 @@ TEST_CASE("tfjs: hostile and unreadable manifests", "[weights]") {
   CHECK_THAT(error(R"([{"paths":["a"],"weights":[{"name":"s","dtype":"float32"}]}])"),
              Contains("weight 's': has no \"shape\""));
 }
+
+}  // namespace test_weight_files
