@@ -145,25 +145,29 @@ Half floatToHalf(float f) {
 }
 
 int64_t checkedElementCount(const Shape& shape, DType dtype) {
-  // Work in unsigned 128-bit so that a lying shape cannot overflow before it is refused.
+  // The product of the dimensions other than 0, in unsigned 128-bit so that a lying shape cannot
+  // overflow before it is refused. An empty tensor's other dimensions are held to the same limit
+  // (TensorFlow takes any): kernels loop over them and multiply them, and their products must fit.
   unsigned __int128 count = 1;
-  bool huge = false;
+  bool huge = false, empty = false;
   for (int64_t d : shape) {
     if (d < 0) throw Error("shape " + shapeToString(shape) + " has a negative dimension");
-    count *= static_cast<uint64_t>(d);
+    if (d == 0) empty = true;
+    if (d != 0) count *= static_cast<uint64_t>(d);
     if (count > (unsigned __int128)std::numeric_limits<int64_t>::max()) huge = true;
     if (huge) count = (unsigned __int128)std::numeric_limits<int64_t>::max();
   }
-  for (int64_t d : shape)
-    if (d == 0) return 0;
   const unsigned __int128 bytes = count * dtypeSize(dtype);
   if (huge || bytes > maxTensorBytes()) {
-    std::string size =
+    const std::string size =
         huge ? std::string("more than 9.2e18 elements") : formatBytes(static_cast<uint64_t>(bytes));
-    throw Error(std::string("a ") + dtypeName(dtype) + " tensor of shape " + shapeToString(shape) +
-                " needs " + size + ", more than the limit of " + formatBytes(maxTensorBytes()));
+    const std::string what =
+        std::string("a ") + dtypeName(dtype) + " tensor of shape " + shapeToString(shape);
+    throw Error(what +
+                (empty ? " is empty, but its other dimensions alone would need " : " needs ") +
+                size + ", more than the limit of " + formatBytes(maxTensorBytes()));
   }
-  return static_cast<int64_t>(count);
+  return empty ? 0 : static_cast<int64_t>(count);
 }
 
 const Shape& Tensor::emptyShape() {

@@ -69,7 +69,7 @@ std::string shapeToString(const Shape& shape);
 
 // Number of elements of `shape`. Throws qs::Error for a negative dimension, an overflow, or a
 // tensor larger than maxTensorBytes(), with a message giving the size, before anything is
-// allocated.
+// allocated. An empty tensor's dimensions other than 0 must fit the same limit.
 int64_t checkedElementCount(const Shape& shape, DType dtype = DType::Float32);
 
 // The largest tensor the runtime will allocate: half the physical memory, at most 16 GiB.

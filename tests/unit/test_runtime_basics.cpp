@@ -23,8 +23,18 @@ TEST_CASE("tensor: sizes are checked before allocation, with the size in the mes
           "[runtime][limits]") {
   CHECK(checkedElementCount({}) == 1);
   CHECK(checkedElementCount({2, 3, 4}) == 24);
-  // A zero dimension makes the tensor empty however large the others are.
-  CHECK(checkedElementCount({0, 4611686018427387904, 4611686018427387904}) == 0);
+  // A zero dimension makes the tensor empty; its other dimensions still have to fit the limit,
+  // since kernels loop over them and multiply them.
+  CHECK(checkedElementCount({0, 4, 5}) == 0);
+  CHECK(checkedElementCount({1000, 0, 1000}) == 0);
+  CHECK_THROWS_WITH(checkedElementCount({0, 4611686018427387904, 4611686018427387904}),
+                    "a float32 tensor of shape [0, 4611686018427387904, 4611686018427387904] is "
+                    "empty, but its other dimensions alone would need more than 9.2e18 elements, "
+                    "more than the limit of " +
+                        formatBytes(maxTensorBytes()));
+  CHECK_THROWS_WITH(checkedElementCount({100000, 100000, 0, 100000}),
+                    Catch::StartsWith("a float32 tensor of shape [100000, 100000, 0, 100000] is "
+                                      "empty, but its other dimensions alone would need 4.0 PB"));
   CHECK_THROWS_WITH(checkedElementCount({2, -1}), "shape [2, -1] has a negative dimension");
   CHECK_THROWS_WITH(
       Tensor::zeros({100000, 100000, 100000}),
