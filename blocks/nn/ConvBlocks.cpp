@@ -6,6 +6,7 @@
 
 #include "blocks/GradientHelpers.h"
 #include "blocks/RegisterBlocks.h"
+#include "blocks/TfShape.h"
 #include "blocks/nn/ConvKernels.h"
 #include "runtime/Error.h"
 
@@ -62,6 +63,9 @@ nn::ConvGeometry convGeometry(const BlockContext& ctx, ConvKind kind) {
   checkConvAttrs(ctx.attrs(), kind, g, same);
   const Shape& in = ctx.inputShape("input");
   const Shape& f = ctx.inputShape("filter");
+  // Before any dimension is read: check() runs ahead of the ports' rank rules.
+  if (in.size() != 4) throw Error("input must be 4-dimensional, but is " + tfShape(in));
+  if (f.size() != 4) throw Error("filter must be 4-dimensional, but is " + tfShape(f));
   // TensorFlow's bounds, which also keep the window arithmetic far from overflow.
   for (int i = 0; i < 3; ++i)
     if (f[i] > INT_MAX) throw Error("filter too large");

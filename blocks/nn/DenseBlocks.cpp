@@ -30,6 +30,9 @@ void matMulCheck(BlockContext& ctx) {
   const Shape& a = ctx.inputShape("a");
   const Shape& b = ctx.inputShape("b");
   const bool ta = ctx.attrs().getBool(kTransposeA), tb = ctx.attrs().getBool(kTransposeB);
+  // Before any dimension is read: check() runs ahead of the ports' rank rules.
+  if (a.size() != 2) throw Error("In[0] is not a matrix: " + tfShape(a));
+  if (b.size() != 2) throw Error("In[1] is not a matrix: " + tfShape(b));
   if (a[ta ? 0 : 1] != b[tb ? 1 : 0])
     throw Error("Matrix size-incompatible: In[0]: " + tfShape(a) + ", In[1]: " + tfShape(b));
   ctx.setOutputShape("product", {a[ta ? 1 : 0], b[tb ? 0 : 1]});
@@ -100,6 +103,8 @@ void biasAddCheck(BlockContext& ctx) {
                 " is not supported: only NHWC (the bias along the last dimension)");
   const Shape& value = ctx.inputShape("value");
   const Shape& bias = ctx.inputShape("bias");
+  if (value.size() < 2) throw Error("Input tensor must be at least 2D: " + tfShape(value));
+  if (bias.size() != 1) throw Error("Biases must be 1D: " + tfShape(bias));
   if (bias[0] != value.back())
     throw Error("Must provide as many biases as the last dimension of the input tensor: " +
                 tfShape(bias) + " vs. " + tfShape(value));

@@ -292,6 +292,8 @@ DType argMaxOutputType(const BlockContext& ctx) {
 // lowest value and take strictly larger ones), so NaN is passed over.
 template <typename T, typename I>
 void argMaxInto(const BlockContext& ctx, const T* x, I* out, const ArgMaxPlan& p) {
+  // No indices to write: the axis alone could be a billion steps over rows of nothing.
+  if (p.outer == 0 || p.inner == 0) return;
   const int64_t chunk =
       std::max<int64_t>(1, kCancelChunkElements / std::max<int64_t>(1, p.len * p.inner));
   forEachChunk(ctx, 0, p.outer, chunk, [&](int64_t o0, int64_t o1) {
