@@ -152,8 +152,10 @@ int64_t checkedElementCount(const Shape& shape, DType dtype) {
   bool huge = false, empty = false;
   for (int64_t d : shape) {
     if (d < 0) throw Error("shape " + shapeToString(shape) + " has a negative dimension");
-    if (d == 0) empty = true;
-    if (d != 0) count *= static_cast<uint64_t>(d);
+    if (d == 0)
+      empty = true;
+    else
+      count *= static_cast<uint64_t>(d);
     if (count > (unsigned __int128)std::numeric_limits<int64_t>::max()) huge = true;
     if (huge) count = (unsigned __int128)std::numeric_limits<int64_t>::max();
   }
