@@ -631,6 +631,47 @@ bool avx2Here() {
 }  // namespace
 #endif
 
+TEST_CASE("A batch of many tiles and wide rows is binned as in plain loops, on every path",
+          "[calibrate]") {
+  // 37 channels (two vectors of sixteen, then five; nine groups of four, then one) and rows that
+  // fill several tiles of the binning pass, the last one short and no multiple of four: the
+  // vector binning, the grouped counting and their tails, tile after tile.
+  constexpr int kRows = 9003, kChannels = 37;
+  // Values settled inside their bins of each kind of histogram (channelData()).
+  std::vector<std::vector<float>> cols[2], x(2);
+  for (bool symmetric : {false, true}) {
+    std::mt19937 rng(29);
+    for (int c = 0; c < kChannels; ++c)
+      cols[symmetric].push_back(
+          channelData(rng, kRows, 0.2 + 0.1 * c, -1.0 - c % 5, 2.0 + c % 7, symmetric));
+    x[symmetric] = interleave(cols[symmetric]);
+  }
+  std::vector<fq::SimdLevel> levels{fq::SimdLevel::Portable};
+#ifdef QS_FQ_HAVE_X86
+  if (avx2Here()) levels.push_back(fq::SimdLevel::Avx2);
+#endif
+  const qs::testing::KernelOverrideGuard restore;
+  ThreadPool pool(2);
+  for (fq::SimdLevel level : levels) {
+    fq::setKernelOverride({level});
+    for (int threads : {1, 2}) {
+      for (bool symmetric : {true, false}) {
+        INFO("level " << static_cast<int>(level) << ", threads " << threads << ", symmetric "
+                      << symmetric);
+        calib::Histograms h(kChannels, symmetric);
+        calib::accumulate(h, x[symmetric].data(), kRows, false,
+                          {threads == 2 ? &pool : nullptr, threads});
+        int wrong = 0;
+        for (int c = 0; c < kChannels; ++c) {
+          const RefHist ref = refHistogram(cols[symmetric][c], symmetric);
+          for (int i = 0; i < kBins; ++i) wrong += h.counts[c * kBins + i] != ref.h[i];
+        }
+        CHECK(wrong == 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("The SQNR scoring gives the same bits on the portable path and on AVX2", "[calibrate]") {
 #ifdef QS_FQ_HAVE_X86
   if (!avx2Here()) return;
