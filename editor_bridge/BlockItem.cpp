@@ -212,8 +212,21 @@ QStringList BlockItem::idLines(const QString& id, const QFontMetrics& metrics, i
   for (qsizetype b = n; b > 1; --b)
     if (wordBreakBefore(id, b) && metrics.horizontalAdvance(id.mid(b)) <= width)
       return {id.left(b), id.mid(b)};
+  // Inside a word, as print breaks one: a hyphen after the first part. Without it "percent" over
+  // "ile" read as two words.
+  if (id[n - 1].isLetter() && id[n].isLetter()) {
+    qsizetype h = n;
+    while (h > 1 && metrics.horizontalAdvance(id.left(h) + '-') > width) --h;
+    if (id[h - 1].isLetter() && id[h].isLetter()) n = h;
+    if (n == h) return {id.left(n) + '-', metrics.elidedText(id.mid(n), Qt::ElideLeft, width)};
+  }
   // The second line keeps the end: where ids that share a start differ.
   return {id.left(n), metrics.elidedText(id.mid(n), Qt::ElideLeft, width)};
+}
+
+bool BlockItem::linesShowWhole(const QStringList& lines, const QString& id) {
+  if (lines.join(QString()) == id) return true;
+  return lines.size() == 2 && lines[0].endsWith('-') && lines[0].chopped(1) + lines[1] == id;
 }
 
 QString BlockItem::screenLabelId() const {
@@ -301,7 +314,7 @@ void BlockItem::paintScreenLabel(QPainter* p, bool onStatusFill) {
     const QFontMetrics idMetrics(labelIdFont()), typeMetrics(labelTypeFont());
     const QString whole = QString::fromStdString(id_.str());
     QStringList id = idLines(whole, idMetrics, width);
-    smallId_ = id.join(QString()) != whole;
+    smallId_ = !linesShowWhole(id, whole);
     if (smallId_) id = idLines(whole, QFontMetrics(labelIdSmallFont()), width);
     const QFont& idFont = smallId_ ? labelIdSmallFont() : labelIdFont();
     labelId_ = preparedText(id.front(), idFont);

@@ -72,8 +72,12 @@ class BlockItem : public QGraphicsItem {
   // An id shortened to `width` pixels of `metrics`, keeping its start and its end.
   static QString elidedId(const QString& id, const QFontMetrics& metrics, int width);
   // The id on up to two lines of `width` pixels: as much of its start as fits on the first, the
-  // rest on the second, its end kept when it too is shortened. One line when it fits.
+  // rest on the second, its end kept when it too is shortened. One line when it fits. Lines break
+  // between words where they can; a word broken between two letters ends its first line in a
+  // hyphen ("percen-", "tile").
   static QStringList idLines(const QString& id, const QFontMetrics& metrics, int width);
+  // Whether idLines() shows every character of the id (its hyphen aside).
+  static bool linesShowWhole(const QStringList& lines, const QString& id);
   // What hovering the block shows: id, type, summary, and the status or the error message.
   QString toolTipText() const;
 

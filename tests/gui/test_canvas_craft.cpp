@@ -88,10 +88,15 @@ TEST_CASE("canvas: ids that share a prefix stay apart when shortened, whole in t
     INFO(id.toStdString() << " in " << width << " pixels");
     CHECK(BlockItem::idLines(id, m, width) == words);
   }
+  // A word with no break in it is broken between letters, its first part ending in a hyphen.
   const int narrow = m.horizontalAdvance("percent");
   const QStringList word = BlockItem::idLines("percentile", m, narrow);
   REQUIRE(word.size() == 2);
-  CHECK(word.join(QString()) == "percentile");
+  CHECK(word[0].endsWith('-'));
+  CHECK(word[0].chopped(1) + word[1] == "percentile");
+  for (const QString& line : word) CHECK(m.horizontalAdvance(line) <= narrow);
+  CHECK(BlockItem::linesShowWhole(word, "percentile"));
+  CHECK_FALSE(BlockItem::linesShowWhole({"percen-", "ile"}, "percentile"));
 
   // On the example pages fitted into the window, as a new user first sees them.
   EditorFixture f;
