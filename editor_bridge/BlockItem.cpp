@@ -214,7 +214,7 @@ QStringList BlockItem::idLines(const QString& id, const QFontMetrics& metrics, i
       return {id.left(b), id.mid(b)};
   // Inside a word, as print breaks one: a hyphen after the first part. Without it "percent" over
   // "ile" read as two words.
-  if (id[n - 1].isLetter() && id[n].isLetter()) {
+  if (n > 0 && id[n - 1].isLetter() && id[n].isLetter()) {
     qsizetype h = n;
     while (h > 1 && metrics.horizontalAdvance(id.left(h) + '-') > width) --h;
     if (id[h - 1].isLetter() && id[h].isLetter()) n = h;

@@ -97,6 +97,9 @@ TEST_CASE("canvas: ids that share a prefix stay apart when shortened, whole in t
   for (const QString& line : word) CHECK(m.horizontalAdvance(line) <= narrow);
   CHECK(BlockItem::linesShowWhole(word, "percentile"));
   CHECK_FALSE(BlockItem::linesShowWhole({"percen-", "ile"}, "percentile"));
+  // Narrower than any letter: still at most two lines, and nothing read from outside the id.
+  for (const QString& id : {QString("x"), QString("ab"), QString("a_b")})
+    CHECK(BlockItem::idLines(id, m, 1).size() <= 2);
 
   // On the example pages fitted into the window, as a new user first sees them.
   EditorFixture f;
