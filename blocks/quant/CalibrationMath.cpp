@@ -10,6 +10,8 @@
 #include "blocks/quant/CalibrationScan.h"
 #include "runtime/BlockDescriptor.h"
 #include "runtime/Error.h"
+#include "runtime/Json.h"
+#include "runtime/Tensor.h"
 #include "runtime/ThreadPool.h"
 
 namespace qs::calib {
@@ -21,6 +23,17 @@ void Histograms::reset(int64_t n, bool sym) {
   channels = n;
   counts.assign(static_cast<size_t>(n) * kBins, 0.0f);
   for (std::vector<float>* v : {&lo, &hi, &min, &max}) v->assign(static_cast<size_t>(n), 0.0f);
+}
+
+void checkHistogramSize(int64_t channels, int threads) {
+  const double counts = static_cast<double>(channels) * kBins * sizeof(float);
+  const double copies = 2.0 + 1.5 * std::max(threads, 1);
+  if (counts * copies <= static_cast<double>(maxTensorBytes())) return;
+  throw Error("histograms of " + std::to_string(channels) + " channels take " +
+              formatBytes(static_cast<uint64_t>(counts)) + " (" + std::to_string(kBins) +
+              " bins each), and a step holds about " + formatFloat(static_cast<float>(copies)) +
+              " times that: more than the limit of " + formatBytes(maxTensorBytes()) +
+              "; calibrate fewer channels, or per tensor");
 }
 
 bool Histograms::empty(int64_t c) const {
@@ -104,6 +117,7 @@ void accumulate(Histograms& h, const float* x, int64_t outer, bool perTensor, fq
 
 void fromBatch(Histograms& h, int64_t channels, bool symmetric, const float* x, int64_t outer,
                bool perTensor, fq::Exec exec) {
+  checkHistogramSize(channels, exec.threads);
   if (outer == 0 || channels == 0) return h.reset(channels, symmetric);
   const Extremes e = channelExtremes(x, outer, channels, perTensor, exec);
   h.symmetric = symmetric;

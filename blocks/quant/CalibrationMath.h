@@ -50,6 +50,12 @@ struct Histograms {
   bool empty(int64_t c) const;
 };
 
+// Throws qs::Error, before anything is allocated, when histograms of `channels` channels would
+// pass the runtime's tensor limit (maxTensorBytes()) together with the copies a step makes: the
+// held counts, the new ones and each of `threads` threads' binning counts, about 2 + 1.5 x threads
+// times the counts. fromBatch() and the calibrator blocks' checks call it.
+void checkHistogramSize(int64_t channels, int threads);
+
 // Adds a batch (row-major [outer, h.channels]) to the histograms. A channel that has seen nothing
 // takes the batch's range; one whose range the batch exceeds widens it by a power of two times,
 // merging 2^k old bins into each new one exactly. Throws like channelExtremes().

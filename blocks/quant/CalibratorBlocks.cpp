@@ -248,6 +248,7 @@ void histogramCheck(BlockContext& ctx, Method s) {
                   formatFloat(static_cast<float>(w)));
   }
   const int64_t c = channelsOf(ctx);
+  calib::checkHistogramSize(c, ctx.threads());
   requireSlotShape(ctx, "histogram", {c, kBins});
   requireSlotShape(ctx, "histogram_bounds", {c, kBoundsColumns});
   const Shape shape = rangeShape(ctx);

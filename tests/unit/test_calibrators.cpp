@@ -1162,6 +1162,38 @@ TEST_CASE("Calibrators refuse bad input with a message", "[calibrate]") {
     t.run();
     CHECK_THAT(t.error(), Catch::Contains("per_channel needs a channel axis"));
   }
+  SECTION("more channels than their histograms fit in memory") {
+    // 700000 channels of 2048 float counts are 5.7 GB, held 3.5 times or more in a step: past
+    // the limit, which is at most 16 GiB, on any machine. Refused before anything is allocated.
+    constexpr int64_t kWide = 700000;
+    Calib t("PercentileCalibrator", Json::object(), {1}, {0});
+    t.feed({1, kWide}, std::vector<float>(kWide, 1.0f));
+    t.run();
+    CHECK_THAT(t.error(), Catch::Contains("histograms of 700000 channels take 5.7 GB (2048 bins "
+                                          "each), and a step holds about"));
+    CHECK_THAT(t.error(), Catch::Contains("more than the limit of"));
+    // Per tensor, the same values are one channel.
+    Calib whole("PercentileCalibrator", {{"per_channel", false}}, {1}, {0});
+    whole.feed({1, kWide}, std::vector<float>(kWide, 1.0f));
+    whole.run();
+    CHECK(whole.error().empty());
+  }
+}
+
+TEST_CASE("Histograms are refused past the tensor limit with the step's copies counted",
+          "[calibrate]") {
+  // The rule, restated: counts of 2048 floats a channel, times 2 + 1.5 per thread, within
+  // maxTensorBytes(); a tenth either side of the bound.
+  for (int threads : {1, 2, 8}) {
+    INFO(threads << " threads");
+    const double bound =
+        static_cast<double>(maxTensorBytes()) / (2048.0 * 4.0 * (2.0 + 1.5 * threads));
+    CHECK_NOTHROW(calib::checkHistogramSize(static_cast<int64_t>(bound * 0.9), threads));
+    CHECK_THROWS_WITH(calib::checkHistogramSize(static_cast<int64_t>(bound * 1.1), threads),
+                      Catch::Contains("more than the limit of"));
+  }
+  CHECK_THROWS(calib::checkHistogramSize(std::numeric_limits<int64_t>::max(), 1));
+  CHECK_NOTHROW(calib::checkHistogramSize(0, 1));
 }
 
 }  // namespace test_calibrators

@@ -73,6 +73,17 @@ TEST_CASE("runner: --calibrate prints a table and refuses bad flags", "[runner][
   const auto scalar = runRunner({kPage, "--calibrate", "mse_all.result_output"});
   CHECK(scalar.status == 1);
   CHECK_THAT(scalar.err, Catch::Contains("needs a float32 tensor of rank >= 1"));
+  // Histograms of 700000 channels and their copies pass the tensor limit (at most 16 GiB) on any
+  // machine: a message instead of the whole memory.
+  const qs::test::TempDir dir;
+  const auto wide = dir.write("wide.page.json", R"({"format": "quantspace-page", "version": 1,
+    "blocks": [{"id": "noise", "type": "RandomNormal", "position": [0, 0],
+                "attrs": {"shape": [1, 700000], "seed": 1, "mean": 0, "stddev": 1}}],
+    "links": []})");
+  const auto big = runRunner({wide.string(), "--calibrate", "noise.result_output"});
+  CHECK(big.status == 1);
+  CHECK_THAT(big.err, Catch::Contains("--calibrate noise.result_output: histograms of 700000 "
+                                      "channels take 5.7 GB"));
 }
 
 }  // namespace test_runner_calibrate
