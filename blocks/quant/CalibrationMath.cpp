@@ -29,11 +29,13 @@ void checkHistogramSize(int64_t channels, int threads) {
   const double counts = static_cast<double>(channels) * kBins * sizeof(float);
   const double copies = 2.0 + 1.5 * std::max(threads, 1);
   if (counts * copies <= static_cast<double>(maxTensorBytes())) return;
-  throw Error("histograms of " + std::to_string(channels) + " channels take " +
-              formatBytes(static_cast<uint64_t>(counts)) + " (" + std::to_string(kBins) +
-              " bins each), and a step holds about " + formatFloat(static_cast<float>(copies)) +
-              " times that: more than the limit of " + formatBytes(maxTensorBytes()) +
-              "; calibrate fewer channels, or per tensor");
+  // Past 2^64 bytes the size no longer converts to an integer.
+  const std::string size =
+      counts < 1.8e19 ? formatBytes(static_cast<uint64_t>(counts)) : "more than 18.4 EB";
+  throw Error("histograms of " + std::to_string(channels) + " channels take " + size + " (" +
+              std::to_string(kBins) + " bins each), and a step holds about " +
+              formatFloat(static_cast<float>(copies)) + " times that: more than the limit of " +
+              formatBytes(maxTensorBytes()) + "; calibrate fewer channels, or per tensor");
 }
 
 bool Histograms::empty(int64_t c) const {
