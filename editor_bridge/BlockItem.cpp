@@ -5,6 +5,7 @@
 #include <QPainter>
 #include <QStyleOptionGraphicsItem>
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
 #include "editor_bridge/EditorStyle.h"
@@ -141,6 +142,45 @@ BlockItem::BlockItem(const BlockId& id, const std::string& type, const BlockDesc
     for (const PortDescriptor& p : desc_->ports)
       if (p.direction == PortDirection::Output)
         ports_.push_back({&p, QPointF(kWidth * (bi++ + 1) / (ri + 1), height_), true});
+    labelPorts();
+  }
+}
+
+const QFont& BlockItem::portLabelFont() {
+  return labelFont();
+}
+
+std::pair<QString, QString> BlockItem::rowLabels(const QString& in, const QString& out,
+                                                 const QFontMetricsF& metrics, qreal width) {
+  const qreal wIn = metrics.horizontalAdvance(in), wOut = metrics.horizontalAdvance(out);
+  if (wIn + wOut <= width) return {in, out};
+  // The shorter keeps its whole name when it takes no more than half.
+  qreal roomIn = width / 2, roomOut = width / 2;
+  if (wIn <= width / 2)
+    roomIn = wIn, roomOut = width - wIn;
+  else if (wOut <= width / 2)
+    roomOut = wOut, roomIn = width - wOut;
+  return {metrics.elidedText(in, Qt::ElideMiddle, roomIn),
+          metrics.elidedText(out, Qt::ElideMiddle, roomOut)};
+}
+
+void BlockItem::labelPorts() {
+  std::map<qreal, Port*> inputs, outputs;  // by row
+  for (Port& port : ports_) {
+    port.label = port.desc->name;
+    if (!port.result)
+      (port.desc->direction == PortDirection::Input ? inputs : outputs)[port.pos.y()] = &port;
+  }
+  // Between the pins' 9-pixel insets, with a gap between the two names.
+  const QFontMetricsF metrics(labelFont());
+  const qreal room = kWidth - 2 * 9 - 6;
+  for (auto& [y, in] : inputs) {
+    const auto out = outputs.find(y);
+    if (out == outputs.end()) continue;
+    const auto [a, b] = rowLabels(QString::fromStdString(in->label),
+                                  QString::fromStdString(out->second->label), metrics, room);
+    in->label = a.toStdString();
+    out->second->label = b.toStdString();
   }
 }
 
@@ -439,7 +479,7 @@ void BlockItem::paint(QPainter* p, const QStyleOptionGraphicsItem* option, QWidg
                 p->fontMetrics().elidedText(summary_, Qt::ElideRight, int(kWidth - 12)));
   for (const Port& port : ports_) {
     if (port.result) continue;
-    const QStaticText& name = sharedText(port.desc->name, false);
+    const QStaticText& name = sharedText(port.label, false);
     const qreal h = name.size().height();
     if (port.desc->direction == PortDirection::Input)
       p->drawStaticText(QPointF(port.pos.x() + 9, port.pos.y() - h / 2), name);

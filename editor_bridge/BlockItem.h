@@ -1,8 +1,11 @@
 #pragma once
 
+#include <QFontMetricsF>
 #include <QGraphicsItem>
 #include <QStaticText>
 #include <QStringList>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/BlockDescriptor.h"
@@ -38,7 +41,17 @@ class BlockItem : public QGraphicsItem {
     const PortDescriptor* desc;
     QPointF pos;  // in item coordinates
     bool result;  // a result pin on the bottom edge (for output P: result_P)
+    // The name as drawn beside the pin: shortened in the middle where an input and an output
+    // on one row would otherwise overlap (the port's tooltip has it whole).
+    std::string label = {};
   };
+  // The font of the names beside the pins.
+  static const QFont& portLabelFont();
+  // The labels of an input and an output on one row, each `width` pixels or less of `metrics`
+  // together with the gap between them: either whole when both fit, else the shorter whole and the
+  // other shortened in the middle, or both shortened to half.
+  static std::pair<QString, QString> rowLabels(const QString& in, const QString& out,
+                                               const QFontMetricsF& metrics, qreal width);
 
   BlockItem(const BlockId& id, const std::string& type, const BlockDescriptor* desc);
   int type() const override { return Type; }
@@ -96,6 +109,8 @@ class BlockItem : public QGraphicsItem {
   QVariant itemChange(GraphicsItemChange change, const QVariant& value) override;
 
  private:
+  // Sets each side pin's label (Port::label), shortening the names that share a row and would meet.
+  void labelPorts();
   PageScene* pageScene() const;
   // The id, type and error drawn in device pixels when zoomed out, elided to the box's width on
   // screen; re-elided only when that width changes, so that a steady zoom builds no strings.

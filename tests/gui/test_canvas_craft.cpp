@@ -130,6 +130,50 @@ TEST_CASE("canvas: ids that share a prefix stay apart when shortened, whole in t
   }
 }
 
+TEST_CASE("canvas: an input and an output on one row never overlap their names", "[gui][canvas]") {
+  QFont font;
+  font.setPixelSize(9);
+  const QFontMetricsF m(font);
+  const qreal room = 96;
+  const auto fits = [&](const std::pair<QString, QString>& r) {
+    return m.horizontalAdvance(r.first) + m.horizontalAdvance(r.second) <= room;
+  };
+  // Both fit: unchanged.
+  CHECK(BlockItem::rowLabels("x", "y", m, room) == std::pair<QString, QString>{"x", "y"});
+  // A short one stays whole and the long one gives way, in the middle.
+  auto r = BlockItem::rowLabels("min", "histogram_bounds_of_the_channels", m, room);
+  CHECK(r.first == "min");
+  CHECK(r.second.contains(QChar(0x2026)));
+  CHECK(r.second.startsWith("hist"));
+  CHECK(fits(r));
+  // Both long: each gets half.
+  r = BlockItem::rowLabels("histogram_bounds", "histogram_bounds", m, room);
+  CHECK(r.first.contains(QChar(0x2026)));
+  CHECK(r.second.contains(QChar(0x2026)));
+  CHECK(fits(r));
+
+  // Every block type as the canvas draws it: rows whose two names would meet are shortened, so
+  // that none overlaps (the calibrators' histogram_bounds in and out, for one).
+  const BlockRegistry& reg = builtinRegistry();
+  const QFontMetricsF labels(BlockItem::portLabelFont());
+  int shortened = 0;
+  for (const BlockDescriptor* d : reg.all()) {
+    const std::string& type = d->type;
+    BlockItem item(BlockId("b"), type, d);
+    std::map<qreal, qreal> used;  // row -> width of its names
+    for (const BlockItem::Port& p : item.ports()) {
+      if (p.result) continue;
+      used[p.pos.y()] += labels.horizontalAdvance(QString::fromStdString(p.label));
+      shortened += p.label != p.desc->name;
+    }
+    for (const auto& [y, width] : used) {
+      INFO(type << " row at " << y);
+      CHECK(width <= BlockItem::kWidth - 2 * 9 - 6);
+    }
+  }
+  CHECK(shortened > 0);
+}
+
 TEST_CASE("canvas: a block's error is wrapped inside it and whole in its tooltip",
           "[gui][canvas]") {
   const BlockRegistry& reg = builtinRegistry();
