@@ -11,6 +11,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QScrollArea>
 #include <QSettings>
 #include <QStatusBar>
 #include <QToolBar>
@@ -37,6 +38,28 @@
 #include "runtime/ResultNames.h"
 
 namespace qs::editor {
+
+namespace {
+// A scroll area that asks for its widget's minimum height, so that the dock gives the attribute
+// fields their room when the window has it, and scrolls them, whole, when it has not.
+class FitScrollArea : public QScrollArea {
+ public:
+  using QScrollArea::QScrollArea;
+  QSize minimumSizeHint() const override {
+    QSize s = QScrollArea::minimumSizeHint();
+    if (widget())
+      s.setHeight(std::max(s.height(), widget()->minimumSizeHint().height() + 2 * frameWidth()));
+    return s;
+  }
+
+ protected:
+  // Another block's fields: the dock asks for their height again.
+  bool eventFilter(QObject* o, QEvent* e) override {
+    if (o == widget() && e->type() == QEvent::LayoutRequest) updateGeometry();
+    return QScrollArea::eventFilter(o, e);
+  }
+};
+}  // namespace
 
 namespace {
 constexpr int kEvalDebounceMs = 150;
@@ -75,7 +98,13 @@ MainWindow::MainWindow(const BlockRegistry& registry, QWidget* parent)
   attrEditor_ = new AttributeEditor(model_, this);
   auto* attrDock = new QDockWidget(tr("Attributes"), this);
   attrDock->setObjectName("attributeDock");
-  attrDock->setWidget(attrEditor_);
+  // Scrolled rather than squeezed: a long error above the fields would otherwise press their
+  // rows below their height in the short dock.
+  auto* attrScroll = new FitScrollArea(attrDock);
+  attrScroll->setWidget(attrEditor_);
+  attrScroll->setWidgetResizable(true);
+  attrScroll->setFrameShape(QFrame::NoFrame);
+  attrDock->setWidget(attrScroll);
   addDockWidget(Qt::RightDockWidgetArea, attrDock);
 
   viewer_ = new TensorViewer(this);
