@@ -45,8 +45,10 @@ class BlockItem : public QGraphicsItem {
     // on one row would otherwise overlap (the port's tooltip has it whole).
     std::string label = {};
   };
-  // The font of the names beside the pins.
+  // The font of the names beside the pins, and the room an input's and an output's names share
+  // on one row: between the pins' 9-pixel insets, with a gap between the two.
   static const QFont& portLabelFont();
+  static constexpr qreal kPortLabelRoom = kWidth - 2 * 9 - 6;
   // The labels of an input and an output on one row, each `width` pixels or less of `metrics`
   // together with the gap between them: either whole when both fit, else the shorter whole and the
   // other shortened in the middle, or both shortened to half.
@@ -109,8 +111,6 @@ class BlockItem : public QGraphicsItem {
   QVariant itemChange(GraphicsItemChange change, const QVariant& value) override;
 
  private:
-  // Sets each side pin's label (Port::label), shortening the names that share a row and would meet.
-  void labelPorts();
   PageScene* pageScene() const;
   // The id, type and error drawn in device pixels when zoomed out, elided to the box's width on
   // screen; re-elided only when that width changes, so that a steady zoom builds no strings.

@@ -168,7 +168,7 @@ TEST_CASE("canvas: an input and an output on one row never overlap their names",
     }
     for (const auto& [y, width] : used) {
       INFO(type << " row at " << y);
-      CHECK(width <= BlockItem::kWidth - 2 * 9 - 6);
+      CHECK(width <= BlockItem::kPortLabelRoom);
     }
   }
   CHECK(shortened > 0);
