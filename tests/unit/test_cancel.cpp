@@ -1,7 +1,7 @@
 // Cancelling an evaluation reaches the kernels: the cancel flag is set from another thread while a
-// large block computes, and the evaluator must return within 50 ms, report the run cancelled and
-// keep no result of the interrupted block. Without checks inside the kernels, the block would run
-// to its end and come out with a result.
+// large block computes, and the evaluator must return within 50 ms (optimised build), report the
+// run cancelled and keep no result of the interrupted block. Without checks inside the kernels, the
+// block would run to its end and come out with a result.
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -15,6 +15,7 @@
 #include "runtime/Evaluator.h"
 #include "runtime/Json.h"
 #include "runtime/Page.h"
+#include "tests/unit/sanitized_build.h"
 
 namespace test_cancel {
 
@@ -24,6 +25,13 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 const Shape kShape = {32, 56, 56, 128};
+
+// From the cancel to the evaluator's return: the chunk under way, the unwinding and the release of
+// the block's output (51 MB). Optimised, that took 0.1 to 5 ms here; under the sanitizers, whose
+// allocator and unwinding are several times slower, 17 to 34 ms, and 51 ms on a slower machine.
+// The sanitizer build keeps every other check (the cancel lands, the block keeps no result) with a
+// looser bound.
+constexpr double kCancelToReturnBoundMs = qs::testing::kSanitized ? 250.0 : 50.0;
 
 Block block(const std::string& id, const std::string& type, Json attrs = Json::object()) {
   Block b;
@@ -205,7 +213,7 @@ void checkCancelReachesBlock(const std::function<Page(Evaluator&)>& makePage, in
       continue;
     }
     CHECK(a.report.cancelled);
-    CHECK(a.cancelToReturnMs < 50.0);
+    CHECK(a.cancelToReturnMs < kCancelToReturnBoundMs);
     if (!a.landedInside) continue;
     landed = true;
     CHECK(a.status != BlockStatus::Ok);

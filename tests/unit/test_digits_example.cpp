@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/sanitized_build.h"
 #include "tests/unit/test_runner_support.h"
 
 namespace test_digits_example {
@@ -20,20 +21,9 @@ using qs::test::RunResult;
 using qs::test::runRunner;
 using qs::test::slurp;
 using qs::test::TempDir;
+using qs::testing::kSanitized;
 
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
 
 const std::string kExamples = std::string(QS_SOURCE_DIR) + "/assets/examples/";
 
