@@ -58,8 +58,9 @@ TEST_CASE("editor: the minimap shows while the page does not fit, and a drag on 
   EditorFixture f;
   REQUIRE(f.w().openPage(QS_SOURCE_DIR "/assets/examples/calibration.page.json"));
   // Block statuses arriving from the evaluation redraw the minimap's blocks: let them all arrive
-  // before counting redraws (on a loaded machine they can land in the middle of the drag).
-  REQUIRE(f.w().evaluation()->waitIdle(120000));
+  // before counting redraws. The run that opening the page scheduled starts now, not after its
+  // pause: waiting on the evaluation alone let it start, under the sanitizers, in mid-drag.
+  REQUIRE(f.w().waitForEvaluation(120000));
   QTest::qWait(20);
   PageView* view = f.w().view();
   Minimap* map = view->minimap();
@@ -98,7 +99,7 @@ TEST_CASE("editor: the minimap shows while the page does not fit, and a drag on 
   // An edit of the layout redraws them (once for the block, and again if its check changes the
   // statuses before the first redraw ran), and then nothing more while nothing changes.
   f.w().model()->addBlock("Const", QPointF(-3000, -3000));
-  REQUIRE(f.w().evaluation()->waitIdle(120000));
+  REQUIRE(f.w().waitForEvaluation(120000));
   QTest::qWait(20);
   const int afterEdit = map->pixmapBuilds();
   CHECK(afterEdit > builds);
