@@ -14,14 +14,6 @@ using namespace qs::editor;
 using namespace qs::editor::test;
 
 namespace {
-// Recent files are kept in QSettings: point them at a folder of this test run, not the user's.
-void privateSettings() {
-  static QTemporaryDir dir;
-  QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, dir.path());
-  QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, dir.path());
-  QSettings().remove("recentFiles");
-}
-
 QAction* action(EditorFixture& f, const char* name) {
   auto* a = f.w().findChild<QAction*>(name);
   REQUIRE(a != nullptr);
@@ -47,7 +39,6 @@ void clickMenuEntry(QMenu* menu, QAction* entry) {
 
 TEST_CASE("editor: New with unsaved changes asks; Cancel keeps the page, Discard drops it",
           "[gui][editor][files]") {
-  privateSettings();
   EditorFixture f;
   makeUnsavedEdit(f);
   int asked = 0;
@@ -75,7 +66,6 @@ TEST_CASE("editor: New with unsaved changes asks; Cancel keeps the page, Discard
 
 TEST_CASE("editor: Open with unsaved changes asks, and Cancel keeps the page",
           "[gui][editor][files]") {
-  privateSettings();
   EditorFixture f;
   makeUnsavedEdit(f);
   int asked = 0;
@@ -92,7 +82,6 @@ TEST_CASE("editor: Open with unsaved changes asks, and Cancel keeps the page",
 
 TEST_CASE("editor: closing with unsaved changes asks; Cancel keeps the window, Save writes",
           "[gui][editor][files]") {
-  privateSettings();
   QTemporaryDir dir;
   const QString path = dir.filePath("edited.page.json");
   EditorFixture f;
@@ -121,7 +110,6 @@ TEST_CASE("editor: closing with unsaved changes asks; Cancel keeps the window, S
 
 TEST_CASE("editor: closing with unsaved changes and Discard closes without writing",
           "[gui][editor][files]") {
-  privateSettings();
   QTemporaryDir dir;
   const QString path = dir.filePath("kept.page.json");
   EditorFixture f;
@@ -140,7 +128,8 @@ TEST_CASE("editor: closing with unsaved changes and Discard closes without writi
 
 TEST_CASE("editor: Open Recent lists opened pages, most recent first, and a click opens one",
           "[gui][editor][files]") {
-  privateSettings();
+  // The process's settings are its own (main.cpp), but earlier tests in it may have opened pages.
+  QSettings().remove("recentFiles");
   EditorFixture f;
   auto* recent = f.w().findChild<QMenu*>("recentMenu");
   REQUIRE(recent != nullptr);

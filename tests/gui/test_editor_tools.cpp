@@ -347,6 +347,11 @@ TEST_CASE("tools: with snap to grid on, a dragged block lands on the grid",
   snap->trigger();
   mouseDrag(f.viewport(), bodyPoint(f, "x"), bodyPoint(f, "x") + QPoint(33, 47));
   CHECK(posOf(f, "x") == QPointF(113, 127));
+
+  // The choice is remembered: a window opened after it starts with snap on.
+  snap->trigger();
+  EditorFixture next;
+  CHECK(tools(next)->snapAction()->isChecked());
 }
 
 TEST_CASE("tools: align and distribute the selected blocks", "[gui][editor][tools]") {
