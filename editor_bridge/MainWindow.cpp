@@ -59,9 +59,7 @@ class FitScrollArea : public QScrollArea {
     return QScrollArea::eventFilter(o, e);
   }
 };
-}  // namespace
 
-namespace {
 constexpr int kEvalDebounceMs = 150;
 constexpr int kAutosaveDelayMs = 1000;
 constexpr int kMaxRecentFiles = 8;
