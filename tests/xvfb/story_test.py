@@ -295,9 +295,21 @@ class Story:
             raise StoryFailure(f"Ctrl+O showed '{modal['title']}' ({modal['class']}), not the "
                                "file dialog")
         time.sleep(0.2)  # the dialog's file name field takes the focus when it is shown
-        self.xdo("key", "ctrl+a")
-        self.xdo("type", "--delay", "2", path)
-        self.xdo("key", "Return")
+        # The dialog changes folders at the typed path's slashes, and a folder listing that
+        # arrives later clears the field, so a Return may find it empty: type the path again
+        # while the dialog is still up.
+        for attempt in range(5):
+            self.xdo("key", "ctrl+a")
+            self.xdo("type", "--delay", "2", path)
+            self.xdo("key", "Return")
+            try:
+                self.wait("the file dialog to close", lambda r: r["modal"] is None or
+                          r["modal"]["class"] != "QFileDialog", timeout=3)
+                break
+            except StoryFailure:
+                if attempt == 4:
+                    raise
+                print(f"the file dialog is still open after Return (try {attempt + 1}): again")
         with open(path) as f:
             name = json.load(f)["name"]
         self.wait(f"the page '{name}' open", lambda r: r["modal"] is None
